@@ -1,0 +1,47 @@
+# Two commands matter: `make demo` and `make test`. Both create .venv from the pinned requirements first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO   ?= experiments/digits_quick.yaml
+PORT   ?= 5000
+
+.PHONY: demo test test-fast lint ui nightly bench clean help
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0] + " (set PYTHON=python3.11)"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . || $(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)" >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv from the pinned requirements (first time only)
+
+demo: $(STAMP)  ## run the quick digits experiment on the embedded MLflow store
+	$(BIN)/workbench run $(DEMO) --workers 2
+
+test: $(STAMP)  ## the whole test suite, slow end-to-end tests included
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  ## unit + integration tests, without the slow end-to-end ones
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)  ## ruff + mypy on the package
+	$(BIN)/ruff check workbench tests benchmarks
+	$(BIN)/mypy
+
+ui: $(STAMP)  ## open the MLflow UI on the embedded store (http://127.0.0.1:$(PORT))
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port $(PORT)
+
+nightly: $(STAMP)  ## the nightly sweep, compared with the previous night
+	$(BIN)/workbench run experiments/nightly.yaml --workers 2 --compare-to previous
+
+bench: $(STAMP)  ## profiling benchmarks (writes benchmarks/results/)
+	$(BIN)/python benchmarks/profile_mobilenet.py
+
+clean:  ## remove caches and the embedded store (keeps .venv)
+	rm -rf .workbench mlruns mlartifacts mlflow.db .pytest_cache

@@ -1,0 +1,240 @@
+"""Experiment, baseline, target and variant specs: frozen pydantic models, YAML loading, variant ids.
+
+Creating a spec never touches files, network or environment; ``load_experiment`` is the only function
+here that reads a file. Nothing in this module imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from workbench.compress.specs import StepSpec
+from workbench.errors import SpecError
+
+QuantMode = Literal["float32", "float16", "dynamic", "int8", "int8_io", "int16x8"]
+QUANT_MODES: tuple[str, ...] = QuantMode.__args__  # type: ignore[attr-defined]
+
+
+class Spec(BaseModel):
+    """Base for every spec: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TrainingSpec(Spec):
+    epochs: Annotated[int, Field(ge=0, le=1000)] = 10
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 32
+    learning_rate: Annotated[float, Field(gt=0, le=1.0)] = 1e-3
+    seed: int = 0
+
+
+class BaselineSpec(Spec):
+    """The float model every variant starts from, and its data."""
+
+    model: str = Field(description="zoo name (digits_cnn, mobilenet_v2, ...) or a .keras/.h5/SavedModel path")
+    model_args: dict[str, Any] = Field(default_factory=dict)
+    dataset: str = Field(description="digits | synthetic | path to an .npz with x_train,y_train,x_test,y_test")
+    dataset_args: dict[str, Any] = Field(default_factory=dict)
+    training: TrainingSpec = TrainingSpec()
+
+
+class TargetSpec(Spec):
+    """Where and how a .tflite is measured. Every field changes the numbers, so all are recorded."""
+
+    name: str = "local"
+    host: str | None = Field(default=None, description="user@host for an SSH target; None = this machine")
+    threads: Annotated[int, Field(ge=1, le=256)] = 1
+    api: Literal["interpreter", "compiled_model"] = "interpreter"
+    xnnpack: bool = True
+    batch: Annotated[int, Field(ge=1, le=1024)] = 1
+    input_source: Literal["test", "random"] = "test"
+    warmup_runs: Annotated[int, Field(ge=0)] = 10
+    min_runs: Annotated[int, Field(ge=1)] = 50
+    min_seconds: Annotated[float, Field(ge=0)] = 1.0
+    max_runs: Annotated[int, Field(ge=1)] = 10_000
+    max_seconds: Annotated[float, Field(gt=0)] = 30.0
+    cpu_pin: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _caps_cover_minimums(self) -> TargetSpec:
+        if self.max_runs < self.min_runs:
+            raise ValueError(f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})")
+        if self.max_seconds < self.min_seconds:
+            raise ValueError(f"max_seconds ({self.max_seconds}) must be >= min_seconds ({self.min_seconds})")
+        return self
+
+
+class BudgetSpec(Spec):
+    """Limits a shippable variant must meet (dashboard, recommendation, search)."""
+
+    max_accuracy_drop: Annotated[float, Field(ge=0)] | None = None  # percentage points
+    max_latency_ms: Annotated[float, Field(gt=0)] | None = None
+    max_size_kb: Annotated[float, Field(gt=0)] | None = None
+    max_memory_mb: Annotated[float, Field(gt=0)] | None = None
+
+
+class VariantSpec(Spec):
+    """One compressed variant: training-time steps, then a post-training quantization mode."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    steps: tuple[StepSpec, ...] = ()
+    quantization: QuantMode = "float32"
+    calibration_samples: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    timeout_s: Annotated[float, Field(gt=0)] | None = None
+
+    @property
+    def technique(self) -> str:
+        """A short label: the step techniques then the quantization mode, e.g. ``prune+cluster>int8``."""
+        chain = "+".join(s.technique for s in self.steps)
+        return f"{chain}>{self.quantization}" if chain else f"ptq:{self.quantization}"
+
+
+class ExperimentSpec(Spec):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: str = ""
+    baseline: BaselineSpec
+    target: TargetSpec = TargetSpec()
+    calibration_samples: Annotated[int, Field(ge=1, le=100_000)] = 200
+    budgets: BudgetSpec = BudgetSpec()
+    variant_timeout_s: Annotated[float, Field(gt=0)] = 1800.0
+    variants: tuple[VariantSpec, ...] = ()
+    matrix: dict[str, Any] | None = None
+
+    @field_validator("variants")
+    @classmethod
+    def _unique_names(cls, variants: tuple[VariantSpec, ...]) -> tuple[VariantSpec, ...]:
+        names = [v.name for v in variants]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"variant names must be unique; repeated: {', '.join(dupes)}")
+        return variants
+
+    def resolved_variants(self) -> tuple[VariantSpec, ...]:
+        """Explicit variants plus the matrix expansion, with experiment defaults filled in."""
+        from workbench.matrix import expand_matrix
+
+        out = list(self.variants) + list(expand_matrix(self.matrix or {}, taken={v.name for v in self.variants}))
+        return tuple(
+            v.model_copy(
+                update={
+                    "calibration_samples": v.calibration_samples or self.calibration_samples,
+                    "timeout_s": v.timeout_s or self.variant_timeout_s,
+                }
+            )
+            for v in out
+        )
+
+    def variant(self, name: str) -> VariantSpec:
+        """The resolved variant called ``name``; SpecError naming the known ones otherwise."""
+        for v in self.resolved_variants():
+            if v.name == name:
+                return v
+        known = ", ".join(v.name for v in self.resolved_variants())
+        raise SpecError(f"experiment '{self.name}' has no variant '{name}'; known variants: {known}")
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace: the same data always gives the same text."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint: str, target: TargetSpec) -> str:
+    """SHA-256 over (variant spec without its name, baseline, dataset fingerprint, target).
+
+    Names are labels, not content: renaming a variant keeps its history; changing what it computes
+    gives a new id. Timeouts are excluded for the same reason.
+    """
+    payload = {
+        "variant": variant.model_dump(mode="json", exclude={"name", "timeout_s"}),
+        "baseline": baseline.model_dump(mode="json"),
+        "dataset": dataset_fingerprint,
+        "target": target.model_dump(mode="json", exclude={"name"}),
+    }
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def baseline_id(baseline: BaselineSpec, dataset_fingerprint: str) -> str:
+    """Cache key of a trained baseline."""
+    payload = {"baseline": baseline.model_dump(mode="json"), "dataset": dataset_fingerprint}
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in chain:
+        raise SpecError(f"{path}: 'base' files include each other in a loop")
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such experiment file") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{path}:{where}: malformed YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    base = data.pop("base", None)
+    if base is not None:
+        if not isinstance(base, str):
+            raise SpecError(f"{path}: base: must be a file path, got {base!r}")
+        data = _deep_merge(_read_yaml((path.parent / base).resolve(), chain + (path,)), data)
+    return data
+
+
+def format_validation_error(source: str, exc: ValidationError) -> str:
+    """One line: source, dotted key path, message, the bad value; '(+N more)' when there are more."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-after")) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif first["type"] == "missing":
+        msg = "required key is missing"
+    bad = first.get("input")
+    shown = "" if first["type"] == "missing" or isinstance(bad, dict) else f" (got {bad!r})"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{source}: {loc}: {msg}{shown}{more}"
+
+
+def parse_experiment(data: dict[str, Any], source: str = "<experiment>") -> ExperimentSpec:
+    """Validate a mapping into an ExperimentSpec, raising SpecError with a one-line message."""
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(format_validation_error(source, exc)) from None
+    try:
+        spec.resolved_variants()  # matrix errors surface now, not mid-sweep
+    except ValueError as exc:
+        raise SpecError(f"{source}: {exc}") from None
+    if not spec.resolved_variants():
+        raise SpecError(f"{source}: variants: the experiment defines no variants (add 'variants' or 'matrix')")
+    return spec
+
+
+def load_experiment(path: str | Path) -> ExperimentSpec:
+    """Read, merge (``base:``) and validate an experiment YAML file."""
+    p = Path(path)
+    return parse_experiment(_read_yaml(p.resolve()), source=str(path))

@@ -1,0 +1,89 @@
+"""Expand an experiment's ``matrix`` block into variants (cartesian product over list values).
+
+    matrix:
+      quantization: [float32, int8]
+      steps:                       # optional: one chain per entry, each a list of step mappings
+        - []
+        - [{technique: prune, sparsity: [0.5, 0.8]}]
+
+Inside a step mapping a list value is an axis too. Names are generated from the values unless a
+``name`` template (str.format over the axis values) is given.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import ValidationError
+
+
+_LIST_KEYS_OF_STEPS = {"types", "names"}  # list-valued step fields that are data, not axes
+
+
+def _expand_step(step: dict[str, Any]) -> list[dict[str, Any]]:
+    axes = {k: v for k, v in step.items() if isinstance(v, list) and k not in _LIST_KEYS_OF_STEPS}
+    if not axes:
+        return [step]
+    keys = list(axes)
+    return [{**step, **dict(zip(keys, combo, strict=True))} for combo in itertools.product(*(axes[k] for k in keys))]
+
+
+def _expand_chain(chain: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    options = [_expand_step(s) for s in chain]
+    return [list(c) for c in itertools.product(*options)] if options else [[]]
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "-", str(value)).strip("-")
+
+
+def _auto_name(steps: list[dict[str, Any]], quant: str) -> str:
+    parts = []
+    for s in steps:
+        extras = [f"{k}{_slug(v)}" for k, v in sorted(s.items()) if k != "technique" and not isinstance(v, dict | list)]
+        parts.append("-".join([s.get("technique", "step"), *extras]))
+    return "_".join([*parts, quant])
+
+
+def expand_matrix(matrix: dict[str, Any], taken: set[str] = frozenset()) -> Iterator[Any]:  # type: ignore[assignment]
+    """Yield VariantSpec objects for every combination; raises ValueError on malformed matrices."""
+    from workbench.config import VariantSpec
+
+    if not matrix:
+        return
+    allowed = {"quantization", "steps", "name", "calibration_samples", "timeout_s"}
+    unknown = set(matrix) - allowed
+    if unknown:
+        raise ValueError(f"matrix: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    quants = matrix.get("quantization", ["float32"])
+    quants = quants if isinstance(quants, list) else [quants]
+    chains_in = matrix.get("steps", [[]])
+    if not isinstance(chains_in, list) or not all(isinstance(c, list) for c in chains_in):
+        raise ValueError("matrix.steps must be a list of step chains (each a list of step mappings)")
+    chains = [c for chain in chains_in for c in _expand_chain(chain)]
+    template = matrix.get("name")
+    seen = set(taken)
+    for steps, quant in itertools.product(chains, quants):
+        name = _auto_name(steps, quant)
+        if template:
+            flat = {k: v for s in steps for k, v in s.items()} | {"quantization": quant}
+            try:
+                name = template.format(**flat)
+            except KeyError as exc:
+                raise ValueError(f"matrix.name: template field {exc} is not a matrix value") from None
+        if name in seen:
+            raise ValueError(f"matrix produces the variant name '{name}' twice; give a 'name' template")
+        seen.add(name)
+        fields = {"name": name, "steps": steps, "quantization": quant}
+        for key in ("calibration_samples", "timeout_s"):
+            if key in matrix:
+                fields[key] = matrix[key]
+        try:
+            yield VariantSpec.model_validate(fields)
+        except ValidationError as exc:
+            from workbench.config import format_validation_error
+
+            raise ValueError(format_validation_error(f"matrix ({name})", exc)) from None

@@ -1,0 +1,180 @@
+"""Baseline models: a small zoo (digits CNN, keras.applications with ``weights=None``) and user files.
+
+User files load in Keras safe mode (.keras), refuse Lambda layers in .h5 (their code would run on
+load), and never unpickle anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench._keras import keras, tf
+from workbench.config import TrainingSpec
+from workbench.data import Dataset
+from workbench.errors import DataError, ModelFileError, SpecError
+
+
+def digits_cnn(input_shape: tuple[int, ...], num_classes: int, width: float = 1.0, dense: int = 128) -> Any:
+    """Two 3x3 convs, max-pool, a dense layer; ~72k parameters at width 1. Outputs logits."""
+
+    def w(n: int) -> int:
+        return max(2, int(round(n * width)))
+
+    return keras.Sequential(
+        [
+            keras.layers.Input(input_shape),
+            keras.layers.Conv2D(w(16), 3, padding="same", activation="relu", name="conv1"),
+            keras.layers.Conv2D(w(32), 3, padding="same", activation="relu", name="conv2"),
+            keras.layers.MaxPooling2D(2, name="pool"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(w(dense), activation="relu", name="fc1"),
+            keras.layers.Dropout(0.2, name="dropout"),
+            keras.layers.Dense(num_classes, name="logits"),
+        ],
+        name=f"digits_cnn_w{width:g}",
+    )
+
+
+def _application(factory: Callable[..., Any]) -> Callable[..., Any]:
+    def build(input_shape: tuple[int, ...], num_classes: int, alpha: float = 1.0, **kwargs: Any) -> Any:
+        return factory(
+            input_shape=input_shape, alpha=alpha, weights=None, classes=num_classes, classifier_activation=None, **kwargs
+        )
+
+    return build
+
+
+ZOO: dict[str, Callable[..., Any]] = {
+    "digits_cnn": digits_cnn,
+    "mobilenet_v2": _application(keras.applications.MobileNetV2),
+    "mobilenet_v3_small": _application(keras.applications.MobileNetV3Small),
+}
+
+
+def build_zoo_model(name: str, input_shape: tuple[int, ...], num_classes: int, args: dict[str, Any]) -> Any:
+    """Build a fresh (untrained) zoo model for the dataset's input shape and class count."""
+    if name not in ZOO:
+        raise SpecError(f"unknown zoo model '{name}'; known: {sorted(ZOO)} (or give a .keras/.h5/SavedModel path)")
+    try:
+        return ZOO[name](input_shape, num_classes, **args)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"model '{name}' with model_args {args}: {exc}") from None
+
+
+def _refuse_lambda_h5(path: Path) -> None:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            config = f.attrs.get("model_config")
+    except OSError as exc:
+        raise ModelFileError(f"{path}: not a readable HDF5 Keras model ({exc})") from None
+    if config is None:
+        raise ModelFileError(f"{path}: HDF5 file has no Keras model_config (weights-only files are not models)")
+    text = config.decode() if isinstance(config, bytes) else str(config)
+    if '"class_name": "Lambda"' in text or "'class_name': 'Lambda'" in json.dumps(text):
+        raise ModelFileError(f"{path}: contains a Lambda layer, whose code would run on load; re-save without it")
+
+
+def load_model_file(path: str | Path) -> Any:
+    """Load a user's .keras (safe mode), .h5 (no Lambda layers) or SavedModel directory."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelFileError(f"model file {p} does not exist")
+    try:
+        if p.is_dir():
+            if not (p / "saved_model.pb").exists():
+                raise ModelFileError(f"{p}: a directory but not a SavedModel (no saved_model.pb)")
+            return keras.models.load_model(p, compile=False)
+        if p.suffix == ".keras":
+            return keras.models.load_model(p, compile=False, safe_mode=True)
+        if p.suffix in (".h5", ".hdf5"):
+            _refuse_lambda_h5(p)
+            return keras.models.load_model(p, compile=False)
+    except ModelFileError:
+        raise
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{p}: cannot load as a Keras model ({first[:200]})") from None
+    raise ModelFileError(f"{p}: unsupported model file type '{p.suffix}'; use .keras, .h5 or a SavedModel directory")
+
+
+def build_baseline(model: str, model_args: dict[str, Any], dataset: Dataset, root: Path | None = None) -> Any:
+    """A zoo model sized for ``dataset``, or a user's model file checked against it."""
+    if model in ZOO:
+        return build_zoo_model(model, dataset.input_shape, dataset.num_classes, model_args)
+    path = Path(model) if Path(model).is_absolute() or root is None else root / model
+    if not (path.suffix in (".keras", ".h5", ".hdf5") or path.is_dir()):
+        raise SpecError(f"baseline.model: unknown zoo model '{model}'; known: {sorted(ZOO)} or a model file path")
+    loaded = load_model_file(path)
+    check_fits(loaded, dataset)
+    return loaded
+
+
+def check_fits(model: Any, dataset: Dataset) -> None:
+    """Raise DataError when the dataset's sample shape or class count does not fit the model."""
+    expected = tuple(model.input_shape[1:])
+    got = dataset.input_shape
+    if len(expected) != len(got) or any(e is not None and e != g for e, g in zip(expected, got, strict=False)):
+        raise DataError(
+            f"dataset '{dataset.name}' samples have shape {got} but model '{model.name}' expects {expected}; "
+            "reshape the data or pick a matching model"
+        )
+    outputs = model.output_shape[-1]
+    if outputs is not None and outputs < dataset.num_classes:
+        raise DataError(
+            f"dataset '{dataset.name}' has {dataset.num_classes} classes but model '{model.name}' outputs {outputs}"
+        )
+
+
+def outputs_logits(model: Any) -> bool:
+    """True unless the last layer applies a softmax (then outputs are probabilities)."""
+    act = getattr(model.layers[-1], "activation", None)
+    return getattr(act, "__name__", "") != "softmax"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TF ops deterministic (same seed, same weights)."""
+    keras.utils.set_random_seed(seed)
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except Exception:  # pragma: no cover - already enabled or unsupported
+        pass
+
+
+def compile_for_training(model: Any, learning_rate: float) -> Any:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=outputs_logits(model)),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def fit(model: Any, dataset: Dataset, epochs: int, batch_size: int, learning_rate: float,
+        callbacks: list[Any] | None = None) -> dict[str, list[float]]:
+    """Compile and train; returns the per-epoch history (loss, accuracy, val_loss, val_accuracy)."""
+    if epochs == 0:
+        return {}
+    compile_for_training(model, learning_rate)
+    hist = model.fit(
+        dataset.x_train, dataset.y_train, epochs=epochs, batch_size=batch_size,
+        validation_data=(dataset.x_test, dataset.y_test), verbose=0, callbacks=callbacks or [],
+    )
+    return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+def train_baseline(model: Any, dataset: Dataset, training: TrainingSpec) -> dict[str, list[float]]:
+    """Seeded training of the float baseline."""
+    seed_everything(training.seed)
+    return fit(model, dataset, training.epochs, training.batch_size, training.learning_rate)
+
+
+def count_params(model: Any) -> int:
+    """All weights, trainable or not (what the exported model must store)."""
+    return int(model.count_params())

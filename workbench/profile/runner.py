@@ -1,0 +1,214 @@
+"""On-target profiling runner. Runs as a script in a fresh process, on this machine or a remote device.
+
+It imports only the standard library, NumPy and the LiteRT runtime: the caller's TensorFlow must not
+inflate memory or steal cores. Usage: ``python runner.py REQUEST.json``; writes the JSON result to the
+request's ``output`` path (atomically), or to stdout when ``output`` is empty. Exit 0 on success, 1 on
+a reported error (the JSON then has ``error`` and ``traceback``).
+"""
+
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+
+_T0 = time.perf_counter()
+
+
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _rss_mb():
+    return _status_kb("VmRSS") / 1024.0
+
+
+def _reset_peak():
+    """Reset the kernel's peak-RSS mark (VmHWM) so later peaks exclude import-time spikes."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _fingerprint():
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return {
+        "hostname": platform.node(), "machine": platform.machine(), "system": platform.system(),
+        "release": platform.release(), "cpu_model": _cpu_model(), "cpu_count": os.cpu_count(),
+        "loadavg_1m": load[0], "python": platform.python_version(),
+    }
+
+
+def _input_arrays(interp_inputs, req, np):
+    """One array per input tensor, holding real samples (cycled) or random data of the right dtype."""
+    batch = int(req.get("batch", 1))
+    samples = None
+    if req.get("input_source") == "test" and req.get("input_path"):
+        samples = np.load(req["input_path"], allow_pickle=False)
+    rng = np.random.default_rng(0)
+    arrays = []
+    for k, d in enumerate(interp_inputs):
+        shape = [batch] + [int(s) for s in d["shape"][1:]]
+        dtype = np.dtype(d["dtype"])
+        if samples is not None and k == 0 and list(samples.shape[1:]) == shape[1:]:
+            x = samples.astype(np.float32)
+            if dtype.kind != "f":
+                scale, zp = d["quantization"]
+                info = np.iinfo(dtype)
+                x = np.clip(np.round(x / scale + zp), info.min, info.max)
+            x = x.astype(dtype)
+            n = max(1, len(x) // batch)
+            arrays.append([x[i * batch:(i + 1) * batch] for i in range(n)] if len(x) >= batch
+                          else [np.resize(x, shape).astype(dtype)])
+        elif dtype.kind == "f":
+            arrays.append([rng.standard_normal(shape).astype(dtype) for _ in range(4)])
+        else:
+            info = np.iinfo(dtype)
+            arrays.append([rng.integers(info.min, info.max, size=shape, dtype=dtype) for _ in range(4)])
+    used = "test" if samples is not None and arrays and len(arrays[0]) > 0 and req.get("input_source") == "test" else "random"
+    return arrays, used
+
+
+def _time_loop(invoke, set_inputs, req):
+    """Warm up, then time until min runs AND min seconds are met, capped by max runs OR max seconds."""
+    for i in range(int(req.get("warmup_runs", 10))):
+        set_inputs(i)
+        invoke()
+    samples = []
+    min_runs, max_runs = int(req.get("min_runs", 50)), int(req.get("max_runs", 10000))
+    min_s, max_s = float(req.get("min_seconds", 1.0)), float(req.get("max_seconds", 30.0))
+    start = time.perf_counter()
+    perf_ns = time.perf_counter_ns
+    while True:
+        set_inputs(len(samples))
+        t = perf_ns()
+        invoke()
+        samples.append((perf_ns() - t) / 1e6)
+        elapsed = time.perf_counter() - start
+        if len(samples) >= max_runs or elapsed >= max_s:
+            break
+        if len(samples) >= min_runs and elapsed >= min_s:
+            break
+    return samples, time.perf_counter() - start
+
+
+def _profile_interpreter(req, np, litert_mod, phases):
+    from ai_edge_litert import interpreter as litert
+
+    resolver = (litert.OpResolverType.AUTO if req.get("xnnpack", True)
+                else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    t = time.perf_counter()
+    interp = litert.Interpreter(model_path=req["model_path"], num_threads=int(req.get("threads", 1)),
+                                experimental_op_resolver_type=resolver)
+    phases["after_load"] = _rss_mb()
+    details = interp.get_input_details()
+    batch = int(req.get("batch", 1))
+    if batch != 1:
+        for d in details:
+            interp.resize_tensor_input(d["index"], [batch] + [int(s) for s in d["shape"][1:]])
+    interp.allocate_tensors()
+    init_ms = (time.perf_counter() - t) * 1000
+    phases["after_allocate"] = _rss_mb()
+    details = interp.get_input_details()
+    arrays, used = _input_arrays(details, req, np)
+
+    def set_inputs(i):
+        for d, options in zip(details, arrays):
+            interp.set_tensor(d["index"], options[i % len(options)])
+
+    samples, loop_s = _time_loop(interp.invoke, set_inputs, req)
+    ops = [op["op_name"] for op in interp._get_ops_details()]
+    return init_ms, samples, loop_s, used, {"ops": ops, "op_count": len(ops)}
+
+
+def _profile_compiled(req, np, phases):
+    from ai_edge_litert.compiled_model import CompiledModel
+
+    t = time.perf_counter()
+    model = CompiledModel.from_file(req["model_path"])
+    phases["after_load"] = _rss_mb()
+    sig = 0
+    inputs = model.create_input_buffers(sig)
+    outputs = model.create_output_buffers(sig)
+    init_ms = (time.perf_counter() - t) * 1000
+    phases["after_allocate"] = _rss_mb()
+    reqs = model.get_input_buffer_requirements(0, sig) if hasattr(model, "get_input_buffer_requirements") else None
+    del reqs
+    details = [{"shape": [1] + list(np.load(req["input_path"], allow_pickle=False).shape[1:])
+                if req.get("input_path") else [1], "dtype": np.float32, "quantization": (0.0, 0)}]
+    arrays, used = _input_arrays(details, req, np)
+
+    def set_inputs(i):
+        inputs[0].write(arrays[0][i % len(arrays[0])].reshape(-1))
+
+    samples, loop_s = _time_loop(lambda: model.run_by_index(sig, inputs, outputs), set_inputs, req)
+    return init_ms, samples, loop_s, used, {}
+
+
+def main(argv):
+    req = json.loads(open(argv[1]).read()) if len(argv) > 1 and argv[1] != "-" else json.load(sys.stdin)
+    out_path = req.get("output") or ""
+    result = {"request": {k: v for k, v in req.items() if k != "output"}}
+    try:
+        if req.get("cpu_pin"):
+            os.sched_setaffinity(0, set(int(c) for c in req["cpu_pin"]))
+        import numpy as np
+        import ai_edge_litert
+
+        phases = {"baseline": _rss_mb()}
+        result["peak_reset"] = _reset_peak()
+        api = req.get("api", "interpreter")
+        if api == "compiled_model":
+            init_ms, samples, loop_s, used, extra = _profile_compiled(req, np, phases)
+        else:
+            init_ms, samples, loop_s, used, extra = _profile_interpreter(req, np, ai_edge_litert, phases)
+        phases["peak"] = _status_kb("VmHWM") / 1024.0
+        phases["end"] = _rss_mb()
+        batch = int(req.get("batch", 1))
+        result.update({
+            "samples_ms": samples, "init_ms": init_ms, "loop_seconds": loop_s,
+            "throughput_ips": len(samples) * batch / loop_s if loop_s > 0 else 0.0,
+            "memory_mb": phases, "input_source_used": used,
+            "runtime": {"package": "ai-edge-litert", "version": getattr(ai_edge_litert, "__version__", "unknown"),
+                        "api": api},
+            "tensorflow_imported": any(m == "tensorflow" or m.startswith("tensorflow.") for m in sys.modules),
+            "device": _fingerprint(), "affinity": sorted(os.sched_getaffinity(0)),
+            "startup_s": time.perf_counter() - _T0, **extra,
+        })
+        code = 0
+    except BaseException as exc:  # report everything, including KeyboardInterrupt, to the parent
+        result["error"] = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        result["traceback"] = traceback.format_exc()
+        code = 1
+    text = json.dumps(result)
+    if out_path:
+        tmp = out_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, out_path)
+    else:
+        sys.stdout.write(text + "\n")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,158 @@
+"""Launch the runner on a target: a fresh local child process (default) or a remote device over SSH."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.config import TargetSpec
+from workbench.errors import ProfileError
+from workbench.profile.stats import LatencyStats, latency_stats
+
+RUNNER = Path(__file__).with_name("runner.py")
+RESULT_FIELDS = ("init_ms", "throughput_ips", "memory_mb", "samples_ms")
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """What the runner measured, plus the statistics computed from its raw samples."""
+
+    raw: dict[str, Any]
+    latency: LatencyStats = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "latency", latency_stats(self.raw["samples_ms"]))
+
+    @property
+    def memory_mb(self) -> dict[str, float]:
+        return dict(self.raw["memory_mb"])
+
+    def metrics(self) -> dict[str, float]:
+        """Design metric names: latency_ms_*, latency_runs, init_ms, memory_mb_init/peak, throughput_ips."""
+        mem = self.memory_mb
+        return {
+            **self.latency.metrics(),
+            "init_ms": float(self.raw["init_ms"]),
+            "memory_mb_init": max(0.0, mem["after_allocate"] - mem["baseline"]),
+            "memory_mb_peak": max(0.0, mem["peak"] - mem["baseline"]),
+            "throughput_ips": float(self.raw["throughput_ips"]),
+        }
+
+    def params(self) -> dict[str, Any]:
+        """Every option that changed the number, as recorded by the runner itself."""
+        req = self.raw["request"]
+        keys = ("threads", "xnnpack", "api", "batch", "input_source", "warmup_runs", "min_runs", "min_seconds",
+                "max_runs", "max_seconds", "cpu_pin")
+        out = {f"profile.{k}": req.get(k) for k in keys}
+        out["profile.input_source_used"] = self.raw.get("input_source_used")
+        out["profile.runtime"] = f"{self.raw['runtime']['package']}=={self.raw['runtime']['version']}"
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps({**self.raw, "stats": self.latency.to_dict(), "metrics": self.metrics()}, indent=1)
+
+
+def _request(model_path: Path, target: TargetSpec, input_path: Path | None, output: str) -> dict[str, Any]:
+    return {
+        "model_path": str(model_path), "input_path": str(input_path) if input_path else "", "output": output,
+        **target.model_dump(exclude={"name", "host"}),
+    }
+
+
+def _interpret_exit(source: str, code: int, result_text: str | None, stderr: str) -> dict[str, Any]:
+    if result_text:
+        result = json.loads(result_text)
+        if "error" in result:
+            raise ProfileError(f"{source}: runner failed: {result['error']}")
+        return dict(result)
+    if code < 0:
+        name = signal.Signals(-code).name
+        hint = " (the runtime crashed loading it: the file is likely corrupt or truncated)" if code == -11 else ""
+        raise ProfileError(f"{source}: runner killed by {name}{hint}")
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
+    raise ProfileError(f"{source}: runner exited with status {code} and no result ({last})")
+
+
+def run_local(model_path: Path, target: TargetSpec, input_samples: np.ndarray | None = None,
+              timeout_s: float | None = None) -> ProfileResult:
+    """Profile ``model_path`` in a fresh local Python process (LiteRT + NumPy only)."""
+    with tempfile.TemporaryDirectory(prefix="wb-profile-") as tmp:
+        input_path = None
+        if input_samples is not None and target.input_source == "test":
+            input_path = Path(tmp) / "inputs.npy"
+            np.save(input_path, np.asarray(input_samples, dtype=np.float32), allow_pickle=False)
+        out = Path(tmp) / "result.json"
+        req_path = Path(tmp) / "request.json"
+        req_path.write_text(json.dumps(_request(model_path, target, input_path, str(out))))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "OMP_"))}
+        try:
+            proc = subprocess.run(
+                [sys.executable, str(RUNNER), str(req_path)], capture_output=True, text=True, env=env,
+                timeout=timeout_s or target.max_seconds + 120,
+            )
+        except subprocess.TimeoutExpired:
+            raise ProfileError(f"{model_path}: runner did not finish within {timeout_s}s") from None
+        text = out.read_text() if out.exists() else None
+        return ProfileResult(_interpret_exit(str(model_path), proc.returncode, text, proc.stderr))
+
+
+def run_ssh(model_path: Path, target: TargetSpec, input_samples: np.ndarray | None = None,
+            ssh_options: tuple[str, ...] = (), python: str = "python3", timeout_s: float | None = None) -> ProfileResult:
+    """Copy runner, model and inputs to ``target.host`` over SSH, run there, bring the JSON back."""
+    assert target.host, "run_ssh needs target.host"
+    opts = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", *ssh_options]
+    with tempfile.TemporaryDirectory(prefix="wb-ssh-") as tmp:
+        remote_dir = subprocess.run(["ssh", *opts, target.host, "mktemp -d"], capture_output=True, text=True,
+                                    timeout=60)
+        if remote_dir.returncode != 0:
+            raise ProfileError(f"ssh {target.host}: cannot connect ({remote_dir.stderr.strip()[:200]})")
+        rdir = remote_dir.stdout.strip()
+        files = [RUNNER, model_path]
+        input_remote = None
+        if input_samples is not None and target.input_source == "test":
+            local_in = Path(tmp) / "inputs.npy"
+            np.save(local_in, np.asarray(input_samples, dtype=np.float32), allow_pickle=False)
+            files.append(local_in)
+            input_remote = Path(rdir) / "inputs.npy"
+        req = _request(Path(rdir) / model_path.name, target, input_remote, "")
+        req_local = Path(tmp) / "request.json"
+        req_local.write_text(json.dumps(req))
+        files.append(req_local)
+        scp_opts = [o.replace("-p", "-P") if o == "-p" else o for o in opts]
+        cp = subprocess.run(["scp", "-q", *scp_opts, *map(str, files), f"{target.host}:{rdir}/"],
+                            capture_output=True, text=True, timeout=300)
+        if cp.returncode != 0:
+            raise ProfileError(f"scp to {target.host}: {cp.stderr.strip()[:200]}")
+        cmd = f"cd {shlex.quote(rdir)} && {python} runner.py request.json; rc=$?; rm -rf {shlex.quote(rdir)}; exit $rc"
+        try:
+            proc = subprocess.run(["ssh", *opts, target.host, cmd], capture_output=True, text=True,
+                                  timeout=timeout_s or target.max_seconds + 180)
+        except subprocess.TimeoutExpired:
+            raise ProfileError(f"{target.host}: remote runner did not finish in time") from None
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        raw = _interpret_exit(f"{target.host}:{model_path.name}", proc.returncode, lines[-1] if lines else None,
+                              proc.stderr)
+        raw["device"]["remote"] = target.host
+        return ProfileResult(raw)
+
+
+def profile(model_path: str | Path, target: TargetSpec, input_samples: np.ndarray | None = None,
+            **kwargs: Any) -> ProfileResult:
+    """Profile a .tflite file on ``target`` (local unless ``target.host`` is set)."""
+    from workbench.tflite_model import read_tflite
+
+    path = Path(model_path)
+    read_tflite(path)  # one-line ModelFileError for missing / non-tflite / truncated-header files
+    if target.host:
+        return run_ssh(path, target, input_samples, **kwargs)
+    return run_local(path, target, input_samples, **kwargs)

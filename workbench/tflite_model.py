@@ -1,0 +1,168 @@
+"""A .tflite model on the LiteRT runtime: run it, read its weights, describe its tensors.
+
+Imports only the LiteRT runtime and NumPy (never TensorFlow), so it serves evaluation in the notebook
+and inspection in tests alike. Profiling does not use this: it runs in its own process (profile/).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ModelFileError
+
+KERNEL_OPS = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "TRANSPOSE_CONV": 1}
+
+
+def check_tflite_bytes(content: bytes, source: str) -> None:
+    """Cheap structural check before handing bytes to the runtime (which may crash on garbage)."""
+    if len(content) < 16:
+        raise ModelFileError(f"{source}: {len(content)} bytes is too short to be a .tflite model")
+    if content[4:8] != b"TFL3":
+        raise ModelFileError(f"{source}: not a .tflite model (missing the TFL3 file identifier)")
+    root = int.from_bytes(content[0:4], "little")
+    if root >= len(content):
+        raise ModelFileError(f"{source}: truncated or corrupt .tflite (root table offset beyond end of file)")
+
+
+@dataclass(frozen=True)
+class IoInfo:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+
+
+class TfliteModel:
+    """LiteRT Interpreter over in-memory .tflite bytes, without default delegates (exact reference kernels
+    are not needed: XNNPACK is used for speed unless ``xnnpack=False``)."""
+
+    def __init__(self, content: bytes, num_threads: int = 1, xnnpack: bool = True, source: str = "<bytes>") -> None:
+        from ai_edge_litert import interpreter as litert
+
+        check_tflite_bytes(content, source)
+        resolver = litert.OpResolverType.AUTO if xnnpack else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        try:
+            self._interp = litert.Interpreter(
+                model_content=content, num_threads=num_threads, experimental_op_resolver_type=resolver,
+                experimental_preserve_all_tensors=False,
+            )
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"{source}: LiteRT cannot load it ({str(exc).strip().splitlines()[0]})") from None
+        self.content = content
+        self.source = source
+
+    @property
+    def inputs(self) -> list[IoInfo]:
+        return [self._io(d) for d in self._interp.get_input_details()]
+
+    @property
+    def outputs(self) -> list[IoInfo]:
+        return [self._io(d) for d in self._interp.get_output_details()]
+
+    @staticmethod
+    def _io(d: dict[str, Any]) -> IoInfo:
+        scale, zp = d.get("quantization", (0.0, 0))
+        return IoInfo(d["name"], np.dtype(d["dtype"]).name, tuple(int(s) for s in d["shape"]), float(scale), int(zp))
+
+    def ops(self) -> list[dict[str, Any]]:
+        return list(self._interp._get_ops_details())
+
+    def op_names(self) -> list[str]:
+        return [op["op_name"] for op in self.ops()]
+
+    def _quantize_in(self, x: np.ndarray) -> np.ndarray:
+        d = self._interp.get_input_details()[0]
+        dtype = np.dtype(d["dtype"])
+        if dtype.kind == "f":
+            return x.astype(dtype)
+        scale, zp = d["quantization"]
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x / scale + zp), info.min, info.max).astype(dtype)
+
+    def _dequantize_out(self, y: np.ndarray) -> np.ndarray:
+        d = self._interp.get_output_details()[0]
+        if np.dtype(d["dtype"]).kind == "f":
+            return y.astype(np.float32)
+        scale, zp = d["quantization"]
+        return (y.astype(np.float32) - zp) * scale
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Run every sample (batch 1, as deployed) and return float outputs, shape (N, classes)."""
+        inp = self._interp.get_input_details()[0]["index"]
+        out = self._interp.get_output_details()[0]["index"]
+        xq = self._quantize_in(np.asarray(x, dtype=np.float32))
+        results = []
+        for i in range(len(xq)):
+            self._interp.set_tensor(inp, xq[i : i + 1])
+            self._interp.invoke()
+            results.append(self._interp.get_tensor(out).copy())
+        return self._dequantize_out(np.concatenate(results, axis=0))
+
+    def kernel_tensors(self) -> dict[str, np.ndarray]:
+        """The weight kernels of conv / fully-connected ops, as stored (int8, float16 or float32).
+
+        A kernel behind a DEQUANTIZE op (float16 models) is read from the op's constant input.
+        """
+        producers = {int(o): op for op in self.ops() for o in op["outputs"]}
+        details = {d["index"]: d for d in self._interp.get_tensor_details()}
+        kernels: dict[str, np.ndarray] = {}
+        for op in self.ops():
+            pos = KERNEL_OPS.get(op["op_name"])
+            if pos is None or len(op["inputs"]) <= pos:
+                continue
+            idx = int(op["inputs"][pos])
+            prod = producers.get(idx)
+            if prod is not None and prod["op_name"] == "DEQUANTIZE":
+                idx = int(prod["inputs"][0])
+            try:
+                value = self._interp.get_tensor(idx)
+            except ValueError:
+                continue  # not a constant (computed at run time)
+            kernels[details[idx]["name"] or f"tensor_{idx}"] = np.array(value)
+        return kernels
+
+
+def sparsity(kernels: dict[str, np.ndarray]) -> float:
+    """Fraction of exact zeros over all kernel elements (for int8 kernels, the stored zero)."""
+    total = sum(k.size for k in kernels.values())
+    zeros = sum(int(np.count_nonzero(k == 0)) for k in kernels.values())
+    return zeros / total if total else 0.0
+
+
+def max_unique_values(kernels: dict[str, np.ndarray]) -> int:
+    """The largest number of distinct values held by any one kernel."""
+    return max((int(np.unique(k).size) for k in kernels.values()), default=0)
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def agreement(logits: np.ndarray, reference_top1: np.ndarray) -> float:
+    return float(np.mean(np.argmax(logits, axis=1) == reference_top1))
+
+
+def gzip_size(content: bytes) -> int:
+    """Size after gzip at level 9: what a download or an app bundle compresses to."""
+    import gzip
+
+    return len(gzip.compress(content, compresslevel=9, mtime=0))
+
+
+def read_tflite(path: str | os.PathLike[str]) -> bytes:
+    """Read and structurally check a .tflite file."""
+    try:
+        with open(path, "rb") as f:
+            content = f.read()
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a directory, expected a .tflite file") from None
+    check_tflite_bytes(content, str(path))
+    return content

@@ -120,6 +120,8 @@ class ExperimentSpec(Spec):
         from workbench.matrix import expand_matrix
 
         out = list(self.variants) + list(expand_matrix(self.matrix or {}, taken={v.name for v in self.variants}))
+        if not any(not v.steps and v.quantization == "float32" for v in out) and "baseline" not in {v.name for v in out}:
+            out.insert(0, VariantSpec(name="baseline", quantization="float32"))  # the float reference run
         return tuple(
             v.model_copy(
                 update={

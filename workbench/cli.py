@@ -1,0 +1,218 @@
+"""``workbench`` console script. Parses arguments, calls one function, prints. Exit status:
+0 success, 1 some variants failed, 2 bad input (spec, file, data, unreachable store), 3 regressions found.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workbench.errors import WorkbenchError
+
+EXIT_USAGE = 2
+
+
+def _fail(exc: BaseException) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+class _Group(click.Group):
+    """Turns WorkbenchError into one line on stderr and exit status 2 (no traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WorkbenchError as exc:
+            _fail(exc)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="workbench")
+def main() -> None:
+    """Compress Keras models, measure every variant on the LiteRT runtime, log it all to MLflow.
+
+    \b
+    Quick start:
+      workbench run experiments/digits_quick.yaml      # a sweep, logged to ./mlflow.db
+      workbench profile model.tflite --threads 2       # profile any .tflite file
+      workbench validate experiments/*.yaml            # check experiment files
+    The MLflow store is $MLFLOW_TRACKING_URI when set, else ./mlflow.db (SQLite) + ./mlartifacts.
+    """
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "-" if v is None or v != v else format(v, spec)
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    cols = [("variant", "variant", "<"), ("status", "status", "<"), ("accuracy", "acc", ".4f"),
+            ("accuracy_delta", "Δacc pts", "+.2f"), ("size_bytes", "size KB", ".1f"),
+            ("compression_ratio", "ratio", ".2f"), ("compression_ratio_gzip", "ratio gz", ".2f"),
+            ("latency_ms_p50", "p50 ms", ".4f"), ("latency_ms_p95", "p95 ms", ".4f"),
+            ("memory_mb_peak", "peak MB", ".1f")]
+    table = []
+    for r in rows:
+        line = []
+        for key, _, spec in cols:
+            v = r.get(key)
+            if key == "size_bytes" and v is not None:
+                v = v / 1024
+            line.append(str(v) if spec == "<" else _fmt(v, spec))
+        table.append(line)
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, (_, h, _) in enumerate(cols)]
+    click.echo("  ".join(h.ljust(w) for (_, h, _), w in zip(cols, widths, strict=True)))
+    for row in table:
+        click.echo("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+
+
+@main.command()
+@click.argument("experiment_file", type=click.Path(dir_okay=False))
+@click.option("--workers", "-w", default=1, show_default=True, help="Variants executed at once (local pool).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: process pool on this machine; dask: a Dask distributed cluster (--scheduler).")
+@click.option("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")
+@click.option("--force", is_flag=True, help="Re-run variants that already have a FINISHED run.")
+@click.option("--only", multiple=True, help="Run only this variant (repeatable).")
+@click.option("--compare-to", default=None, metavar="previous|SWEEP_ID",
+              help="Compare with the previous successful sweep (or a sweep id); exit 3 on regressions.")
+@click.option("--work-dir", default=".workbench", show_default=True, help="Cache for baselines and notebooks.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (logs, cron).")
+def run(experiment_file: str, workers: int, executor: str, scheduler: str | None, force: bool, only: tuple[str, ...],
+        compare_to: str | None, work_dir: str, no_progress: bool) -> None:
+    """Run every variant of EXPERIMENT_FILE (resumable: variants already FINISHED are skipped)."""
+    from workbench.sweep import run_sweep
+    from workbench.tracking import is_embedded
+
+    result = run_sweep(experiment_file, workers=workers, executor=executor, scheduler=scheduler, force=force,
+                       only=only, compare_to=compare_to, work_dir=work_dir, progress=not no_progress)
+    click.echo(f"\nExperiment '{result.experiment}', sweep {result.sweep_id} (parent run {result.parent_run_id})")
+    if result.killed_runs:
+        click.echo(f"Marked {len(result.killed_runs)} run(s) left RUNNING by an interrupted sweep as KILLED.")
+    _print_table(result.rows)
+    skipped = sum(1 for r in result.rows if r["status"] == "SKIPPED")
+    if skipped:
+        click.echo(f"{skipped} variant(s) skipped: already FINISHED (use --force to re-run).")
+    for r in result.failed:
+        click.echo(f"FAILED {r['variant']}: {r['reason']}")
+    for reg in result.regressions:
+        click.echo(f"REGRESSION {reg['variant']}: {reg['what']}")
+    if result.dashboard:
+        click.echo(f"\nDashboard: {result.dashboard}")
+    if is_embedded(result.tracking_uri):
+        store = result.tracking_uri
+        click.echo(f"MLflow UI: {Path(sys.executable).parent / 'mlflow'} ui --backend-store-uri {store} "
+                   "--host 127.0.0.1 --port 5000   (or: make ui)")
+    else:
+        click.echo(f"MLflow: {result.tracking_uri}")
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--ids", is_flag=True, help="Also compute variant ids (loads each dataset).")
+def validate(files: tuple[str, ...], ids: bool) -> None:
+    """Check experiment files and list the variants they expand to."""
+    from workbench.config import load_experiment
+
+    for f in files:
+        if ids:
+            from workbench.sweep import plan
+
+            p = plan(f, Path.cwd())
+            click.echo(f"{f}: OK, experiment '{p.spec.name}', {len(p.variants)} variant(s)")
+            for pv in p.variants:
+                click.echo(f"  {pv.spec.name:<32} {pv.spec.technique:<28} {pv.variant_id[:16]}")
+        else:
+            spec = load_experiment(f)
+            vs = spec.resolved_variants()
+            click.echo(f"{f}: OK, experiment '{spec.name}', {len(vs)} variant(s)")
+            for v in vs:
+                click.echo(f"  {v.name:<32} {v.technique}")
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--threads", "-t", default=1, show_default=True, help="Interpreter threads.")
+@click.option("--no-xnnpack", is_flag=True, help="Disable the XNNPACK delegate (builtin kernels only).")
+@click.option("--api", type=click.Choice(["interpreter", "compiled_model"]), default="interpreter", show_default=True)
+@click.option("--batch", default=1, show_default=True, help="Batch size (the input is resized).")
+@click.option("--inputs", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="An .npy (or .npz with x_test) of real input samples; default: random data of the input dtype.")
+@click.option("--warmup", default=10, show_default=True, help="Warm-up invocations (not timed).")
+@click.option("--min-runs", default=50, show_default=True)
+@click.option("--min-seconds", default=1.0, show_default=True)
+@click.option("--max-runs", default=10_000, show_default=True)
+@click.option("--max-seconds", default=30.0, show_default=True)
+@click.option("--cpu", "cpu_pin", multiple=True, type=int, help="Pin the runner to this CPU (repeatable).")
+@click.option("--host", default=None, help="user@host: profile on a remote device over SSH.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full JSON result (raw samples included).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
+def profile(model: str, threads: int, no_xnnpack: bool, api: str, batch: int, inputs: str | None, warmup: int,
+            min_runs: int, min_seconds: float, max_runs: int, max_seconds: float, cpu_pin: tuple[int, ...],
+            host: str | None, as_json: bool, output: str | None) -> None:
+    """Profile any .tflite MODEL on the LiteRT runtime in a fresh process: latency stats, init, memory."""
+    from pydantic import ValidationError
+
+    from workbench.config import TargetSpec, format_validation_error
+    from workbench.profile import profile as run_profile
+
+    try:
+        target = TargetSpec(threads=threads, xnnpack=not no_xnnpack, api=api, batch=batch,
+                            input_source="test" if inputs else "random", warmup_runs=warmup, min_runs=min_runs,
+                            min_seconds=min_seconds, max_runs=max_runs, max_seconds=max_seconds,
+                            cpu_pin=list(cpu_pin) or None, host=host)
+    except ValidationError as exc:
+        raise WorkbenchError(format_validation_error("options", exc)) from None
+    samples = _load_inputs(inputs) if inputs else None
+    result = run_profile(model, target, samples)
+    text = result.to_json()
+    if output:
+        Path(output).write_text(text)
+    if as_json:
+        click.echo(text)
+        return
+    s, m = result.latency, result.metrics()
+    mem = result.memory_mb
+    click.echo(f"{model}: {s.runs} runs, threads={threads}, xnnpack={not no_xnnpack}, api={api}, batch={batch}, "
+               f"inputs={result.raw['input_source_used']}")
+    click.echo(f"  latency ms  p50 {s.p50:.4f} (95% CI {s.p50_ci_low:.4f}-{s.p50_ci_high:.4f})  p90 {s.p90:.4f}  "
+               f"p95 {s.p95:.4f}  p99 {s.p99:.4f}  mean {s.mean:.4f}  std {s.std:.4f}  min {s.min:.4f}")
+    click.echo(f"  init ms {m['init_ms']:.2f}   throughput {m['throughput_ips']:.1f}/s" + ("   NOISY" if s.noisy else ""))
+    click.echo(f"  memory MB   baseline {mem['baseline']:.1f}  after load +{mem['after_load'] - mem['baseline']:.1f}  "
+               f"after allocate +{m['memory_mb_init']:.1f}  peak +{m['memory_mb_peak']:.1f}")
+
+
+def _load_inputs(path: str) -> Any:
+    import numpy as np
+
+    try:
+        data = np.load(path, allow_pickle=False)
+        if hasattr(data, "files"):
+            key = "x_test" if "x_test" in data.files else data.files[0]
+            return data[key]
+        return data
+    except ValueError as exc:
+        raise WorkbenchError(f"{path}: cannot load inputs without pickle ({exc})") from None
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def zoo(as_json: bool) -> None:
+    """List the built-in baseline models and datasets."""
+    from workbench.data import BUILTIN
+    from workbench.models import ZOO
+
+    if as_json:
+        click.echo(json.dumps({"models": sorted(ZOO), "datasets": sorted(BUILTIN)}))
+        return
+    click.echo("models:   " + ", ".join(sorted(ZOO)) + "  (or a .keras / .h5 / SavedModel path)")
+    click.echo("datasets: " + ", ".join(sorted(BUILTIN)) + "  (or an .npz with x_train,y_train,x_test,y_test)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""One variant, step by step: the functions the variant notebook calls, one per cell.
+
+    ctx = prepare_variant("experiments/digits_quick.yaml", "int8")   # spec, data, baseline, MLflow run
+    model = compress_variant(ctx)                                          # training-time steps (Keras)
+    tflite = convert_variant(ctx, model)                             # .tflite file
+    quality = evaluate_variant(ctx, tflite)                          # accuracy etc. on LiteRT
+    prof = profile_variant(ctx, tflite)                              # latency/memory in a fresh process
+    summary = log_variant(ctx, tflite, quality, prof)                # metrics, artifacts, LoggedModel
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench import provenance
+from workbench.baseline import Baseline, atomic_write, ensure_baseline
+from workbench.config import ExperimentSpec, VariantSpec, load_experiment, variant_id
+from workbench.data import Dataset, load_dataset
+from workbench.profile import ProfileResult, profile
+from workbench.tflite_model import TfliteModel, accuracy, agreement, gzip_size, max_unique_values, sparsity
+
+TAG_ROLE = "workbench.role"
+
+
+@dataclass
+class VariantContext:
+    """Everything one variant's cells share. Mutable only through ``info`` and ``notes``."""
+
+    experiment: ExperimentSpec
+    experiment_file: str
+    variant: VariantSpec
+    variant_id: str
+    dataset: Dataset
+    baseline: Baseline
+    work_dir: Path
+    out_dir: Path
+    root: Path
+    tracker: Any = None
+    experiment_id: str = ""
+    run_id: str = ""
+    owns_run: bool = False
+    info: dict[str, Any] = field(default_factory=dict)  # facts measured along the way (param counts, ...)
+    notes: list[str] = field(default_factory=list)  # what could not be done, said plainly
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+def variant_params(ctx: VariantContext) -> dict[str, Any]:
+    from workbench.tracking import flatten
+
+    spec = {
+        "variant": ctx.variant.model_dump(mode="json"),
+        "baseline": ctx.experiment.baseline.model_dump(mode="json"),
+        "target": ctx.experiment.target.model_dump(mode="json"),
+    }
+    params = flatten(spec)
+    params["dataset.fingerprint"] = ctx.dataset.fingerprint
+    params["experiment.file"] = ctx.experiment_file
+    return params
+
+
+def run_tags(ctx: VariantContext, sweep_id: str) -> dict[str, str]:
+    from workbench import tracking
+
+    tags = {
+        tracking.TAG_KIND: "variant",
+        tracking.TAG_VARIANT: ctx.variant_id,
+        tracking.TAG_VARIANT_NAME: ctx.variant.name,
+        tracking.TAG_TECHNIQUE: ctx.variant.technique,
+        TAG_ROLE: "baseline" if is_reference(ctx.variant) else "variant",
+        **provenance.tags(ctx.experiment.target.threads),
+    }
+    if sweep_id:
+        tags[tracking.TAG_SWEEP] = sweep_id
+    return tags
+
+
+def is_reference(variant: VariantSpec) -> bool:
+    """The float32 variant with no steps is the float baseline itself, measured like any variant."""
+    return not variant.steps and variant.quantization == "float32"
+
+
+def parse_variant_json(text: str) -> VariantSpec:
+    """A variant spec given as JSON text (explorer, matrix tasks); SpecError on bad input."""
+    from pydantic import ValidationError
+
+    from workbench.config import format_validation_error
+    from workbench.errors import SpecError
+
+    try:
+        return VariantSpec.model_validate(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"variant_json: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except ValidationError as exc:
+        raise SpecError(format_validation_error("variant_json", exc)) from None
+
+
+def prepare_variant(experiment: str | Path | ExperimentSpec, variant: str | VariantSpec, work_dir: str | Path = ".workbench",
+                    run_id: str = "", parent_run_id: str = "", sweep_id: str = "", tracking_uri: str = "",
+                    root: str | Path | None = None, track: bool = True) -> VariantContext:
+    """Validate the spec, load data, get the (cached) baseline and attach the MLflow run.
+
+    With ``run_id`` (a sweep created the run) the run is only written to; without it a run is created
+    here and ended by ``log_variant``.
+    """
+    root_p = Path(root or Path.cwd()).resolve()
+    if isinstance(experiment, ExperimentSpec):
+        spec, exp_file = experiment, "<in-memory>"
+    else:
+        spec, exp_file = load_experiment(experiment), str(experiment)
+    if isinstance(variant, str) and variant.lstrip().startswith("{"):
+        variant = parse_variant_json(variant)
+    v = variant if isinstance(variant, VariantSpec) else spec.variant(variant)
+    if isinstance(variant, VariantSpec):
+        v = v.model_copy(update={"calibration_samples": v.calibration_samples or spec.calibration_samples})
+    dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p)
+    vid = variant_id(v, spec.baseline, dataset.fingerprint, spec.target)
+    wdir = (root_p / work_dir).resolve() if not Path(work_dir).is_absolute() else Path(work_dir)
+    baseline = ensure_baseline(spec, dataset, wdir, root_p)
+    out_dir = wdir / "variants" / f"{v.name}-{vid[:12]}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = VariantContext(spec, exp_file, v, vid, dataset, baseline, wdir, out_dir, root_p)
+    if track:
+        from workbench.tracking import Tracker
+
+        ctx.tracker = Tracker(tracking_uri or None, root_p)
+        ctx.tracker.check()
+        ctx.experiment_id = ctx.tracker.experiment_id(spec.name)
+        if run_id:
+            ctx.run_id = run_id
+            ctx.tracker.set_tags(run_id, run_tags(ctx, sweep_id))
+        else:
+            ctx.run_id = ctx.tracker.start_run(ctx.experiment_id, v.name, run_tags(ctx, sweep_id), parent_run_id or None)
+            ctx.owns_run = True
+        ctx.tracker.log(ctx.run_id, params=variant_params(ctx))
+        ctx.tracker.log_history(ctx.run_id, baseline.history, prefix="baseline_")
+    return ctx
+
+
+def compress_variant(ctx: VariantContext) -> Any:
+    """Apply the variant's training-time steps to a fresh copy of the baseline; returns a Keras model."""
+    from workbench.compress.apply import apply_steps
+    from workbench.models import count_params
+
+    model = ctx.baseline.load_model()
+    ctx.info["params_before"] = count_params(model)
+    model, history = apply_steps(model, ctx)
+    ctx.info["params_after"] = count_params(model)
+    if history and ctx.tracker:
+        ctx.tracker.log_history(ctx.run_id, history)
+    return model
+
+
+def calibration_samples(ctx: VariantContext) -> np.ndarray:
+    """A seeded random draw of ``calibration_samples`` training samples (recorded as a param)."""
+    n = min(ctx.variant.calibration_samples or ctx.experiment.calibration_samples, len(ctx.dataset.x_train))
+    rng = np.random.default_rng(ctx.experiment.baseline.training.seed)
+    idx = rng.choice(len(ctx.dataset.x_train), size=n, replace=False)
+    return ctx.dataset.x_train[np.sort(idx)]
+
+
+def convert_variant(ctx: VariantContext, model: Any) -> Path:
+    """Convert with the variant's quantization mode; writes ``model.tflite`` into the variant folder."""
+    from workbench.convert import convert
+
+    if is_reference(ctx.variant):
+        content = ctx.baseline.tflite_path.read_bytes()  # the baseline's own float file: same bytes
+    else:
+        qat = any(s.technique == "qat" for s in ctx.variant.steps)
+        content = convert(model, ctx.variant.quantization, calibration_samples(ctx), qat=qat)
+    path = ctx.out_dir / "model.tflite"
+    atomic_write(path, content)
+    return path
+
+
+def evaluate_variant(ctx: VariantContext, tflite: Path) -> dict[str, float]:
+    """Accuracy, agreement, sizes, ratios and sparsity, all computed from the .tflite on LiteRT."""
+    content = tflite.read_bytes()
+    m = TfliteModel(content, source=str(tflite))
+    logits = m.predict(ctx.dataset.x_test)
+    acc = accuracy(logits, ctx.dataset.y_test)
+    kernels = m.kernel_tensors()
+    size, size_gz = len(content), gzip_size(content)
+    quality = {
+        "accuracy": acc,
+        "accuracy_delta": (acc - ctx.baseline.accuracy) * 100.0,
+        "agreement": agreement(logits, ctx.baseline.top1),
+        "size_bytes": float(size),
+        "size_gzip_bytes": float(size_gz),
+        "compression_ratio": ctx.baseline.size_bytes / size,
+        "compression_ratio_gzip": ctx.baseline.size_gzip_bytes / size_gz,
+        "sparsity": sparsity(kernels),
+        "max_unique_values": float(max_unique_values(kernels)),
+        "params_before": float(ctx.info.get("params_before", ctx.baseline.params)),
+        "params_after": float(ctx.info.get("params_after", ctx.baseline.params)),
+    }
+    ctx.info["io_types"] = {"input": m.inputs[0].dtype, "output": m.outputs[0].dtype}
+    ctx.info["ops"] = sorted(set(m.op_names()))
+    return quality
+
+
+def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
+    """Latency and memory on the target, in a fresh process; the raw result is saved as profile.json."""
+    n = max(ctx.experiment.target.batch * 8, 32)
+    result = profile(tflite, ctx.experiment.target, ctx.dataset.x_test[:n])
+    atomic_write(ctx.out_dir / "profile.json", result.to_json())
+    if result.latency.noisy:
+        ctx.note(f"latency spread is high (p90/p50 = {result.latency.p90 / result.latency.p50:.2f}): "
+                 "the machine was busy; treat the latency with care")
+    return result
+
+
+def log_variant(ctx: VariantContext, tflite: Path, quality: dict[str, float], prof: ProfileResult) -> dict[str, Any]:
+    """Log metrics, the .tflite, profile JSON and a LoggedModel; end the run if this context created it."""
+    metrics = {**quality, **prof.metrics()}
+    summary = {"variant": ctx.variant.name, "variant_id": ctx.variant_id, "technique": ctx.variant.technique,
+               **metrics, "notes": list(ctx.notes), "io_types": ctx.info.get("io_types"), "run_id": ctx.run_id}
+    atomic_write(ctx.out_dir / "summary.json", json.dumps(summary, indent=1, default=str))
+    if ctx.tracker is None:
+        return summary
+    tr = ctx.tracker
+    tr.log(ctx.run_id, params=prof.params(), metrics=metrics, tags={
+        "workbench.noisy": str(prof.latency.noisy).lower(),
+        "workbench.io_types": json.dumps(ctx.info.get("io_types")),
+        "workbench.ops": ",".join(ctx.info.get("ops", [])),
+        "workbench.device": json.dumps(prof.raw.get("device", {})),
+        **({"mlflow.note.content": "\n".join(ctx.notes)} if ctx.notes else {}),
+    })
+    tr.log_artifact(ctx.run_id, tflite, "model")
+    tr.log_artifact(ctx.run_id, ctx.out_dir / "profile.json", "profile")
+    tr.log_artifact(ctx.run_id, ctx.out_dir / "summary.json")
+    model_tags = {"workbench.variant_id": ctx.variant_id, "workbench.technique": ctx.variant.technique}
+    tr.log_model(ctx.experiment_id, ctx.run_id, ctx.variant.name, tflite,
+                 {"quantization": ctx.variant.quantization, "technique": ctx.variant.technique}, metrics, model_tags)
+    if ctx.owns_run:
+        tr.end_run(ctx.run_id, "FINISHED")
+    return summary
+
+
+def run_variant(experiment: str | Path | ExperimentSpec, variant: str | VariantSpec, **kwargs: Any) -> dict[str, Any]:
+    """All six steps in-process (explorer, tests). Returns the summary."""
+    ctx = prepare_variant(experiment, variant, **kwargs)
+    try:
+        model = compress_variant(ctx)
+        tflite = convert_variant(ctx, model)
+        quality = evaluate_variant(ctx, tflite)
+        prof = profile_variant(ctx, tflite)
+        return log_variant(ctx, tflite, quality, prof)
+    except BaseException as exc:
+        if ctx.tracker is not None and ctx.owns_run:
+            ctx.tracker.set_tags(ctx.run_id, {"workbench.failure": f"{type(exc).__name__}: {exc}"[:500]})
+            ctx.tracker.end_run(ctx.run_id, "FAILED")
+        raise

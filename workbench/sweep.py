@@ -1,0 +1,219 @@
+"""Run a whole experiment: validate, plan (ids, resume), train the baseline once, execute variants through
+an executor, summarise. ``workbench run`` is a thin shell around ``run_sweep``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.config import ExperimentSpec, VariantSpec, load_experiment, variant_id
+from workbench.errors import WorkbenchError
+from workbench.task import NOTEBOOK, Outcome, VariantTask
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_REGRESSIONS = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class PlannedVariant:
+    spec: VariantSpec
+    variant_id: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    experiment_file: Path
+    spec: ExperimentSpec
+    dataset_fingerprint: str
+    variants: tuple[PlannedVariant, ...]
+
+
+@dataclass
+class SweepResult:
+    experiment: str
+    experiment_id: str
+    sweep_id: str
+    parent_run_id: str
+    tracking_uri: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    regressions: list[dict[str, Any]] = field(default_factory=list)
+    dashboard: Path | None = None
+    killed_runs: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r["status"] == "FAILED"]
+
+    @property
+    def exit_code(self) -> int:
+        if self.failed:
+            return EXIT_FAILURES
+        return EXIT_REGRESSIONS if self.regressions else EXIT_OK
+
+
+def plan(experiment_file: str | Path, root: Path) -> Plan:
+    """Validate the experiment and compute every variant's id (loads the dataset for its fingerprint)."""
+    from workbench.data import load_dataset
+
+    path = Path(experiment_file)
+    spec = load_experiment(path)
+    ds = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root)
+    planned = tuple(PlannedVariant(v, variant_id(v, spec.baseline, ds.fingerprint, spec.target))
+                    for v in spec.resolved_variants())
+    return Plan(path.resolve(), spec, ds.fingerprint, planned)
+
+
+@contextmanager
+def experiment_lock(work_dir: Path, name: str) -> Iterator[None]:
+    """One sweep of an experiment at a time per work directory (released by the kernel if we are killed)."""
+    lock_dir = work_dir / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    path = lock_dir / (hashlib.sha256(name.encode()).hexdigest()[:16] + ".lock")
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkbenchError(f"another sweep of experiment '{name}' is running in {work_dir}; "
+                                 "wait for it or use a different --work-dir") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def new_sweep_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def _row(name: str, vid: str, technique: str, status: str, reason: str, run: Any) -> dict[str, Any]:
+    metrics = dict(run.data.metrics) if run is not None else {}
+    return {"variant": name, "variant_id": vid, "technique": technique, "status": status, "reason": reason,
+            "run_id": run.info.run_id if run is not None else "", **metrics}
+
+
+def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "local", scheduler: str | None = None,
+              force: bool = False, only: tuple[str, ...] = (), compare_to: str | None = None,
+              work_dir: str | Path = ".workbench", root: str | Path | None = None, progress: bool = True,
+              notebook: str | Path | None = None, tracking_uri: str | None = None) -> SweepResult:
+    """Run (or resume) every variant of an experiment; see module docstring. Raises WorkbenchError subclasses
+    for bad input before any MLflow run is created."""
+    from workbench.executors import make_executor
+    from workbench.tracking import TAG_KIND, TAG_SWEEP, Tracker
+
+    root_p = Path(root or Path.cwd()).resolve()
+    wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
+    the_plan = plan(experiment_file, root_p)  # SpecError / DataError: nothing created yet
+    if only:
+        known = {p.spec.name for p in the_plan.variants}
+        unknown = [n for n in only if n not in known]
+        if unknown:
+            raise WorkbenchError(f"--only: unknown variant(s) {unknown}; known: {sorted(known)}")
+    exec_engine = make_executor(executor, workers, scheduler)
+    tracker = Tracker(tracking_uri, root_p)
+    tracker.check()
+    spec = the_plan.spec
+    with experiment_lock(wdir, spec.name):
+        exp_id = tracker.experiment_id(spec.name)
+        killed = tracker.mark_dangling(exp_id, "killed: left RUNNING by an interrupted sweep")
+        finished = {} if force else tracker.finished_variant_runs(exp_id)
+        selected = [p for p in the_plan.variants if not only or p.spec.name in only]
+        todo = [p for p in selected if p.variant_id not in finished]
+        if todo:
+            from workbench.baseline import ensure_baseline  # imports TensorFlow: only when there is work
+            from workbench.data import load_dataset
+
+            ensure_baseline(spec, load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p), wdir, root_p)
+        sweep_id = new_sweep_id()
+        from workbench import provenance
+
+        parent = tracker.start_run(exp_id, f"sweep {sweep_id}", {
+            TAG_KIND: "sweep", TAG_SWEEP: sweep_id, "workbench.experiment_file": str(experiment_file),
+            "workbench.variants": str(len(selected)), "workbench.executor": executor,
+            **provenance.tags(spec.target.threads)})
+        result = SweepResult(spec.name, exp_id, sweep_id, parent, tracker.uri, killed_runs=killed)
+        tracker.log_text(parent, the_plan.experiment_file.read_text(), "experiment.yaml")
+        tracker.log(parent, params={"workers": workers, "executor": executor, "force": force,
+                                    "dataset.fingerprint": the_plan.dataset_fingerprint})
+        out_dir = wdir / "sweeps" / sweep_id
+        tasks = [VariantTask(
+            experiment_file=str(the_plan.experiment_file), variant=p.spec.name, variant_id=p.variant_id,
+            technique=p.spec.technique, experiment_id=exp_id, parent_run_id=parent, sweep_id=sweep_id,
+            tracking_uri=tracker.uri, work_dir=str(wdir), root=str(root_p), output_dir=str(out_dir),
+            timeout_s=float(p.spec.timeout_s or spec.variant_timeout_s), notebook=str(notebook or NOTEBOOK),
+            role="baseline" if not p.spec.steps and p.spec.quantization == "float32" else "variant",
+        ) for p in todo]
+        outcomes: dict[str, Outcome] = {}
+        try:
+            for outcome in _execute(exec_engine, tasks, skipped=len(selected) - len(todo), progress=progress):
+                outcomes[outcome.variant_id] = outcome
+        except BaseException:
+            tracker.set_tags(parent, {"workbench.failure": "sweep interrupted"})
+            tracker.end_run(parent, "KILLED")
+            raise
+        for p in selected:
+            if p.variant_id in outcomes:
+                o = outcomes[p.variant_id]
+                run = tracker.get_run(o.run_id) if o.run_id else None
+                result.rows.append(_row(p.spec.name, p.variant_id, p.spec.technique, o.status, o.reason, run))
+            else:
+                run = finished[p.variant_id]
+                result.rows.append(_row(p.spec.name, p.variant_id, p.spec.technique, "SKIPPED",
+                                        "already FINISHED in run " + run.info.run_id, run))
+        _finish_parent(tracker, result, compare_to, spec)
+    return result
+
+
+def _execute(engine: Any, tasks: list[VariantTask], skipped: int, progress: bool) -> Iterator[Outcome]:
+    from tqdm import tqdm
+
+    counts = {"done": 0, "failed": 0, "skipped": skipped, "running": 0}
+    total = len(tasks) + skipped
+    bar = tqdm(total=total, initial=skipped, desc="variants", unit="variant", disable=not progress,
+               dynamic_ncols=True)
+    bar.set_postfix(counts)
+
+    def on_start(task: VariantTask) -> None:
+        counts["running"] += 1
+        bar.set_postfix(counts)
+
+    def on_end(task: VariantTask) -> None:
+        counts["running"] -= 1
+
+    try:
+        for outcome in engine.run(tasks, on_start, on_end):
+            counts["done" if outcome.status == "FINISHED" else "failed"] += 1
+            bar.set_postfix(counts)
+            bar.update(1)
+            if outcome.status != "FINISHED":
+                bar.write(f"  FAILED {outcome.variant}: {outcome.reason}")
+            yield outcome
+    finally:
+        bar.close()
+
+
+def _finish_parent(tracker: Any, result: SweepResult, compare_to: str | None, spec: ExperimentSpec) -> None:
+    counts = {s: sum(1 for r in result.rows if r["status"] == s) for s in ("FINISHED", "FAILED", "SKIPPED")}
+    tracker.log(result.parent_run_id, metrics={f"variants_{k.lower()}": v for k, v in counts.items()})
+    tracker.log_text(result.parent_run_id, json.dumps(result.rows, indent=1, default=str), "summary.json")
+    if compare_to:
+        from workbench.compare import compare_with_previous
+
+        result.regressions = compare_with_previous(tracker, result, compare_to, spec)
+    try:
+        from workbench.report import build_sweep_dashboard
+    except ImportError:  # pragma: no cover - report is optional while plotly is missing
+        build_sweep_dashboard = None
+    if build_sweep_dashboard is not None:
+        result.dashboard = build_sweep_dashboard(tracker, result, spec)
+    failures = [f"{r['variant']}: {r['reason']}" for r in result.failed]
+    if failures:
+        tracker.set_tags(result.parent_run_id, {"workbench.failures": "\n".join(failures)[:5000]})
+    tracker.end_run(result.parent_run_id, "FAILED" if failures else "FINISHED")

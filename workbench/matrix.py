@@ -19,7 +19,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-
 _LIST_KEYS_OF_STEPS = {"types", "names"}  # list-valued step fields that are data, not axes
 
 

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from workbench._keras import keras, tf
 from workbench.config import TrainingSpec
 from workbench.data import Dataset

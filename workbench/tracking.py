@@ -31,7 +31,6 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
-import mlflow  # noqa: E402
 from mlflow.entities import Metric, Param, RunStatus, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
@@ -69,7 +68,7 @@ class Tracker:
     def __init__(self, tracking_uri: str | None = None, root: Path | None = None) -> None:
         self.uri = tracking_uri or default_tracking_uri(root)
         self.root = (root or Path.cwd()).resolve()
-        mlflow.set_tracking_uri(self.uri)
+        # no mlflow.set_tracking_uri(): it exports MLFLOW_TRACKING_URI and would leak into later Trackers
         self.client = MlflowClient(tracking_uri=self.uri)
 
     # --- reachability -------------------------------------------------------------------------
@@ -145,16 +144,18 @@ class Tracker:
     def log_model(self, experiment_id: str, run_id: str, name: str, tflite: Path, params: dict[str, Any],
                   metrics: dict[str, float], tags: dict[str, str]) -> str:
         """Register the variant as an MLflow LoggedModel with its .tflite, params and metrics."""
-        model = mlflow.initialize_logged_model(
-            name=name, source_run_id=run_id, tags=tags, params={k: str(v) for k, v in params.items()},
-            model_type="tflite", experiment_id=experiment_id,
+        model = self.client.create_logged_model(
+            experiment_id, name=name, source_run_id=run_id, tags=tags,
+            params={k: str(v) for k, v in params.items()}, model_type="tflite",
         )
         try:
             self.client.log_model_artifact(model.model_id, str(tflite))
-            mlflow.log_metrics(metrics, run_id=run_id, model_id=model.model_id)
-            mlflow.finalize_logged_model(model.model_id, "READY")
+            now = int(time.time() * 1000)
+            self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0, model_id=model.model_id)
+                                                   for k, v in metrics.items()])
+            self.client.finalize_logged_model(model.model_id, "READY")
         except Exception:
-            mlflow.finalize_logged_model(model.model_id, "FAILED")
+            self.client.finalize_logged_model(model.model_id, "FAILED")
             raise
         return str(model.model_id)
 

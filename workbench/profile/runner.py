@@ -171,8 +171,8 @@ def main(argv):
     try:
         if req.get("cpu_pin"):
             os.sched_setaffinity(0, set(int(c) for c in req["cpu_pin"]))
-        import numpy as np
         import ai_edge_litert
+        import numpy as np
 
         phases = {"baseline": _rss_mb()}
         result["peak_reset"] = _reset_peak()

@@ -1,0 +1,75 @@
+"""Shared fixtures: tiny data, tiny models, a temporary project root with a fast experiment file."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.pop("MLFLOW_TRACKING_URI", None)  # tests use temporary embedded stores
+
+FAST_TARGET = textwrap.dedent("""\
+    target: {threads: 1, warmup_runs: 2, min_runs: 20, min_seconds: 0.05, max_seconds: 2}
+    """)
+
+
+def write_experiment(root: Path, name: str = "tiny", variants: str | None = None, epochs: int = 6,
+                     extra: str = "") -> Path:
+    """A fast digits experiment under ``root/experiments``."""
+    body = variants or textwrap.dedent("""\
+        variants:
+          - {name: float32, quantization: float32}
+          - {name: int8, quantization: int8}
+        """)
+    text = (f"name: {name}\n"
+            f"baseline: {{model: digits_cnn, model_args: {{width: 0.5, dense: 32}}, dataset: digits,"
+            f" training: {{epochs: {epochs}, batch_size: 32, learning_rate: 0.005, seed: 0}}}}\n"
+            f"calibration_samples: 50\n{FAST_TARGET}{extra}{body}")
+    path = root / "experiments" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary working directory (embedded MLflow store lands here)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from workbench.data import load_dataset
+
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(digits):
+    """A trained 2-epoch half-width digits CNN (tf_keras)."""
+    from workbench.config import TrainingSpec
+    from workbench.models import digits_cnn, seed_everything, train_baseline
+
+    seed_everything(0)
+    model = digits_cnn(digits.input_shape, digits.num_classes, width=0.5, dense=32)
+    train_baseline(model, digits, TrainingSpec(epochs=3, batch_size=64))
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite(tmp_path_factory, tiny_model) -> Path:
+    from workbench.convert import convert
+
+    path = tmp_path_factory.mktemp("tfl") / "tiny.tflite"
+    path.write_bytes(convert(tiny_model, "float32"))
+    return path
+
+
+def rng_images(n: int, shape=(8, 8, 1)) -> np.ndarray:
+    return np.random.default_rng(0).uniform(0, 1, size=(n, *shape)).astype(np.float32)

@@ -1,0 +1,64 @@
+"""Model zoo and user model files: safe loading, clear errors, shape checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.errors import DataError, ModelFileError, SpecError
+
+pytestmark = pytest.mark.tf
+
+
+def test_keras_file_roundtrip_and_fit_check(tmp_path, tiny_model, digits):
+    from workbench.models import build_baseline
+
+    p = tmp_path / "m.keras"
+    tiny_model.save(p)
+    loaded = build_baseline(str(p), {}, digits)
+    assert loaded.count_params() == tiny_model.count_params()
+
+
+def test_dataset_shape_mismatch_is_named(tmp_path, tiny_model):
+    from workbench.data import load_dataset
+    from workbench.models import build_baseline
+
+    p = tmp_path / "m.keras"
+    tiny_model.save(p)
+    wrong = load_dataset("synthetic", {"shape": [16, 16, 3], "train": 8, "test": 4})
+    with pytest.raises(DataError, match=r"\(16, 16, 3\).*expects \(8, 8, 1\)"):
+        build_baseline(str(p), {}, wrong)
+
+
+def test_h5_with_lambda_layer_is_refused(tmp_path):
+    from workbench._keras import keras
+    from workbench.models import load_model_file
+
+    m = keras.Sequential([keras.layers.Input((4,)), keras.layers.Lambda(lambda x: x * 2)])
+    p = tmp_path / "lam.h5"
+    m.save(p)
+    with pytest.raises(ModelFileError, match="Lambda"):
+        load_model_file(p)
+
+
+@pytest.mark.parametrize("name,content", [("bad.keras", b"not a zip"), ("bad.h5", b"\x89HDF\r\n garbage")])
+def test_corrupt_model_files(tmp_path, name, content):
+    from workbench.models import load_model_file
+
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(ModelFileError, match=name):
+        load_model_file(p)
+
+
+def test_unknown_zoo_model(digits):
+    from workbench.models import build_baseline
+
+    with pytest.raises(SpecError, match="mobilenet_v2"):
+        build_baseline("resnet9000", {}, digits)
+
+
+def test_mobilenet_v2_builds_without_downloading():
+    from workbench.models import build_zoo_model
+
+    m = build_zoo_model("mobilenet_v2", (96, 96, 3), 10, {"alpha": 0.35})
+    assert m.output_shape == (None, 10)

@@ -1,0 +1,80 @@
+"""The on-target profiler runs in a fresh process that never imports TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import rng_images
+from workbench.config import TargetSpec
+from workbench.errors import ModelFileError, ProfileError
+from workbench.profile import profile
+
+FAST = TargetSpec(warmup_runs=2, min_runs=30, min_seconds=0.1, max_seconds=3)
+
+
+def test_child_profile_reports_design_metrics(tiny_tflite):
+    r = profile(tiny_tflite, FAST, rng_images(16))
+    assert r.raw["tensorflow_imported"] is False
+    assert r.latency.runs >= 30 and len(r.raw["samples_ms"]) == r.latency.runs
+    m = r.metrics()
+    for key in ("latency_ms_p50", "latency_ms_p95", "init_ms", "memory_mb_init", "memory_mb_peak", "throughput_ips"):
+        assert m[key] >= 0, key
+    assert m["latency_ms_min"] <= m["latency_ms_p50"] <= m["latency_ms_p99"]
+    assert m["memory_mb_peak"] >= m["memory_mb_init"] > 0
+    assert r.raw["input_source_used"] == "test"
+    p = r.params()
+    assert p["profile.threads"] == 1 and p["profile.xnnpack"] is True and p["profile.api"] == "interpreter"
+
+
+def test_min_runs_and_min_seconds_both_honoured(tiny_tflite):
+    r = profile(tiny_tflite, TargetSpec(warmup_runs=0, min_runs=5, min_seconds=0.3, max_runs=10**8, max_seconds=5))
+    assert r.raw["loop_seconds"] >= 0.3 and r.latency.runs >= 5
+
+
+def test_options_reach_the_runtime(tiny_tflite):
+    r = profile(tiny_tflite, TargetSpec(threads=2, xnnpack=False, batch=4, input_source="random", warmup_runs=1,
+                                        min_runs=5, min_seconds=0.0, max_seconds=2))
+    assert r.raw["request"]["threads"] == 2 and r.raw["request"]["xnnpack"] is False
+    assert r.raw["request"]["batch"] == 4 and r.raw["input_source_used"] == "random"
+    assert "DELEGATE" not in r.raw["ops"]  # no XNNPACK delegate node
+
+
+def test_truncated_tflite_is_one_line_error(tmp_path, tiny_tflite):
+    bad = tmp_path / "trunc.tflite"
+    bad.write_bytes(tiny_tflite.read_bytes()[:2000])
+    with pytest.raises((ProfileError, ModelFileError)) as info:
+        profile(bad, FAST)
+    assert "trunc.tflite" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_not_a_tflite(tmp_path):
+    bad = tmp_path / "x.tflite"
+    bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelFileError, match="TFL3"):
+        profile(bad, FAST)
+
+
+@pytest.mark.parametrize("content", [b"garbage", None])
+def test_cli_profile_bad_file_exits_2(tmp_path, tiny_tflite, content):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(content if content is not None else tiny_tflite.read_bytes()[:1500])
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "profile", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad.tflite" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_cli_profile_json(tiny_tflite):
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "profile", str(tiny_tflite), "--json",
+                           "--min-runs", "10", "--min-seconds", "0.05"], capture_output=True, text=True, check=True)
+    data = json.loads(proc.stdout)
+    assert data["metrics"]["latency_runs"] == len(data["samples_ms"]) >= 10
+
+
+def test_max_runs_caps_the_loop(tiny_tflite):
+    r = profile(tiny_tflite, TargetSpec(warmup_runs=0, min_runs=5, min_seconds=30, max_runs=40, max_seconds=60))
+    assert r.latency.runs == 40

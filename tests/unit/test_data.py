@@ -1,0 +1,52 @@
+"""Datasets: built-ins, .npz files (never unpickled), clear errors."""
+
+import numpy as np
+import pytest
+
+from workbench.data import load_dataset
+from workbench.errors import DataError
+
+
+def test_digits_split_is_deterministic_and_shaped():
+    a, b = load_dataset("digits"), load_dataset("digits")
+    assert a.fingerprint == b.fingerprint
+    assert a.input_shape == (8, 8, 1) and a.num_classes == 10
+    assert len(a.x_train) + len(a.x_test) == 1797
+    assert 0.0 <= a.x_train.min() and a.x_train.max() <= 1.0
+
+
+def test_npz_roundtrip(tmp_path):
+    rng = np.random.default_rng(0)
+    p = tmp_path / "d.npz"
+    np.savez(p, x_train=rng.random((20, 4, 4, 1)), y_train=rng.integers(0, 3, 20),
+             x_test=rng.random((5, 4, 4, 1)), y_test=rng.integers(0, 3, 5))
+    ds = load_dataset(str(p))
+    assert ds.input_shape == (4, 4, 1) and len(ds.x_test) == 5
+    assert ds.x_train.dtype == np.float32
+
+
+def test_npz_with_pickled_objects_is_refused(tmp_path):
+    p = tmp_path / "evil.npz"
+    obj = np.empty(2, dtype=object)
+    np.savez(p, x_train=obj, y_train=obj, x_test=obj, y_test=obj)
+    with pytest.raises(DataError, match="pickled objects"):
+        load_dataset(str(p))
+
+
+def test_npz_missing_key(tmp_path):
+    p = tmp_path / "d.npz"
+    np.savez(p, x_train=np.zeros((2, 2)))
+    with pytest.raises(DataError, match="missing array"):
+        load_dataset(str(p))
+
+
+def test_corrupt_npz(tmp_path):
+    p = tmp_path / "d.npz"
+    p.write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(DataError, match="not a readable .npz"):
+        load_dataset(str(p))
+
+
+def test_unknown_dataset_lists_choices():
+    with pytest.raises(DataError, match="digits"):
+        load_dataset("imagenet")

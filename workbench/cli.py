@@ -162,7 +162,7 @@ def profile(model: str, threads: int, no_xnnpack: bool, api: str, batch: int, in
     from workbench.profile import profile as run_profile
 
     try:
-        target = TargetSpec(threads=threads, xnnpack=not no_xnnpack, api=api, batch=batch,
+        target = TargetSpec(threads=threads, xnnpack=not no_xnnpack, api=api, batch=batch,  # type: ignore[arg-type]
                             input_source="test" if inputs else "random", warmup_runs=warmup, min_runs=min_runs,
                             min_seconds=min_seconds, max_runs=max_runs, max_seconds=max_seconds,
                             cpu_pin=list(cpu_pin) or None, host=host)

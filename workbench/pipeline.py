@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from workbench import provenance
-from workbench.baseline import Baseline, atomic_write, ensure_baseline
+from workbench.baseline import Baseline, atomic_write, ensure_baseline, file_lock
 from workbench.config import ExperimentSpec, VariantSpec, load_experiment, variant_id
 from workbench.data import Dataset, load_dataset
 from workbench.profile import ProfileResult, profile
@@ -208,7 +208,9 @@ def evaluate_variant(ctx: VariantContext, tflite: Path) -> dict[str, float]:
 def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
     """Latency and memory on the target, in a fresh process; the raw result is saved as profile.json."""
     n = max(ctx.experiment.target.batch * 8, 32)
-    result = profile(tflite, ctx.experiment.target, ctx.dataset.x_test[:n])
+    # parallel sweep workers never profile at the same time: they would share cores and caches
+    with file_lock(ctx.work_dir / "locks" / "profile.lock"):
+        result = profile(tflite, ctx.experiment.target, ctx.dataset.x_test[:n])
     atomic_write(ctx.out_dir / "profile.json", result.to_json())
     if result.latency.noisy:
         ctx.note(f"latency spread is high (p90/p50 = {result.latency.p90 / result.latency.p50:.2f}): "

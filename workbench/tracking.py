@@ -162,7 +162,7 @@ class Tracker:
     # --- queries ------------------------------------------------------------------------------
     def runs(self, experiment_id: str, filter_string: str = "", statuses: Iterable[str] | None = None,
              max_results: int = 5000) -> list[Any]:
-        runs = []
+        runs: list[Any] = []
         token = None
         while True:
             page = self.client.search_runs([experiment_id], filter_string=filter_string, max_results=1000,

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from workbench.config import (
     QUANT_MODES,
@@ -67,7 +68,7 @@ def test_duplicate_variant_names_rejected():
 
 def test_specs_are_frozen():
     v = VariantSpec(name="a")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         v.quantization = "int8"  # type: ignore[misc]
 
 

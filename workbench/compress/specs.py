@@ -7,7 +7,7 @@ of the same family (prune.py, cluster.py, quantize.py, distill.py, lowrank.py).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -90,7 +90,7 @@ class DistillSpec(_Step):
 
     technique: Literal["distill"] = "distill"
     student: str = "digits_cnn"  # a zoo name
-    student_args: dict[str, float | int | str] = Field(default_factory=lambda: {"width": 0.5})
+    student_args: dict[str, Any] = Field(default_factory=lambda: {"width": 0.5})
     temperature: Annotated[float, Field(gt=0, le=100)] = 4.0
     alpha: Annotated[float, Field(ge=0, le=1)] = 0.5  # weight of the soft (teacher) loss
     epochs: Annotated[int, Field(ge=1, le=1000)] = 10

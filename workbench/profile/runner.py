@@ -132,7 +132,7 @@ def _profile_interpreter(req, np, litert_mod, phases):
     arrays, used = _input_arrays(details, req, np)
 
     def set_inputs(i):
-        for d, options in zip(details, arrays):
+        for d, options in zip(details, arrays, strict=True):
             interp.set_tensor(d["index"], options[i % len(options)])
 
     samples, loop_s = _time_loop(interp.invoke, set_inputs, req)

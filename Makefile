@@ -38,7 +38,7 @@ ui: $(STAMP)  ## open the MLflow UI on the embedded store (http://127.0.0.1:$(PO
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port $(PORT)
 
 nightly: $(STAMP)  ## the nightly sweep, compared with the previous night
-	$(BIN)/workbench run experiments/nightly.yaml --workers 2 --compare-to previous
+	$(BIN)/workbench run experiments/nightly.yaml --workers 2 --since 20h --compare-to previous --no-progress
 
 bench: $(STAMP)  ## profiling benchmarks (writes benchmarks/results/)
 	$(BIN)/python benchmarks/profile_mobilenet.py

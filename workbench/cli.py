@@ -80,16 +80,20 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 @click.option("--only", multiple=True, help="Run only this variant (repeatable).")
 @click.option("--compare-to", default=None, metavar="previous|SWEEP_ID",
               help="Compare with the previous successful sweep (or a sweep id); exit 3 on regressions.")
+@click.option("--since", default=None, metavar="DURATION",
+              help="Skip only variants FINISHED within DURATION (e.g. 20h, 90m): nightly re-measures, yet a "
+                   "re-run after a crash skips what tonight already did.")
 @click.option("--work-dir", default=".workbench", show_default=True, help="Cache for baselines and notebooks.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs, cron).")
 def run(experiment_file: str, workers: int, executor: str, scheduler: str | None, force: bool, only: tuple[str, ...],
-        compare_to: str | None, work_dir: str, no_progress: bool) -> None:
+        compare_to: str | None, since: str | None, work_dir: str, no_progress: bool) -> None:
     """Run every variant of EXPERIMENT_FILE (resumable: variants already FINISHED are skipped)."""
     from workbench.sweep import run_sweep
     from workbench.tracking import is_embedded
 
     result = run_sweep(experiment_file, workers=workers, executor=executor, scheduler=scheduler, force=force,
-                       only=only, compare_to=compare_to, work_dir=work_dir, progress=not no_progress)
+                       only=only, compare_to=compare_to, work_dir=work_dir, progress=not no_progress,
+                       since_s=_duration_s(since) if since else None)
     click.echo(f"\nExperiment '{result.experiment}', sweep {result.sweep_id} (parent run {result.parent_run_id})")
     if result.killed_runs:
         click.echo(f"Marked {len(result.killed_runs)} run(s) left RUNNING by an interrupted sweep as KILLED.")
@@ -120,6 +124,9 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
     from workbench.config import load_experiment
 
     for f in files:
+        if Path(f).name.startswith("_"):
+            click.echo(f"{f}: shared base file (merged by files that say `base: {Path(f).name}`), skipped")
+            continue
         if ids:
             from workbench.sweep import plan
 
@@ -185,6 +192,15 @@ def profile(model: str, threads: int, no_xnnpack: bool, api: str, batch: int, in
     click.echo(f"  init ms {m['init_ms']:.2f}   throughput {m['throughput_ips']:.1f}/s" + ("   NOISY" if s.noisy else ""))
     click.echo(f"  memory MB   baseline {mem['baseline']:.1f}  after load +{mem['after_load'] - mem['baseline']:.1f}  "
                f"after allocate +{m['memory_mb_init']:.1f}  peak +{m['memory_mb_peak']:.1f}")
+
+
+def _duration_s(text: str) -> float:
+    """'20h' / '90m' / '45s' / '2d' -> seconds; WorkbenchError otherwise."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        return float(text[:-1]) * units[text[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise WorkbenchError(f"--since: '{text}' is not a duration; use e.g. 45s, 90m, 20h, 2d") from None
 
 
 def _load_inputs(path: str) -> Any:

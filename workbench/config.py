@@ -79,6 +79,14 @@ class BudgetSpec(Spec):
     max_memory_mb: Annotated[float, Field(gt=0)] | None = None
 
 
+class RegressionSpec(Spec):
+    """Thresholds for ``--compare-to`` (nightly)."""
+
+    max_accuracy_drop_pts: Annotated[float, Field(ge=0)] = 0.5
+    min_latency_rise: Annotated[float, Field(ge=0)] = 0.05  # relative; also must exceed the profiles' noise
+    max_size_change: Annotated[float, Field(ge=0)] = 0.0  # relative; any change of the file is reported
+
+
 class VariantSpec(Spec):
     """One compressed variant: training-time steps, then a post-training quantization mode."""
 
@@ -102,6 +110,7 @@ class ExperimentSpec(Spec):
     target: TargetSpec = TargetSpec()
     calibration_samples: Annotated[int, Field(ge=1, le=100_000)] = 200
     budgets: BudgetSpec = BudgetSpec()
+    regression: RegressionSpec = RegressionSpec()
     variant_timeout_s: Annotated[float, Field(gt=0)] = 1800.0
     variants: tuple[VariantSpec, ...] = ()
     matrix: dict[str, Any] | None = None

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from workbench._keras import keras, tf
 from workbench.config import TrainingSpec
 from workbench.data import Dataset
@@ -173,6 +175,18 @@ def train_baseline(model: Any, dataset: Dataset, training: TrainingSpec) -> dict
     return fit(model, dataset, training.epochs, training.batch_size, training.learning_rate)
 
 
+WEIGHT_SUFFIXES = ("kernel:0", "bias:0", "depthwise_kernel:0", "pointwise_kernel:0", "gamma:0", "beta:0",
+                   "moving_mean:0", "moving_variance:0", "embeddings:0")
+
+
 def count_params(model: Any) -> int:
-    """All weights, trainable or not (what the exported model must store)."""
-    return int(model.count_params())
+    """Model parameters (kernels, biases, normalization statistics), not the bookkeeping variables that
+    tfmot wrappers add (pruning masks, cluster centroids and indices, quantizer ranges)."""
+    seen: set[int] = set()
+    total = 0
+    for w in model.weights:
+        if id(w) in seen or not w.name.endswith(WEIGHT_SUFFIXES):
+            continue
+        seen.add(id(w))
+        total += int(np.prod(w.shape))
+    return total

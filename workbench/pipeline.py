@@ -22,7 +22,15 @@ from workbench.baseline import Baseline, atomic_write, ensure_baseline, file_loc
 from workbench.config import ExperimentSpec, VariantSpec, load_experiment, variant_id
 from workbench.data import Dataset, load_dataset
 from workbench.profile import ProfileResult, profile
-from workbench.tflite_model import TfliteModel, accuracy, agreement, gzip_size, max_unique_values, sparsity
+from workbench.tflite_model import (
+    TfliteModel,
+    accuracy,
+    agreement,
+    gzip_size,
+    max_unique_per_channel,
+    max_unique_values,
+    sparsity,
+)
 
 TAG_ROLE = "workbench.role"
 
@@ -197,12 +205,31 @@ def evaluate_variant(ctx: VariantContext, tflite: Path) -> dict[str, float]:
         "compression_ratio_gzip": ctx.baseline.size_gzip_bytes / size_gz,
         "sparsity": sparsity(kernels),
         "max_unique_values": float(max_unique_values(kernels)),
+        "max_unique_per_channel": float(max_unique_per_channel(kernels)),
         "params_before": float(ctx.info.get("params_before", ctx.baseline.params)),
         "params_after": float(ctx.info.get("params_after", ctx.baseline.params)),
     }
     ctx.info["io_types"] = {"input": m.inputs[0].dtype, "output": m.outputs[0].dtype}
     ctx.info["ops"] = sorted(set(m.op_names()))
+    if "student_params" in ctx.info:
+        quality["params_ratio"] = ctx.info["student_params"] / ctx.info["teacher_params"]
+    plain = ctx.info.pop("label_only_model", None)
+    if plain is not None:
+        quality.update(_label_only_comparison(ctx, plain, acc))
     return quality
+
+
+def _label_only_comparison(ctx: VariantContext, plain: Any, acc: float) -> dict[str, float]:
+    """The student trained from labels alone, exported and run exactly like the distilled one."""
+    from workbench.convert import convert
+
+    content = convert(plain, ctx.variant.quantization, calibration_samples(ctx))
+    plain_acc = accuracy(TfliteModel(content).predict(ctx.dataset.x_test), ctx.dataset.y_test)
+    gain = (acc - plain_acc) * 100
+    verdict = "helped" if gain > 0 else ("made no difference" if gain == 0 else "hurt")
+    ctx.note(f"distillation {verdict}: {acc:.4f} distilled vs {plain_acc:.4f} label-only student "
+             f"({gain:+.2f} points; same seed, same epochs, same export)")
+    return {"label_only_accuracy": plain_acc, "distill_gain_pts": gain}
 
 
 def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
@@ -237,6 +264,9 @@ def log_variant(ctx: VariantContext, tflite: Path, quality: dict[str, float], pr
     tr.log_artifact(ctx.run_id, tflite, "model")
     tr.log_artifact(ctx.run_id, ctx.out_dir / "profile.json", "profile")
     tr.log_artifact(ctx.run_id, ctx.out_dir / "summary.json")
+    info = {k: v for k, v in ctx.info.items() if k not in ("io_types", "ops")}
+    if info:
+        tr.log_text(ctx.run_id, json.dumps(info, indent=1, default=str), "compress_info.json")
     model_tags = {"workbench.variant_id": ctx.variant_id, "workbench.technique": ctx.variant.technique}
     tr.log_model(ctx.experiment_id, ctx.run_id, ctx.variant.name, tflite,
                  {"quantization": ctx.variant.quantization, "technique": ctx.variant.technique}, metrics, model_tags)

@@ -8,6 +8,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,7 +103,8 @@ def _row(name: str, vid: str, technique: str, status: str, reason: str, run: Any
 def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "local", scheduler: str | None = None,
               force: bool = False, only: tuple[str, ...] = (), compare_to: str | None = None,
               work_dir: str | Path = ".workbench", root: str | Path | None = None, progress: bool = True,
-              notebook: str | Path | None = None, tracking_uri: str | None = None) -> SweepResult:
+              notebook: str | Path | None = None, tracking_uri: str | None = None,
+              since_s: float | None = None) -> SweepResult:
     """Run (or resume) every variant of an experiment; see module docstring. Raises WorkbenchError subclasses
     for bad input before any MLflow run is created."""
     from workbench.executors import make_executor
@@ -123,7 +125,8 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
     with experiment_lock(wdir, spec.name):
         exp_id = tracker.experiment_id(spec.name)
         killed = tracker.mark_dangling(exp_id, "killed: left RUNNING by an interrupted sweep")
-        finished = {} if force else tracker.finished_variant_runs(exp_id)
+        since_ms = int((time.time() - since_s) * 1000) if since_s else 0
+        finished = {} if force else tracker.finished_variant_runs(exp_id, since_ms)
         selected = [p for p in the_plan.variants if not only or p.spec.name in only]
         todo = [p for p in selected if p.variant_id not in finished]
         if todo:

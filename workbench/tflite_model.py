@@ -140,6 +140,18 @@ def max_unique_values(kernels: dict[str, np.ndarray]) -> int:
     return max((int(np.unique(k).size) for k in kernels.values()), default=0)
 
 
+def max_unique_per_channel(kernels: dict[str, np.ndarray]) -> int:
+    """The largest number of distinct values in any one output channel of any kernel. Per-channel int8
+    quantization gives each channel its own scale, so clusters survive per channel, not per kernel.
+    TFLite stores conv / fully-connected kernels output-channel first (depthwise: last)."""
+    best = 0
+    for name, k in kernels.items():
+        axis = k.ndim - 1 if "depthwise" in name.lower() else 0
+        per = np.moveaxis(k, axis, 0).reshape(k.shape[axis], -1)
+        best = max(best, max(int(np.unique(row).size) for row in per))
+    return best
+
+
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=1) == labels))
 

@@ -176,10 +176,12 @@ class Tracker:
             runs = [r for r in runs if r.info.status in wanted]
         return runs
 
-    def finished_variant_runs(self, experiment_id: str) -> dict[str, Any]:
-        """variant id -> its newest FINISHED run (resume and de-duplication)."""
+    def finished_variant_runs(self, experiment_id: str, since_ms: int = 0) -> dict[str, Any]:
+        """variant id -> its newest FINISHED run (resume and de-duplication), ended after ``since_ms``."""
         out: dict[str, Any] = {}
         for run in self.runs(experiment_id, f"tags.`{TAG_KIND}` = 'variant'", statuses=["FINISHED"]):
+            if since_ms and (run.info.end_time or 0) < since_ms:
+                continue
             vid = run.data.tags.get(TAG_VARIANT)
             if vid and vid not in out:
                 out[vid] = run

@@ -54,10 +54,11 @@ class PruneSpec(_Step):
 
 
 class StructuredPruneSpec(_Step):
-    """M-by-N structured sparsity (2:4 by default): M zeros... kept as N-M of every N along input channels."""
+    """M-by-N structured sparsity (2:4 by default): at least M zeros in every N consecutive weights along
+    the input-channel axis (tfmot's ``sparsity_m_by_n`` convention)."""
 
     technique: Literal["prune_structured"] = "prune_structured"
-    m: Annotated[int, Field(ge=1)] = 2  # non-zero weights kept per block
+    m: Annotated[int, Field(ge=1)] = 2  # zeros per block
     n: Annotated[int, Field(ge=2)] = 4  # block length
     layers: LayerSelection = LayerSelection()
 

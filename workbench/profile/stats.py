@@ -31,6 +31,7 @@ class LatencyStats:
         """The design's metric names (``latency_ms_*``, ``latency_runs``)."""
         out = {f"latency_ms_{k}": getattr(self, k) for k in ("p50", "p90", "p95", "p99", "mean", "std", "min")}
         out["latency_runs"] = float(self.runs)
+        out["latency_ms_p50_ci_low"], out["latency_ms_p50_ci_high"] = self.p50_ci_low, self.p50_ci_high
         return out
 
     def to_dict(self) -> dict[str, float | int | bool]:

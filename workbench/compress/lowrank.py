@@ -1,0 +1,76 @@
+"""Low-rank factorization: a Dense (or 1x1 Conv2D) kernel W (in x out) becomes two layers with kernels
+U*sqrt(S) (in x r) and sqrt(S)*V^T (r x out) from a truncated SVD, then the model is fine-tuned.
+A factorized layer holds rank * (in + out) (+ out bias) parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from workbench._keras import keras
+from workbench.compress._layers import rewrite
+from workbench.compress.specs import LowRankSpec
+from workbench.models import fit
+
+
+def choose_rank(singular_values: np.ndarray, rank: int | None, energy: float | None) -> int:
+    """``rank`` as given (clipped to the full rank), or the smallest rank keeping ``energy`` of sum(S^2)."""
+    full = len(singular_values)
+    if rank is not None:
+        return max(1, min(rank, full))
+    cum = np.cumsum(singular_values**2) / np.sum(singular_values**2)
+    return int(min(full, np.searchsorted(cum, float(energy or 1.0) - 1e-12) + 1))
+
+
+def factorize(kernel: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    u, s, vt = np.linalg.svd(kernel, full_matrices=False)
+    root = np.sqrt(s[:r])
+    return (u[:, :r] * root).astype(np.float32), (root[:, None] * vt[:r]).astype(np.float32)
+
+
+def _is_pointwise(layer: Any) -> bool:
+    return type(layer).__name__ == "Dense" or (
+        type(layer).__name__ == "Conv2D" and tuple(layer.kernel_size) == (1, 1) and tuple(layer.strides) == (1, 1)
+        and layer.groups == 1)
+
+
+def apply_lowrank(model: Any, step: LowRankSpec, ctx: Any) -> tuple[Any, dict[str, list[float]]]:
+    report: dict[str, dict[str, int]] = {}
+
+    def wrap(layer: Any) -> Any:
+        if not _is_pointwise(layer):
+            return layer
+        kernel, *rest = layer.get_weights()
+        w2d = kernel.reshape(-1, kernel.shape[-1])
+        n_in, n_out = w2d.shape
+        r = choose_rank(np.linalg.svd(w2d, compute_uv=False), step.rank, step.energy)
+        if r * (n_in + n_out) >= n_in * n_out:
+            ctx.note(f"lowrank: {layer.name} kept dense: rank {r} would not reduce its {n_in}x{n_out} kernel")
+            return layer
+        a, b = factorize(w2d, r)
+        cfg = layer.get_config()
+        if type(layer).__name__ == "Dense":
+            first = keras.layers.Dense(r, use_bias=False, name=f"{layer.name}_u")
+            second = keras.layers.Dense(n_out, activation=cfg["activation"], use_bias=cfg["use_bias"], name=f"{layer.name}_v")
+            shape: tuple[Any, ...] = (None, n_in)
+            weights = [a, b, *rest]
+        else:
+            first = keras.layers.Conv2D(r, 1, use_bias=False, name=f"{layer.name}_u")
+            second = keras.layers.Conv2D(n_out, 1, activation=cfg["activation"], use_bias=cfg["use_bias"],
+                                         name=f"{layer.name}_v")
+            shape = (None, None, None, n_in)
+            weights = [a[None, None], b[None, None], *rest]
+        block = keras.Sequential([first, second], name=f"{layer.name}_lowrank")
+        block.build(shape)
+        block.set_weights(weights)
+        report[layer.name] = {"in": n_in, "out": n_out, "rank": r, "params": int(block.count_params())}
+        return block
+
+    new, _ = rewrite(model, step.layers, wrap, "lowrank", ("Dense", "Conv2D"))
+    ctx.info["lowrank"] = report
+    if not report:
+        ctx.note("lowrank: no layer was factorized (no rank reduces any selected kernel)")
+    tr = ctx.experiment.baseline.training
+    history = fit(new, ctx.dataset, step.epochs, tr.batch_size, step.learning_rate)
+    return new, history

@@ -1,0 +1,135 @@
+"""Each training-time technique on a tiny model, checked by what it does to the exported .tflite."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import write_experiment
+from workbench.tflite_model import TfliteModel, max_unique_per_channel, max_unique_values, sparsity
+
+pytestmark = pytest.mark.tf
+
+FAST = {"epochs": 1, "learning_rate": 0.001}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tech")
+    write_experiment(root, epochs=4)
+    return root
+
+
+def run(root, steps, quantization="float32"):
+    """Compress + convert + evaluate one variant in-process (no MLflow); returns (ctx, tflite, quality)."""
+    from workbench import pipeline
+
+    variant = json.dumps({"name": "t", "steps": steps, "quantization": quantization})
+    ctx = pipeline.prepare_variant(root / "experiments" / "tiny.yaml", variant, work_dir=root / ".wb", root=root,
+                                   track=False)
+    model = pipeline.compress_variant(ctx)
+    tfl = pipeline.convert_variant(ctx, model)
+    return ctx, tfl, pipeline.evaluate_variant(ctx, tfl)
+
+
+def kernels(path):
+    return TfliteModel(path.read_bytes()).kernel_tensors()
+
+
+@pytest.mark.parametrize("quantization", ["float32", "int8"])
+def test_pruning_reaches_target_sparsity_in_export(root, quantization):
+    ctx, tfl, q = run(root, [{"technique": "prune", "sparsity": 0.7, "epochs": 2}], quantization)
+    assert q["sparsity"] >= 0.7 - 0.02
+    assert sparsity(kernels(tfl)) == pytest.approx(q["sparsity"])
+    assert ctx.info["pruned_layers"] == ["conv1", "conv2", "fc1", "logits"]
+
+
+def test_pruning_by_name_pattern_touches_only_those_layers(root):
+    ctx, tfl, _ = run(root, [{"technique": "prune", "sparsity": 0.7, "epochs": 2, "layers": {"names": ["^fc"]}}])
+    assert ctx.info["pruned_layers"] == ["fc1"]
+    ks = sorted(kernels(tfl).values(), key=lambda k: -k.size)
+    assert np.mean(ks[0] == 0) >= 0.68  # fc1 is the largest kernel
+    assert all(np.mean(k == 0) < 0.1 for k in ks[1:])
+
+
+def test_constant_schedule(root):
+    _, _, q = run(root, [{"technique": "prune", "sparsity": 0.5, "schedule": "constant", "epochs": 1}])
+    assert q["sparsity"] >= 0.48
+
+
+def test_two_of_four_blocks_along_input_channels(root):
+    _, tfl, _ = run(root, [{"technique": "prune_structured", **FAST}], "int8")
+    for k in kernels(tfl).values():
+        blocks = k.reshape(-1, k.shape[-1])  # TFLite kernels: [out, ..., in]; input channels last
+        usable = blocks.shape[1] // 4 * 4
+        groups = blocks[:, :usable].reshape(blocks.shape[0], -1, 4)
+        if usable:
+            assert ((groups == 0).sum(axis=2) >= 2).all()
+
+
+@pytest.mark.parametrize("clusters", [4, 8])
+def test_clustering_bounds_unique_values(root, clusters):
+    _, tfl, q = run(root, [{"technique": "cluster", "clusters": clusters, **FAST}])
+    assert max_unique_values(kernels(tfl)) <= clusters
+    assert q["max_unique_values"] <= clusters
+
+
+def test_cqat_keeps_clusters_per_channel_in_int8(root):
+    _, tfl, q = run(root, [{"technique": "cluster", "clusters": 6, **FAST},
+                           {"technique": "qat", "preserve": "clusters", **FAST}], "int8")
+    ks = kernels(tfl)
+    assert {k.dtype.name for k in ks.values()} == {"int8"}
+    assert max_unique_per_channel(ks) <= 6
+    assert q["max_unique_per_channel"] <= 6
+
+
+def test_pqat_keeps_sparsity_in_int8(root):
+    _, _, q = run(root, [{"technique": "prune", "sparsity": 0.6, "epochs": 2},
+                         {"technique": "qat", "preserve": "sparsity", **FAST}], "int8")
+    assert q["sparsity"] >= 0.58
+
+
+def test_qat_exports_full_integer(root):
+    _, tfl, q = run(root, [{"technique": "qat", **FAST}], "int8")
+    m = TfliteModel(tfl.read_bytes())
+    assert {k.dtype.name for k in m.kernel_tensors().values()} == {"int8"}
+    assert q["accuracy"] > 0.5
+
+
+def test_distilled_student_is_smaller_and_compared(root):
+    ctx, _, q = run(root, [{"technique": "distill", "student_args": {"width": 0.25, "dense": 16}, "epochs": 2}])
+    assert q["params_after"] <= 0.5 * q["params_before"]
+    assert q["params_ratio"] <= 0.5
+    assert 0 <= q["label_only_accuracy"] <= 1
+    assert q["distill_gain_pts"] == pytest.approx((q["accuracy"] - q["label_only_accuracy"]) * 100)
+    assert any("label-only student" in n for n in ctx.notes)
+
+
+def test_lowrank_parameter_count(root):
+    ctx, tfl, q = run(root, [{"technique": "lowrank", "rank": 4, **FAST, "layers": {"names": ["^fc1$"]}}])
+    rep = ctx.info["lowrank"]["fc1"]
+    assert rep["rank"] == 4
+    assert rep["params"] == 4 * (rep["in"] + rep["out"]) + rep["out"]  # + bias
+    assert q["params_after"] < q["params_before"]
+    shapes = {k.shape for k in kernels(tfl).values() if k.ndim == 2}  # TFLite FC kernels are [out, in]
+    assert {(4, rep["in"]), (rep["out"], 4)} <= shapes
+    assert (rep["out"], rep["in"]) not in shapes
+
+
+def test_lowrank_rank_by_energy():
+    from workbench.compress.lowrank import choose_rank
+
+    s = np.array([10.0, 5.0, 1.0, 0.1])
+    assert choose_rank(s, None, 0.79) == 1  # 100/126.01 = 0.794
+    assert choose_rank(s, None, 0.99) == 2
+    assert choose_rank(s, None, 1.0) == 4
+    assert choose_rank(s, 9, None) == 4
+
+
+def test_layer_selection_matching_nothing_is_a_spec_error(root):
+    from workbench.errors import SpecError
+
+    with pytest.raises(SpecError, match="match no supported layer"):
+        run(root, [{"technique": "prune", "layers": {"names": ["nope"]}, **FAST}])

@@ -154,8 +154,9 @@ def prepare_variant(experiment: str | Path | ExperimentSpec, variant: str | Vari
 def compress_variant(ctx: VariantContext) -> Any:
     """Apply the variant's training-time steps to a fresh copy of the baseline; returns a Keras model."""
     from workbench.compress.apply import apply_steps
-    from workbench.models import count_params
+    from workbench.models import count_params, seed_everything
 
+    seed_everything(ctx.experiment.baseline.training.seed)  # same spec, same fine-tuning, same numbers
     model = ctx.baseline.load_model()
     ctx.info["params_before"] = count_params(model)
     model, history = apply_steps(model, ctx)

@@ -1,0 +1,128 @@
+"""Sweeps survive failing variants, SIGKILL of the whole sweep, and run on Dask (issue 4)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import REPO, write_experiment
+
+pytestmark = pytest.mark.slow
+
+FAULTY = REPO / "tests" / "data" / "faulty_variant.ipynb"
+
+
+def variant_runs(root: Path, name: str):
+    from workbench.tracking import Tracker
+
+    tr = Tracker(root=root)
+    exp = tr.client.get_experiment_by_name(name)
+    if exp is None:
+        return []
+    return [r for r in tr.runs(exp.experiment_id) if r.data.tags.get("workbench.kind") == "variant"]
+
+
+def test_raise_crash_timeout_are_isolated(project):
+    from workbench.sweep import EXIT_FAILURES, run_sweep
+
+    write_experiment(project, name="faults", variants=textwrap.dedent("""\
+        variants:
+          - {name: int8, quantization: int8}
+          - {name: boom, quantization: float16}
+          - {name: crash, quantization: dynamic}
+          - {name: hang, quantization: int8_io, timeout_s: 20}
+        """))
+    result = run_sweep("experiments/faults.yaml", workers=2, notebook=FAULTY, progress=False)
+    assert result.exit_code == EXIT_FAILURES
+    status = {r["variant"]: (r["status"], r["reason"]) for r in result.rows}
+    assert status["baseline"][0] == "FINISHED" and status["int8"][0] == "FINISHED"
+    assert status["boom"][0] == "FAILED" and "RuntimeError: injected failure" in status["boom"][1]
+    assert status["crash"][0] == "FAILED" and status["crash"][1].startswith("crashed")
+    assert status["hang"][0] == "FAILED" and status["hang"][1].startswith("timeout")
+    assert len({status[v][1] for v in ("boom", "crash", "hang")}) == 3
+    runs = {r.data.tags["workbench.variant"]: r for r in variant_runs(project, "faults")}
+    for name in ("boom", "crash", "hang"):
+        assert runs[name].info.status == "FAILED"
+        assert runs[name].data.tags["workbench.failure"] == status[name][1]
+    from workbench.tracking import Tracker
+
+    arts = [a.path for a in Tracker(root=project).client.list_artifacts(runs["boom"].info.run_id, "notebook")]
+    assert "notebook/boom.ipynb" in arts  # the failed notebook is logged too
+    assert not psutil.Process().children(recursive=True)  # nothing left running
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    parent = psutil.Process(proc.pid)
+    procs = parent.children(recursive=True) + [parent]
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=20)
+
+
+def test_sigkill_then_rerun_completes_without_duplicates(project):
+    write_experiment(project, name="killme", variants=textwrap.dedent("""\
+        variants:
+          - {name: float32, quantization: float32}
+          - {name: float16, quantization: float16}
+          - {name: dynamic, quantization: dynamic}
+          - {name: int8, quantization: int8}
+          - {name: int8_io, quantization: int8_io}
+        """))
+    cmd = [sys.executable, "-m", "workbench.cli", "run", "experiments/killme.yaml", "--workers", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill as soon as one variant finished and others are in flight
+        runs = variant_runs(project, "killme") if (project / "mlflow.db").exists() else []
+        if any(r.info.status == "FINISHED" for r in runs) and any(r.info.status == "RUNNING" for r in runs):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the sweep never reached a state worth killing")
+    _kill_tree(proc)
+    before = variant_runs(project, "killme")
+    assert any(r.info.status == "RUNNING" for r in before)  # the kill left dangling runs behind
+
+    again = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "KILLED" in again.stdout
+    runs = variant_runs(project, "killme")
+    finished = [r.data.tags["workbench.variant_id"] for r in runs if r.info.status == "FINISHED"]
+    assert len(finished) == len(set(finished)) == 5
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    done_before = {r.info.run_id for r in before if r.info.status == "FINISHED"}
+    assert done_before <= {r.info.run_id for r in runs if r.info.status == "FINISHED"}  # none lost
+
+
+def test_dask_local_cluster_matches_local_plan(project):
+    from distributed import LocalCluster
+
+    from workbench.sweep import plan, run_sweep
+
+    write_experiment(project, name="dasky")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = run_sweep("experiments/dasky.yaml", executor="dask", scheduler=cluster.scheduler_address,
+                           progress=False)
+    assert result.exit_code == 0, result.failed
+    expected = {p.variant_id for p in plan("experiments/dasky.yaml", project).variants}
+    finished = {r.data.tags["workbench.variant_id"] for r in variant_runs(project, "dasky")
+                if r.info.status == "FINISHED"}
+    assert finished == expected and len(expected) == 2
+
+
+def test_unreachable_dask_scheduler_is_one_line(project):
+    write_experiment(project, name="nodask")
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "run", "experiments/nodask.yaml", "--executor",
+                           "dask", "--scheduler", "tcp://127.0.0.1:9"], cwd=project, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2 and "Dask scheduler" in proc.stderr and "Traceback" not in proc.stderr

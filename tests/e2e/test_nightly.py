@@ -1,0 +1,30 @@
+"""--compare-to previous: regressions are found, logged on the parent run, and give exit status 3."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import write_experiment
+
+pytestmark = pytest.mark.slow
+
+
+def test_compare_to_previous_flags_an_accuracy_drop(project):
+    from workbench.sweep import EXIT_REGRESSIONS, run_sweep
+    from workbench.tracking import Tracker
+
+    write_experiment(project, name="nightly", extra="regression: {min_latency_rise: 10.0, max_size_change: 0.5}\n")
+    first = run_sweep("experiments/nightly.yaml", progress=False, compare_to="previous")
+    assert first.exit_code == 0 and first.regressions == []
+    tr = Tracker(root=project)
+    int8_prev = next(r for r in first.rows if r["variant"] == "int8")
+    tr.log(int8_prev["run_id"], metrics={"accuracy": 1.0})  # pretend last night was perfect
+
+    second = run_sweep("experiments/nightly.yaml", progress=False, compare_to="previous", since_s=1)
+    assert [r["status"] for r in second.rows] == ["FINISHED", "FINISHED"]  # --since 1s re-measures
+    assert [r["variant"] for r in second.regressions] == ["int8"]
+    assert "accuracy down" in second.regressions[0]["what"]
+    assert second.exit_code == EXIT_REGRESSIONS
+    parent = tr.get_run(second.parent_run_id)
+    assert parent.data.tags["workbench.regressions"] == "1"
+    assert parent.data.tags["workbench.compared_to"] == first.sweep_id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.conftest import write_experiment
@@ -20,6 +22,7 @@ def test_compare_to_previous_flags_an_accuracy_drop(project):
     int8_prev = next(r for r in first.rows if r["variant"] == "int8")
     tr.log(int8_prev["run_id"], metrics={"accuracy": 1.0})  # pretend last night was perfect
 
+    time.sleep(2)  # so that --since 1s excludes last "night"
     second = run_sweep("experiments/nightly.yaml", progress=False, compare_to="previous", since_s=1)
     assert [r["status"] for r in second.rows] == ["FINISHED", "FINISHED"]  # --since 1s re-measures
     assert [r["variant"] for r in second.regressions] == ["int8"]

@@ -1,0 +1,62 @@
+"""Benchmark: MobileNetV2 224x224 float32 vs int8 on LiteRT at 1 and 2 threads, plus the repeatability
+of p50 over five identical profiles. Writes results/profile_mobilenet.{json,md}. Run: make bench.
+
+Measures the workbench's profiler itself; nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from workbench.config import TargetSpec
+from workbench.convert import convert
+from workbench.data import load_dataset
+from workbench.models import build_zoo_model, seed_everything
+from workbench.profile import profile
+from workbench.profile.stats import spread_ratio
+
+OUT = Path(__file__).with_name("results")
+
+
+def main() -> int:
+    seed_everything(0)
+    data = load_dataset("synthetic", {"shape": [224, 224, 3], "classes": 10, "train": 32, "test": 16})
+    model = build_zoo_model("mobilenet_v2", (224, 224, 3), 10, {})
+    rows, files = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in ("float32", "int8"):
+            files[mode] = Path(tmp) / f"mobilenet_v2_{mode}.tflite"
+            files[mode].write_bytes(convert(model, mode, data.x_train))
+        for mode, path in files.items():
+            for threads in (1, 2):
+                target = TargetSpec(threads=threads, warmup_runs=5, min_runs=50, min_seconds=3, max_seconds=30)
+                r = profile(path, target, data.x_test)
+                m, mem = r.metrics(), r.memory_mb
+                rows.append({"mode": mode, "threads": threads, "p50_ms": m["latency_ms_p50"],
+                             "p95_ms": m["latency_ms_p95"], "init_ms": m["init_ms"],
+                             "mem_load_mb": mem["after_load"] - mem["baseline"], "mem_init_mb": m["memory_mb_init"],
+                             "mem_peak_mb": m["memory_mb_peak"], "runs": r.latency.runs, "noisy": r.latency.noisy,
+                             "size_bytes": path.stat().st_size})
+                print(rows[-1], flush=True)
+        repeat = [profile(files["float32"], TargetSpec(threads=1, warmup_runs=5, min_runs=50, min_seconds=3),
+                          data.x_test).latency.p50 for _ in range(5)]
+    result = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows,
+              "repeat_p50_ms": repeat, "repeat_spread_max_over_min": spread_ratio(repeat)}
+    OUT.mkdir(exist_ok=True)
+    (OUT / "profile_mobilenet.json").write_text(json.dumps(result, indent=1))
+    lines = ["| mode | threads | p50 ms | p95 ms | init ms | load MB | alloc MB | peak MB |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['mode']} | {r['threads']} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['init_ms']:.1f} | "
+              f"{r['mem_load_mb']:.1f} | {r['mem_init_mb']:.1f} | {r['mem_peak_mb']:.1f} |" for r in rows]
+    lines.append(f"\nFive repeated float32 1-thread profiles: p50 = {', '.join(f'{p:.3f}' for p in repeat)} ms; "
+                 f"max/min = {result['repeat_spread_max_over_min']:.3f}")
+    (OUT / "profile_mobilenet.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -190,6 +190,8 @@ def profile(model: str, threads: int, no_xnnpack: bool, api: str, batch: int, in
     click.echo(f"  latency ms  p50 {s.p50:.4f} (95% CI {s.p50_ci_low:.4f}-{s.p50_ci_high:.4f})  p90 {s.p90:.4f}  "
                f"p95 {s.p95:.4f}  p99 {s.p99:.4f}  mean {s.mean:.4f}  std {s.std:.4f}  min {s.min:.4f}")
     click.echo(f"  init ms {m['init_ms']:.2f}   throughput {m['throughput_ips']:.1f}/s" + ("   NOISY" if s.noisy else ""))
+    if result.raw.get("ignored_options"):
+        click.echo(f"  note: the {api} API ran with LiteRT's defaults for: {', '.join(result.raw['ignored_options'])}")
     click.echo(f"  memory MB   baseline {mem['baseline']:.1f}  after load +{mem['after_load'] - mem['baseline']:.1f}  "
                f"after allocate +{m['memory_mb_init']:.1f}  peak +{m['memory_mb_peak']:.1f}")
 

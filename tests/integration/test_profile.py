@@ -78,3 +78,11 @@ def test_cli_profile_json(tiny_tflite):
 def test_max_runs_caps_the_loop(tiny_tflite):
     r = profile(tiny_tflite, TargetSpec(warmup_runs=0, min_runs=5, min_seconds=30, max_runs=40, max_seconds=60))
     assert r.latency.runs == 40
+
+
+def test_compiled_model_api_runs_and_says_what_it_ignored(tiny_tflite):
+    r = profile(tiny_tflite, TargetSpec(api="compiled_model", warmup_runs=1, min_runs=10, min_seconds=0.05,
+                                        max_seconds=2), rng_images(8))
+    assert r.latency.runs >= 10 and r.raw["runtime"]["api"] == "compiled_model"
+    assert r.raw["ignored_options"] == ["threads", "xnnpack"]
+    assert r.raw["tensorflow_imported"] is False

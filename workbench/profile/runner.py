@@ -151,17 +151,24 @@ def _profile_compiled(req, np, phases):
     outputs = model.create_output_buffers(sig)
     init_ms = (time.perf_counter() - t) * 1000
     phases["after_allocate"] = _rss_mb()
-    reqs = model.get_input_buffer_requirements(0, sig) if hasattr(model, "get_input_buffer_requirements") else None
-    del reqs
-    details = [{"shape": [1] + list(np.load(req["input_path"], allow_pickle=False).shape[1:])
-                if req.get("input_path") else [1], "dtype": np.float32, "quantization": (0.0, 0)}]
+    sig_key = list(model.get_signature_list())[sig]
+    details = []
+    for d in model.get_input_tensor_details(sig_key).values():  # real shapes and dtypes from the model
+        details.append({"shape": [int(x) for x in d["shape"]], "dtype": np.dtype(d["dtype"]), "quantization": (0.0, 0)})
+        if np.dtype(d["dtype"]).kind != "f" and req.get("input_source") == "test":
+            raise ValueError("compiled_model API: test inputs for integer-input models are not supported; "
+                             "use --inputs none (random) or the interpreter API")
+    if int(req.get("batch", 1)) != 1:
+        raise ValueError("compiled_model API: batch != 1 is not supported by this runner; use the interpreter API")
     arrays, used = _input_arrays(details, req, np)
 
     def set_inputs(i):
-        inputs[0].write(arrays[0][i % len(arrays[0])].reshape(-1))
+        for buf, options in zip(inputs, arrays, strict=True):
+            buf.write(options[i % len(options)].reshape(-1))
 
     samples, loop_s = _time_loop(lambda: model.run_by_index(sig, inputs, outputs), set_inputs, req)
-    return init_ms, samples, loop_s, used, {}
+    # this runner creates the compiled model with LiteRT's default CPU options: say so, don't pretend
+    return init_ms, samples, loop_s, used, {"ignored_options": ["threads", "xnnpack"]}
 
 
 def main(argv):

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= experiments/digits_quick.yaml
 PORT   ?= 5000
 
-.PHONY: demo test test-fast lint ui nightly bench clean help
+.PHONY: demo test test-fast lint ui nightly bench clean help venv system-deps
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
@@ -21,10 +21,20 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 venv: $(STAMP)  ## create .venv from the pinned requirements (first time only)
 
+SYSTEM_PKGS := openssh-server openssh-client chromium
+system-deps:  ## Debian packages some tests use (sshd on loopback, headless Chromium); needs root + apt
+	@missing=""; for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "note: missing$$missing; the tests that need them skip and say why (install with apt-get as root)"; fi; \
+	fi
+
 demo: $(STAMP)  ## run the quick digits experiment on the embedded MLflow store
 	$(BIN)/workbench run $(DEMO) --workers 2
 
-test: $(STAMP)  ## the whole test suite, slow end-to-end tests included
+test: $(STAMP) system-deps  ## the whole test suite, slow end-to-end tests included
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)  ## unit + integration tests, without the slow end-to-end ones

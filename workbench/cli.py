@@ -146,6 +146,8 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 @click.argument("model", type=click.Path())
 @click.option("--threads", "-t", default=1, show_default=True, help="Interpreter threads.")
 @click.option("--no-xnnpack", is_flag=True, help="Disable the XNNPACK delegate (builtin kernels only).")
+@click.option("--kernels", type=click.Choice(["optimized", "reference"]), default="optimized", show_default=True,
+              help="reference: LiteRT's reference kernels (BUILTIN_REF), to see what optimized kernels buy.")
 @click.option("--api", type=click.Choice(["interpreter", "compiled_model"]), default="interpreter", show_default=True)
 @click.option("--batch", default=1, show_default=True, help="Batch size (the input is resized).")
 @click.option("--inputs", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -156,12 +158,21 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 @click.option("--max-runs", default=10_000, show_default=True)
 @click.option("--max-seconds", default=30.0, show_default=True)
 @click.option("--cpu", "cpu_pin", multiple=True, type=int, help="Pin the runner to this CPU (repeatable).")
+@click.option("--clients", default=1, show_default=True, help="Load scenario: concurrent clients (with --load-seconds).")
+@click.option("--load-seconds", default=0.0, show_default=True, help="Load scenario duration; 0 = no load run.")
 @click.option("--host", default=None, help="user@host: profile on a remote device over SSH.")
+@click.option("--ssh-port", default=22, show_default=True)
+@click.option("--ssh-key", default=None, type=click.Path(dir_okay=False), help="Private key for --host.")
+@click.option("--remote-python", default="python3", show_default=True,
+              help="Python on the device (needs numpy and ai-edge-litert).")
+@click.option("--log-to", "log_to", default=None, metavar="EXPERIMENT",
+              help="Also log the profile (metrics, JSON, the .tflite) as a run of this MLflow experiment.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON result (raw samples included).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
-def profile(model: str, threads: int, no_xnnpack: bool, api: str, batch: int, inputs: str | None, warmup: int,
-            min_runs: int, min_seconds: float, max_runs: int, max_seconds: float, cpu_pin: tuple[int, ...],
-            host: str | None, as_json: bool, output: str | None) -> None:
+def profile(model: str, threads: int, no_xnnpack: bool, kernels: str, api: str, batch: int, inputs: str | None,
+            warmup: int, min_runs: int, min_seconds: float, max_runs: int, max_seconds: float,
+            cpu_pin: tuple[int, ...], clients: int, load_seconds: float, host: str | None, ssh_port: int,
+            ssh_key: str | None, remote_python: str, log_to: str | None, as_json: bool, output: str | None) -> None:
     """Profile any .tflite MODEL on the LiteRT runtime in a fresh process: latency stats, init, memory."""
     from pydantic import ValidationError
 
@@ -172,7 +183,8 @@ def profile(model: str, threads: int, no_xnnpack: bool, api: str, batch: int, in
         target = TargetSpec(threads=threads, xnnpack=not no_xnnpack, api=api, batch=batch,  # type: ignore[arg-type]
                             input_source="test" if inputs else "random", warmup_runs=warmup, min_runs=min_runs,
                             min_seconds=min_seconds, max_runs=max_runs, max_seconds=max_seconds,
-                            cpu_pin=list(cpu_pin) or None, host=host)
+                            cpu_pin=list(cpu_pin) or None, host=host, kernels=kernels, clients=clients,
+                            load_seconds=load_seconds, ssh_port=ssh_port, ssh_key=ssh_key, remote_python=remote_python)
     except ValidationError as exc:
         raise WorkbenchError(format_validation_error("options", exc)) from None
     samples = _load_inputs(inputs) if inputs else None
@@ -180,6 +192,11 @@ def profile(model: str, threads: int, no_xnnpack: bool, api: str, batch: int, in
     text = result.to_json()
     if output:
         Path(output).write_text(text)
+    if log_to:
+        from workbench.tracking import log_profile_run
+
+        run_id = log_profile_run(log_to, Path(model), result)
+        click.echo(f"logged to MLflow experiment '{log_to}', run {run_id}", err=as_json)
     if as_json:
         click.echo(text)
         return
@@ -193,7 +210,16 @@ def profile(model: str, threads: int, no_xnnpack: bool, api: str, batch: int, in
     if result.raw.get("ignored_options"):
         click.echo(f"  note: the {api} API ran with LiteRT's defaults for: {', '.join(result.raw['ignored_options'])}")
     click.echo(f"  memory MB   baseline {mem['baseline']:.1f}  after load +{mem['after_load'] - mem['baseline']:.1f}  "
-               f"after allocate +{m['memory_mb_init']:.1f}  peak +{m['memory_mb_peak']:.1f}")
+               f"after allocate +{m['memory_mb_init']:.1f}  peak +{m['memory_mb_peak']:.1f}  "
+               f"(parent sampling the whole process: {result.raw.get('external_peak_rss_mb', float('nan')) - mem['baseline']:+.1f})")
+    if result.raw.get("fallback_ops") and not no_xnnpack and kernels == "optimized":
+        click.echo(f"  note: {len(result.raw['fallback_ops'])} op(s) not taken by XNNPACK: "
+                   + ", ".join(sorted(set(result.raw["fallback_ops"]))))
+    if "load_throughput_ips" in m:
+        click.echo(f"  load        {clients} clients x {load_seconds:g}s: {m['load_throughput_ips']:.1f}/s  "
+                   f"p50 {m.get('load_latency_ms_p50', float('nan')):.4f}  p95 {m.get('load_latency_ms_p95', float('nan')):.4f}  "
+                   f"p99 {m.get('load_latency_ms_p99', float('nan')):.4f} ms  errors {m['load_errors']:.0f}  "
+                   f"peak +{m['load_memory_mb_peak']:.1f} MB")
 
 
 def _duration_s(text: str) -> float:

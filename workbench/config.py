@@ -52,6 +52,7 @@ class TargetSpec(Spec):
     threads: Annotated[int, Field(ge=1, le=256)] = 1
     api: Literal["interpreter", "compiled_model"] = "interpreter"
     xnnpack: bool = True
+    kernels: Literal["optimized", "reference"] = "optimized"  # reference = LiteRT's BUILTIN_REF kernels
     batch: Annotated[int, Field(ge=1, le=1024)] = 1
     input_source: Literal["test", "random"] = "test"
     warmup_runs: Annotated[int, Field(ge=0)] = 10
@@ -60,6 +61,11 @@ class TargetSpec(Spec):
     max_runs: Annotated[int, Field(ge=1)] = 10_000
     max_seconds: Annotated[float, Field(gt=0)] = 30.0
     cpu_pin: list[int] | None = None
+    clients: Annotated[int, Field(ge=1, le=256)] = 1  # > 1: also run the load scenario
+    load_seconds: Annotated[float, Field(ge=0)] = 0.0  # > 0: N clients invoke for this long (service case)
+    ssh_port: Annotated[int, Field(ge=1, le=65535)] = 22
+    ssh_key: str | None = None
+    remote_python: str = "python3"
 
     @model_validator(mode="after")
     def _caps_cover_minimums(self) -> TargetSpec:

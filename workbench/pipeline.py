@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,22 +234,59 @@ def _label_only_comparison(ctx: VariantContext, plain: Any, acc: float) -> dict[
     return {"label_only_accuracy": plain_acc, "distill_gain_pts": gain}
 
 
-def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
-    """Latency and memory on the target, in a fresh process; the raw result is saved as profile.json."""
+def _profile_locked(ctx: VariantContext, tflite: Path) -> ProfileResult:
     n = max(ctx.experiment.target.batch * 8, 32)
     # parallel sweep workers never profile at the same time: they would share cores and caches
     with file_lock(ctx.work_dir / "locks" / "profile.lock"):
-        result = profile(tflite, ctx.experiment.target, ctx.dataset.x_test[:n])
+        return profile(tflite, ctx.experiment.target, ctx.dataset.x_test[:n])
+
+
+def baseline_profile(ctx: VariantContext) -> ProfileResult:
+    """The float baseline's profile on this target, measured once and cached beside the baseline."""
+    from workbench.config import canonical_json
+
+    key = hashlib.sha256(canonical_json(ctx.experiment.target.model_dump(mode="json")).encode()).hexdigest()[:16]
+    path = ctx.baseline.dir / f"profile-{key}.json"
+    with file_lock(ctx.baseline.dir / f".profile-{key}.lock"):
+        if not path.exists():
+            atomic_write(path, _profile_locked(ctx, ctx.baseline.tflite_path).to_json())
+    return ProfileResult(json.loads(path.read_text()))
+
+
+def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
+    """Latency and memory on the target, in a fresh process; the raw result is saved as profile.json.
+    Also says plainly when the variant is not faster than float here, or when ops left the delegate."""
+    result = _profile_locked(ctx, tflite)
     atomic_write(ctx.out_dir / "profile.json", result.to_json())
-    if result.latency.noisy:
-        ctx.note(f"latency spread is high (p90/p50 = {result.latency.p90 / result.latency.p50:.2f}): "
-                 "the machine was busy; treat the latency with care")
+    lat = result.latency
+    if lat.noisy:
+        ctx.note(f"latency spread is high (p90/p50 = {lat.p90 / lat.p50:.2f}): the machine was busy; "
+                 "treat the latency with care")
+    fallback = result.raw.get("fallback_ops", [])
+    target = ctx.experiment.target
+    if fallback and target.xnnpack and target.kernels == "optimized":
+        ctx.note(f"{len(fallback)} op(s) ran on LiteRT's builtin kernels, not the XNNPACK delegate: "
+                 f"{', '.join(sorted(set(fallback)))}")
+    if is_reference(ctx.variant):
+        ctx.info["paid_off"] = "reference"
+        ctx.info["speedup_vs_float"] = 1.0
+        return result
+    base = baseline_profile(ctx).latency
+    ctx.info["speedup_vs_float"] = base.p50 / lat.p50
+    if lat.p50_ci_high < base.p50_ci_low:
+        ctx.info["paid_off"] = "true"
+    else:
+        ctx.info["paid_off"] = "false"
+        ctx.note(f"not faster than float32 on this target: p50 {lat.p50:.4f} ms vs {base.p50:.4f} ms "
+                 f"(x{base.p50 / lat.p50:.2f})")
     return result
 
 
 def log_variant(ctx: VariantContext, tflite: Path, quality: dict[str, float], prof: ProfileResult) -> dict[str, Any]:
     """Log metrics, the .tflite, profile JSON and a LoggedModel; end the run if this context created it."""
     metrics = {**quality, **prof.metrics()}
+    if "speedup_vs_float" in ctx.info:
+        metrics["speedup_vs_float"] = float(ctx.info["speedup_vs_float"])
     summary = {"variant": ctx.variant.name, "variant_id": ctx.variant_id, "technique": ctx.variant.technique,
                **metrics, "notes": list(ctx.notes), "io_types": ctx.info.get("io_types"), "run_id": ctx.run_id}
     atomic_write(ctx.out_dir / "summary.json", json.dumps(summary, indent=1, default=str))
@@ -257,6 +295,8 @@ def log_variant(ctx: VariantContext, tflite: Path, quality: dict[str, float], pr
     tr = ctx.tracker
     tr.log(ctx.run_id, params=prof.params(), metrics=metrics, tags={
         "workbench.noisy": str(prof.latency.noisy).lower(),
+        "workbench.paid_off": str(ctx.info.get("paid_off", "unknown")),
+        "workbench.fallback_ops": ",".join(prof.raw.get("fallback_ops", [])) or "none",
         "workbench.io_types": json.dumps(ctx.info.get("io_types")),
         "workbench.ops": ",".join(ctx.info.get("ops", [])),
         "workbench.device": json.dumps(prof.raw.get("device", {})),
@@ -265,7 +305,7 @@ def log_variant(ctx: VariantContext, tflite: Path, quality: dict[str, float], pr
     tr.log_artifact(ctx.run_id, tflite, "model")
     tr.log_artifact(ctx.run_id, ctx.out_dir / "profile.json", "profile")
     tr.log_artifact(ctx.run_id, ctx.out_dir / "summary.json")
-    info = {k: v for k, v in ctx.info.items() if k not in ("io_types", "ops")}
+    info = {k: v for k, v in ctx.info.items() if k not in ("io_types", "ops", "paid_off", "speedup_vs_float")}
     if info:
         tr.log_text(ctx.run_id, json.dumps(info, indent=1, default=str), "compress_info.json")
     model_tags = {"workbench.variant_id": ctx.variant_id, "workbench.technique": ctx.variant.technique}

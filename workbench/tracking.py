@@ -204,3 +204,26 @@ class Tracker:
 
 
 RUN_STATUSES = tuple(RunStatus.all_status()) if hasattr(RunStatus, "all_status") else ()
+
+
+def log_profile_run(experiment: str, model: Path, result: Any, tracking_uri: str | None = None) -> str:
+    """A standalone profile (``workbench profile --log-to``) as a FINISHED run with metrics and artifacts."""
+    import json
+    import tempfile
+
+    from workbench import provenance
+
+    tr = Tracker(tracking_uri)
+    tr.check()
+    exp = tr.experiment_id(experiment)
+    run_id = tr.start_run(exp, f"profile {model.name}", {TAG_KIND: "profile",
+                                                         **provenance.tags(int(result.raw["request"]["threads"])),
+                                                         "workbench.device": json.dumps(result.raw.get("device", {}))})
+    tr.log(run_id, params=result.params(), metrics=result.metrics())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "profile.json"
+        path.write_text(result.to_json())
+        tr.log_artifact(run_id, path, "profile")
+    tr.log_artifact(run_id, model, "model")
+    tr.end_run(run_id)
+    return run_id

@@ -86,3 +86,26 @@ def test_compiled_model_api_runs_and_says_what_it_ignored(tiny_tflite):
     assert r.latency.runs >= 10 and r.raw["runtime"]["api"] == "compiled_model"
     assert r.raw["ignored_options"] == ["threads", "xnnpack"]
     assert r.raw["tensorflow_imported"] is False
+
+
+@pytest.fixture(scope="module")
+def big_tflite(tmp_path_factory):
+    """~64 MB of float32 weights: memory figures dominated by the model, not the interpreter."""
+    from workbench._keras import keras
+    from workbench.convert import convert
+
+    m = keras.Sequential([keras.layers.Input((2048,)), keras.layers.Dense(4096), keras.layers.Dense(2048),
+                          keras.layers.Dense(10)])
+    path = tmp_path_factory.mktemp("big") / "big.tflite"
+    path.write_bytes(convert(m, "float32"))
+    return path
+
+
+@pytest.mark.parametrize("xnnpack", [True, False])
+def test_peak_memory_agrees_with_external_polling(big_tflite, xnnpack):
+    r = profile(big_tflite, TargetSpec(xnnpack=xnnpack, warmup_runs=2, min_runs=10, min_seconds=0.5, max_seconds=5,
+                                       input_source="random"))
+    internal = r.memory_mb["peak"]  # the runner's VmHWM (absolute, MB)
+    external = r.raw["external_peak_rss_mb"]  # the parent sampling the child's RSS every 2 ms
+    assert r.metrics()["memory_mb_peak"] > 60  # the model's weights dominate
+    assert abs(internal - external) / external < 0.10, (internal, external)

@@ -20,7 +20,7 @@ def choose_rank(singular_values: np.ndarray, rank: int | None, energy: float | N
     if rank is not None:
         return max(1, min(rank, full))
     cum = np.cumsum(singular_values**2) / np.sum(singular_values**2)
-    return int(min(full, np.searchsorted(cum, float(energy or 1.0) - 1e-12) + 1))
+    return min(full, int(np.searchsorted(cum, float(energy or 1.0) - 1e-12)) + 1)
 
 
 def factorize(kernel: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:

@@ -58,6 +58,32 @@ def _fingerprint():
     }
 
 
+def delegation(ops):
+    """Split op details into (delegated, fallback) op names. A DELEGATE node replaces the partition of
+    nodes between its inputs and outputs: walk back from its outputs to its inputs; the nodes visited
+    were delegated, every other (non-DELEGATE) node runs on the runtime's builtin kernels."""
+    producer = {}
+    for op in ops:
+        if op["op_name"] == "DELEGATE":
+            continue  # a delegate node "produces" its partition's outputs too; the real producer matters
+        for t in op["outputs"]:
+            producer[int(t)] = op
+    delegated_idx = set()
+    for d in (op for op in ops if op["op_name"] == "DELEGATE"):
+        stop = set(int(t) for t in d["inputs"])
+        todo = [int(t) for t in d["outputs"]]
+        while todo:
+            t = todo.pop()
+            op = producer.get(t)
+            if t in stop or op is None or op["index"] in delegated_idx:
+                continue
+            delegated_idx.add(op["index"])
+            todo.extend(int(x) for x in op["inputs"] if int(x) >= 0)
+    real = [op for op in ops if op["op_name"] != "DELEGATE"]
+    return ([op["op_name"] for op in real if op["index"] in delegated_idx],
+            [op["op_name"] for op in real if op["index"] not in delegated_idx])
+
+
 def _input_arrays(interp_inputs, req, np):
     """One array per input tensor, holding real samples (cycled) or random data of the right dtype."""
     batch = int(req.get("batch", 1))
@@ -111,21 +137,80 @@ def _time_loop(invoke, set_inputs, req):
     return samples, time.perf_counter() - start
 
 
-def _profile_interpreter(req, np, litert_mod, phases):
+def _make_interpreter(req):
     from ai_edge_litert import interpreter as litert
 
-    resolver = (litert.OpResolverType.AUTO if req.get("xnnpack", True)
-                else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    t = time.perf_counter()
-    interp = litert.Interpreter(model_path=req["model_path"], num_threads=int(req.get("threads", 1)),
-                                experimental_op_resolver_type=resolver)
-    phases["after_load"] = _rss_mb()
-    details = interp.get_input_details()
+    if req.get("kernels") == "reference":
+        resolver = litert.OpResolverType.BUILTIN_REF
+    elif req.get("xnnpack", True):
+        resolver = litert.OpResolverType.AUTO
+    else:
+        resolver = litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    return litert.Interpreter(model_path=req["model_path"], num_threads=int(req.get("threads", 1)),
+                              experimental_op_resolver_type=resolver)
+
+
+def _allocate(interp, req):
     batch = int(req.get("batch", 1))
     if batch != 1:
-        for d in details:
+        for d in interp.get_input_details():
             interp.resize_tensor_input(d["index"], [batch] + [int(s) for s in d["shape"][1:]])
     interp.allocate_tensors()
+
+
+def _profile_load(req, np):
+    """The service case: N client threads, each with its own interpreter, invoke for T seconds."""
+    import threading
+
+    clients, seconds = int(req.get("clients", 1)), float(req.get("load_seconds", 0))
+    interps = []
+    for _ in range(clients):
+        it = _make_interpreter(req)
+        _allocate(it, req)
+        interps.append(it)
+    samples = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start_gate = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def client(k):
+        it = interps[k]
+        details = it.get_input_details()
+        arrays, _ = _input_arrays(details, req, np)
+        start_gate.wait()
+        i = 0
+        while time.perf_counter() < stop_at[0]:
+            try:
+                for d, options in zip(details, arrays, strict=True):
+                    it.set_tensor(d["index"], options[i % len(options)])
+                t = time.perf_counter_ns()
+                it.invoke()
+                samples[k].append((time.perf_counter_ns() - t) / 1e6)
+            except Exception:
+                errors[k] += 1
+            i += 1
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
+    for th in threads:
+        th.start()
+    stop_at[0] = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    start_gate.wait()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - t0
+    flat = [x for per in samples for x in per]
+    return {"clients": clients, "seconds": elapsed, "invokes": len(flat), "errors": sum(errors),
+            "throughput_ips": len(flat) * int(req.get("batch", 1)) / elapsed if elapsed > 0 else 0.0,
+            "per_client_invokes": [len(per) for per in samples], "samples_ms": flat,
+            "peak_mb": _status_kb("VmHWM") / 1024.0}
+
+
+def _profile_interpreter(req, np, litert_mod, phases):
+    t = time.perf_counter()
+    interp = _make_interpreter(req)
+    phases["after_load"] = _rss_mb()
+    _allocate(interp, req)
     init_ms = (time.perf_counter() - t) * 1000
     phases["after_allocate"] = _rss_mb()
     details = interp.get_input_details()
@@ -136,8 +221,11 @@ def _profile_interpreter(req, np, litert_mod, phases):
             interp.set_tensor(d["index"], options[i % len(options)])
 
     samples, loop_s = _time_loop(interp.invoke, set_inputs, req)
-    ops = [op["op_name"] for op in interp._get_ops_details()]
-    return init_ms, samples, loop_s, used, {"ops": ops, "op_count": len(ops)}
+    details_ops = interp._get_ops_details()
+    delegated, fallback = delegation(details_ops)
+    ops = [op["op_name"] for op in details_ops]
+    return init_ms, samples, loop_s, used, {"ops": ops, "op_count": len(ops), "delegated_ops": delegated,
+                                            "fallback_ops": fallback}
 
 
 def _profile_compiled(req, np, phases):
@@ -189,7 +277,9 @@ def main(argv):
         else:
             init_ms, samples, loop_s, used, extra = _profile_interpreter(req, np, ai_edge_litert, phases)
         phases["peak"] = _status_kb("VmHWM") / 1024.0
-        phases["end"] = _rss_mb()
+        phases["after_release"] = _rss_mb()  # the interpreter has been freed by now
+        if api == "interpreter" and float(req.get("load_seconds", 0)) > 0:
+            result["load"] = _profile_load(req, np)  # after the single-stream phases: peaks stay separate
         batch = int(req.get("batch", 1))
         result.update({
             "samples_ms": samples, "init_ms": init_ms, "loop_seconds": loop_s,

@@ -38,21 +38,33 @@ class ProfileResult:
         return dict(self.raw["memory_mb"])
 
     def metrics(self) -> dict[str, float]:
-        """Design metric names: latency_ms_*, latency_runs, init_ms, memory_mb_init/peak, throughput_ips."""
+        """Design metric names: latency_ms_*, latency_runs, init_ms, memory_mb_init/peak, throughput_ips;
+        plus ``load_*`` when the load scenario ran."""
         mem = self.memory_mb
-        return {
+        out = {
             **self.latency.metrics(),
             "init_ms": float(self.raw["init_ms"]),
             "memory_mb_init": max(0.0, mem["after_allocate"] - mem["baseline"]),
             "memory_mb_peak": max(0.0, mem["peak"] - mem["baseline"]),
             "throughput_ips": float(self.raw["throughput_ips"]),
+            "ops_fallback": float(len(self.raw.get("fallback_ops", []))),
         }
+        load = self.raw.get("load")
+        if load:
+            stats = latency_stats(load["samples_ms"]) if load["samples_ms"] else None
+            out.update({"load_clients": float(load["clients"]), "load_throughput_ips": float(load["throughput_ips"]),
+                        "load_errors": float(load["errors"]),
+                        "load_memory_mb_peak": max(0.0, load["peak_mb"] - mem["baseline"])})
+            if stats:
+                out.update({"load_latency_ms_p50": stats.p50, "load_latency_ms_p95": stats.p95,
+                            "load_latency_ms_p99": stats.p99})
+        return out
 
     def params(self) -> dict[str, Any]:
         """Every option that changed the number, as recorded by the runner itself."""
         req = self.raw["request"]
-        keys = ("threads", "xnnpack", "api", "batch", "input_source", "warmup_runs", "min_runs", "min_seconds",
-                "max_runs", "max_seconds", "cpu_pin")
+        keys = ("threads", "xnnpack", "kernels", "api", "batch", "input_source", "warmup_runs", "min_runs",
+                "min_seconds", "max_runs", "max_seconds", "cpu_pin", "clients", "load_seconds")
         out = {f"profile.{k}": req.get(k) for k in keys}
         out["profile.input_source_used"] = self.raw.get("input_source_used")
         out["profile.runtime"] = f"{self.raw['runtime']['package']}=={self.raw['runtime']['version']}"
@@ -65,7 +77,7 @@ class ProfileResult:
 def _request(model_path: Path, target: TargetSpec, input_path: Path | None, output: str) -> dict[str, Any]:
     return {
         "model_path": str(model_path), "input_path": str(input_path) if input_path else "", "output": output,
-        **target.model_dump(exclude={"name", "host"}),
+        **target.model_dump(exclude={"name", "host", "ssh_port", "ssh_key", "remote_python"}),
     }
 
 
@@ -95,24 +107,60 @@ def run_local(model_path: Path, target: TargetSpec, input_samples: np.ndarray | 
         req_path = Path(tmp) / "request.json"
         req_path.write_text(json.dumps(_request(model_path, target, input_path, str(out))))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "OMP_"))}
-        try:
-            proc = subprocess.run(
-                [sys.executable, str(RUNNER), str(req_path)], capture_output=True, text=True, env=env,
-                timeout=timeout_s or target.max_seconds + 120,
-            )
-        except subprocess.TimeoutExpired:
-            raise ProfileError(f"{model_path}: runner did not finish within {timeout_s}s") from None
+        limit = timeout_s or target.max_seconds + 120
+        err_path = Path(tmp) / "stderr.txt"
+        with open(err_path, "w") as err:
+            proc = subprocess.Popen([sys.executable, str(RUNNER), str(req_path)], stdout=subprocess.DEVNULL,
+                                    stderr=err, env=env)
+            external_peak_mb, timed_out = _poll_peak_rss(proc, limit)
+        if timed_out:
+            raise ProfileError(f"{model_path}: runner did not finish within {limit:g}s")
         text = out.read_text() if out.exists() else None
-        return ProfileResult(_interpret_exit(str(model_path), proc.returncode, text, proc.stderr))
+        raw = _interpret_exit(str(model_path), proc.returncode, text, err_path.read_text(errors="replace"))
+        raw["external_peak_rss_mb"] = external_peak_mb  # the parent's own view, for cross-checking
+        return ProfileResult(raw)
+
+
+def _poll_peak_rss(proc: subprocess.Popen[bytes], limit_s: float, every_s: float = 0.002) -> tuple[float, bool]:
+    """Wait for ``proc`` while sampling its resident set from outside; returns (largest sample in MB,
+    whether it was killed for running past ``limit_s``)."""
+    import time
+
+    import psutil
+
+    peak = 0
+    deadline = time.monotonic() + limit_s
+    try:
+        ps = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                peak = max(peak, ps.memory_info().rss)
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                return peak / 2**20, True
+            time.sleep(every_s)
+    except psutil.NoSuchProcess:
+        pass
+    proc.wait()
+    return peak / 2**20, False
 
 
 def run_ssh(model_path: Path, target: TargetSpec, input_samples: np.ndarray | None = None,
-            ssh_options: tuple[str, ...] = (), python: str = "python3", timeout_s: float | None = None) -> ProfileResult:
-    """Copy runner, model and inputs to ``target.host`` over SSH, run there, bring the JSON back."""
+            ssh_options: tuple[str, ...] = (), timeout_s: float | None = None) -> ProfileResult:
+    """Copy runner, model and inputs to ``target.host`` over SSH, run there with ``target.remote_python``
+    (which needs NumPy and ai-edge-litert), bring the JSON back. The device fingerprint comes from the
+    runner on the device itself."""
     assert target.host, "run_ssh needs target.host"
-    opts = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", *ssh_options]
+    python = target.remote_python
+    opts = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=20",
+            *(["-i", target.ssh_key] if target.ssh_key else []), *ssh_options]
+    ssh_opts = [*opts, "-p", str(target.ssh_port)]
+    scp_opts = [*opts, "-P", str(target.ssh_port)]
     with tempfile.TemporaryDirectory(prefix="wb-ssh-") as tmp:
-        remote_dir = subprocess.run(["ssh", *opts, target.host, "mktemp -d"], capture_output=True, text=True,
+        remote_dir = subprocess.run(["ssh", *ssh_opts, target.host, "mktemp -d"], capture_output=True, text=True,
                                     timeout=60)
         if remote_dir.returncode != 0:
             raise ProfileError(f"ssh {target.host}: cannot connect ({remote_dir.stderr.strip()[:200]})")
@@ -128,14 +176,13 @@ def run_ssh(model_path: Path, target: TargetSpec, input_samples: np.ndarray | No
         req_local = Path(tmp) / "request.json"
         req_local.write_text(json.dumps(req))
         files.append(req_local)
-        scp_opts = [o.replace("-p", "-P") if o == "-p" else o for o in opts]
         cp = subprocess.run(["scp", "-q", *scp_opts, *map(str, files), f"{target.host}:{rdir}/"],
                             capture_output=True, text=True, timeout=300)
         if cp.returncode != 0:
             raise ProfileError(f"scp to {target.host}: {cp.stderr.strip()[:200]}")
         cmd = f"cd {shlex.quote(rdir)} && {python} runner.py request.json; rc=$?; rm -rf {shlex.quote(rdir)}; exit $rc"
         try:
-            proc = subprocess.run(["ssh", *opts, target.host, cmd], capture_output=True, text=True,
+            proc = subprocess.run(["ssh", *ssh_opts, target.host, cmd], capture_output=True, text=True,
                                   timeout=timeout_s or target.max_seconds + 180)
         except subprocess.TimeoutExpired:
             raise ProfileError(f"{target.host}: remote runner did not finish in time") from None

@@ -183,7 +183,7 @@ def profile(model: str, threads: int, no_xnnpack: bool, kernels: str, api: str, 
         target = TargetSpec(threads=threads, xnnpack=not no_xnnpack, api=api, batch=batch,  # type: ignore[arg-type]
                             input_source="test" if inputs else "random", warmup_runs=warmup, min_runs=min_runs,
                             min_seconds=min_seconds, max_runs=max_runs, max_seconds=max_seconds,
-                            cpu_pin=list(cpu_pin) or None, host=host, kernels=kernels, clients=clients,
+                            cpu_pin=list(cpu_pin) or None, host=host, kernels=kernels, clients=clients,  # type: ignore[arg-type]
                             load_seconds=load_seconds, ssh_port=ssh_port, ssh_key=ssh_key, remote_python=remote_python)
     except ValidationError as exc:
         raise WorkbenchError(format_validation_error("options", exc)) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -117,6 +118,7 @@ class ExperimentSpec(Spec):
     calibration_samples: Annotated[int, Field(ge=1, le=100_000)] = 200
     budgets: BudgetSpec = BudgetSpec()
     regression: RegressionSpec = RegressionSpec()
+    profiles: tuple[dict[str, Any], ...] = ()  # extra profile axes: [{name: t2, threads: 2}, {name: ref, kernels: reference}]
     variant_timeout_s: Annotated[float, Field(gt=0)] = 1800.0
     variants: tuple[VariantSpec, ...] = ()
     matrix: dict[str, Any] | None = None
@@ -129,6 +131,28 @@ class ExperimentSpec(Spec):
         if dupes:
             raise ValueError(f"variant names must be unique; repeated: {', '.join(dupes)}")
         return variants
+
+    @field_validator("profiles")
+    @classmethod
+    def _profiles_are_target_overrides(cls, profiles: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+        names = []
+        for i, p in enumerate(profiles):
+            name = p.get("name")
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+                raise ValueError(f"profiles.{i}.name: give each profile a short name (letters, digits, _ or -)")
+            names.append(name)
+            try:
+                TargetSpec(**{k: v for k, v in p.items() if k != "name"})  # unknown keys / bad values fail here
+            except ValidationError as exc:
+                raise ValueError(format_validation_error(f"profiles.{i} ({name})", exc)) from None
+        if len(set(names)) != len(names):
+            raise ValueError("profiles: names must be unique")
+        return profiles
+
+    def profile_targets(self) -> dict[str, TargetSpec]:
+        """Extra profile axes as full targets (the main target with each override applied)."""
+        base = self.target.model_dump()
+        return {p["name"]: TargetSpec(**{**base, **{k: v for k, v in p.items() if k != "name"}}) for p in self.profiles}
 
     def resolved_variants(self) -> tuple[VariantSpec, ...]:
         """Explicit variants plus the matrix expansion, with experiment defaults filled in."""
@@ -161,7 +185,8 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint: str, target: TargetSpec) -> str:
+def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint: str, target: TargetSpec,
+               profiles: tuple[dict[str, Any], ...] = ()) -> str:
     """SHA-256 over (variant spec without its name, baseline, dataset fingerprint, target).
 
     Names are labels, not content: renaming a variant keeps its history; changing what it computes
@@ -173,6 +198,8 @@ def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint
         "dataset": dataset_fingerprint,
         "target": target.model_dump(mode="json", exclude={"name"}),
     }
+    if profiles:  # only when present, so ids of experiments without extra profiles never change
+        payload["profiles"] = list(profiles)
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
@@ -231,9 +258,12 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     elif first["type"] == "missing":
         msg = "required key is missing"
     bad = first.get("input")
-    shown = "" if first["type"] == "missing" or isinstance(bad, dict) else f" (got {bad!r})"
+    shown = "" if first["type"] in ("missing", "value_error") or isinstance(bad, dict) else f" (got {bad!r})"
+    if first["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
+        loc = loc if not msg.startswith(loc) else ""
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{source}: {loc}: {msg}{shown}{more}"
+    return f"{source}: {loc + ': ' if loc else ''}{msg}{shown}{more}"
 
 
 def parse_experiment(data: dict[str, Any], source: str = "<experiment>") -> ExperimentSpec:

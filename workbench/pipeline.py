@@ -129,7 +129,7 @@ def prepare_variant(experiment: str | Path | ExperimentSpec, variant: str | Vari
     if isinstance(variant, VariantSpec):
         v = v.model_copy(update={"calibration_samples": v.calibration_samples or spec.calibration_samples})
     dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p)
-    vid = variant_id(v, spec.baseline, dataset.fingerprint, spec.target)
+    vid = variant_id(v, spec.baseline, dataset.fingerprint, spec.target, spec.profiles)
     wdir = (root_p / work_dir).resolve() if not Path(work_dir).is_absolute() else Path(work_dir)
     baseline = ensure_baseline(spec, dataset, wdir, root_p)
     out_dir = wdir / "variants" / f"{v.name}-{vid[:12]}"
@@ -234,11 +234,21 @@ def _label_only_comparison(ctx: VariantContext, plain: Any, acc: float) -> dict[
     return {"label_only_accuracy": plain_acc, "distill_gain_pts": gain}
 
 
-def _profile_locked(ctx: VariantContext, tflite: Path) -> ProfileResult:
-    n = max(ctx.experiment.target.batch * 8, 32)
+def _profile_locked(ctx: VariantContext, tflite: Path, target: Any = None) -> ProfileResult:
+    target = target or ctx.experiment.target
+    n = max(target.batch * 8, 32)
     # parallel sweep workers never profile at the same time: they would share cores and caches
     with file_lock(ctx.work_dir / "locks" / "profile.lock"):
-        return profile(tflite, ctx.experiment.target, ctx.dataset.x_test[:n])
+        return profile(tflite, target, ctx.dataset.x_test[:n])
+
+
+def profile_axes(ctx: VariantContext, tflite: Path) -> dict[str, ProfileResult]:
+    """The experiment's extra ``profiles`` (threads, XNNPACK, kernels, API, batch, ...) on the same file."""
+    out = {}
+    for name, target in ctx.experiment.profile_targets().items():
+        out[name] = _profile_locked(ctx, tflite, target)
+        atomic_write(ctx.out_dir / f"profile-{name}.json", out[name].to_json())
+    return out
 
 
 def baseline_profile(ctx: VariantContext) -> ProfileResult:
@@ -267,6 +277,7 @@ def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
     if fallback and target.xnnpack and target.kernels == "optimized":
         ctx.note(f"{len(fallback)} op(s) ran on LiteRT's builtin kernels, not the XNNPACK delegate: "
                  f"{', '.join(sorted(set(fallback)))}")
+    ctx.info["profile_axes"] = profile_axes(ctx, tflite)
     if is_reference(ctx.variant):
         ctx.info["paid_off"] = "reference"
         ctx.info["speedup_vs_float"] = 1.0
@@ -285,6 +296,9 @@ def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
 def log_variant(ctx: VariantContext, tflite: Path, quality: dict[str, float], prof: ProfileResult) -> dict[str, Any]:
     """Log metrics, the .tflite, profile JSON and a LoggedModel; end the run if this context created it."""
     metrics = {**quality, **prof.metrics()}
+    axes: dict[str, ProfileResult] = ctx.info.pop("profile_axes", {})
+    for name, extra in axes.items():
+        metrics.update({f"{k}.{name}": v for k, v in extra.metrics().items()})
     if "speedup_vs_float" in ctx.info:
         metrics["speedup_vs_float"] = float(ctx.info["speedup_vs_float"])
     summary = {"variant": ctx.variant.name, "variant_id": ctx.variant_id, "technique": ctx.variant.technique,
@@ -293,7 +307,8 @@ def log_variant(ctx: VariantContext, tflite: Path, quality: dict[str, float], pr
     if ctx.tracker is None:
         return summary
     tr = ctx.tracker
-    tr.log(ctx.run_id, params=prof.params(), metrics=metrics, tags={
+    axis_params = {f"{name}.{k}": v for name, extra in axes.items() for k, v in extra.params().items()}
+    tr.log(ctx.run_id, params={**prof.params(), **axis_params}, metrics=metrics, tags={
         "workbench.noisy": str(prof.latency.noisy).lower(),
         "workbench.paid_off": str(ctx.info.get("paid_off", "unknown")),
         "workbench.fallback_ops": ",".join(prof.raw.get("fallback_ops", [])) or "none",
@@ -304,6 +319,8 @@ def log_variant(ctx: VariantContext, tflite: Path, quality: dict[str, float], pr
     })
     tr.log_artifact(ctx.run_id, tflite, "model")
     tr.log_artifact(ctx.run_id, ctx.out_dir / "profile.json", "profile")
+    for name in axes:
+        tr.log_artifact(ctx.run_id, ctx.out_dir / f"profile-{name}.json", "profile")
     tr.log_artifact(ctx.run_id, ctx.out_dir / "summary.json")
     info = {k: v for k, v in ctx.info.items() if k not in ("io_types", "ops", "paid_off", "speedup_vs_float")}
     if info:

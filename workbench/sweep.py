@@ -67,7 +67,7 @@ def plan(experiment_file: str | Path, root: Path) -> Plan:
     path = Path(experiment_file)
     spec = load_experiment(path)
     ds = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root)
-    planned = tuple(PlannedVariant(v, variant_id(v, spec.baseline, ds.fingerprint, spec.target))
+    planned = tuple(PlannedVariant(v, variant_id(v, spec.baseline, ds.fingerprint, spec.target, spec.profiles))
                     for v in spec.resolved_variants())
     return Plan(path.resolve(), spec, ds.fingerprint, planned)
 

@@ -245,6 +245,34 @@ def _load_inputs(path: str) -> Any:
 
 
 @main.command()
+@click.argument("experiment")
+@click.option("--sweep", default="latest", show_default=True, help="Sweep id, or 'latest'.")
+@click.option("--out", default=".workbench/reports", show_default=True, type=click.Path(file_okay=False))
+def report(experiment: str, sweep: str, out: str) -> None:
+    """Rebuild the HTML dashboard of a past sweep from MLflow (EXPERIMENT: a name or an experiment YAML)."""
+    from workbench.report import build_dashboard
+    from workbench.tracking import TAG_KIND, TAG_SWEEP, Tracker
+
+    name = experiment
+    if experiment.endswith((".yaml", ".yml")):
+        from workbench.config import load_experiment
+
+        name = load_experiment(experiment).name
+    tr = Tracker()
+    tr.check()
+    exp = tr.client.get_experiment_by_name(name)
+    if exp is None:
+        raise WorkbenchError(f"no MLflow experiment named '{name}' in {tr.uri}")
+    if sweep == "latest":
+        sweeps = tr.runs(exp.experiment_id, f"tags.`{TAG_KIND}` = 'sweep'")
+        if not sweeps:
+            raise WorkbenchError(f"experiment '{name}' has no sweeps yet; run `workbench run` first")
+        sweep = sweeps[0].data.tags[TAG_SWEEP]
+    path = build_dashboard(tr, exp.experiment_id, sweep, Path(out))
+    click.echo(f"Dashboard for sweep {sweep}: {path}")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True)
 def zoo(as_json: bool) -> None:
     """List the built-in baseline models and datasets."""

@@ -190,13 +190,18 @@ def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint
     """SHA-256 over (variant spec without its name, baseline, dataset fingerprint, target).
 
     Names are labels, not content: renaming a variant keeps its history; changing what it computes
-    gives a new id. Timeouts are excluded for the same reason.
+    gives a new id. Timeouts are excluded for the same reason. Fields left at their defaults are
+    omitted, so adding a new option (with a default) to a spec never changes existing ids.
     """
+    v = variant.model_dump(mode="json", exclude={"name", "timeout_s", "steps"}, exclude_defaults=True)
+    if variant.steps:  # the technique is a discriminator with a default: always keep it
+        v["steps"] = [{**s.model_dump(mode="json", exclude_defaults=True), "technique": s.technique}
+                      for s in variant.steps]
     payload = {
-        "variant": variant.model_dump(mode="json", exclude={"name", "timeout_s"}),
-        "baseline": baseline.model_dump(mode="json"),
+        "variant": v,
+        "baseline": baseline.model_dump(mode="json", exclude_defaults=True),
         "dataset": dataset_fingerprint,
-        "target": target.model_dump(mode="json", exclude={"name"}),
+        "target": target.model_dump(mode="json", exclude={"name"}, exclude_defaults=True),
     }
     if profiles:  # only when present, so ids of experiments without extra profiles never change
         payload["profiles"] = list(profiles)
@@ -205,7 +210,7 @@ def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint
 
 def baseline_id(baseline: BaselineSpec, dataset_fingerprint: str) -> str:
     """Cache key of a trained baseline."""
-    payload = {"baseline": baseline.model_dump(mode="json"), "dataset": dataset_fingerprint}
+    payload = {"baseline": baseline.model_dump(mode="json", exclude_defaults=True), "dataset": dataset_fingerprint}
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 

@@ -47,6 +47,7 @@ class SweepResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     regressions: list[dict[str, Any]] = field(default_factory=list)
     dashboard: Path | None = None
+    work_dir: str = ".workbench"
     killed_runs: list[str] = field(default_factory=list)
 
     @property
@@ -141,8 +142,9 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
             TAG_KIND: "sweep", TAG_SWEEP: sweep_id, "workbench.experiment_file": str(experiment_file),
             "workbench.variants": str(len(selected)), "workbench.executor": executor,
             **provenance.tags(spec.target.threads)})
-        result = SweepResult(spec.name, exp_id, sweep_id, parent, tracker.uri, killed_runs=killed)
+        result = SweepResult(spec.name, exp_id, sweep_id, parent, tracker.uri, killed_runs=killed, work_dir=str(wdir))
         tracker.log_text(parent, the_plan.experiment_file.read_text(), "experiment.yaml")
+        tracker.log_text(parent, spec.model_dump_json(indent=1), "experiment.resolved.json")
         tracker.log(parent, params={"workers": workers, "executor": executor, "force": force,
                                     "dataset.fingerprint": the_plan.dataset_fingerprint})
         out_dir = wdir / "sweeps" / sweep_id
@@ -210,12 +212,13 @@ def _finish_parent(tracker: Any, result: SweepResult, compare_to: str | None, sp
         from workbench.compare import compare_with_previous
 
         result.regressions = compare_with_previous(tracker, result, compare_to, spec)
+    from workbench.report import build_dashboard
+
     try:
-        from workbench.report import build_sweep_dashboard
-    except ImportError:  # pragma: no cover - report is optional while plotly is missing
-        build_sweep_dashboard = None
-    if build_sweep_dashboard is not None:
-        result.dashboard = build_sweep_dashboard(tracker, result, spec)
+        result.dashboard = build_dashboard(tracker, result.experiment_id, result.sweep_id,
+                                           Path(result.work_dir) / "reports", tag_recommended=True)
+    except Exception as exc:  # a broken chart must not cost the night's measurements
+        tracker.set_tags(result.parent_run_id, {"workbench.dashboard_error": f"{type(exc).__name__}: {exc}"[:500]})
     failures = [f"{r['variant']}: {r['reason']}" for r in result.failed]
     if failures:
         tracker.set_tags(result.parent_run_id, {"workbench.failures": "\n".join(failures)[:5000]})

@@ -149,3 +149,16 @@ def test_base_file_is_merged(tmp_path):
 def test_every_shipped_experiment_loads(path):
     spec = load_experiment(path)
     assert spec.resolved_variants()
+
+
+def test_variant_id_distinguishes_default_steps_of_different_techniques():
+    b, t = BaselineSpec(model="digits_cnn", dataset="digits"), TargetSpec()
+    ids = {variant_id(VariantSpec.model_validate({"name": "a", "steps": [{"technique": tech}]}), b, "fp", t)
+           for tech in ("prune", "cluster", "qat", "prune_structured")}
+    assert len(ids) == 4
+
+
+def test_variant_id_unchanged_by_explicit_defaults():
+    b = BaselineSpec(model="digits_cnn", dataset="digits")
+    a = variant_id(VariantSpec(name="a", quantization="int8"), b, "fp", TargetSpec())
+    assert a == variant_id(VariantSpec(name="a", quantization="int8"), b, "fp", TargetSpec(threads=1, kernels="optimized"))

@@ -42,7 +42,7 @@ def test_metric_names_match_design():
     names = set(latency_stats([1.0, 2.0, 3.0]).metrics())
     assert names == {"latency_ms_p50", "latency_ms_p90", "latency_ms_p95", "latency_ms_p99", "latency_ms_mean",
                      "latency_ms_std", "latency_ms_min", "latency_runs", "latency_ms_p50_ci_low",
-                     "latency_ms_p50_ci_high"}
+                     "latency_ms_p50_ci_high", "latency_ms_p5"}
 
 
 @pytest.mark.parametrize("bad", [[], [1.0, float("nan")], [-1.0]])

@@ -32,6 +32,7 @@ class LatencyStats:
         out = {f"latency_ms_{k}": getattr(self, k) for k in ("p50", "p90", "p95", "p99", "mean", "std", "min")}
         out["latency_runs"] = float(self.runs)
         out["latency_ms_p50_ci_low"], out["latency_ms_p50_ci_high"] = self.p50_ci_low, self.p50_ci_high
+        out["latency_ms_p5"] = self.p5
         return out
 
     def to_dict(self) -> dict[str, float | int | bool]:

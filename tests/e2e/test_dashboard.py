@@ -1,0 +1,105 @@
+"""The sweep dashboard: Pareto set equals an independent computation from MLflow; one recommended run;
+the standalone HTML renders its plots in a real headless Chromium (screenshot kept in test-artifacts/)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, write_experiment
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    from workbench.sweep import run_sweep
+
+    root = tmp_path_factory.mktemp("dash")
+    write_experiment(root, name="dash", extra="budgets: {max_accuracy_drop: 1.0, max_size_kb: 100}\n",
+                     variants=textwrap.dedent("""\
+        variants:
+          - {name: float32, quantization: float32}
+          - {name: float16, quantization: float16}
+          - {name: int8, quantization: int8}
+          - {name: dynamic, quantization: dynamic}
+        """))
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        result = run_sweep("experiments/dash.yaml", workers=2, progress=False)
+    finally:
+        os.chdir(cwd)
+    return root, result
+
+
+def _independent_front(runs):
+    pts = [(r.data.tags["workbench.variant"], r.data.metrics["accuracy"], r.data.metrics["latency_ms_p50"])
+           for r in runs]
+    front = []
+    for name, acc, lat in pts:
+        beaten = any(a >= acc and lt <= lat and (a > acc or lt < lat) for n, a, lt in pts if n != name)
+        if not beaten:
+            front.append(name)
+    return sorted(front)
+
+
+def test_pareto_and_recommendation_match_mlflow(swept):
+    from workbench.tracking import Tracker
+
+    root, result = swept
+    tr = Tracker(root=root)
+    runs = [r for r in tr.runs(result.experiment_id, "tags.`workbench.kind` = 'variant'", statuses=["FINISHED"])]
+    with (root / "p.json").open("w") as f:
+        f.write(Path(tr.client.download_artifacts(result.parent_run_id, "pareto.json", str(root))).read_text())
+    logged = json.loads((root / "p.json").read_text())
+    assert sorted(logged["pareto_accuracy_latency"]) == _independent_front(runs)
+    recommended = [r for r in tr.runs(result.experiment_id) if r.data.tags.get("workbench.recommended") == "true"]
+    assert len(recommended) == 1
+    assert recommended[0].data.tags["workbench.variant"] == logged["recommended"]
+    assert result.dashboard is not None and result.dashboard.exists()
+
+
+def test_report_command_rebuilds_from_mlflow_only(swept):
+    root, result = swept
+    shutil.rmtree(root / ".workbench" / "reports")
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "report", "dash", "--sweep", result.sweep_id],
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (root / ".workbench" / "reports" / f"dash-{result.sweep_id}.html").exists()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make system-deps installs it)")
+def test_dashboard_renders_in_headless_chromium(swept):
+    from playwright.sync_api import sync_playwright
+
+    _, result = swept
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "dashboard.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(result.dashboard.as_uri())
+        page.wait_for_selector("#plot0 .main-svg", timeout=30_000)
+        assert page.locator(".js-plotly-plot").count() >= 4
+        assert page.locator("#plot0 .scatterlayer .point").count() >= 4  # one marker per variant
+        assert "Recommended" in page.locator("#recommended").inner_text()
+        page.locator("#variants th").nth(3).click()  # sortable table
+        page.screenshot(path=str(shot), full_page=False)
+        browser.close()
+    assert errors == []
+    assert shot.stat().st_size > 10_000

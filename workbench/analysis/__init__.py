@@ -1,0 +1,1 @@
+"""Analyses over measured variants: Pareto fronts, recommendations (pure), sensitivity (LiteRT)."""

@@ -1,0 +1,52 @@
+"""Pareto fronts and the recommended variant: pure functions over metric rows (dicts), no MLflow."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+Objective = tuple[str, str]  # (metric, "max" | "min")
+ACC_VS_LATENCY: tuple[Objective, ...] = (("accuracy", "max"), ("latency_ms_p50", "min"))
+ACC_VS_SIZE: tuple[Objective, ...] = (("accuracy", "max"), ("size_bytes", "min"))
+
+
+def _better_or_equal(a: dict[str, Any], b: dict[str, Any], objectives: Sequence[Objective]) -> bool:
+    return all((a[m] >= b[m]) if d == "max" else (a[m] <= b[m]) for m, d in objectives)
+
+
+def dominates(a: dict[str, Any], b: dict[str, Any], objectives: Sequence[Objective]) -> bool:
+    """a is at least as good as b everywhere and strictly better somewhere."""
+    return _better_or_equal(a, b, objectives) and any(a[m] != b[m] for m, _ in objectives)
+
+
+def pareto_front(rows: Sequence[dict[str, Any]], objectives: Sequence[Objective] = ACC_VS_LATENCY) -> list[str]:
+    """Names (``variant``) of the rows no other row dominates; rows missing a metric are ignored."""
+    usable = [r for r in rows if all(isinstance(r.get(m), int | float) for m, _ in objectives)]
+    return [r["variant"] for r in usable if not any(dominates(o, r, objectives) for o in usable if o is not r)]
+
+
+def budget_violations(row: dict[str, Any], budgets: Any) -> list[str]:
+    """Which budgets (from the experiment's ``budgets``) this row breaks, as readable phrases."""
+    out = []
+    if budgets.max_accuracy_drop is not None and row.get("accuracy_delta", 0.0) < -budgets.max_accuracy_drop:
+        out.append(f"max_accuracy_drop {budgets.max_accuracy_drop:g} pts (drop {-row['accuracy_delta']:.2f})")
+    if budgets.max_latency_ms is not None and row.get("latency_ms_p50", 0.0) > budgets.max_latency_ms:
+        out.append(f"max_latency_ms {budgets.max_latency_ms:g} (p50 {row['latency_ms_p50']:.3f})")
+    if budgets.max_size_kb is not None and row.get("size_bytes", 0.0) / 1024 > budgets.max_size_kb:
+        out.append(f"max_size_kb {budgets.max_size_kb:g} (size {row['size_bytes'] / 1024:.1f})")
+    if budgets.max_memory_mb is not None and row.get("memory_mb_peak", 0.0) > budgets.max_memory_mb:
+        out.append(f"max_memory_mb {budgets.max_memory_mb:g} (peak {row['memory_mb_peak']:.1f})")
+    return out
+
+
+def recommend(rows: Sequence[dict[str, Any]], budgets: Any) -> tuple[dict[str, Any] | None, list[str]]:
+    """Best accuracy within every budget, ties broken by lower latency p50.
+
+    Returns (row, []) or (None, explanations naming the budgets that excluded the closest candidates).
+    """
+    measured = [r for r in rows if isinstance(r.get("accuracy"), int | float)]
+    fits = [r for r in measured if not budget_violations(r, budgets)]
+    if fits:
+        return min(fits, key=lambda r: (-r["accuracy"], r.get("latency_ms_p50", float("inf")))), []
+    closest = sorted(measured, key=lambda r: (len(budget_violations(r, budgets)), -r["accuracy"]))[:3]
+    return None, [f"{r['variant']}: exceeds {'; '.join(budget_violations(r, budgets))}" for r in closest]

@@ -1,0 +1,239 @@
+"""The sweep dashboard: plotly figures built from what MLflow holds, written as one standalone HTML file
+(plotly.js inlined, so it opens without a server) and logged on the sweep's parent run.
+
+``build_dashboard`` reads only MLflow (the parent run's ``summary.json`` and ``experiment.resolved.json``,
+and the variant runs), so ``workbench report`` can rebuild any past sweep on any machine.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from workbench.analysis.pareto import ACC_VS_LATENCY, ACC_VS_SIZE, budget_violations, pareto_front, recommend
+from workbench.config import ExperimentSpec
+from workbench.tracking import TAG_KIND, TAG_SWEEP, TAG_VARIANT, Tracker
+
+GREY, FRONT = "#b0b0b0", "#1f77b4"
+TABLE_COLS = [("variant", "variant", "{}"), ("status", "status", "{}"), ("technique", "technique", "{}"),
+              ("accuracy", "accuracy", "{:.4f}"), ("accuracy_delta", "Δ pts", "{:+.2f}"),
+              ("size_bytes", "size KB", "{:.1f}"), ("compression_ratio_gzip", "gzip ratio", "{:.2f}"),
+              ("latency_ms_p50", "p50 ms", "{:.4f}"), ("latency_ms_p95", "p95 ms", "{:.4f}"),
+              ("memory_mb_peak", "peak MB", "{:.1f}"), ("speedup_vs_float", "speedup", "{:.2f}")]
+
+
+def _read_artifact(tracker: Tracker, run_id: str, name: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        return Path(tracker.client.download_artifacts(run_id, name, tmp)).read_text()
+
+
+def load_sweep(tracker: Tracker, experiment_id: str, sweep_id: str) -> tuple[Any, ExperimentSpec, list[dict[str, Any]]]:
+    """(parent run, resolved spec, rows with the metrics as logged in each variant's run)."""
+    parents = tracker.runs(experiment_id, f"tags.`{TAG_SWEEP}` = '{sweep_id}' and tags.`{TAG_KIND}` = 'sweep'")
+    if not parents:
+        from workbench.errors import WorkbenchError
+
+        raise WorkbenchError(f"no sweep '{sweep_id}' in this experiment")
+    parent = parents[0]
+    spec = ExperimentSpec.model_validate(json.loads(_read_artifact(tracker, parent.info.run_id,
+                                                                   "experiment.resolved.json")))
+    rows = []
+    for row in json.loads(_read_artifact(tracker, parent.info.run_id, "summary.json")):
+        run = tracker.get_run(row["run_id"]) if row.get("run_id") else None
+        metrics = dict(run.data.metrics) if run is not None else {}
+        rows.append({"variant": row["variant"], "variant_id": row["variant_id"], "technique": row["technique"],
+                     "status": row["status"], "reason": row.get("reason", ""), "run_id": row.get("run_id", ""),
+                     "params": dict(run.data.params) if run is not None else {}, **metrics})
+    return parent, spec, rows
+
+
+def _hover(r: dict[str, Any]) -> str:
+    steps = {k: v for k, v in r["params"].items() if k.startswith("variant.") and k != "variant.name"}
+    spec = "<br>".join(f"{k[8:]}={v}" for k, v in sorted(steps.items())[:12])
+    return (f"<b>{html.escape(r['variant'])}</b> ({html.escape(r['technique'])})<br>accuracy {r['accuracy']:.4f} "
+            f"({r.get('accuracy_delta', 0):+.2f} pts)<br>p50 {r.get('latency_ms_p50', 0):.4f} ms, "
+            f"{r.get('size_bytes', 0) / 1024:.1f} KB<br>{spec}")
+
+
+def tradeoff_figure(rows: list[dict[str, Any]], x: str, objectives: Any, spec: ExperimentSpec, title: str) -> Any:
+    import plotly.graph_objects as go
+
+    scale = (lambda v: v / 1024) if x == "size_bytes" else (lambda v: v)
+    pts = [r for r in rows if isinstance(r.get("accuracy"), float) and isinstance(r.get(x), float)]
+    front = set(pareto_front(pts, objectives))
+    fig = go.Figure()
+    for on_front in (False, True):
+        sel = [r for r in pts if (r["variant"] in front) == on_front]
+        fig.add_trace(go.Scatter(
+            x=[scale(r[x]) for r in sel], y=[r["accuracy"] for r in sel], mode="markers+text",
+            text=[r["variant"] for r in sel], textposition="top center", hovertext=[_hover(r) for r in sel],
+            hoverinfo="text", name="Pareto front" if on_front else "dominated",
+            marker={"size": 11 if on_front else 8, "color": FRONT if on_front else GREY}))
+    line = sorted((r for r in pts if r["variant"] in front), key=lambda r: r[x])
+    fig.add_trace(go.Scatter(x=[scale(r[x]) for r in line], y=[r["accuracy"] for r in line], mode="lines",
+                             line={"color": FRONT, "dash": "dot"}, showlegend=False, hoverinfo="skip"))
+    b = spec.budgets
+    base_acc = next((r["accuracy"] - r.get("accuracy_delta", 0) / 100 for r in pts), None)
+    if b.max_accuracy_drop is not None and base_acc is not None:
+        fig.add_hline(y=base_acc - b.max_accuracy_drop / 100, line_dash="dash", line_color="red",
+                      annotation_text=f"max_accuracy_drop {b.max_accuracy_drop:g} pts")
+    limit = b.max_latency_ms if x == "latency_ms_p50" else b.max_size_kb if x == "size_bytes" else None
+    if limit is not None:
+        fig.add_vline(x=limit, line_dash="dash", line_color="red",
+                      annotation_text="max_latency_ms" if x == "latency_ms_p50" else "max_size_kb")
+    fig.update_layout(title=title, xaxis_title="latency p50 (ms)" if x == "latency_ms_p50" else "size (KB)",
+                      yaxis_title="accuracy (.tflite on LiteRT)", height=480, template="plotly_white")
+    return fig
+
+
+def bars_figure(rows: list[dict[str, Any]]) -> Any:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    ok = [r for r in rows if isinstance(r.get("latency_ms_p50"), float)]
+    names = [r["variant"] for r in ok]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("size (KB)", "latency p50 (ms), whiskers p5-p95",
+                                                        "peak memory (MB above runner baseline)"))
+    fig.add_trace(go.Bar(x=names, y=[r["size_bytes"] / 1024 for r in ok], name="size"), 1, 1)
+    fig.add_trace(go.Bar(x=names, y=[r["latency_ms_p50"] for r in ok], name="p50", error_y={
+        "type": "data", "symmetric": False,
+        "array": [r.get("latency_ms_p95", r["latency_ms_p50"]) - r["latency_ms_p50"] for r in ok],
+        "arrayminus": [r["latency_ms_p50"] - r.get("latency_ms_p5", r["latency_ms_p50"]) for r in ok]}), 1, 2)
+    fig.add_trace(go.Bar(x=names, y=[r.get("memory_mb_peak", 0) for r in ok], name="peak memory"), 1, 3)
+    fig.update_layout(height=420, showlegend=False, template="plotly_white")
+    return fig
+
+
+def trends_figure(tracker: Tracker, experiment_id: str, rows: list[dict[str, Any]]) -> Any:
+    """Each variant id's metrics across every FINISHED run of it in this experiment (nightly drift)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("accuracy", "latency p50 (ms)", "size (KB)"))
+    history = tracker.runs(experiment_id, f"tags.`{TAG_KIND}` = 'variant'", statuses=["FINISHED"])
+    for r in rows:
+        runs = sorted((h for h in history if h.data.tags.get(TAG_VARIANT) == r["variant_id"]),
+                      key=lambda h: h.info.start_time)
+        if not runs:
+            continue
+        import datetime as dt
+
+        when = [dt.datetime.fromtimestamp(h.info.start_time / 1000, dt.UTC) for h in runs]
+        for col, (metric, k) in enumerate((("accuracy", 1.0), ("latency_ms_p50", 1.0), ("size_bytes", 1 / 1024)), 1):
+            fig.add_trace(go.Scatter(x=when, y=[h.data.metrics.get(metric, float("nan")) * k for h in runs],
+                                     mode="lines+markers", name=r["variant"], legendgroup=r["variant"],
+                                     showlegend=col == 1), 1, col)
+    fig.update_layout(height=380, template="plotly_white")
+    return fig
+
+
+def axes_figure(rows: list[dict[str, Any]], spec: ExperimentSpec) -> Any | None:
+    """Latency p50 of each variant under the main target and each extra profile axis."""
+    if not spec.profiles:
+        return None
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    ok = [r for r in rows if isinstance(r.get("latency_ms_p50"), float)]
+    fig.add_trace(go.Bar(name="main target", x=[r["variant"] for r in ok], y=[r["latency_ms_p50"] for r in ok]))
+    for p in spec.profiles:
+        fig.add_trace(go.Bar(name=p["name"], x=[r["variant"] for r in ok],
+                             y=[r.get(f"latency_ms_p50.{p['name']}", float("nan")) for r in ok]))
+    fig.update_layout(barmode="group", title="latency p50 by runtime option (profile axes)", height=420,
+                      template="plotly_white", yaxis_title="ms")
+    return fig
+
+
+def _table(rows: list[dict[str, Any]], front: set[str], spec: ExperimentSpec) -> str:
+    head = "".join(f"<th onclick='sortTable(this)'>{h}</th>" for _, h, _ in TABLE_COLS) + "<th>Pareto</th><th>budgets</th>"
+    body = []
+    for r in rows:
+        cells = []
+        for key, _, fmt in TABLE_COLS:
+            v = r.get(key)
+            if key == "size_bytes" and isinstance(v, float):
+                v = v / 1024
+            cells.append(f"<td>{html.escape(fmt.format(v)) if v is not None and v == v else '-'}</td>")
+        fails = budget_violations(r, spec.budgets) if "accuracy" in r else ["not measured"]
+        cells.append(f"<td>{'yes' if r['variant'] in front else ''}</td>")
+        cells.append(f"<td>{html.escape('; '.join(fails)) if fails else 'all met'}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table id='variants'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+SORT_JS = """<script>
+function sortTable(th){const t=th.closest('table'),i=[...th.parentNode.children].indexOf(th),
+b=t.tBodies[0],asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';
+const v=r=>{const s=r.children[i].innerText;const n=parseFloat(s);return isNaN(n)?s:n;};
+[...b.rows].sort((x,y)=>{const a=v(x),c=v(y);return (a>c?1:a<c?-1:0)*(asc?1:-1);}).forEach(r=>b.appendChild(r));}
+</script>"""
+STYLE = ("<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;"
+         "font-size:13px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}th{cursor:pointer;"
+         "background:#f4f4f4}td:first-child,td:nth-child(2),td:nth-child(3){text-align:left}.rec{background:#eef7ee;"
+         "padding:12px;border-left:4px solid #2a2}.none{background:#fdf0f0;border-left-color:#c33}</style>")
+
+
+def render(spec: ExperimentSpec, sweep_id: str, rows: list[dict[str, Any]], figures: list[Any],
+           recommended: dict[str, Any] | None, why_none: list[str]) -> str:
+    """The standalone HTML page (pure: figures in, text out)."""
+    import plotly.io as pio
+
+    measured = [r for r in rows if isinstance(r.get("accuracy"), float)]
+    front = set(pareto_front(measured, ACC_VS_LATENCY))
+    if recommended is not None:
+        head = (f"<div class='rec' id='recommended'>Recommended: <b>{html.escape(recommended['variant'])}</b> — "
+                f"accuracy {recommended['accuracy']:.4f} ({recommended.get('accuracy_delta', 0):+.2f} pts), "
+                f"p50 {recommended.get('latency_ms_p50', 0):.4f} ms, {recommended.get('size_bytes', 0) / 1024:.1f} KB "
+                f"(best accuracy within every budget, ties broken by latency)</div>")
+    else:
+        head = ("<div class='rec none' id='recommended'>No variant fits every budget. Closest candidates:<ul>"
+                + "".join(f"<li>{html.escape(w)}</li>" for w in why_none) + "</ul></div>")
+    plots = [pio.to_html(f, include_plotlyjs="inline" if i == 0 else False, full_html=False,
+                         div_id=f"plot{i}") for i, f in enumerate(figures)]
+    failed = [r for r in rows if r["status"] == "FAILED"]
+    fail_html = ("<h2>Failed variants</h2><ul>" + "".join(
+        f"<li><b>{html.escape(r['variant'])}</b>: {html.escape(r['reason'])}</li>" for r in failed) + "</ul>") if failed else ""
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(spec.name)} — {sweep_id}</title>"
+            f"{STYLE}</head><body><h1>{html.escape(spec.name)}</h1><p>sweep {sweep_id} · {len(rows)} variants · "
+            f"{html.escape(spec.description)}</p>{head}{''.join(plots)}<h2>All variants</h2>"
+            f"{_table(rows, front, spec)}{fail_html}{SORT_JS}</body></html>")
+
+
+def build_dashboard(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path,
+                    tag_recommended: bool = False) -> Path:
+    """Rebuild the dashboard of ``sweep_id`` from MLflow, write it under ``out_dir``, log it on the parent run."""
+    parent, spec, rows = load_sweep(tracker, experiment_id, sweep_id)
+    measured = [r for r in rows if r["status"] in ("FINISHED", "SKIPPED") and isinstance(r.get("accuracy"), float)]
+    rec, why = recommend(measured, spec.budgets)
+    figures = [tradeoff_figure(measured, "latency_ms_p50", ACC_VS_LATENCY, spec, "accuracy vs latency p50"),
+               tradeoff_figure(measured, "size_bytes", ACC_VS_SIZE, spec, "accuracy vs size"),
+               bars_figure(measured), trends_figure(tracker, experiment_id, measured)]
+    axes = axes_figure(measured, spec)
+    if axes is not None:
+        figures.append(axes)
+    page = render(spec, sweep_id, rows, figures, rec, why)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{spec.name}-{sweep_id}.html"
+    path.write_text(page)
+    tracker.log_text(parent.info.run_id, page, "dashboard.html")
+    front = pareto_front(measured, ACC_VS_LATENCY)
+    tracker.log_text(parent.info.run_id, json.dumps({"pareto_accuracy_latency": front,
+                                                     "pareto_accuracy_size": pareto_front(measured, ACC_VS_SIZE),
+                                                     "recommended": rec["variant"] if rec else None,
+                                                     "why_none": why}, indent=1), "pareto.json")
+    if tag_recommended:
+        _tag_recommended(tracker, experiment_id, rec["run_id"] if rec else None)
+        tracker.set_tags(parent.info.run_id, {"workbench.recommended_variant": rec["variant"] if rec else "none"})
+    return path
+
+
+def _tag_recommended(tracker: Tracker, experiment_id: str, run_id: str | None) -> None:
+    """Exactly one run of the experiment carries workbench.recommended=true: the newest recommendation."""
+    for run in tracker.runs(experiment_id, "tags.`workbench.recommended` = 'true'"):
+        if run.info.run_id != run_id:
+            tracker.set_tags(run.info.run_id, {"workbench.recommended": "false"})
+    if run_id:
+        tracker.set_tags(run_id, {"workbench.recommended": "true"})

@@ -197,7 +197,7 @@ def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint
     if variant.steps:  # the technique is a discriminator with a default: always keep it
         v["steps"] = [{**s.model_dump(mode="json", exclude_defaults=True), "technique": s.technique}
                       for s in variant.steps]
-    payload = {
+    payload: dict[str, Any] = {
         "variant": v,
         "baseline": baseline.model_dump(mode="json", exclude_defaults=True),
         "dataset": dataset_fingerprint,

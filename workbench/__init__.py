@@ -24,6 +24,7 @@ _EXPORTS = {
     "TfliteModel": "workbench.tflite_model",
     # sweeps and reports
     "run_sweep": "workbench.sweep", "show_summary": "workbench.display",
+    "sensitivity_report": "workbench.analysis.views", "Explorer": "workbench.widgets",
     "WorkbenchError": "workbench.errors",
 }
 __all__ = sorted(_EXPORTS)

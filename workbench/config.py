@@ -102,12 +102,22 @@ class VariantSpec(Spec):
     quantization: QuantMode = "float32"
     calibration_samples: Annotated[int, Field(ge=1, le=100_000)] | None = None
     timeout_s: Annotated[float, Field(gt=0)] | None = None
+    keep_float: Annotated[int, Field(ge=0, le=1000)] = 0  # selective int8: k most sensitive layers stay float
+
+    @model_validator(mode="after")
+    def _keep_float_needs_int8(self) -> VariantSpec:
+        if self.keep_float and self.quantization not in ("int8", "int8_io"):
+            raise ValueError(f"keep_float needs quantization int8 or int8_io, not '{self.quantization}'")
+        if self.keep_float and any(s.technique == "qat" for s in self.steps):
+            raise ValueError("keep_float (selective post-training quantization) does not combine with qat")
+        return self
 
     @property
     def technique(self) -> str:
         """A short label: the step techniques then the quantization mode, e.g. ``prune+cluster>int8``."""
         chain = "+".join(s.technique for s in self.steps)
-        return f"{chain}>{self.quantization}" if chain else f"ptq:{self.quantization}"
+        quant = f"{self.quantization}-keep{self.keep_float}" if self.keep_float else self.quantization
+        return f"{chain}>{quant}" if chain else f"ptq:{quant}"
 
 
 class ExperimentSpec(Spec):

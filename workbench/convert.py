@@ -65,3 +65,20 @@ def convert(model: Any, mode: str, x_calib: np.ndarray | None = None, qat: bool 
             conv.inference_output_type = tf.int8
     # "dynamic": Optimize.DEFAULT with no representative dataset
     return bytes(conv.convert())
+
+
+def convert_selective(model: Any, x_calib: np.ndarray, keep_float_nodes: list[str], int8_io: bool = False) -> bytes:
+    """Full-integer int8 except the ops producing ``keep_float_nodes`` (tensor names of the float model),
+    which stay float32 behind DEQUANTIZE/QUANTIZE pairs. Uses the converter's calibrate-then-quantize
+    path (what TensorFlow's quantization debugger does for selective quantization)."""
+    from tensorflow.lite.python import convert as tfl_convert
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = _representative(x_calib)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv._experimental_calibrate_only = True
+    calibrated = conv.convert()
+    io = tf.int8 if int8_io else tf.float32
+    return bytes(tfl_convert.mlir_quantize(calibrated, fully_quantize=True, input_data_type=io, output_data_type=io,
+                                           denylisted_nodes=list(keep_float_nodes)))

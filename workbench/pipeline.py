@@ -181,12 +181,29 @@ def convert_variant(ctx: VariantContext, model: Any) -> Path:
 
     if is_reference(ctx.variant):
         content = ctx.baseline.tflite_path.read_bytes()  # the baseline's own float file: same bytes
+    elif ctx.variant.keep_float:
+        content = _convert_selective(ctx, model)
     else:
         qat = any(s.technique == "qat" for s in ctx.variant.steps)
         content = convert(model, ctx.variant.quantization, calibration_samples(ctx), qat=qat)
     path = ctx.out_dir / "model.tflite"
     atomic_write(path, content)
     return path
+
+
+def _convert_selective(ctx: VariantContext, model: Any) -> bytes:
+    """int8 with the ``keep_float`` most quantization-sensitive layers left in float32 (measured on LiteRT)."""
+    from workbench.analysis.sensitivity import most_sensitive, quant_sensitivity
+    from workbench.convert import convert, convert_selective
+
+    calib = calibration_samples(ctx)
+    rows = quant_sensitivity(convert(model, "float32"), convert(model, "int8", calib), ctx.dataset.x_test[:64])
+    keep = most_sensitive(rows, ctx.variant.keep_float)
+    ctx.info["sensitivity"] = rows
+    ctx.info["kept_float_layers"] = [r["layer"] for r in keep]
+    ctx.note(f"selective int8: kept in float32 the {len(keep)} most sensitive layer(s): "
+             + ", ".join(f"{r['layer']} (RMSE/scale {r['rmse_over_scale']:.2f})" for r in keep))
+    return convert_selective(model, calib, [r["node"] for r in keep], int8_io=ctx.variant.quantization == "int8_io")
 
 
 def evaluate_variant(ctx: VariantContext, tflite: Path) -> dict[str, float]:

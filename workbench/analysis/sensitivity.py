@@ -57,7 +57,7 @@ def quant_sensitivity(float_tflite: bytes, int8_tflite: bytes, x: np.ndarray) ->
     q_ops, q_out = _run_all_tensors(int8_tflite, x)
     if [o["op_name"] for o in f_ops] != [o["op_name"] for o in q_ops]:
         raise ValueError("cannot pair float and int8 ops: the graphs differ beyond QUANTIZE/DEQUANTIZE")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for fo, qo in zip(f_ops, q_ops, strict=True):
         scale, zp = qo["tensor"]["quantization"]
         if not scale or fo["op_name"] not in WEIGHTED:

@@ -117,6 +117,24 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
 
 
 @main.command()
+@click.argument("experiment_file", type=click.Path(dir_okay=False))
+@click.option("--work-dir", default=".workbench", show_default=True)
+@click.option("--no-progress", is_flag=True)
+def search(experiment_file: str, work_dir: str, no_progress: bool) -> None:
+    """Accuracy-budget search over EXPERIMENT_FILE's `search.space` (every trial is a logged variant)."""
+    from workbench.search import run_search
+
+    r = run_search(experiment_file, work_dir=work_dir, progress=not no_progress)
+    _print_table(r.trials)
+    click.echo(f"\n{len(r.trials)} trial(s) in {r.seconds:.0f}s; stopped by {r.stopped_by}.")
+    click.echo(f"Pareto front (size, latency) within the accuracy budget: {', '.join(r.front) or 'none'}")
+    if r.best:
+        click.echo(f"Most compressed within budget: {r.best['variant']} (gzip ratio "
+                   f"{r.best['compression_ratio_gzip']:.2f}, {r.best['accuracy_delta']:+.2f} pts)")
+    sys.exit(0 if r.best else 1)
+
+
+@main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--ids", is_flag=True, help="Also compute variant ids (loads each dataset).")
 def validate(files: tuple[str, ...], ids: bool) -> None:

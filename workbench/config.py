@@ -94,6 +94,17 @@ class RegressionSpec(Spec):
     max_size_change: Annotated[float, Field(ge=0)] = 0.0  # relative; any change of the file is reported
 
 
+class SearchSpec(Spec):
+    """Accuracy-budget search: try variants from declared ranges until a stop condition holds."""
+
+    space: tuple[dict[str, Any], ...]  # each entry expands like `matrix` (lists are ranges)
+    max_accuracy_drop: Annotated[float, Field(ge=0)] | None = None  # default: budgets.max_accuracy_drop
+    goal_compression_ratio_gzip: Annotated[float, Field(gt=0)] | None = None  # stop when a trial reaches it
+    max_trials: Annotated[int, Field(ge=1, le=10_000)] = 10
+    max_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    seed: int = 0
+
+
 class VariantSpec(Spec):
     """One compressed variant: training-time steps, then a post-training quantization mode."""
 
@@ -128,6 +139,7 @@ class ExperimentSpec(Spec):
     calibration_samples: Annotated[int, Field(ge=1, le=100_000)] = 200
     budgets: BudgetSpec = BudgetSpec()
     regression: RegressionSpec = RegressionSpec()
+    search: SearchSpec | None = None
     profiles: tuple[dict[str, Any], ...] = ()  # extra profile axes: [{name: t2, threads: 2}, {name: ref, kernels: reference}]
     variant_timeout_s: Annotated[float, Field(gt=0)] = 1800.0
     variants: tuple[VariantSpec, ...] = ()
@@ -158,6 +170,26 @@ class ExperimentSpec(Spec):
         if len(set(names)) != len(names):
             raise ValueError("profiles: names must be unique")
         return profiles
+
+    def search_candidates(self) -> tuple[VariantSpec, ...]:
+        """Every variant the search space declares (a seeded shuffle decides the trial order)."""
+        from workbench.matrix import expand_matrix
+
+        if self.search is None:
+            return ()
+        out: list[VariantSpec] = []
+        for i, entry in enumerate(self.search.space):
+            steps = entry.get("steps", [[]])
+            if isinstance(steps, list) and steps and all(isinstance(st, dict) for st in steps):
+                entry = {**entry, "steps": [steps]}  # one chain written without the outer list
+            try:
+                expanded = list(expand_matrix(entry, taken={x.name for x in out}))
+            except ValueError as exc:
+                raise ValueError(f"search.space.{i}: {str(exc).removeprefix('matrix: ').removeprefix('matrix.')}") from None
+            for v in expanded:
+                out.append(v.model_copy(update={"calibration_samples": v.calibration_samples or self.calibration_samples,
+                                                "timeout_s": v.timeout_s or self.variant_timeout_s}))
+        return tuple(out)
 
     def profile_targets(self) -> dict[str, TargetSpec]:
         """Extra profile axes as full targets (the main target with each override applied)."""
@@ -289,6 +321,7 @@ def parse_experiment(data: dict[str, Any], source: str = "<experiment>") -> Expe
         raise SpecError(format_validation_error(source, exc)) from None
     try:
         spec.resolved_variants()  # matrix errors surface now, not mid-sweep
+        spec.search_candidates()
     except ValueError as exc:
         raise SpecError(f"{source}: {exc}") from None
     if not spec.resolved_variants():

@@ -22,8 +22,12 @@ from pydantic import ValidationError
 _LIST_KEYS_OF_STEPS = {"types", "names"}  # list-valued step fields that are data, not axes
 
 
+def _axes(step: dict[str, Any]) -> dict[str, list[Any]]:
+    return {k: v for k, v in step.items() if isinstance(v, list) and k not in _LIST_KEYS_OF_STEPS}
+
+
 def _expand_step(step: dict[str, Any]) -> list[dict[str, Any]]:
-    axes = {k: v for k, v in step.items() if isinstance(v, list) and k not in _LIST_KEYS_OF_STEPS}
+    axes = _axes(step)
     if not axes:
         return [step]
     keys = list(axes)
@@ -35,14 +39,19 @@ def _expand_chain(chain: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [list(c) for c in itertools.product(*options)] if options else [[]]
 
 
+def _varied_keys(chains_in: list[list[dict[str, Any]]]) -> set[str]:
+    """Step fields that are axes somewhere in the matrix: the only values worth putting in a name."""
+    return {k for chain in chains_in for step in chain for k in _axes(step)}
+
+
 def _slug(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]+", "-", str(value)).strip("-")
 
 
-def _auto_name(steps: list[dict[str, Any]], quant: str) -> str:
+def _auto_name(steps: list[dict[str, Any]], quant: str, varied: set[str]) -> str:
     parts = []
     for s in steps:
-        extras = [f"{k}{_slug(v)}" for k, v in sorted(s.items()) if k != "technique" and not isinstance(v, dict | list)]
+        extras = [f"{k}{_slug(v)}" for k, v in sorted(s.items()) if k in varied and not isinstance(v, dict | list)]
         parts.append("-".join([s.get("technique", "step"), *extras]))
     return "_".join([*parts, quant])
 
@@ -63,10 +72,11 @@ def expand_matrix(matrix: dict[str, Any], taken: set[str] = frozenset()) -> Iter
     if not isinstance(chains_in, list) or not all(isinstance(c, list) for c in chains_in):
         raise ValueError("matrix.steps must be a list of step chains (each a list of step mappings)")
     chains = [c for chain in chains_in for c in _expand_chain(chain)]
+    varied = _varied_keys(chains_in)
     template = matrix.get("name")
     seen = set(taken)
     for steps, quant in itertools.product(chains, quants):
-        name = _auto_name(steps, quant)
+        name = _auto_name(steps, quant, varied)
         if template:
             flat = {k: v for s in steps for k, v in s.items()} | {"quantization": quant}
             try:

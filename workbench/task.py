@@ -36,6 +36,7 @@ class VariantTask:
     timeout_s: float
     notebook: str = str(NOTEBOOK)
     role: str = "variant"
+    variant_json: str = ""  # a variant not listed in the file (search trials): its full spec
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ def _crash_reason(log_text: str, rc: int) -> str:
 
 def papermill_command(task: VariantTask, out_nb: Path, run_id: str) -> list[str]:
     params = {"experiment": task.experiment_file, "variant": task.variant, "work_dir": task.work_dir,
-              "tracking_uri": task.tracking_uri, "run_id": run_id, "sweep_id": task.sweep_id}
+              "tracking_uri": task.tracking_uri, "run_id": run_id, "sweep_id": task.sweep_id,
+              "variant_json": task.variant_json}
     cmd = [sys.executable, "-m", "papermill", task.notebook, str(out_nb), "--cwd", task.root, "-k", "python3",
            "--no-progress-bar", "--log-level", "WARNING"]
     for k, v in params.items():

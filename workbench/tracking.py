@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,6 +47,11 @@ def default_tracking_uri(root: Path | None = None) -> str:
 
 def is_embedded(uri: str) -> bool:
     return uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
+
+
+def logged_model_name(name: str) -> str:
+    """MLflow refuses LoggedModel names with / : . % " ' (variant names may hold '.', e.g. sparsity0.8)."""
+    return re.sub(r"[/:.%\"']", "_", name) or "model"
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -146,7 +152,7 @@ class Tracker:
                   metrics: dict[str, float], tags: dict[str, str]) -> str:
         """Register the variant as an MLflow LoggedModel with its .tflite, params and metrics."""
         model = self.client.create_logged_model(
-            experiment_id, name=name, source_run_id=run_id, tags=tags,
+            experiment_id, name=logged_model_name(name), source_run_id=run_id, tags=tags,
             params={k: str(v) for k, v in params.items()}, model_type="tflite",
         )
         try:

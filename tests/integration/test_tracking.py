@@ -17,7 +17,7 @@ def test_variant_run_with_logged_model(tmp_path):
     f.write_bytes(b"TFL3" * 10)
     tr.log(child, params={"a.b": 1}, metrics={"accuracy": 0.9})
     tr.log_history(child, {"loss": [3.0, 2.0, 1.0]})
-    model_id = tr.log_model(exp, child, "v", f, {"quantization": "int8"}, {"accuracy": 0.9}, {})
+    model_id = tr.log_model(exp, child, "prune-sparsity0.8_int8", f, {"quantization": "int8"}, {"accuracy": 0.9}, {})
     tr.end_run(child)
     run = tr.get_run(child)
     assert run.info.status == "FINISHED"
@@ -26,7 +26,8 @@ def test_variant_run_with_logged_model(tmp_path):
     hist = tr.client.get_metric_history(child, "loss")
     assert [m.value for m in sorted(hist, key=lambda m: m.step)] == [3.0, 2.0, 1.0]
     assert set(tr.finished_variant_runs(exp)) == {"abc"}
-    assert tr.client.get_logged_model(model_id).status.to_proto() is not None
+    logged = tr.client.get_logged_model(model_id)
+    assert logged.name == "prune-sparsity0_8_int8" and str(logged.status) == "READY"
     assert (tmp_path / "mlflow.db").exists() and (tmp_path / "mlartifacts").is_dir()
 
 

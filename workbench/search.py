@@ -1,0 +1,113 @@
+"""Accuracy-budget search: run variants drawn (seeded) from the experiment's ``search.space`` until the
+trial budget, the time budget, or the goal (a variant within the accuracy budget reaching the target
+gzip compression ratio) stops it. Every trial is a logged variant run under one parent run; the Pareto
+front of size and measured latency among trials within the budget is logged at the end."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.analysis.pareto import pareto_front
+from workbench.errors import SpecError
+
+SIZE_LATENCY = (("size_gzip_bytes", "min"), ("latency_ms_p50", "min"))  # gzip: what clustering shrinks
+
+
+@dataclass
+class SearchResult:
+    experiment_id: str
+    parent_run_id: str
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    stopped_by: str = ""
+    seconds: float = 0.0
+    front: list[str] = field(default_factory=list)
+    best: dict[str, Any] | None = None
+
+
+def within_budget(row: dict[str, Any], max_drop: float) -> bool:
+    return row.get("status") == "FINISHED" and row.get("accuracy_delta", -1e9) >= -max_drop
+
+
+def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench", root: str | Path | None = None,
+               progress: bool = True, notebook: str | Path | None = None) -> SearchResult:
+    from workbench import provenance
+    from workbench.baseline import ensure_baseline
+    from workbench.config import load_experiment, variant_id
+    from workbench.data import load_dataset
+    from workbench.sweep import experiment_lock, new_sweep_id
+    from workbench.task import NOTEBOOK, VariantTask, execute_variant
+    from workbench.tracking import TAG_KIND, TAG_SWEEP, Tracker
+
+    root_p = Path(root or Path.cwd()).resolve()
+    wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
+    spec = load_experiment(experiment_file)
+    if spec.search is None:
+        raise SpecError(f"{experiment_file}: search: no search block (declare search.space and its budgets)")
+    s = spec.search
+    max_drop = s.max_accuracy_drop if s.max_accuracy_drop is not None else spec.budgets.max_accuracy_drop
+    if max_drop is None:
+        raise SpecError(f"{experiment_file}: search.max_accuracy_drop: required (or set budgets.max_accuracy_drop)")
+    candidates = list(spec.search_candidates())
+    random.Random(s.seed).shuffle(candidates)
+    tracker = Tracker(None, root_p)
+    tracker.check()
+    ds = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p)
+    with experiment_lock(wdir, spec.name):
+        exp_id = tracker.experiment_id(spec.name)
+        tracker.mark_dangling(exp_id, "killed: left RUNNING by an interrupted sweep")
+        ensure_baseline(spec, ds, wdir, root_p)
+        sweep_id = "search-" + new_sweep_id()
+        parent = tracker.start_run(exp_id, sweep_id, {TAG_KIND: "search", TAG_SWEEP: sweep_id,
+                                                       **provenance.tags(spec.target.threads)})
+        tracker.log(parent, params={"search.max_accuracy_drop": max_drop, "search.goal": s.goal_compression_ratio_gzip,
+                                    "search.max_trials": s.max_trials, "search.max_seconds": s.max_seconds,
+                                    "search.candidates": len(candidates), "search.seed": s.seed})
+        result = SearchResult(exp_id, parent)
+        start = time.monotonic()
+        from tqdm import tqdm
+
+        bar = tqdm(total=min(s.max_trials, len(candidates)), desc="trials", disable=not progress)
+        for v in candidates:
+            if len(result.trials) >= s.max_trials:
+                result.stopped_by = f"trial budget ({s.max_trials})"
+                break
+            if time.monotonic() - start > s.max_seconds:
+                result.stopped_by = f"time budget ({s.max_seconds:g}s)"
+                break
+            vid = variant_id(v, spec.baseline, ds.fingerprint, spec.target, spec.profiles)
+            task = VariantTask(
+                experiment_file=str(Path(experiment_file).resolve()), variant=v.name, variant_id=vid,
+                technique=v.technique, experiment_id=exp_id, parent_run_id=parent, sweep_id=sweep_id,
+                tracking_uri=tracker.uri, work_dir=str(wdir), root=str(root_p),
+                output_dir=str(wdir / "sweeps" / sweep_id), timeout_s=float(v.timeout_s or spec.variant_timeout_s),
+                notebook=str(notebook or NOTEBOOK), variant_json=v.model_dump_json())
+            outcome = execute_variant(task)
+            run = tracker.get_run(outcome.run_id) if outcome.run_id else None
+            row = {"variant": v.name, "variant_id": vid, "technique": v.technique, "status": outcome.status,
+                   "reason": outcome.reason, "run_id": outcome.run_id, **(dict(run.data.metrics) if run else {})}
+            result.trials.append(row)
+            bar.update(1)
+            goal = s.goal_compression_ratio_gzip
+            if goal and within_budget(row, max_drop) and row.get("compression_ratio_gzip", 0) >= goal:
+                result.stopped_by = f"goal met by {v.name} (gzip ratio {row['compression_ratio_gzip']:.2f} >= {goal:g})"
+                break
+        else:
+            result.stopped_by = result.stopped_by or "search space exhausted"
+        bar.close()
+        result.seconds = time.monotonic() - start
+        ok = [r for r in result.trials if within_budget(r, max_drop)]
+        result.front = pareto_front(ok, SIZE_LATENCY)
+        result.best = max(ok, key=lambda r: r.get("compression_ratio_gzip", 0), default=None)
+        tracker.log(parent, metrics={"trials": len(result.trials), "trials_within_budget": len(ok),
+                                     "search_seconds": result.seconds,
+                                     "best_compression_ratio_gzip": (result.best or {}).get("compression_ratio_gzip", 0.0)},
+                    tags={"workbench.stopped_by": result.stopped_by, "workbench.pareto_size_latency": ",".join(result.front)})
+        tracker.log_text(parent, json.dumps({"trials": result.trials, "front": result.front,
+                                             "stopped_by": result.stopped_by}, indent=1, default=str), "search.json")
+        tracker.end_run(parent, "FINISHED")
+    return result

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,8 @@ from workbench.tflite_model import (
 )
 
 TAG_ROLE = "workbench.role"
+#: a variant "pays off" in speed only if its p50 is both outside the noise of float's and >= 5% lower
+MIN_SPEEDUP = 1.05
 
 
 @dataclass
@@ -268,40 +269,38 @@ def profile_axes(ctx: VariantContext, tflite: Path) -> dict[str, ProfileResult]:
     return out
 
 
-def baseline_profile(ctx: VariantContext) -> ProfileResult:
-    """The float baseline's profile on this target, measured once and cached beside the baseline."""
-    from workbench.config import canonical_json
-
-    key = hashlib.sha256(canonical_json(ctx.experiment.target.model_dump(mode="json")).encode()).hexdigest()[:16]
-    path = ctx.baseline.dir / f"profile-{key}.json"
-    with file_lock(ctx.baseline.dir / f".profile-{key}.lock"):
-        if not path.exists():
-            atomic_write(path, _profile_locked(ctx, ctx.baseline.tflite_path).to_json())
-    return ProfileResult(json.loads(path.read_text()))
-
-
 def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
     """Latency and memory on the target, in a fresh process; the raw result is saved as profile.json.
-    Also says plainly when the variant is not faster than float here, or when ops left the delegate."""
-    result = _profile_locked(ctx, tflite)
+    Also says plainly when the variant is not faster than float here, or when ops left the delegate.
+
+    The float baseline is profiled right before the variant, under the same lock, so both numbers see
+    the same machine state (a cached baseline profile taken under other load would bias the comparison).
+    """
+    target = ctx.experiment.target
+    n = max(target.batch * 8, 32)
+    base_result = None
+    with file_lock(ctx.work_dir / "locks" / "profile.lock"):
+        if not is_reference(ctx.variant):
+            base_result = profile(ctx.baseline.tflite_path, target, ctx.dataset.x_test[:n])
+        result = profile(tflite, target, ctx.dataset.x_test[:n])
     atomic_write(ctx.out_dir / "profile.json", result.to_json())
     lat = result.latency
     if lat.noisy:
         ctx.note(f"latency spread is high (p90/p50 = {lat.p90 / lat.p50:.2f}): the machine was busy; "
                  "treat the latency with care")
     fallback = result.raw.get("fallback_ops", [])
-    target = ctx.experiment.target
     if fallback and target.xnnpack and target.kernels == "optimized":
         ctx.note(f"{len(fallback)} op(s) ran on LiteRT's builtin kernels, not the XNNPACK delegate: "
                  f"{', '.join(sorted(set(fallback)))}")
     ctx.info["profile_axes"] = profile_axes(ctx, tflite)
-    if is_reference(ctx.variant):
+    if base_result is None:
         ctx.info["paid_off"] = "reference"
         ctx.info["speedup_vs_float"] = 1.0
         return result
-    base = baseline_profile(ctx).latency
+    atomic_write(ctx.out_dir / "profile-float-baseline.json", base_result.to_json())
+    base = base_result.latency
     ctx.info["speedup_vs_float"] = base.p50 / lat.p50
-    if lat.p50_ci_high < base.p50_ci_low:
+    if lat.p50_ci_high < base.p50_ci_low and base.p50 / lat.p50 >= MIN_SPEEDUP:
         ctx.info["paid_off"] = "true"
     else:
         ctx.info["paid_off"] = "false"
@@ -338,6 +337,8 @@ def log_variant(ctx: VariantContext, tflite: Path, quality: dict[str, float], pr
     tr.log_artifact(ctx.run_id, ctx.out_dir / "profile.json", "profile")
     for name in axes:
         tr.log_artifact(ctx.run_id, ctx.out_dir / f"profile-{name}.json", "profile")
+    if (ctx.out_dir / "profile-float-baseline.json").exists():
+        tr.log_artifact(ctx.run_id, ctx.out_dir / "profile-float-baseline.json", "profile")
     tr.log_artifact(ctx.run_id, ctx.out_dir / "summary.json")
     info = {k: v for k, v in ctx.info.items() if k not in ("io_types", "ops", "paid_off", "speedup_vs_float")}
     if info:

@@ -133,3 +133,14 @@ def test_layer_selection_matching_nothing_is_a_spec_error(root):
 
     with pytest.raises(SpecError, match="match no supported layer"):
         run(root, [{"technique": "prune", "layers": {"names": ["nope"]}, **FAST}])
+
+
+def test_pay_off_check_flags_a_slower_variant(root):
+    """int16x8 runs on builtin kernels here (no XNNPACK): slower than float, and the run says so."""
+    from workbench import pipeline
+
+    ctx, tfl, _ = run(root, [], "int16x8")
+    prof = pipeline.profile_variant(ctx, tfl)
+    assert prof.raw["fallback_ops"] and not prof.raw["delegated_ops"]
+    assert ctx.info["paid_off"] == "false" and ctx.info["speedup_vs_float"] < 1
+    assert any("builtin kernels" in n for n in ctx.notes) and any("not faster" in n for n in ctx.notes)

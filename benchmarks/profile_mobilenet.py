@@ -42,10 +42,13 @@ def main() -> int:
                              "mem_peak_mb": m["memory_mb_peak"], "runs": r.latency.runs, "noisy": r.latency.noisy,
                              "size_bytes": path.stat().st_size})
                 print(rows[-1], flush=True)
-        repeat = [profile(files["float32"], TargetSpec(threads=1, warmup_runs=5, min_runs=50, min_seconds=3),
+        repeat = [profile(files["float32"], TargetSpec(threads=1, warmup_runs=20, min_runs=50, min_seconds=3),
                           data.x_test).latency.p50 for _ in range(5)]
+        pinned = [profile(files["float32"], TargetSpec(threads=1, warmup_runs=20, min_runs=50, min_seconds=3,
+                                                       cpu_pin=[0]), data.x_test).latency.p50 for _ in range(5)]
     result = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows,
-              "repeat_p50_ms": repeat, "repeat_spread_max_over_min": spread_ratio(repeat)}
+              "repeat_p50_ms": repeat, "repeat_spread_max_over_min": spread_ratio(repeat),
+              "repeat_pinned_p50_ms": pinned, "repeat_pinned_spread_max_over_min": spread_ratio(pinned)}
     OUT.mkdir(exist_ok=True)
     (OUT / "profile_mobilenet.json").write_text(json.dumps(result, indent=1))
     lines = ["| mode | threads | p50 ms | p95 ms | init ms | load MB | alloc MB | peak MB |", "|---|---|---|---|---|---|---|---|"]
@@ -53,6 +56,8 @@ def main() -> int:
               f"{r['mem_load_mb']:.1f} | {r['mem_init_mb']:.1f} | {r['mem_peak_mb']:.1f} |" for r in rows]
     lines.append(f"\nFive repeated float32 1-thread profiles: p50 = {', '.join(f'{p:.3f}' for p in repeat)} ms; "
                  f"max/min = {result['repeat_spread_max_over_min']:.3f}")
+    lines.append(f"The same pinned to CPU 0 (`cpu_pin: [0]`): p50 = {', '.join(f'{p:.3f}' for p in pinned)} ms; "
+                 f"max/min = {result['repeat_pinned_spread_max_over_min']:.3f}")
     (OUT / "profile_mobilenet.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

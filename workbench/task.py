@@ -55,10 +55,10 @@ class Outcome:
 def kill_running() -> None:
     """Kill every papermill tree this process started (used when the sweep is interrupted)."""
     for pid in list(RUNNING_PIDS):
-        _kill_tree(pid)
+        kill_tree(pid)
 
 
-def _kill_tree(pid: int) -> None:
+def kill_tree(pid: int) -> None:
     """SIGKILL a process and all its descendants (papermill, its kernel, the profiling runner)."""
     import psutil
 
@@ -141,7 +141,7 @@ def execute_variant(task: VariantTask) -> Outcome:
         try:
             rc = proc.wait(timeout=task.timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_tree(proc.pid)
+            kill_tree(proc.pid)
             proc.wait()
             rc = None
             reason = f"timeout: exceeded the variant time limit of {task.timeout_s:g}s"

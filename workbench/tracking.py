@@ -33,7 +33,7 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-from mlflow.entities import Metric, Param, RunStatus, RunTag  # noqa: E402
+from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 
@@ -138,9 +138,6 @@ class Tracker:
     def log_text(self, run_id: str, text: str, name: str) -> None:
         self.client.log_text(run_id, text, name)
 
-    def log_figure_html(self, run_id: str, html: str, name: str) -> None:
-        self.client.log_text(run_id, html, name)
-
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status)
 
@@ -209,8 +206,6 @@ class Tracker:
     def download(self, run_id: str, path: str, dst: Path) -> Path:
         return Path(self.client.download_artifacts(run_id, path, str(dst)))
 
-
-RUN_STATUSES = tuple(RunStatus.all_status()) if hasattr(RunStatus, "all_status") else ()
 
 
 def log_profile_run(experiment: str, model: Path, result: Any, tracking_uri: str | None = None) -> str:

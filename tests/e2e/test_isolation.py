@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ import psutil
 import pytest
 
 from tests.conftest import REPO, write_experiment
+from workbench.task import kill_tree
 
 pytestmark = pytest.mark.slow
 
@@ -73,17 +73,6 @@ def _variant_statuses(db: Path) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
-    parent = psutil.Process(proc.pid)
-    procs = parent.children(recursive=True) + [parent]
-    for p in procs:
-        try:
-            p.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=20)
-
-
 def test_sigkill_then_rerun_completes_without_duplicates(project):
     write_experiment(project, name="killme", variants=textwrap.dedent("""\
         variants:
@@ -104,7 +93,7 @@ def test_sigkill_then_rerun_completes_without_duplicates(project):
         time.sleep(0.5)
     else:
         pytest.fail("the sweep never reached a state worth killing")
-    _kill_tree(proc)
+    kill_tree(proc.pid)  # the whole tree: CLI, papermill, kernels, runners
     before = variant_runs(project, "killme")
     assert any(r.info.status == "RUNNING" for r in before)  # the kill left dangling runs behind
 

@@ -206,7 +206,7 @@ def _profile_load(req, np):
             "peak_mb": _status_kb("VmHWM") / 1024.0}
 
 
-def _profile_interpreter(req, np, litert_mod, phases):
+def _profile_interpreter(req, np, phases):
     t = time.perf_counter()
     interp = _make_interpreter(req)
     phases["after_load"] = _rss_mb()
@@ -275,7 +275,7 @@ def main(argv):
         if api == "compiled_model":
             init_ms, samples, loop_s, used, extra = _profile_compiled(req, np, phases)
         else:
-            init_ms, samples, loop_s, used, extra = _profile_interpreter(req, np, ai_edge_litert, phases)
+            init_ms, samples, loop_s, used, extra = _profile_interpreter(req, np, phases)
         phases["peak"] = _status_kb("VmHWM") / 1024.0
         phases["after_release"] = _rss_mb()  # the interpreter has been freed by now
         if api == "interpreter" and float(req.get("load_seconds", 0)) > 0:

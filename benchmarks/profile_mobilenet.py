@@ -46,7 +46,15 @@ def main() -> int:
                           data.x_test).latency.p50 for _ in range(5)]
         pinned = [profile(files["float32"], TargetSpec(threads=1, warmup_runs=20, min_runs=50, min_seconds=3,
                                                        cpu_pin=[0]), data.x_test).latency.p50 for _ in range(5)]
-    result = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows,
+        load = {}
+        for clients in (1, 2):  # the service case: N clients, each its own 1-thread interpreter, for 5 s
+            r = profile(files["float32"], TargetSpec(threads=1, warmup_runs=5, min_runs=5, min_seconds=0.5,
+                                                     clients=clients, load_seconds=5), data.x_test)
+            m = r.metrics()
+            load[clients] = {k: m[k] for k in ("load_throughput_ips", "load_latency_ms_p50", "load_latency_ms_p95",
+                                               "load_latency_ms_p99", "load_errors", "load_memory_mb_peak")}
+            print({"clients": clients, **load[clients]}, flush=True)
+    result = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows, "load": load,
               "repeat_p50_ms": repeat, "repeat_spread_max_over_min": spread_ratio(repeat),
               "repeat_pinned_p50_ms": pinned, "repeat_pinned_spread_max_over_min": spread_ratio(pinned)}
     OUT.mkdir(exist_ok=True)
@@ -58,6 +66,10 @@ def main() -> int:
                  f"max/min = {result['repeat_spread_max_over_min']:.3f}")
     lines.append(f"The same pinned to CPU 0 (`cpu_pin: [0]`): p50 = {', '.join(f'{p:.3f}' for p in pinned)} ms; "
                  f"max/min = {result['repeat_pinned_spread_max_over_min']:.3f}")
+    lines.append("\n| load: clients (float32, 1 thread each, 5 s) | throughput /s | p50 ms | p95 ms | p99 ms | errors |")
+    lines.append("|---|---|---|---|---|---|")
+    lines += [f"| {c} | {v['load_throughput_ips']:.1f} | {v['load_latency_ms_p50']:.2f} | {v['load_latency_ms_p95']:.2f} | "
+              f"{v['load_latency_ms_p99']:.2f} | {v['load_errors']:.0f} |" for c, v in load.items()]
     (OUT / "profile_mobilenet.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

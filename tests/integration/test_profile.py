@@ -109,3 +109,26 @@ def test_peak_memory_agrees_with_external_polling(big_tflite, xnnpack):
     external = r.raw["external_peak_rss_mb"]  # the parent sampling the child's RSS every 2 ms
     assert r.metrics()["memory_mb_peak"] > 60  # the model's weights dominate
     assert abs(internal - external) / external < 0.10, (internal, external)
+
+
+def test_load_scenario_runs_every_client(tiny_tflite):
+    r = profile(tiny_tflite, TargetSpec(warmup_runs=1, min_runs=5, min_seconds=0.05, max_seconds=2, clients=2,
+                                        load_seconds=0.5, input_source="random"))
+    load = r.raw["load"]
+    assert load["clients"] == 2 and len(load["per_client_invokes"]) == 2
+    assert all(n > 0 for n in load["per_client_invokes"]) and load["errors"] == 0
+    m = r.metrics()
+    assert m["load_throughput_ips"] == pytest.approx(load["invokes"] / load["seconds"])
+    assert m["load_latency_ms_p50"] > 0 and m["load_clients"] == 2
+
+
+def test_cli_profile_log_to_mlflow(tiny_tflite, project):
+    from workbench.tracking import Tracker
+
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "profile", str(tiny_tflite), "--min-runs", "5",
+                           "--min-seconds", "0.05", "--log-to", "adhoc"], capture_output=True, text=True, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    tr = Tracker(root=project)
+    runs = tr.runs(tr.client.get_experiment_by_name("adhoc").experiment_id)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert "latency_ms_p50" in runs[0].data.metrics and runs[0].data.params["profile.threads"] == "1"

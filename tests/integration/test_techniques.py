@@ -144,3 +144,17 @@ def test_pay_off_check_flags_a_slower_variant(root):
     assert prof.raw["fallback_ops"] and not prof.raw["delegated_ops"]
     assert ctx.info["paid_off"] == "false" and ctx.info["speedup_vs_float"] < 1
     assert any("builtin kernels" in n for n in ctx.notes) and any("not faster" in n for n in ctx.notes)
+
+
+def test_profile_axes_are_measured_and_logged(tmp_path):
+    """An experiment's `profiles:` runs every variant under each extra runtime setting too."""
+    from workbench.pipeline import run_variant
+    from workbench.tracking import Tracker
+
+    write_experiment(tmp_path, name="axes", epochs=2,
+                     extra="profiles: [{name: t2, threads: 2}, {name: ref, kernels: reference}]\n")
+    summary = run_variant(tmp_path / "experiments" / "axes.yaml", "int8", work_dir=tmp_path / ".wb", root=tmp_path)
+    run = Tracker(root=tmp_path).get_run(summary["run_id"])
+    assert {"latency_ms_p50.t2", "latency_ms_p50.ref", "memory_mb_peak.t2"} <= set(run.data.metrics)
+    assert run.data.params["t2.profile.threads"] == "2" and run.data.params["ref.profile.kernels"] == "reference"
+    assert run.data.metrics["latency_ms_p50.ref"] > run.data.metrics["latency_ms_p50"]  # reference kernels are slower

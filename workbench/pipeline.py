@@ -252,21 +252,9 @@ def _label_only_comparison(ctx: VariantContext, plain: Any, acc: float) -> dict[
     return {"label_only_accuracy": plain_acc, "distill_gain_pts": gain}
 
 
-def _profile_locked(ctx: VariantContext, tflite: Path, target: Any = None) -> ProfileResult:
-    target = target or ctx.experiment.target
-    n = max(target.batch * 8, 32)
-    # parallel sweep workers never profile at the same time: they would share cores and caches
-    with file_lock(ctx.work_dir / "locks" / "profile.lock"):
-        return profile(tflite, target, ctx.dataset.x_test[:n])
-
-
-def profile_axes(ctx: VariantContext, tflite: Path) -> dict[str, ProfileResult]:
-    """The experiment's extra ``profiles`` (threads, XNNPACK, kernels, API, batch, ...) on the same file."""
-    out = {}
-    for name, target in ctx.experiment.profile_targets().items():
-        out[name] = _profile_locked(ctx, tflite, target)
-        atomic_write(ctx.out_dir / f"profile-{name}.json", out[name].to_json())
-    return out
+def _measure(ctx: VariantContext, tflite: Path, target: Any) -> ProfileResult:
+    """One profile with real test samples as inputs (call with the profiling lock held)."""
+    return profile(tflite, target, ctx.dataset.x_test[: max(target.batch * 8, 32)])
 
 
 def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
@@ -277,13 +265,16 @@ def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
     the same machine state (a cached baseline profile taken under other load would bias the comparison).
     """
     target = ctx.experiment.target
-    n = max(target.batch * 8, 32)
-    base_result = None
+    # one lock hold: parallel sweep workers never profile at the same time (shared cores and caches)
     with file_lock(ctx.work_dir / "locks" / "profile.lock"):
-        if not is_reference(ctx.variant):
-            base_result = profile(ctx.baseline.tflite_path, target, ctx.dataset.x_test[:n])
-        result = profile(tflite, target, ctx.dataset.x_test[:n])
+        base_result = None if is_reference(ctx.variant) else _measure(ctx, ctx.baseline.tflite_path, target)
+        result = _measure(ctx, tflite, target)
+        # the experiment's extra `profiles` (threads, XNNPACK, kernels, API, batch, ...) on the same file
+        axes = {name: _measure(ctx, tflite, t) for name, t in ctx.experiment.profile_targets().items()}
     atomic_write(ctx.out_dir / "profile.json", result.to_json())
+    for name, axis in axes.items():
+        atomic_write(ctx.out_dir / f"profile-{name}.json", axis.to_json())
+    ctx.info["profile_axes"] = axes
     lat = result.latency
     if lat.noisy:
         ctx.note(f"latency spread is high (p90/p50 = {lat.p90 / lat.p50:.2f}): the machine was busy; "
@@ -292,7 +283,6 @@ def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
     if fallback and target.xnnpack and target.kernels == "optimized":
         ctx.note(f"{len(fallback)} op(s) ran on LiteRT's builtin kernels, not the XNNPACK delegate: "
                  f"{', '.join(sorted(set(fallback)))}")
-    ctx.info["profile_axes"] = profile_axes(ctx, tflite)
     if base_result is None:
         ctx.info["paid_off"] = "reference"
         ctx.info["speedup_vs_float"] = 1.0

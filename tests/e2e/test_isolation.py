@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -29,16 +28,16 @@ def variant_runs(root: Path, name: str):
     return [r for r in tr.runs(exp.experiment_id) if r.data.tags.get("workbench.kind") == "variant"]
 
 
+def _variants(*pairs: tuple[str, str]) -> str:
+    """A `variants:` block from (name, quantization[, extra fields]) pairs."""
+    return "variants:\n" + "".join(f"  - {{name: {n}, quantization: {q}}}\n" for n, q in pairs)
+
+
 def test_raise_crash_timeout_are_isolated(project):
     from workbench.sweep import EXIT_FAILURES, run_sweep
 
-    write_experiment(project, name="faults", variants=textwrap.dedent("""\
-        variants:
-          - {name: int8, quantization: int8}
-          - {name: boom, quantization: float16}
-          - {name: crash, quantization: dynamic}
-          - {name: hang, quantization: int8_io, timeout_s: 20}
-        """))
+    write_experiment(project, name="faults", variants=_variants(
+        ("int8", "int8"), ("boom", "float16"), ("crash", "dynamic"), ("hang", "int8_io, timeout_s: 20")))
     result = run_sweep("experiments/faults.yaml", workers=2, notebook=FAULTY, progress=False)
     assert result.exit_code == EXIT_FAILURES
     status = {r["variant"]: (r["status"], r["reason"]) for r in result.rows}
@@ -74,14 +73,8 @@ def _variant_statuses(db: Path) -> list[str]:
 
 
 def test_sigkill_then_rerun_completes_without_duplicates(project):
-    write_experiment(project, name="killme", variants=textwrap.dedent("""\
-        variants:
-          - {name: float32, quantization: float32}
-          - {name: float16, quantization: float16}
-          - {name: dynamic, quantization: dynamic}
-          - {name: int8, quantization: int8}
-          - {name: int8_io, quantization: int8_io}
-        """))
+    write_experiment(project, name="killme", variants=_variants(
+        *((m, m) for m in ("float32", "float16", "dynamic", "int8", "int8_io"))))
     cmd = [sys.executable, "-m", "workbench.cli", "run", "experiments/killme.yaml", "--workers", "2", "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)

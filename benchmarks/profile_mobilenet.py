@@ -12,12 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.config import TargetSpec
 from workbench.convert import convert
 from workbench.data import load_dataset
 from workbench.models import build_zoo_model, seed_everything
 from workbench.profile import profile
 from workbench.profile.stats import spread_ratio
+from workbench.spec import TargetSpec
 
 OUT = Path(__file__).with_name("results")
 

@@ -53,8 +53,8 @@ def digits():
 @pytest.fixture(scope="session")
 def tiny_model(digits):
     """A trained 2-epoch half-width digits CNN (tf_keras)."""
-    from workbench.config import TrainingSpec
     from workbench.models import digits_cnn, seed_everything, train_baseline
+    from workbench.spec import TrainingSpec
 
     seed_everything(0)
     model = digits_cnn(digits.input_shape, digits.num_classes, width=0.5, dense=32)

@@ -13,8 +13,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     # specs
-    "load_experiment": "workbench.config", "parse_experiment": "workbench.config", "variant_id": "workbench.config",
-    "ExperimentSpec": "workbench.config", "VariantSpec": "workbench.config", "TargetSpec": "workbench.config",
+    "load_experiment": "workbench.spec", "parse_experiment": "workbench.spec", "variant_id": "workbench.spec",
+    "ExperimentSpec": "workbench.spec", "VariantSpec": "workbench.spec", "TargetSpec": "workbench.spec",
     # one variant, one call per notebook cell
     "prepare_variant": "workbench.pipeline", "compress_variant": "workbench.pipeline", "convert_variant": "workbench.pipeline",
     "evaluate_variant": "workbench.pipeline", "profile_variant": "workbench.pipeline", "log_variant": "workbench.pipeline",
@@ -23,8 +23,8 @@ _EXPORTS = {
     "load_dataset": "workbench.data", "profile": "workbench.profile", "latency_stats": "workbench.profile",
     "TfliteModel": "workbench.tflite_model",
     # sweeps and reports
-    "run_sweep": "workbench.sweep", "show_summary": "workbench.display",
-    "sensitivity_report": "workbench.analysis.views", "Explorer": "workbench.widgets",
+    "run_sweep": "workbench.run.sweep", "show_summary": "workbench.views.tables",
+    "sensitivity_report": "workbench.views.sensitivity", "Explorer": "workbench.views.explorer",
     "WorkbenchError": "workbench.errors",
 }
 __all__ = sorted(_EXPORTS)

@@ -8,19 +8,17 @@ one trainer instead of training twice.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from workbench.config import ExperimentSpec, baseline_id
 from workbench.data import Dataset
+from workbench.files import atomic_write, file_lock
+from workbench.spec import ExperimentSpec, baseline_id
 from workbench.tflite_model import TfliteModel, accuracy, gzip_size
 
 
@@ -48,25 +46,6 @@ class Baseline:
         from workbench._keras import keras
 
         return keras.models.load_model(self.model_path, compile=False, safe_mode=True)
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write to a temp file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _load(bdir: Path, bid: str) -> Baseline:

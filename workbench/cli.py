@@ -88,7 +88,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 def run(experiment_file: str, workers: int, executor: str, scheduler: str | None, force: bool, only: tuple[str, ...],
         compare_to: str | None, since: str | None, work_dir: str, no_progress: bool) -> None:
     """Run every variant of EXPERIMENT_FILE (resumable: variants already FINISHED are skipped)."""
-    from workbench.sweep import run_sweep
+    from workbench.run.sweep import run_sweep
     from workbench.tracking import is_embedded
 
     result = run_sweep(experiment_file, workers=workers, executor=executor, scheduler=scheduler, force=force,
@@ -122,7 +122,7 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
 @click.option("--no-progress", is_flag=True)
 def search(experiment_file: str, work_dir: str, no_progress: bool) -> None:
     """Accuracy-budget search over EXPERIMENT_FILE's `search.space` (every trial is a logged variant)."""
-    from workbench.search import run_search
+    from workbench.run.search import run_search
 
     r = run_search(experiment_file, work_dir=work_dir, progress=not no_progress)
     _print_table(r.trials)
@@ -139,14 +139,14 @@ def search(experiment_file: str, work_dir: str, no_progress: bool) -> None:
 @click.option("--ids", is_flag=True, help="Also compute variant ids (loads each dataset).")
 def validate(files: tuple[str, ...], ids: bool) -> None:
     """Check experiment files and list the variants they expand to."""
-    from workbench.config import load_experiment
+    from workbench.spec import load_experiment
 
     for f in files:
         if Path(f).name.startswith("_"):
             click.echo(f"{f}: shared base file (merged by files that say `base: {Path(f).name}`), skipped")
             continue
         if ids:
-            from workbench.sweep import plan
+            from workbench.run.sweep import plan
 
             p = plan(f, Path.cwd())
             click.echo(f"{f}: OK, experiment '{p.spec.name}', {len(p.variants)} variant(s)")
@@ -194,8 +194,8 @@ def profile(model: str, threads: int, no_xnnpack: bool, kernels: str, api: str, 
     """Profile any .tflite MODEL on the LiteRT runtime in a fresh process: latency stats, init, memory."""
     from pydantic import ValidationError
 
-    from workbench.config import TargetSpec, format_validation_error
     from workbench.profile import profile as run_profile
+    from workbench.spec import TargetSpec, format_validation_error
 
     try:
         target = TargetSpec(threads=threads, xnnpack=not no_xnnpack, api=api, batch=batch,  # type: ignore[arg-type]
@@ -268,12 +268,12 @@ def _load_inputs(path: str) -> Any:
 @click.option("--out", default=".workbench/reports", show_default=True, type=click.Path(file_okay=False))
 def report(experiment: str, sweep: str, out: str) -> None:
     """Rebuild the HTML dashboard of a past sweep from MLflow (EXPERIMENT: a name or an experiment YAML)."""
-    from workbench.report import build_dashboard
     from workbench.tracking import TAG_KIND, TAG_SWEEP, Tracker
+    from workbench.views.dashboard import build_dashboard
 
     name = experiment
     if experiment.endswith((".yaml", ".yml")):
-        from workbench.config import load_experiment
+        from workbench.spec import load_experiment
 
         name = load_experiment(experiment).name
     tr = Tracker()

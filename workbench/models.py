@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from workbench._keras import keras, tf
-from workbench.config import TrainingSpec
 from workbench.data import Dataset
 from workbench.errors import DataError, ModelFileError, SpecError
+from workbench.spec import TrainingSpec
 
 
 def digits_cnn(input_shape: tuple[int, ...], num_classes: int, width: float = 1.0, dense: int = 128) -> Any:

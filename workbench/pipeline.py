@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from workbench import provenance
-from workbench.baseline import Baseline, atomic_write, ensure_baseline, file_lock
-from workbench.config import ExperimentSpec, VariantSpec, load_experiment, variant_id
+from workbench.baseline import Baseline, ensure_baseline
 from workbench.data import Dataset, load_dataset
+from workbench.files import atomic_write, file_lock
 from workbench.profile import ProfileResult, profile
+from workbench.spec import ExperimentSpec, VariantSpec, load_experiment, variant_id
 from workbench.tflite_model import (
     TfliteModel,
     accuracy,
@@ -100,8 +101,8 @@ def parse_variant_json(text: str) -> VariantSpec:
     """A variant spec given as JSON text (explorer, matrix tasks); SpecError on bad input."""
     from pydantic import ValidationError
 
-    from workbench.config import format_validation_error
     from workbench.errors import SpecError
+    from workbench.spec import format_validation_error
 
     try:
         return VariantSpec.model_validate(json.loads(text))

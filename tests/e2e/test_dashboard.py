@@ -21,7 +21,7 @@ ARTIFACTS = REPO / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
-    from workbench.sweep import run_sweep
+    from workbench.run.sweep import run_sweep
 
     root = tmp_path_factory.mktemp("dash")
     write_experiment(root, name="dash", extra="budgets: {max_accuracy_drop: 1.0, max_size_kb: 100}\n",

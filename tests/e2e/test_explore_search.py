@@ -40,7 +40,7 @@ def test_sensitivity_notebook_tables(project):
 
 
 def test_search_stops_when_the_goal_is_met(project):
-    from workbench.search import run_search
+    from workbench.run.search import run_search
     from workbench.tracking import Tracker
 
     write_experiment(project, name="srch", extra=textwrap.dedent("""\

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from tests.conftest import REPO, write_experiment
-from workbench.task import kill_tree
+from workbench.run.task import kill_tree
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def _variants(*pairs: tuple[str, str]) -> str:
 
 
 def test_raise_crash_timeout_are_isolated(project):
-    from workbench.sweep import EXIT_FAILURES, run_sweep
+    from workbench.run.sweep import EXIT_FAILURES, run_sweep
 
     write_experiment(project, name="faults", variants=_variants(
         ("int8", "int8"), ("boom", "float16"), ("crash", "dynamic"), ("hang", "int8_io, timeout_s: 20")))
@@ -104,7 +104,7 @@ def test_sigkill_then_rerun_completes_without_duplicates(project):
 def test_dask_local_cluster_matches_local_plan(project):
     from distributed import LocalCluster
 
-    from workbench.sweep import plan, run_sweep
+    from workbench.run.sweep import plan, run_sweep
 
     write_experiment(project, name="dasky")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:

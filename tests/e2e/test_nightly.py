@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_compare_to_previous_flags_an_accuracy_drop(project):
-    from workbench.sweep import EXIT_REGRESSIONS, run_sweep
+    from workbench.run.sweep import EXIT_REGRESSIONS, run_sweep
     from workbench.tracking import Tracker
 
     write_experiment(project, name="nightly", extra="regression: {min_latency_rise: 10.0, max_size_change: 0.5}\n")

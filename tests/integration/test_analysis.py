@@ -62,7 +62,7 @@ def test_selective_int8_keeps_the_most_sensitive_layer_float(tmp_path):
 
 
 def test_keep_float_needs_full_integer():
-    from workbench.config import VariantSpec
+    from workbench.spec import VariantSpec
 
     with pytest.raises(ValueError, match="keep_float needs quantization int8"):
         VariantSpec(name="a", quantization="float16", keep_float=1)

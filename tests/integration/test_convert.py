@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.config import QUANT_MODES
+from workbench.spec import QUANT_MODES
 from workbench.tflite_model import TfliteModel, accuracy
 
 pytestmark = pytest.mark.tf

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from tests.conftest import rng_images
-from workbench.config import TargetSpec
 from workbench.errors import ModelFileError, ProfileError
 from workbench.profile import profile
+from workbench.spec import TargetSpec
 
 FAST = TargetSpec(warmup_runs=2, min_runs=30, min_seconds=0.1, max_seconds=3)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import rng_images
-from workbench.config import TargetSpec
 from workbench.errors import ProfileError
 from workbench.profile.targets import run_ssh
+from workbench.spec import TargetSpec
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 pytestmark = pytest.mark.skipif(not Path(SSHD).exists() or not shutil.which("ssh"),

@@ -1,7 +1,7 @@
 """Regression rules of the nightly comparison (pure)."""
 
-from workbench.compare import regressions_between
-from workbench.config import RegressionSpec
+from workbench.run.compare import regressions_between
+from workbench.spec import RegressionSpec
 
 RULES = RegressionSpec(max_accuracy_drop_pts=0.5, min_latency_rise=0.05, max_size_change=0.0)
 BASE = {"accuracy": 0.98, "latency_ms_p50": 1.0, "latency_ms_p50_ci_low": 0.99, "latency_ms_p50_ci_high": 1.01,

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from workbench.config import (
+from workbench.errors import SpecError
+from workbench.spec import (
     QUANT_MODES,
     BaselineSpec,
     TargetSpec,
@@ -19,7 +20,6 @@ from workbench.config import (
     parse_experiment,
     variant_id,
 )
-from workbench.errors import SpecError
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = {"name": "x", "baseline": {"model": "digits_cnn", "dataset": "digits"},
@@ -101,7 +101,7 @@ def _ids():
 
 
 def test_variant_id_stable_across_processes():
-    code = ("from workbench.config import *; b=BaselineSpec(model='digits_cnn', dataset='digits');"
+    code = ("from workbench.spec import *; b=BaselineSpec(model='digits_cnn', dataset='digits');"
             "print(variant_id(VariantSpec(name='a', quantization='int8'), b, 'fp', TargetSpec()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.strip()
@@ -153,7 +153,8 @@ def test_every_shipped_experiment_loads(path):
 
 def test_variant_id_distinguishes_default_steps_of_different_techniques():
     b, t = BaselineSpec(model="digits_cnn", dataset="digits"), TargetSpec()
-    ids = {variant_id(VariantSpec.model_validate({"name": "a", "steps": [{"technique": tech}]}), b, "fp", t)
+    ids = {variant_id(VariantSpec.model_validate({"name": "a", "steps": [{"technique": tech}], "quantization": "int8"}),
+                      b, "fp", t)
            for tech in ("prune", "cluster", "qat", "prune_structured")}
     assert len(ids) == 4
 
@@ -177,3 +178,14 @@ def test_readme_experiment_example_is_valid():
     data.pop("base")  # resolved relative to experiments/; the rest must stand on its own
     spec = parse_experiment(data, "README.md")
     assert len(spec.resolved_variants()) >= 7 and spec.search_candidates()
+
+
+@pytest.mark.parametrize("variant, message", [
+    ({"name": "q", "steps": [{"technique": "qat"}], "quantization": "float16"}, "export it with quantization int8"),
+    ({"name": "p", "steps": [{"technique": "prune", "epochs": 0}]}, "greater than or equal to 1"),
+    ({"name": "s", "steps": [{"technique": "prune_structured", "epochs": 0}]}, "greater than or equal to 1"),
+])
+def test_rules_that_used_to_fail_mid_sweep_are_spec_errors(variant, message):
+    data = {"name": "x", "baseline": {"model": "digits_cnn", "dataset": "digits"}, "variants": [variant]}
+    with pytest.raises(SpecError, match=message):
+        parse_experiment(data)

@@ -1,7 +1,7 @@
 """Pareto fronts and recommendations are pure functions of the metric rows."""
 
 from workbench.analysis.pareto import ACC_VS_SIZE, budget_violations, dominates, pareto_front, recommend
-from workbench.config import BudgetSpec
+from workbench.spec import BudgetSpec
 
 ROWS = [
     {"variant": "float32", "accuracy": 0.98, "accuracy_delta": 0.0, "latency_ms_p50": 5.0, "size_bytes": 300e3},

@@ -1,5 +1,5 @@
 """Training-time compression steps. ``apply_steps`` dispatches each spec to its family's module."""
 
-from workbench.compress.specs import TECHNIQUES, StepSpec
+from workbench.spec.steps import TECHNIQUES, StepSpec
 
 __all__ = ["TECHNIQUES", "StepSpec"]

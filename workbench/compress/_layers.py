@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from workbench._keras import keras
-from workbench.compress.specs import LayerSelection
 from workbench.errors import SpecError
+from workbench.spec.steps import LayerSelection
 
 WEIGHTED = ("Conv2D", "Dense", "DepthwiseConv2D", "SeparableConv2D", "Conv1D")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.compress.specs import TECHNIQUES
+from workbench.spec.steps import TECHNIQUES
 
 
 def apply_steps(model: Any, ctx: Any) -> tuple[Any, dict[str, list[float]]]:

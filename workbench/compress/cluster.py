@@ -6,8 +6,8 @@ from typing import Any
 
 from workbench._keras import tfmot
 from workbench.compress._layers import rewrite
-from workbench.compress.specs import ClusterSpec
 from workbench.models import fit
+from workbench.spec.steps import ClusterSpec
 
 CLUSTERABLE = ("Conv2D", "Dense", "DepthwiseConv2D", "Conv1D")
 INIT = {

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from workbench._keras import keras, tf
-from workbench.compress.specs import DistillSpec
 from workbench.models import build_zoo_model, fit, outputs_logits, seed_everything
+from workbench.spec.steps import DistillSpec
 
 
 def _teacher_logits(teacher: Any, x: np.ndarray) -> np.ndarray:

@@ -10,8 +10,8 @@ import numpy as np
 
 from workbench._keras import keras
 from workbench.compress._layers import rewrite
-from workbench.compress.specs import LowRankSpec
 from workbench.models import fit
+from workbench.spec.steps import LowRankSpec
 
 
 def choose_rank(singular_values: np.ndarray, rank: int | None, energy: float | None) -> int:

@@ -6,8 +6,8 @@ from typing import Any
 
 from workbench._keras import tfmot
 from workbench.compress._layers import rewrite, steps_per_epoch
-from workbench.compress.specs import PruneSpec, StructuredPruneSpec
 from workbench.models import fit
+from workbench.spec.steps import PruneSpec, StructuredPruneSpec
 
 PRUNABLE = ("Conv2D", "Dense", "DepthwiseConv2D", "SeparableConv2D", "Conv1D")
 

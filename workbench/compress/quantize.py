@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from workbench._keras import tfmot
-from workbench.compress.specs import QATSpec
 from workbench.models import fit
+from workbench.spec.steps import QATSpec
 
 
 def _scheme(preserve: str) -> Any:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from workbench.config import TargetSpec
 from workbench.errors import ProfileError
 from workbench.profile.stats import LatencyStats, latency_stats
+from workbench.spec import TargetSpec
 
 RUNNER = Path(__file__).with_name("runner.py")
 RESULT_FIELDS = ("init_ms", "throughput_ips", "memory_mb", "samples_ms")

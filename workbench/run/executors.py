@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Protocol
 
 from workbench.errors import WorkbenchError
-from workbench.task import Outcome, VariantTask, execute_variant
+from workbench.run.task import Outcome, VariantTask, execute_variant
 
 
 class Executor(Protocol):
@@ -45,7 +45,7 @@ class LocalExecutor:
             except BaseException:
                 for f in futures:
                     f.cancel()
-                from workbench.task import kill_running
+                from workbench.run.task import kill_running
 
                 kill_running()
                 raise

@@ -1,8 +1,8 @@
 """Step specs for training-time techniques: pure data, validated at construction, no TensorFlow.
 
 A variant is ``steps`` (any chain of these) followed by a post-training quantization mode. Each spec
-names its technique in ``technique`` (the YAML discriminator); its implementation lives in the module
-of the same family (prune.py, cluster.py, quantize.py, distill.py, lowrank.py).
+names its technique in ``technique`` (the YAML discriminator); its implementation is registered under
+the same name in ``workbench.compress.TECHNIQUES``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class PruneSpec(_Step):
     """Magnitude pruning (tfmot): constant or polynomial-decay schedule, then wrappers stripped."""
 
     technique: Literal["prune"] = "prune"
+    epochs: Annotated[int, Field(ge=1, le=1000)] = 2  # the mask is applied during fine-tuning
     sparsity: Annotated[float, Field(gt=0, lt=1)] = 0.5
     schedule: Literal["polynomial", "constant"] = "polynomial"
     initial_sparsity: Annotated[float, Field(ge=0, lt=1)] = 0.0
@@ -58,6 +59,7 @@ class StructuredPruneSpec(_Step):
     the input-channel axis (tfmot's ``sparsity_m_by_n`` convention)."""
 
     technique: Literal["prune_structured"] = "prune_structured"
+    epochs: Annotated[int, Field(ge=1, le=1000)] = 2  # the mask is applied during fine-tuning
     m: Annotated[int, Field(ge=1)] = 2  # zeros per block
     n: Annotated[int, Field(ge=2)] = 4  # block length
     layers: LayerSelection = LayerSelection()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.analysis.pareto import ACC_VS_LATENCY, ACC_VS_SIZE, budget_violations, pareto_front, recommend
-from workbench.config import ExperimentSpec
+from workbench.spec import ExperimentSpec
 from workbench.tracking import TAG_KIND, TAG_SWEEP, TAG_VARIANT, Tracker
 
 GREY, FRONT = "#b0b0b0", "#1f77b4"

@@ -37,10 +37,11 @@ def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench",
                progress: bool = True, notebook: str | Path | None = None) -> SearchResult:
     from workbench import provenance
     from workbench.baseline import ensure_baseline
-    from workbench.config import load_experiment, variant_id
     from workbench.data import load_dataset
-    from workbench.sweep import experiment_lock, new_sweep_id
-    from workbench.task import NOTEBOOK, VariantTask, execute_variant
+    from workbench.files import experiment_lock
+    from workbench.run.sweep import new_sweep_id
+    from workbench.run.task import NOTEBOOK, VariantTask, execute_variant
+    from workbench.spec import load_experiment, variant_id
     from workbench.tracking import TAG_KIND, TAG_SWEEP, Tracker
 
     root_p = Path(root or Path.cwd()).resolve()

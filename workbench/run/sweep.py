@@ -5,20 +5,18 @@ an executor, summarise. ``workbench run`` is a thin shell around ``run_sweep``.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import hashlib
 import json
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.config import ExperimentSpec, VariantSpec, load_experiment, variant_id
 from workbench.errors import WorkbenchError
-from workbench.task import NOTEBOOK, Outcome, VariantTask
+from workbench.files import experiment_lock
+from workbench.run.task import NOTEBOOK, Outcome, VariantTask
+from workbench.spec import ExperimentSpec, VariantSpec, load_experiment, variant_id
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_REGRESSIONS = 0, 1, 2, 3
 
@@ -73,24 +71,6 @@ def plan(experiment_file: str | Path, root: Path) -> Plan:
     return Plan(path.resolve(), spec, ds.fingerprint, planned)
 
 
-@contextmanager
-def experiment_lock(work_dir: Path, name: str) -> Iterator[None]:
-    """One sweep of an experiment at a time per work directory (released by the kernel if we are killed)."""
-    lock_dir = work_dir / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    path = lock_dir / (hashlib.sha256(name.encode()).hexdigest()[:16] + ".lock")
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise WorkbenchError(f"another sweep of experiment '{name}' is running in {work_dir}; "
-                                 "wait for it or use a different --work-dir") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def new_sweep_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
@@ -108,7 +88,7 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
               since_s: float | None = None) -> SweepResult:
     """Run (or resume) every variant of an experiment; see module docstring. Raises WorkbenchError subclasses
     for bad input before any MLflow run is created."""
-    from workbench.executors import make_executor
+    from workbench.run.executors import make_executor
     from workbench.tracking import TAG_KIND, TAG_SWEEP, Tracker
 
     root_p = Path(root or Path.cwd()).resolve()
@@ -209,10 +189,10 @@ def _finish_parent(tracker: Any, result: SweepResult, compare_to: str | None, sp
     tracker.log(result.parent_run_id, metrics={f"variants_{k.lower()}": v for k, v in counts.items()})
     tracker.log_text(result.parent_run_id, json.dumps(result.rows, indent=1, default=str), "summary.json")
     if compare_to:
-        from workbench.compare import compare_with_previous
+        from workbench.run.compare import compare_with_previous
 
         result.regressions = compare_with_previous(tracker, result, compare_to, spec)
-    from workbench.report import build_dashboard
+    from workbench.views.dashboard import build_dashboard
 
     try:
         result.dashboard = build_dashboard(tracker, result.experiment_id, result.sweep_id,

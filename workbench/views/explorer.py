@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from workbench.config import ExperimentSpec, VariantSpec, load_experiment
+from workbench.spec import ExperimentSpec, VariantSpec, load_experiment
 
 TECHNIQUES = ["ptq only", "prune", "prune_structured", "cluster", "qat", "prune+cluster+qat"]
 

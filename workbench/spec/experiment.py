@@ -1,22 +1,19 @@
-"""Experiment, baseline, target and variant specs: frozen pydantic models, YAML loading, variant ids.
+"""Experiment, baseline, target, budget and variant specs: frozen pydantic models.
 
-Creating a spec never touches files, network or environment; ``load_experiment`` is the only function
-here that reads a file. Nothing in this module imports TensorFlow.
+Creating a spec never touches files, network or environment, and nothing here imports TensorFlow.
+Reading YAML is ``workbench.spec.load``; ids are ``workbench.spec.ids``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from workbench.compress.specs import StepSpec
 from workbench.errors import SpecError
+from workbench.spec.matrix import expand_matrix
+from workbench.spec.steps import StepSpec
 
 QuantMode = Literal["float32", "float16", "dynamic", "int8", "int8_io", "int16x8"]
 QUANT_MODES: tuple[str, ...] = QuantMode.__args__  # type: ignore[attr-defined]
@@ -119,6 +116,9 @@ class VariantSpec(Spec):
     def _keep_float_needs_int8(self) -> VariantSpec:
         if self.keep_float and self.quantization not in ("int8", "int8_io"):
             raise ValueError(f"keep_float needs quantization int8 or int8_io, not '{self.quantization}'")
+        if any(s.technique == "qat" for s in self.steps) and self.quantization not in ("int8", "int8_io"):
+            raise ValueError(f"qat trains int8 fake-quant ranges: export it with quantization int8 or int8_io, "
+                             f"not '{self.quantization}'")
         if self.keep_float and any(s.technique == "qat" for s in self.steps):
             raise ValueError("keep_float (selective post-training quantization) does not combine with qat")
         return self
@@ -173,8 +173,6 @@ class ExperimentSpec(Spec):
 
     def search_candidates(self) -> tuple[VariantSpec, ...]:
         """Every variant the search space declares (a seeded shuffle decides the trial order)."""
-        from workbench.matrix import expand_matrix
-
         if self.search is None:
             return ()
         out: list[VariantSpec] = []
@@ -183,7 +181,7 @@ class ExperimentSpec(Spec):
             if isinstance(steps, list) and steps and all(isinstance(st, dict) for st in steps):
                 entry = {**entry, "steps": [steps]}  # one chain written without the outer list
             try:
-                expanded = list(expand_matrix(entry, taken={x.name for x in out}))
+                expanded = variants_from_matrix(entry, taken={x.name for x in out})
             except ValueError as exc:
                 raise ValueError(f"search.space.{i}: {str(exc).removeprefix('matrix: ').removeprefix('matrix.')}") from None
             for v in expanded:
@@ -198,9 +196,7 @@ class ExperimentSpec(Spec):
 
     def resolved_variants(self) -> tuple[VariantSpec, ...]:
         """Explicit variants plus the matrix expansion, with experiment defaults filled in."""
-        from workbench.matrix import expand_matrix
-
-        out = list(self.variants) + list(expand_matrix(self.matrix or {}, taken={v.name for v in self.variants}))
+        out = list(self.variants) + variants_from_matrix(self.matrix or {}, taken={v.name for v in self.variants})
         if not any(not v.steps and v.quantization == "float32" for v in out) and "baseline" not in {v.name for v in out}:
             out.insert(0, VariantSpec(name="baseline", quantization="float32"))  # the float reference run
         return tuple(
@@ -222,76 +218,15 @@ class ExperimentSpec(Spec):
         raise SpecError(f"experiment '{self.name}' has no variant '{name}'; known variants: {known}")
 
 
-def canonical_json(obj: Any) -> str:
-    """JSON with sorted keys and no whitespace: the same data always gives the same text."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint: str, target: TargetSpec,
-               profiles: tuple[dict[str, Any], ...] = ()) -> str:
-    """SHA-256 over (variant spec without its name, baseline, dataset fingerprint, target).
-
-    Names are labels, not content: renaming a variant keeps its history; changing what it computes
-    gives a new id. Timeouts are excluded for the same reason. Fields left at their defaults are
-    omitted, so adding a new option (with a default) to a spec never changes existing ids.
-    """
-    v = variant.model_dump(mode="json", exclude={"name", "timeout_s", "steps"}, exclude_defaults=True)
-    if variant.steps:  # the technique is a discriminator with a default: always keep it
-        v["steps"] = [{**s.model_dump(mode="json", exclude_defaults=True), "technique": s.technique}
-                      for s in variant.steps]
-    payload: dict[str, Any] = {
-        "variant": v,
-        "baseline": baseline.model_dump(mode="json", exclude_defaults=True),
-        "dataset": dataset_fingerprint,
-        "target": target.model_dump(mode="json", exclude={"name"}, exclude_defaults=True),
-    }
-    if profiles:  # only when present, so ids of experiments without extra profiles never change
-        payload["profiles"] = list(profiles)
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
-
-
-def baseline_id(baseline: BaselineSpec, dataset_fingerprint: str) -> str:
-    """Cache key of a trained baseline."""
-    payload = {"baseline": baseline.model_dump(mode="json", exclude_defaults=True), "dataset": dataset_fingerprint}
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
+def variants_from_matrix(matrix: dict[str, Any], taken: set[str]) -> list[VariantSpec]:
+    """The matrix's combinations validated as VariantSpecs; ValueError (one line) on a bad one."""
+    out = []
+    for fields in expand_matrix(matrix, taken):
+        try:
+            out.append(VariantSpec.model_validate(fields))
+        except ValidationError as exc:
+            raise ValueError(format_validation_error(f"matrix ({fields['name']})", exc)) from None
     return out
-
-
-def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    if path in chain:
-        raise SpecError(f"{path}: 'base' files include each other in a loop")
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such experiment file") from None
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"{path}:{where}: malformed YAML: {problem}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
-    base = data.pop("base", None)
-    if base is not None:
-        if not isinstance(base, str):
-            raise SpecError(f"{path}: base: must be a file path, got {base!r}")
-        data = _deep_merge(_read_yaml((path.parent / base).resolve(), chain + (path,)), data)
-    return data
 
 
 def format_validation_error(source: str, exc: ValidationError) -> str:
@@ -313,23 +248,3 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     return f"{source}: {loc + ': ' if loc else ''}{msg}{shown}{more}"
 
 
-def parse_experiment(data: dict[str, Any], source: str = "<experiment>") -> ExperimentSpec:
-    """Validate a mapping into an ExperimentSpec, raising SpecError with a one-line message."""
-    try:
-        spec = ExperimentSpec.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(format_validation_error(source, exc)) from None
-    try:
-        spec.resolved_variants()  # matrix errors surface now, not mid-sweep
-        spec.search_candidates()
-    except ValueError as exc:
-        raise SpecError(f"{source}: {exc}") from None
-    if not spec.resolved_variants():
-        raise SpecError(f"{source}: variants: the experiment defines no variants (add 'variants' or 'matrix')")
-    return spec
-
-
-def load_experiment(path: str | Path) -> ExperimentSpec:
-    """Read, merge (``base:``) and validate an experiment YAML file."""
-    p = Path(path)
-    return parse_experiment(_read_yaml(p.resolve()), source=str(path))

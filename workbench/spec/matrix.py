@@ -17,8 +17,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import ValidationError
-
 _LIST_KEYS_OF_STEPS = {"types", "names"}  # list-valued step fields that are data, not axes
 
 
@@ -56,10 +54,9 @@ def _auto_name(steps: list[dict[str, Any]], quant: str, varied: set[str]) -> str
     return "_".join([*parts, quant])
 
 
-def expand_matrix(matrix: dict[str, Any], taken: set[str] = frozenset()) -> Iterator[Any]:  # type: ignore[assignment]
-    """Yield VariantSpec objects for every combination; raises ValueError on malformed matrices."""
-    from workbench.config import VariantSpec
-
+def expand_matrix(matrix: dict[str, Any], taken: frozenset[str] | set[str] = frozenset()) -> Iterator[dict[str, Any]]:
+    """Yield the fields of every combination (a named variant mapping, validated by the caller);
+    raises ValueError on malformed matrices."""
     if not matrix:
         return
     allowed = {"quantization", "steps", "name", "calibration_samples", "timeout_s"}
@@ -90,9 +87,4 @@ def expand_matrix(matrix: dict[str, Any], taken: set[str] = frozenset()) -> Iter
         for key in ("calibration_samples", "timeout_s"):
             if key in matrix:
                 fields[key] = matrix[key]
-        try:
-            yield VariantSpec.model_validate(fields)
-        except ValidationError as exc:
-            from workbench.config import format_validation_error
-
-            raise ValueError(format_validation_error(f"matrix ({name})", exc)) from None
+        yield fields

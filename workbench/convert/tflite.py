@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from workbench._keras import tf
-from workbench.config import QUANT_MODES
+from workbench.spec import QUANT_MODES
 
 #: what each mode stores and computes in, for docs and for checks on the exported file
 MODE_DOC = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workbench.config import ExperimentSpec
 from workbench.errors import WorkbenchError
+from workbench.spec import ExperimentSpec
 
 
 def find_previous_sweep(tracker: Any, experiment_id: str, current_sweep: str, wanted: str) -> Any | None:

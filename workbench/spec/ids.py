@@ -1,0 +1,43 @@
+"""Content ids: the SHA-256 of canonical JSON. ``hash()`` is not stable across processes; never use it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from workbench.spec.experiment import BaselineSpec, TargetSpec, VariantSpec
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace: the same data always gives the same text."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint: str, target: TargetSpec,
+               profiles: tuple[dict[str, Any], ...] = ()) -> str:
+    """SHA-256 over (variant spec without its name, baseline, dataset fingerprint, target).
+
+    Names are labels, not content: renaming a variant keeps its history; changing what it computes
+    gives a new id. Timeouts are excluded for the same reason. Fields left at their defaults are
+    omitted, so adding a new option (with a default) to a spec never changes existing ids.
+    """
+    v = variant.model_dump(mode="json", exclude={"name", "timeout_s", "steps"}, exclude_defaults=True)
+    if variant.steps:  # the technique is a discriminator with a default: always keep it
+        v["steps"] = [{**s.model_dump(mode="json", exclude_defaults=True), "technique": s.technique}
+                      for s in variant.steps]
+    payload: dict[str, Any] = {
+        "variant": v,
+        "baseline": baseline.model_dump(mode="json", exclude_defaults=True),
+        "dataset": dataset_fingerprint,
+        "target": target.model_dump(mode="json", exclude={"name"}, exclude_defaults=True),
+    }
+    if profiles:  # only when present, so ids of experiments without extra profiles never change
+        payload["profiles"] = list(profiles)
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def baseline_id(baseline: BaselineSpec, dataset_fingerprint: str) -> str:
+    """Cache key of a trained baseline."""
+    payload = {"baseline": baseline.model_dump(mode="json", exclude_defaults=True), "dataset": dataset_fingerprint}
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()

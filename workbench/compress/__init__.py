@@ -1,5 +1,8 @@
-"""Training-time compression steps. ``apply_steps`` dispatches each spec to its family's module."""
+"""Training-time compression: each technique is a function ``(model, step, data, training) -> StepResult``
+registered by name in ``TECHNIQUES``; ``apply_steps`` runs a chain of them into a ``ChainResult``."""
 
-from workbench.spec.steps import TECHNIQUES, StepSpec
+from workbench.compress.apply import apply_steps
+from workbench.compress.registry import TECHNIQUES, Technique
+from workbench.compress.result import LABEL_ONLY, ChainResult, StepResult
 
-__all__ = ["TECHNIQUES", "StepSpec"]
+__all__ = ["LABEL_ONLY", "TECHNIQUES", "ChainResult", "StepResult", "Technique", "apply_steps"]

@@ -14,6 +14,7 @@ WEIGHTED = ("Conv2D", "Dense", "DepthwiseConv2D", "SeparableConv2D", "Conv1D")
 
 
 def selected(layer: Any, selection: LayerSelection, supported: tuple[str, ...] = WEIGHTED) -> bool:
+    """True when ``layer`` is of a supported type and matches ``selection`` (types and name regexes)."""
     kind = type(layer).__name__
     if kind not in supported:
         return False
@@ -22,12 +23,22 @@ def selected(layer: Any, selection: LayerSelection, supported: tuple[str, ...] =
     return not selection.names or any(re.search(p, layer.name) for p in selection.names)
 
 
+def copy_model(model: Any) -> Any:
+    """A new model with the same architecture and weights; sharing no layer or variable with ``model``."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def rewrite(model: Any, selection: LayerSelection, wrap: Callable[[Any], Any], what: str,
             supported: tuple[str, ...] = WEIGHTED) -> tuple[Any, list[str]]:
-    """Clone ``model`` with ``wrap`` applied to every selected layer; SpecError when none is selected.
+    """A copy of ``model`` with ``wrap`` applied to every selected layer, and the selected layers' names.
 
-    Layers are reused, not copied (the tfmot idiom), so trained weights carry over; ``model`` is a fresh
-    copy of the baseline per variant, so sharing its layer objects is safe.
+    ``wrap`` receives layers of a private copy (it may reuse them, the tfmot idiom, so trained weights carry
+    over); ``model`` itself is never modified.
+
+    Raises:
+        SpecError: no supported layer is selected; the message lists the model's layers.
     """
     chosen: list[str] = []
 
@@ -37,7 +48,7 @@ def rewrite(model: Any, selection: LayerSelection, wrap: Callable[[Any], Any], w
             return wrap(layer)
         return layer
 
-    new = keras.models.clone_model(model, clone_function=clone)
+    new = keras.models.clone_model(copy_model(model), clone_function=clone)
     if not chosen:
         names = [f"{lay.name} ({type(lay).__name__})" for lay in model.layers]
         raise SpecError(f"{what}: layers {selection.describe()} match no supported layer "
@@ -46,4 +57,5 @@ def rewrite(model: Any, selection: LayerSelection, wrap: Callable[[Any], Any], w
 
 
 def steps_per_epoch(n_samples: int, batch_size: int) -> int:
+    """Batches per epoch (the last one may be partial)."""
     return -(-n_samples // batch_size)

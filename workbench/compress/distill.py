@@ -9,7 +9,10 @@ from typing import Any
 import numpy as np
 
 from workbench._keras import keras, tf
+from workbench.compress.result import LABEL_ONLY, StepResult
+from workbench.data import Dataset
 from workbench.models import build_zoo_model, fit, outputs_logits, seed_everything
+from workbench.spec import TrainingSpec
 from workbench.spec.steps import DistillSpec
 
 
@@ -18,9 +21,13 @@ def _teacher_logits(teacher: Any, x: np.ndarray) -> np.ndarray:
     return out if outputs_logits(teacher) else np.log(np.clip(out, 1e-7, 1.0))
 
 
-def train_distilled(student: Any, teacher_logits: np.ndarray, ds: Any, step: DistillSpec, batch_size: int,
+def train_distilled(student: Any, teacher_logits: np.ndarray, ds: Dataset, step: DistillSpec, batch_size: int,
                     seed: int) -> dict[str, list[float]]:
-    """Loss = alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(y, s)."""
+    """Train ``student`` in place with loss alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(y, s).
+
+    Returns:
+        Per-epoch ``loss`` and ``val_accuracy``.
+    """
     opt = keras.optimizers.Adam(step.learning_rate)
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     kl = keras.losses.KLDivergence()
@@ -51,18 +58,31 @@ def train_distilled(student: Any, teacher_logits: np.ndarray, ds: Any, step: Dis
     return history
 
 
-def apply_distill(model: Any, step: DistillSpec, ctx: Any) -> tuple[Any, dict[str, list[float]]]:
-    ds, tr = ctx.dataset, ctx.experiment.baseline.training
-    teacher_logits = _teacher_logits(model, ds.x_train).astype(np.float32)
-    seed_everything(tr.seed)
-    student = build_zoo_model(step.student, ds.input_shape, ds.num_classes, dict(step.student_args))
-    history = train_distilled(student, teacher_logits, ds, step, tr.batch_size, tr.seed)
-    ctx.info["teacher_params"] = int(model.count_params())
-    ctx.info["student_params"] = int(student.count_params())
+def apply_distill(model: Any, step: DistillSpec, data: Dataset, training: TrainingSpec) -> StepResult:
+    """Train a fresh zoo student on ``model``'s (the teacher's) softened outputs and the labels.
+
+    Args:
+        model: the teacher; only run for predictions, not modified.
+        step: student zoo name and args, temperature, alpha, epochs, learning rate, compare_label_only.
+        data: training and validation arrays (the student is built for their shape and classes).
+        training: batch size and seed (each student is built right after seeding).
+    Returns:
+        The distilled student; facts ``teacher_params`` / ``student_params``; with ``compare_label_only``
+        a ``"label_only"`` companion (the same student, same seed and epochs, trained from labels alone)
+        and its curves as ``label_only_*`` in the history.
+    Raises:
+        SpecError: the student is not a zoo model or its args are wrong.
+    """
+    teacher_logits = _teacher_logits(model, data.x_train).astype(np.float32)
+    seed_everything(training.seed)
+    student = build_zoo_model(step.student, data.input_shape, data.num_classes, dict(step.student_args))
+    history = train_distilled(student, teacher_logits, data, step, training.batch_size, training.seed)
+    facts = {"teacher_params": int(model.count_params()), "student_params": int(student.count_params())}
+    companions: dict[str, Any] = {}
     if step.compare_label_only:
-        seed_everything(tr.seed)
-        plain = build_zoo_model(step.student, ds.input_shape, ds.num_classes, dict(step.student_args))
-        plain_hist = fit(plain, ds, step.epochs, tr.batch_size, step.learning_rate)
-        ctx.info["label_only_model"] = plain
-        history.update({f"label_only_{k}": v for k, v in plain_hist.items()})
-    return student, history
+        seed_everything(training.seed)
+        plain = build_zoo_model(step.student, data.input_shape, data.num_classes, dict(step.student_args))
+        plain_hist = fit(plain, data, step.epochs, training.batch_size, step.learning_rate)
+        companions[LABEL_ONLY] = plain
+        history.update({f"{LABEL_ONLY}_{k}": v for k, v in plain_hist.items()})
+    return StepResult(student, history, facts, (), companions)

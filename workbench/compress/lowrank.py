@@ -10,7 +10,10 @@ import numpy as np
 
 from workbench._keras import keras
 from workbench.compress._layers import rewrite
+from workbench.compress.result import StepResult
+from workbench.data import Dataset
 from workbench.models import fit
+from workbench.spec import TrainingSpec
 from workbench.spec.steps import LowRankSpec
 
 
@@ -24,6 +27,7 @@ def choose_rank(singular_values: np.ndarray, rank: int | None, energy: float | N
 
 
 def factorize(kernel: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """``kernel`` (in x out) ~= A @ B with A = U_r sqrt(S_r) (in x r) and B = sqrt(S_r) V_r^T (r x out)."""
     u, s, vt = np.linalg.svd(kernel, full_matrices=False)
     root = np.sqrt(s[:r])
     return (u[:, :r] * root).astype(np.float32), (root[:, None] * vt[:r]).astype(np.float32)
@@ -35,8 +39,22 @@ def _is_pointwise(layer: Any) -> bool:
         and layer.groups == 1)
 
 
-def apply_lowrank(model: Any, step: LowRankSpec, ctx: Any) -> tuple[Any, dict[str, list[float]]]:
+def apply_lowrank(model: Any, step: LowRankSpec, data: Dataset, training: TrainingSpec) -> StepResult:
+    """Factorize each selected Dense / 1x1 Conv2D kernel by truncated SVD, then fine-tune.
+
+    Args:
+        model: the Keras model to factorize; not modified.
+        step: rank or energy, epochs, learning rate and layer selection.
+        data: fine-tuning and validation arrays.
+        training: batch size.
+    Returns:
+        The factorized model; facts ``lowrank`` ({layer: {in, out, rank, params}} for each factorized
+        layer); a note for each selected layer kept dense (its rank would not save parameters).
+    Raises:
+        SpecError: the layer selection matches no Dense or Conv2D layer.
+    """
     report: dict[str, dict[str, int]] = {}
+    notes: list[str] = []
 
     def wrap(layer: Any) -> Any:
         if not _is_pointwise(layer):
@@ -46,7 +64,7 @@ def apply_lowrank(model: Any, step: LowRankSpec, ctx: Any) -> tuple[Any, dict[st
         n_in, n_out = w2d.shape
         r = choose_rank(np.linalg.svd(w2d, compute_uv=False), step.rank, step.energy)
         if r * (n_in + n_out) >= n_in * n_out:
-            ctx.note(f"lowrank: {layer.name} kept dense: rank {r} would not reduce its {n_in}x{n_out} kernel")
+            notes.append(f"lowrank: {layer.name} kept dense: rank {r} would not reduce its {n_in}x{n_out} kernel")
             return layer
         a, b = factorize(w2d, r)
         cfg = layer.get_config()
@@ -68,9 +86,7 @@ def apply_lowrank(model: Any, step: LowRankSpec, ctx: Any) -> tuple[Any, dict[st
         return block
 
     new, _ = rewrite(model, step.layers, wrap, "lowrank", ("Dense", "Conv2D"))
-    ctx.info["lowrank"] = report
     if not report:
-        ctx.note("lowrank: no layer was factorized (no rank reduces any selected kernel)")
-    tr = ctx.experiment.baseline.training
-    history = fit(new, ctx.dataset, step.epochs, tr.batch_size, step.learning_rate)
-    return new, history
+        notes.append("lowrank: no layer was factorized (no rank reduces any selected kernel)")
+    history = fit(new, data, step.epochs, training.batch_size, step.learning_rate)
+    return StepResult(new, history, {"lowrank": report}, tuple(notes))

@@ -1,4 +1,4 @@
-"""Magnitude pruning and M-by-N structured sparsity (tfmot), wrappers stripped before export."""
+"""Magnitude pruning and M-by-N structured sparsity (tfmot), wrappers stripped before returning."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from typing import Any
 
 from workbench._keras import tfmot
 from workbench.compress._layers import rewrite, steps_per_epoch
+from workbench.compress.result import StepResult
+from workbench.data import Dataset
 from workbench.models import fit
+from workbench.spec import TrainingSpec
 from workbench.spec.steps import PruneSpec, StructuredPruneSpec
 
 PRUNABLE = ("Conv2D", "Dense", "DepthwiseConv2D", "SeparableConv2D", "Conv1D")
@@ -26,30 +29,47 @@ def schedule(spec: PruneSpec, total_steps: int) -> Any:
                                                 frequency=freq)
 
 
-def _train_pruned(model: Any, step: Any, ctx: Any) -> tuple[Any, dict[str, list[float]]]:
-    tr = ctx.experiment.baseline.training
-    history = fit(model, ctx.dataset, step.epochs, tr.batch_size, step.learning_rate,
+def _train_pruned(pruned: Any, names: list[str], step: PruneSpec | StructuredPruneSpec, data: Dataset,
+                  training: TrainingSpec) -> StepResult:
+    history = fit(pruned, data, step.epochs, training.batch_size, step.learning_rate,
                   callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
-    return tfmot.sparsity.keras.strip_pruning(model), history
+    return StepResult(tfmot.sparsity.keras.strip_pruning(pruned), history, {"pruned_layers": names})
 
 
-def apply_prune(model: Any, step: PruneSpec, ctx: Any) -> tuple[Any, dict[str, list[float]]]:
-    if step.epochs == 0:
-        raise ValueError("prune needs epochs >= 1: the mask is applied during fine-tuning")
-    total = step.epochs * steps_per_epoch(len(ctx.dataset.x_train), ctx.experiment.baseline.training.batch_size)
-    sched = schedule(step, total)
+def apply_prune(model: Any, step: PruneSpec, data: Dataset, training: TrainingSpec) -> StepResult:
+    """Magnitude-prune the selected layers to ``step.sparsity`` while fine-tuning.
+
+    Args:
+        model: the Keras model to prune; not modified.
+        step: sparsity, schedule, epochs, learning rate and layer selection.
+        data: fine-tuning and validation arrays.
+        training: batch size (sets the schedule's step count).
+    Returns:
+        The stripped pruned model; facts ``pruned_layers`` (names).
+    Raises:
+        SpecError: the layer selection matches no prunable layer.
+    """
+    sched = schedule(step, step.epochs * steps_per_epoch(len(data.x_train), training.batch_size))
     pruned, names = rewrite(model, step.layers, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(
         layer, pruning_schedule=sched), "prune", PRUNABLE)
-    ctx.info["pruned_layers"] = names
-    return _train_pruned(pruned, step, ctx)
+    return _train_pruned(pruned, names, step, data, training)
 
 
-def apply_prune_structured(model: Any, step: StructuredPruneSpec, ctx: Any) -> tuple[Any, dict[str, list[float]]]:
-    # m_by_n supports Conv2D and Dense kernels (not depthwise)
+def apply_prune_structured(model: Any, step: StructuredPruneSpec, data: Dataset, training: TrainingSpec) -> StepResult:
+    """Impose ``m`` zeros in every ``n`` consecutive weights along input channels while fine-tuning.
+
+    Args:
+        model: the Keras model to prune (Conv2D and Dense kernels); not modified.
+        step: m, n, epochs, learning rate and layer selection.
+        data: fine-tuning and validation arrays.
+        training: batch size.
+    Returns:
+        The stripped pruned model; facts ``pruned_layers`` (names).
+    Raises:
+        SpecError: the layer selection matches no Conv2D or Dense layer.
+    """
+    # tfmot's m_by_n supports Conv2D and Dense kernels (not depthwise)
     sched = tfmot.sparsity.keras.ConstantSparsity(step.m / step.n, begin_step=0, frequency=1)
     pruned, names = rewrite(model, step.layers, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(
         layer, pruning_schedule=sched, sparsity_m_by_n=(step.m, step.n)), "prune_structured", ("Conv2D", "Dense"))
-    ctx.info["pruned_layers"] = names
-    if step.epochs == 0:
-        raise ValueError("prune_structured needs epochs >= 1: the mask is applied during fine-tuning")
-    return _train_pruned(pruned, step, ctx)
+    return _train_pruned(pruned, names, step, data, training)

@@ -1,12 +1,16 @@
 """Quantization-aware training (int8), plain or collaborative: PQAT (keeps sparsity), CQAT (keeps
-clusters), PCQAT (both). The result carries fake-quant ranges; convert it with a full-integer mode."""
+clusters), PCQAT (both). The result carries fake-quant ranges; the spec only lets it export to a
+full-integer mode (int8 / int8_io)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from workbench._keras import tfmot
+from workbench.compress.result import StepResult
+from workbench.data import Dataset
 from workbench.models import fit
+from workbench.spec import TrainingSpec
 from workbench.spec.steps import QATSpec
 
 
@@ -21,14 +25,20 @@ def _scheme(preserve: str) -> Any:
     return None
 
 
-def apply_qat(model: Any, step: QATSpec, ctx: Any) -> tuple[Any, dict[str, list[float]]]:
-    if ctx.variant.quantization not in ("int8", "int8_io"):
-        ctx.note(f"qat trains int8 fake-quant ranges but the variant exports as '{ctx.variant.quantization}'; "
-                 "use quantization: int8 to keep them")
+def apply_qat(model: Any, step: QATSpec, data: Dataset, training: TrainingSpec) -> StepResult:
+    """Insert int8 fake-quant nodes (tfmot ``quantize_apply``, which works on a copy) and fine-tune.
+
+    Args:
+        model: the Keras model to quantize; not modified.
+        step: preserve (none / sparsity / clusters / both), epochs, learning rate.
+        data: fine-tuning and validation arrays.
+        training: batch size.
+    Returns:
+        The QAT model (convert it with ``qat=True``); no facts.
+    """
     q = tfmot.quantization.keras
     annotated = q.quantize_annotate_model(model)
     scheme = _scheme(step.preserve)
     qat_model = q.quantize_apply(annotated, scheme) if scheme is not None else q.quantize_apply(annotated)
-    tr = ctx.experiment.baseline.training
-    history = fit(qat_model, ctx.dataset, step.epochs, tr.batch_size, step.learning_rate)
-    return qat_model, history
+    history = fit(qat_model, data, step.epochs, training.batch_size, step.learning_rate)
+    return StepResult(qat_model, history)

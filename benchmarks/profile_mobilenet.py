@@ -15,11 +15,12 @@ from pathlib import Path
 from workbench.convert import convert
 from workbench.data import load_dataset
 from workbench.models import build_zoo_model, seed_everything
-from workbench.profile import profile
+from workbench.profile import profile_model
 from workbench.profile.stats import spread_ratio
 from workbench.spec import TargetSpec
 
 OUT = Path(__file__).with_name("results")
+STEADY = {"threads": 1, "warmup_runs": 20, "min_runs": 50, "min_seconds": 3}  # the repeatability profiles
 
 
 def main() -> int:
@@ -34,22 +35,21 @@ def main() -> int:
         for mode, path in files.items():
             for threads in (1, 2):
                 target = TargetSpec(threads=threads, warmup_runs=5, min_runs=50, min_seconds=3, max_seconds=30)
-                r = profile(path, target, data.x_test)
-                m, mem = r.metrics(), r.memory_mb
+                r = profile_model(path, target, data.x_test)
+                m, mem = r.metrics(), r.memory
                 rows.append({"mode": mode, "threads": threads, "p50_ms": m["latency_ms_p50"],
                              "p95_ms": m["latency_ms_p95"], "init_ms": m["init_ms"],
-                             "mem_load_mb": mem["after_load"] - mem["baseline"], "mem_init_mb": m["memory_mb_init"],
+                             "mem_load_mb": mem.after_load_mb - mem.baseline_mb, "mem_init_mb": m["memory_mb_init"],
                              "mem_peak_mb": m["memory_mb_peak"], "runs": r.latency.runs, "noisy": r.latency.noisy,
                              "size_bytes": path.stat().st_size})
                 print(rows[-1], flush=True)
-        repeat = [profile(files["float32"], TargetSpec(threads=1, warmup_runs=20, min_runs=50, min_seconds=3),
-                          data.x_test).latency.p50 for _ in range(5)]
-        pinned = [profile(files["float32"], TargetSpec(threads=1, warmup_runs=20, min_runs=50, min_seconds=3,
-                                                       cpu_pin=[0]), data.x_test).latency.p50 for _ in range(5)]
+        steady, pinned_cpu0 = TargetSpec(**STEADY), TargetSpec(**STEADY, cpu_pin=[0])
+        repeat = [profile_model(files["float32"], steady, data.x_test).latency.p50 for _ in range(5)]
+        pinned = [profile_model(files["float32"], pinned_cpu0, data.x_test).latency.p50 for _ in range(5)]
         load = {}
         for clients in (1, 2):  # the service case: N clients, each its own 1-thread interpreter, for 5 s
-            r = profile(files["float32"], TargetSpec(threads=1, warmup_runs=5, min_runs=5, min_seconds=0.5,
-                                                     clients=clients, load_seconds=5), data.x_test)
+            r = profile_model(files["float32"], TargetSpec(threads=1, warmup_runs=5, min_runs=5, min_seconds=0.5,
+                                                           clients=clients, load_seconds=5), data.x_test)
             m = r.metrics()
             load[clients] = {k: m[k] for k in ("load_throughput_ips", "load_latency_ms_p50", "load_latency_ms_p95",
                                                "load_latency_ms_p99", "load_errors", "load_memory_mb_peak")}

@@ -194,7 +194,7 @@ def profile(model: str, threads: int, no_xnnpack: bool, kernels: str, api: str, 
     """Profile any .tflite MODEL on the LiteRT runtime in a fresh process: latency stats, init, memory."""
     from pydantic import ValidationError
 
-    from workbench.profile import profile as run_profile
+    from workbench.profile import profile_model
     from workbench.spec import TargetSpec, format_validation_error
 
     try:
@@ -206,7 +206,7 @@ def profile(model: str, threads: int, no_xnnpack: bool, kernels: str, api: str, 
     except ValidationError as exc:
         raise WorkbenchError(format_validation_error("options", exc)) from None
     samples = _load_inputs(inputs) if inputs else None
-    result = run_profile(model, target, samples)
+    result = profile_model(model, target, samples)
     text = result.to_json()
     if output:
         Path(output).write_text(text)
@@ -218,21 +218,21 @@ def profile(model: str, threads: int, no_xnnpack: bool, kernels: str, api: str, 
     if as_json:
         click.echo(text)
         return
-    s, m = result.latency, result.metrics()
-    mem = result.memory_mb
+    s, m, mem = result.latency, result.metrics(), result.memory
     click.echo(f"{model}: {s.runs} runs, threads={threads}, xnnpack={not no_xnnpack}, api={api}, batch={batch}, "
-               f"inputs={result.raw['input_source_used']}")
+               f"inputs={result.input_source_used}")
     click.echo(f"  latency ms  p50 {s.p50:.4f} (95% CI {s.p50_ci_low:.4f}-{s.p50_ci_high:.4f})  p90 {s.p90:.4f}  "
                f"p95 {s.p95:.4f}  p99 {s.p99:.4f}  mean {s.mean:.4f}  std {s.std:.4f}  min {s.min:.4f}")
     click.echo(f"  init ms {m['init_ms']:.2f}   throughput {m['throughput_ips']:.1f}/s" + ("   NOISY" if s.noisy else ""))
-    if result.raw.get("ignored_options"):
-        click.echo(f"  note: the {api} API ran with LiteRT's defaults for: {', '.join(result.raw['ignored_options'])}")
-    click.echo(f"  memory MB   baseline {mem['baseline']:.1f}  after load +{mem['after_load'] - mem['baseline']:.1f}  "
+    if result.ignored_options:
+        click.echo(f"  note: the {api} API ran with LiteRT's defaults for: {', '.join(result.ignored_options)}")
+    external_mb = float("nan") if result.external_peak_rss_mb is None else result.external_peak_rss_mb
+    click.echo(f"  memory MB   baseline {mem.baseline_mb:.1f}  after load +{mem.after_load_mb - mem.baseline_mb:.1f}  "
                f"after allocate +{m['memory_mb_init']:.1f}  peak +{m['memory_mb_peak']:.1f}  "
-               f"(parent sampling the whole process: {result.raw.get('external_peak_rss_mb', float('nan')) - mem['baseline']:+.1f})")
-    if result.raw.get("fallback_ops") and not no_xnnpack and kernels == "optimized":
-        click.echo(f"  note: {len(result.raw['fallback_ops'])} op(s) not taken by XNNPACK: "
-                   + ", ".join(sorted(set(result.raw["fallback_ops"]))))
+               f"(parent sampling the whole process: {external_mb - mem.baseline_mb:+.1f})")
+    fallback = result.ops.fallback
+    if fallback and not no_xnnpack and kernels == "optimized":
+        click.echo(f"  note: {len(fallback)} op(s) not taken by XNNPACK: " + ", ".join(sorted(set(fallback))))
     if "load_throughput_ips" in m:
         click.echo(f"  load        {clients} clients x {load_seconds:g}s: {m['load_throughput_ips']:.1f}/s  "
                    f"p50 {m.get('load_latency_ms_p50', float('nan')):.4f}  p95 {m.get('load_latency_ms_p95', float('nan')):.4f}  "

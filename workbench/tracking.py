@@ -13,9 +13,12 @@ import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import TrackingError
+
+if TYPE_CHECKING:
+    from workbench.profile.result import ProfileResult
 
 EMBEDDED_DB = "mlflow.db"
 EMBEDDED_ARTIFACTS = "mlartifacts"
@@ -208,7 +211,7 @@ class Tracker:
 
 
 
-def log_profile_run(experiment: str, model: Path, result: Any, tracking_uri: str | None = None) -> str:
+def log_profile_run(experiment: str, model: Path, result: ProfileResult, tracking_uri: str | None = None) -> str:
     """A standalone profile (``workbench profile --log-to``) as a FINISHED run with metrics and artifacts."""
     import json
     import tempfile
@@ -219,8 +222,8 @@ def log_profile_run(experiment: str, model: Path, result: Any, tracking_uri: str
     tr.check()
     exp = tr.experiment_id(experiment)
     run_id = tr.start_run(exp, f"profile {model.name}", {TAG_KIND: "profile",
-                                                         **provenance.tags(int(result.raw["request"]["threads"])),
-                                                         "workbench.device": json.dumps(result.raw.get("device", {}))})
+                                                         **provenance.tags(result.request.threads),
+                                                         "workbench.device": json.dumps(result.device)})
     tr.log(run_id, params=result.params(), metrics=result.metrics())
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "profile.json"

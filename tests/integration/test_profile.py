@@ -10,44 +10,47 @@ import pytest
 
 from tests.conftest import rng_images
 from workbench.errors import ModelFileError, ProfileError
-from workbench.profile import profile
+from workbench.profile import profile_model
 from workbench.spec import TargetSpec
 
 FAST = TargetSpec(warmup_runs=2, min_runs=30, min_seconds=0.1, max_seconds=3)
 
 
 def test_child_profile_reports_design_metrics(tiny_tflite):
-    r = profile(tiny_tflite, FAST, rng_images(16))
-    assert r.raw["tensorflow_imported"] is False
-    assert r.latency.runs >= 30 and len(r.raw["samples_ms"]) == r.latency.runs
+    r = profile_model(tiny_tflite, FAST, rng_images(16))
+    assert r.tensorflow_imported is False
+    assert r.latency.runs >= 30 and len(r.samples_ms) == r.latency.runs
     m = r.metrics()
     for key in ("latency_ms_p50", "latency_ms_p95", "init_ms", "memory_mb_init", "memory_mb_peak", "throughput_ips"):
         assert m[key] >= 0, key
     assert m["latency_ms_min"] <= m["latency_ms_p50"] <= m["latency_ms_p99"]
     assert m["memory_mb_peak"] >= m["memory_mb_init"] > 0
-    assert r.raw["input_source_used"] == "test"
+    assert r.input_source_used == "test"
+    assert r.ops.delegated and not r.ops.fallback  # a float CNN runs entirely on XNNPACK
+    assert r.request.model_path == str(tiny_tflite) and r.raw["request"]["model_path"] == str(tiny_tflite)
     p = r.params()
     assert p["profile.threads"] == 1 and p["profile.xnnpack"] is True and p["profile.api"] == "interpreter"
 
 
 def test_min_runs_and_min_seconds_both_honoured(tiny_tflite):
-    r = profile(tiny_tflite, TargetSpec(warmup_runs=0, min_runs=5, min_seconds=0.3, max_runs=10**8, max_seconds=5))
-    assert r.raw["loop_seconds"] >= 0.3 and r.latency.runs >= 5
+    r = profile_model(tiny_tflite, TargetSpec(warmup_runs=0, min_runs=5, min_seconds=0.3, max_runs=10**8, max_seconds=5))
+    assert r.loop_seconds >= 0.3 and r.latency.runs >= 5
 
 
 def test_options_reach_the_runtime(tiny_tflite):
-    r = profile(tiny_tflite, TargetSpec(threads=2, xnnpack=False, batch=4, input_source="random", warmup_runs=1,
-                                        min_runs=5, min_seconds=0.0, max_seconds=2))
-    assert r.raw["request"]["threads"] == 2 and r.raw["request"]["xnnpack"] is False
-    assert r.raw["request"]["batch"] == 4 and r.raw["input_source_used"] == "random"
-    assert "DELEGATE" not in r.raw["ops"]  # no XNNPACK delegate node
+    r = profile_model(tiny_tflite, TargetSpec(threads=2, xnnpack=False, batch=4, input_source="random", warmup_runs=1,
+                                              min_runs=5, min_seconds=0.0, max_seconds=2))
+    assert r.request.threads == 2 and r.request.xnnpack is False
+    assert r.request.batch == 4 and r.input_source_used == "random"
+    assert r.ops.names and "DELEGATE" not in r.ops.names  # no XNNPACK delegate node
+    assert r.ops.fallback == r.ops.names and not r.ops.delegated
 
 
 def test_truncated_tflite_is_one_line_error(tmp_path, tiny_tflite):
     bad = tmp_path / "trunc.tflite"
     bad.write_bytes(tiny_tflite.read_bytes()[:2000])
     with pytest.raises((ProfileError, ModelFileError)) as info:
-        profile(bad, FAST)
+        profile_model(bad, FAST)
     assert "trunc.tflite" in str(info.value) and "\n" not in str(info.value)
 
 
@@ -55,7 +58,7 @@ def test_not_a_tflite(tmp_path):
     bad = tmp_path / "x.tflite"
     bad.write_bytes(b"\x00" * 64)
     with pytest.raises(ModelFileError, match="TFL3"):
-        profile(bad, FAST)
+        profile_model(bad, FAST)
 
 
 @pytest.mark.parametrize("content", [b"garbage", None])
@@ -76,16 +79,16 @@ def test_cli_profile_json(tiny_tflite):
 
 
 def test_max_runs_caps_the_loop(tiny_tflite):
-    r = profile(tiny_tflite, TargetSpec(warmup_runs=0, min_runs=5, min_seconds=30, max_runs=40, max_seconds=60))
+    r = profile_model(tiny_tflite, TargetSpec(warmup_runs=0, min_runs=5, min_seconds=30, max_runs=40, max_seconds=60))
     assert r.latency.runs == 40
 
 
 def test_compiled_model_api_runs_and_says_what_it_ignored(tiny_tflite):
-    r = profile(tiny_tflite, TargetSpec(api="compiled_model", warmup_runs=1, min_runs=10, min_seconds=0.05,
-                                        max_seconds=2), rng_images(8))
-    assert r.latency.runs >= 10 and r.raw["runtime"]["api"] == "compiled_model"
-    assert r.raw["ignored_options"] == ["threads", "xnnpack"]
-    assert r.raw["tensorflow_imported"] is False
+    r = profile_model(tiny_tflite, TargetSpec(api="compiled_model", warmup_runs=1, min_runs=10, min_seconds=0.05,
+                                              max_seconds=2), rng_images(8))
+    assert r.latency.runs >= 10 and r.runtime.api == "compiled_model"
+    assert r.ignored_options == ("threads", "xnnpack")
+    assert r.tensorflow_imported is False
 
 
 @pytest.fixture(scope="module")
@@ -103,22 +106,24 @@ def big_tflite(tmp_path_factory):
 
 @pytest.mark.parametrize("xnnpack", [True, False])
 def test_peak_memory_agrees_with_external_polling(big_tflite, xnnpack):
-    r = profile(big_tflite, TargetSpec(xnnpack=xnnpack, warmup_runs=2, min_runs=10, min_seconds=0.5, max_seconds=5,
-                                       input_source="random"))
-    internal = r.memory_mb["peak"]  # the runner's VmHWM (absolute, MB)
-    external = r.raw["external_peak_rss_mb"]  # the parent sampling the child's RSS every 2 ms
+    r = profile_model(big_tflite, TargetSpec(xnnpack=xnnpack, warmup_runs=2, min_runs=10, min_seconds=0.5, max_seconds=5,
+                                             input_source="random"))
+    internal = r.memory.peak_mb  # the runner's VmHWM (absolute, MB)
+    external = r.external_peak_rss_mb  # the parent sampling the child's RSS every 2 ms
+    assert external is not None
     assert r.metrics()["memory_mb_peak"] > 60  # the model's weights dominate
     assert abs(internal - external) / external < 0.10, (internal, external)
 
 
 def test_load_scenario_runs_every_client(tiny_tflite):
-    r = profile(tiny_tflite, TargetSpec(warmup_runs=1, min_runs=5, min_seconds=0.05, max_seconds=2, clients=2,
-                                        load_seconds=0.5, input_source="random"))
-    load = r.raw["load"]
-    assert load["clients"] == 2 and len(load["per_client_invokes"]) == 2
-    assert all(n > 0 for n in load["per_client_invokes"]) and load["errors"] == 0
+    r = profile_model(tiny_tflite, TargetSpec(warmup_runs=1, min_runs=5, min_seconds=0.05, max_seconds=2, clients=2,
+                                              load_seconds=0.5, input_source="random"))
+    load = r.load
+    assert load is not None and load.clients == 2 and len(load.per_client_invokes) == 2
+    assert all(n > 0 for n in load.per_client_invokes) and load.errors == 0
+    assert load.invokes == len(load.samples_ms) == sum(load.per_client_invokes)
     m = r.metrics()
-    assert m["load_throughput_ips"] == pytest.approx(load["invokes"] / load["seconds"])
+    assert m["load_throughput_ips"] == pytest.approx(load.invokes / load.seconds)
     assert m["load_latency_ms_p50"] > 0 and m["load_clients"] == 2
 
 

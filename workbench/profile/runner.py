@@ -4,6 +4,9 @@ It imports only the standard library, NumPy and the LiteRT runtime: the caller's
 inflate memory or steal cores. Usage: ``python runner.py REQUEST.json``; writes the JSON result to the
 request's ``output`` path (atomically), or to stdout when ``output`` is empty. Exit 0 on success, 1 on
 a reported error (the JSON then has ``error`` and ``traceback``).
+
+The request carries every field in ``REQUEST_FIELDS`` (``workbench.profile.request.ProfileRequest``
+writes them all); this script has no defaults of its own, so a missing field is a reported error.
 """
 
 import json
@@ -14,6 +17,11 @@ import time
 import traceback
 
 _T0 = time.perf_counter()
+
+#: the fields of workbench.profile.request.ProfileRequest (this script cannot import workbench)
+REQUEST_FIELDS = ("model_path", "input_path", "output", "threads", "api", "xnnpack", "kernels", "batch",
+                  "input_source", "warmup_runs", "min_runs", "min_seconds", "max_runs", "max_seconds",
+                  "cpu_pin", "clients", "load_seconds")
 
 
 def _status_kb(field):
@@ -86,9 +94,9 @@ def delegation(ops):
 
 def _input_arrays(interp_inputs, req, np):
     """One array per input tensor, holding real samples (cycled) or random data of the right dtype."""
-    batch = int(req.get("batch", 1))
+    batch = int(req["batch"])
     samples = None
-    if req.get("input_source") == "test" and req.get("input_path"):
+    if req["input_source"] == "test" and req["input_path"]:
         samples = np.load(req["input_path"], allow_pickle=False)
     rng = np.random.default_rng(0)
     arrays = []
@@ -110,18 +118,18 @@ def _input_arrays(interp_inputs, req, np):
         else:
             info = np.iinfo(dtype)
             arrays.append([rng.integers(info.min, info.max, size=shape, dtype=dtype) for _ in range(4)])
-    used = "test" if samples is not None and arrays and len(arrays[0]) > 0 and req.get("input_source") == "test" else "random"
+    used = "test" if samples is not None and arrays and len(arrays[0]) > 0 and req["input_source"] == "test" else "random"
     return arrays, used
 
 
 def _time_loop(invoke, set_inputs, req):
     """Warm up, then time until min runs AND min seconds are met, capped by max runs OR max seconds."""
-    for i in range(int(req.get("warmup_runs", 10))):
+    for i in range(int(req["warmup_runs"])):
         set_inputs(i)
         invoke()
     samples = []
-    min_runs, max_runs = int(req.get("min_runs", 50)), int(req.get("max_runs", 10000))
-    min_s, max_s = float(req.get("min_seconds", 1.0)), float(req.get("max_seconds", 30.0))
+    min_runs, max_runs = int(req["min_runs"]), int(req["max_runs"])
+    min_s, max_s = float(req["min_seconds"]), float(req["max_seconds"])
     start = time.perf_counter()
     perf_ns = time.perf_counter_ns
     while True:
@@ -140,18 +148,18 @@ def _time_loop(invoke, set_inputs, req):
 def _make_interpreter(req):
     from ai_edge_litert import interpreter as litert
 
-    if req.get("kernels") == "reference":
+    if req["kernels"] == "reference":
         resolver = litert.OpResolverType.BUILTIN_REF
-    elif req.get("xnnpack", True):
+    elif req["xnnpack"]:
         resolver = litert.OpResolverType.AUTO
     else:
         resolver = litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    return litert.Interpreter(model_path=req["model_path"], num_threads=int(req.get("threads", 1)),
+    return litert.Interpreter(model_path=req["model_path"], num_threads=int(req["threads"]),
                               experimental_op_resolver_type=resolver)
 
 
 def _allocate(interp, req):
-    batch = int(req.get("batch", 1))
+    batch = int(req["batch"])
     if batch != 1:
         for d in interp.get_input_details():
             interp.resize_tensor_input(d["index"], [batch] + [int(s) for s in d["shape"][1:]])
@@ -162,7 +170,7 @@ def _profile_load(req, np):
     """The service case: N client threads, each with its own interpreter, invoke for T seconds."""
     import threading
 
-    clients, seconds = int(req.get("clients", 1)), float(req.get("load_seconds", 0))
+    clients, seconds = int(req["clients"]), float(req["load_seconds"])
     interps = []
     for _ in range(clients):
         it = _make_interpreter(req)
@@ -201,7 +209,7 @@ def _profile_load(req, np):
     elapsed = time.perf_counter() - t0
     flat = [x for per in samples for x in per]
     return {"clients": clients, "seconds": elapsed, "invokes": len(flat), "errors": sum(errors),
-            "throughput_ips": len(flat) * int(req.get("batch", 1)) / elapsed if elapsed > 0 else 0.0,
+            "throughput_ips": len(flat) * int(req["batch"]) / elapsed if elapsed > 0 else 0.0,
             "per_client_invokes": [len(per) for per in samples], "samples_ms": flat,
             "peak_mb": _status_kb("VmHWM") / 1024.0}
 
@@ -243,10 +251,10 @@ def _profile_compiled(req, np, phases):
     details = []
     for d in model.get_input_tensor_details(sig_key).values():  # real shapes and dtypes from the model
         details.append({"shape": [int(x) for x in d["shape"]], "dtype": np.dtype(d["dtype"]), "quantization": (0.0, 0)})
-        if np.dtype(d["dtype"]).kind != "f" and req.get("input_source") == "test":
+        if np.dtype(d["dtype"]).kind != "f" and req["input_source"] == "test":
             raise ValueError("compiled_model API: test inputs for integer-input models are not supported; "
                              "use --inputs none (random) or the interpreter API")
-    if int(req.get("batch", 1)) != 1:
+    if int(req["batch"]) != 1:
         raise ValueError("compiled_model API: batch != 1 is not supported by this runner; use the interpreter API")
     arrays, used = _input_arrays(details, req, np)
 
@@ -259,28 +267,42 @@ def _profile_compiled(req, np, phases):
     return init_ms, samples, loop_s, used, {"ignored_options": ["threads", "xnnpack"]}
 
 
+def _check_request(req):
+    """The request must carry exactly REQUEST_FIELDS: this script has no defaults to fall back on."""
+    missing = [k for k in REQUEST_FIELDS if k not in req]
+    unknown = sorted(set(req) - set(REQUEST_FIELDS))
+    problems = []
+    if missing:
+        problems.append(f"is missing field(s): {', '.join(missing)}")
+    if unknown:
+        problems.append(f"has unknown field(s): {', '.join(unknown)}")
+    if problems:
+        raise ValueError("the request " + "; ".join(problems))
+
+
 def main(argv):
     req = json.loads(open(argv[1]).read()) if len(argv) > 1 and argv[1] != "-" else json.load(sys.stdin)
-    out_path = req.get("output") or ""
+    out_path = req["output"] if "output" in req else ""  # no path: the error below is reported on stdout
     result = {"request": {k: v for k, v in req.items() if k != "output"}}
     try:
-        if req.get("cpu_pin"):
+        _check_request(req)
+        if req["cpu_pin"]:
             os.sched_setaffinity(0, set(int(c) for c in req["cpu_pin"]))
         import ai_edge_litert
         import numpy as np
 
         phases = {"baseline": _rss_mb()}
         result["peak_reset"] = _reset_peak()
-        api = req.get("api", "interpreter")
+        api = req["api"]
         if api == "compiled_model":
             init_ms, samples, loop_s, used, extra = _profile_compiled(req, np, phases)
         else:
             init_ms, samples, loop_s, used, extra = _profile_interpreter(req, np, phases)
         phases["peak"] = _status_kb("VmHWM") / 1024.0
         phases["after_release"] = _rss_mb()  # the interpreter has been freed by now
-        if api == "interpreter" and float(req.get("load_seconds", 0)) > 0:
+        if api == "interpreter" and float(req["load_seconds"]) > 0:
             result["load"] = _profile_load(req, np)  # after the single-stream phases: peaks stay separate
-        batch = int(req.get("batch", 1))
+        batch = int(req["batch"])
         result.update({
             "samples_ms": samples, "init_ms": init_ms, "loop_seconds": loop_s,
             "throughput_ips": len(samples) * batch / loop_s if loop_s > 0 else 0.0,
@@ -295,6 +317,7 @@ def main(argv):
     except BaseException as exc:  # report everything, including KeyboardInterrupt, to the parent
         result["error"] = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
         result["traceback"] = traceback.format_exc()
+        sys.stderr.write(result["error"] + "\n")  # also there for a parent that never sees the JSON
         code = 1
     text = json.dumps(result)
     if out_path:

@@ -9,84 +9,30 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from workbench.errors import ProfileError
-from workbench.profile.stats import LatencyStats, latency_stats
+from workbench.profile.request import ProfileRequest
+from workbench.profile.result import ProfileResult, parse_result
 from workbench.spec import TargetSpec
 
 RUNNER = Path(__file__).with_name("runner.py")
-RESULT_FIELDS = ("init_ms", "throughput_ips", "memory_mb", "samples_ms")
-
-
-@dataclass(frozen=True)
-class ProfileResult:
-    """What the runner measured, plus the statistics computed from its raw samples."""
-
-    raw: dict[str, Any]
-    latency: LatencyStats = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "latency", latency_stats(self.raw["samples_ms"]))
-
-    @property
-    def memory_mb(self) -> dict[str, float]:
-        return dict(self.raw["memory_mb"])
-
-    def metrics(self) -> dict[str, float]:
-        """Design metric names: latency_ms_*, latency_runs, init_ms, memory_mb_init/peak, throughput_ips;
-        plus ``load_*`` when the load scenario ran."""
-        mem = self.memory_mb
-        out = {
-            **self.latency.metrics(),
-            "init_ms": float(self.raw["init_ms"]),
-            "memory_mb_init": max(0.0, mem["after_allocate"] - mem["baseline"]),
-            "memory_mb_peak": max(0.0, mem["peak"] - mem["baseline"]),
-            "throughput_ips": float(self.raw["throughput_ips"]),
-            "ops_fallback": float(len(self.raw.get("fallback_ops", []))),
-        }
-        load = self.raw.get("load")
-        if load:
-            stats = latency_stats(load["samples_ms"]) if load["samples_ms"] else None
-            out.update({"load_clients": float(load["clients"]), "load_throughput_ips": float(load["throughput_ips"]),
-                        "load_errors": float(load["errors"]),
-                        "load_memory_mb_peak": max(0.0, load["peak_mb"] - mem["baseline"])})
-            if stats:
-                out.update({"load_latency_ms_p50": stats.p50, "load_latency_ms_p95": stats.p95,
-                            "load_latency_ms_p99": stats.p99})
-        return out
-
-    def params(self) -> dict[str, Any]:
-        """Every option that changed the number, as recorded by the runner itself."""
-        req = self.raw["request"]
-        keys = ("threads", "xnnpack", "kernels", "api", "batch", "input_source", "warmup_runs", "min_runs",
-                "min_seconds", "max_runs", "max_seconds", "cpu_pin", "clients", "load_seconds")
-        out = {f"profile.{k}": req.get(k) for k in keys}
-        out["profile.input_source_used"] = self.raw.get("input_source_used")
-        out["profile.runtime"] = f"{self.raw['runtime']['package']}=={self.raw['runtime']['version']}"
-        return out
-
-    def to_json(self) -> str:
-        return json.dumps({**self.raw, "stats": self.latency.to_dict(), "metrics": self.metrics()}, indent=1)
-
-
-def _request(model_path: Path, target: TargetSpec, input_path: Path | None, output: str) -> dict[str, Any]:
-    return {
-        "model_path": str(model_path), "input_path": str(input_path) if input_path else "", "output": output,
-        **target.model_dump(exclude={"name", "host", "ssh_port", "ssh_key", "remote_python"}),
-    }
 
 
 def _interpret_exit(source: str, code: int, result_text: str | None, stderr: str) -> dict[str, Any]:
     if result_text:
-        result = json.loads(result_text)
+        try:
+            result = json.loads(result_text)
+        except json.JSONDecodeError as exc:
+            raise ProfileError(f"{source}: runner output is not JSON ({exc})") from None
+        if not isinstance(result, dict):
+            raise ProfileError(f"{source}: runner output is not a JSON object")
         if "error" in result:
             raise ProfileError(f"{source}: runner failed: {result['error']}")
-        return dict(result)
+        return result
     if code < 0:
         name = signal.Signals(-code).name
         hint = " (the runtime crashed loading it: the file is likely corrupt or truncated)" if code == -11 else ""
@@ -105,7 +51,7 @@ def run_local(model_path: Path, target: TargetSpec, input_samples: np.ndarray | 
             np.save(input_path, np.asarray(input_samples, dtype=np.float32), allow_pickle=False)
         out = Path(tmp) / "result.json"
         req_path = Path(tmp) / "request.json"
-        req_path.write_text(json.dumps(_request(model_path, target, input_path, str(out))))
+        req_path.write_text(ProfileRequest.from_target(model_path, target, input_path, out).to_json())
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "OMP_"))}
         limit = timeout_s or target.max_seconds + 120
         err_path = Path(tmp) / "stderr.txt"
@@ -118,7 +64,7 @@ def run_local(model_path: Path, target: TargetSpec, input_samples: np.ndarray | 
         text = out.read_text() if out.exists() else None
         raw = _interpret_exit(str(model_path), proc.returncode, text, err_path.read_text(errors="replace"))
         raw["external_peak_rss_mb"] = external_peak_mb  # the parent's own view, for cross-checking
-        return ProfileResult(raw)
+        return _parse(str(model_path), raw)
 
 
 def _poll_peak_rss(proc: subprocess.Popen[bytes], limit_s: float, every_s: float = 0.002) -> tuple[float, bool]:
@@ -172,9 +118,9 @@ def run_ssh(model_path: Path, target: TargetSpec, input_samples: np.ndarray | No
             np.save(local_in, np.asarray(input_samples, dtype=np.float32), allow_pickle=False)
             files.append(local_in)
             input_remote = Path(rdir) / "inputs.npy"
-        req = _request(Path(rdir) / model_path.name, target, input_remote, "")
+        req = ProfileRequest.from_target(Path(rdir) / model_path.name, target, input_remote)
         req_local = Path(tmp) / "request.json"
-        req_local.write_text(json.dumps(req))
+        req_local.write_text(req.to_json())
         files.append(req_local)
         cp = subprocess.run(["scp", "-q", *scp_opts, *map(str, files), f"{target.host}:{rdir}/"],
                             capture_output=True, text=True, timeout=300)
@@ -187,15 +133,34 @@ def run_ssh(model_path: Path, target: TargetSpec, input_samples: np.ndarray | No
         except subprocess.TimeoutExpired:
             raise ProfileError(f"{target.host}: remote runner did not finish in time") from None
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-        raw = _interpret_exit(f"{target.host}:{model_path.name}", proc.returncode, lines[-1] if lines else None,
-                              proc.stderr)
-        raw["device"]["remote"] = target.host
-        return ProfileResult(raw)
+        source = f"{target.host}:{model_path.name}"
+        raw = _interpret_exit(source, proc.returncode, lines[-1] if lines else None, proc.stderr)
+        if isinstance(raw.get("device"), dict):  # else parsing names the missing fingerprint
+            raw["device"]["remote"] = target.host
+        return _parse(source, raw)
 
 
-def profile(model_path: str | Path, target: TargetSpec, input_samples: np.ndarray | None = None,
-            **kwargs: Any) -> ProfileResult:
-    """Profile a .tflite file on ``target`` (local unless ``target.host`` is set)."""
+def _parse(source: str, raw: dict[str, Any]) -> ProfileResult:
+    try:
+        return parse_result(raw)
+    except ProfileError as exc:
+        raise ProfileError(f"{source}: {exc}") from None
+
+
+def profile_model(model_path: str | Path, target: TargetSpec, input_samples: np.ndarray | None = None,
+                  **kwargs: Any) -> ProfileResult:
+    """Profile a .tflite file on ``target`` (local unless ``target.host`` is set).
+
+    Args:
+        model_path: the .tflite file.
+        target: runtime options and, with ``host``, the SSH device.
+        input_samples: real inputs (used when ``target.input_source == "test"``); None = generated.
+        **kwargs: passed to ``run_local`` / ``run_ssh`` (``timeout_s``, ``ssh_options``).
+
+    Raises:
+        ModelFileError: the file is missing or not a .tflite.
+        ProfileError: the runner failed, timed out or returned a malformed result.
+    """
     from workbench.tflite_model import read_tflite
 
     path = Path(model_path)
@@ -203,3 +168,6 @@ def profile(model_path: str | Path, target: TargetSpec, input_samples: np.ndarra
     if target.host:
         return run_ssh(path, target, input_samples, **kwargs)
     return run_local(path, target, input_samples, **kwargs)
+
+
+profile = profile_model  # transitional: workbench/pipeline.py (HEAD) still imports ``profile``; remove after

@@ -1,5 +1,9 @@
 """Datasets: scikit-learn's digits (ships with the package), generated data, user .npz files, or a
 ``module:function`` returning the four arrays. Nothing is downloaded; .npz files load without pickle.
+
+Every dataset passes the same checks (``_finish``) before anything trains on it: numeric, finite,
+non-empty, one label per sample, at least two classes, test labels within the training classes. A
+failure is one DataError line naming the dataset, the array, what is wrong, where, and what to do.
 """
 
 from __future__ import annotations
@@ -12,9 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import DataError
+from workbench.errors import DataError, WorkbenchError
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+_NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+_KIND_NAMES = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers", "M": "datetimes",
+               "m": "time deltas", "V": "raw records"}
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 @dataclass(frozen=True)
@@ -47,33 +56,111 @@ def fingerprint(arrays: tuple[np.ndarray, ...]) -> str:
     return h.hexdigest()
 
 
-def _finish(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any) -> Dataset:
-    arrays = [np.asarray(a) for a in (x_train, y_train, x_test, y_test)]
-    for key, a in zip(NPZ_KEYS, arrays, strict=True):
-        if a.dtype == object:
-            raise DataError(f"dataset '{name}': {key} has dtype object; give numeric arrays")
-    xtr, ytr, xte, yte = arrays
-    if len(xtr) != len(ytr) or len(xte) != len(yte):
-        raise DataError(
-            f"dataset '{name}': x/y lengths differ (train {len(xtr)} vs {len(ytr)}, test {len(xte)} vs {len(yte)})"
-        )
-    if len(xtr) == 0 or len(xte) == 0:
-        raise DataError(f"dataset '{name}': train and test splits must both be non-empty")
-    if xtr.shape[1:] != xte.shape[1:]:
-        raise DataError(f"dataset '{name}': x_train samples are {xtr.shape[1:]} but x_test samples are {xte.shape[1:]}")
+def _one_line(text: object, limit: int = 200) -> str:
+    """``text`` with newlines folded, shortened to ``limit`` characters (error messages stay one line)."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _numeric(name: str, key: str, value: Any) -> np.ndarray:
+    """``value`` as a numeric array with a sample axis; DataError otherwise."""
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise DataError(f"dataset '{name}': {key} is not a regular array ({_one_line(exc, 120)}); "
+                        "give samples of one shape") from None
+    if a.dtype.kind not in _NUMERIC_KINDS:
+        what = _KIND_NAMES.get(a.dtype.kind, "non-numeric values")
+        raise DataError(f"dataset '{name}': {key} has dtype {a.dtype} ({what}); give numeric arrays "
+                        f"(e.g. {key}.astype('float32'))")
+    if a.ndim == 0:
+        raise DataError(f"dataset '{name}': {key} is a single value, not an array of samples")
+    if len(a) == 0:
+        raise DataError(f"dataset '{name}': {key} is empty (0 samples); both splits need at least one sample")
+    if a.size == 0:
+        raise DataError(f"dataset '{name}': {key} has empty samples (shape {a.shape}); give samples with values")
+    return a
+
+
+def _check_finite(name: str, key: str, a: np.ndarray) -> None:
+    """DataError naming the count of NaN/Inf values in ``a`` and the first sample holding one."""
+    if a.dtype.kind != "f" or np.isfinite(np.sum(a, dtype=np.float64)):
+        return  # the sum is finite only when every value is: one cheap pass for valid data
+    bad = ~np.isfinite(a)
+    if not bad.any():
+        return  # the float64 sum overflowed; every value is finite
+    n_nan = int(np.isnan(a).sum())
+    n_inf = int(bad.sum()) - n_nan
+    first = int(np.argmax(bad.reshape(len(a), -1).any(axis=1)))
+    counts = " and ".join([_plural(n_nan, "NaN value")] * bool(n_nan) + [_plural(n_inf, "Inf value")] * bool(n_inf))
+    raise DataError(f"dataset '{name}': {key} has {counts} (first at sample {first}); "
+                    "replace or drop the non-finite samples")
+
+
+def _labels(name: str, key: str, y: np.ndarray) -> np.ndarray:
+    """Class indices (N,) from indices, (N, 1) or one-hot (N, C) labels; DataError on anything else."""
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] == 0):
+        raise DataError(f"dataset '{name}': {key} must be class indices (N,) or one-hot (N, C), got shape {y.shape}")
+    _check_finite(name, key, y)
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot: accept and convert
+        return y.argmax(1)
+    if not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0):
+        flat = y.reshape(-1)
+        first = int(np.argmax(np.mod(flat, 1) != 0))
+        raise DataError(f"dataset '{name}': {key} holds the non-integer label {flat[first].item()!r} at sample {first}; "
+                        "give class indices (0, 1, ...) or one-hot rows")
+    return y.reshape(-1)
+
+
+def _check_classes(name: str, ytr_in: np.ndarray, ytr: np.ndarray, yte_in: np.ndarray, yte: np.ndarray) -> None:
+    """Labels are >= 0, training has two classes or more, and no test label lies beyond the training classes."""
     for key, y in (("y_train", ytr), ("y_test", yte)):
-        if y.ndim == 2 and y.shape[1] > 1:  # one-hot: accept and convert
-            continue
-        if y.ndim > 1 and not (y.ndim == 2 and y.shape[1] == 1):
-            raise DataError(f"dataset '{name}': {key} must be class indices (N,) or one-hot (N, C), got {y.shape}")
-        if not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0):
-            raise DataError(f"dataset '{name}': {key} must hold integer class indices")
-    ytr = ytr.argmax(1) if ytr.ndim == 2 and ytr.shape[1] > 1 else ytr.reshape(-1)
-    yte = yte.argmax(1) if yte.ndim == 2 and yte.shape[1] > 1 else yte.reshape(-1)
-    xtr, xte = xtr.astype(np.float32), xte.astype(np.float32)
+        if y.min() < 0:
+            first = int(np.argmax(y < 0))
+            raise DataError(f"dataset '{name}': {key} has the label {int(y[first])} at sample {first}; "
+                            "labels are class indices starting at 0")
+    classes = np.unique(ytr)
+    if len(classes) < 2:
+        raise DataError(f"dataset '{name}': y_train has a single class (label {int(classes[0])} on all "
+                        f"{_plural(len(ytr), 'sample')}); a classifier needs at least two classes")
+    one_hot_tr = ytr_in.ndim == 2 and ytr_in.shape[1] > 1
+    one_hot_te = yte_in.ndim == 2 and yte_in.shape[1] > 1
+    if one_hot_tr and one_hot_te and ytr_in.shape[1] != yte_in.shape[1]:
+        raise DataError(f"dataset '{name}': y_train is one-hot with {ytr_in.shape[1]} columns but y_test with "
+                        f"{yte_in.shape[1]}; give both splits the same classes")
+    n_train = ytr_in.shape[1] if one_hot_tr else int(classes[-1]) + 1
+    if yte.max() >= n_train:
+        first = int(np.argmax(yte >= n_train))
+        raise DataError(f"dataset '{name}': y_test has the label {int(yte[first])} at sample {first}, a class never "
+                        f"seen in y_train (classes 0..{n_train - 1}); test labels must be training classes")
+
+
+def _finish(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any) -> Dataset:
+    """Validate the four arrays and build the Dataset (float32 inputs, int64 labels, fingerprint)."""
+    given = (x_train, y_train, x_test, y_test)
+    xtr, ytr_in, xte, yte_in = (_numeric(name, key, a) for key, a in zip(NPZ_KEYS, given, strict=True))
+    for split, x, y in (("train", xtr, ytr_in), ("test", xte, yte_in)):
+        if len(x) != len(y):
+            raise DataError(f"dataset '{name}': x_{split} has {_plural(len(x), 'sample')} but y_{split} has "
+                            f"{_plural(len(y), 'label')}; give one label per sample")
+    for key, x in (("x_train", xtr), ("x_test", xte)):
+        if x.ndim < 2:
+            raise DataError(f"dataset '{name}': {key} has shape {x.shape}, one number per sample; "
+                            f"give (N, features...) arrays, e.g. {key}.reshape(-1, 1)")
+    if xtr.shape[1:] != xte.shape[1:]:
+        raise DataError(f"dataset '{name}': x_train samples are {xtr.shape[1:]} but x_test samples are "
+                        f"{xte.shape[1:]}; give both splits samples of one shape")
+    ytr, yte = _labels(name, "y_train", ytr_in), _labels(name, "y_test", yte_in)
+    with np.errstate(over="ignore"):  # reported just below, as Inf values
+        xtr, xte = xtr.astype(np.float32), xte.astype(np.float32)
     ytr, yte = ytr.astype(np.int64), yte.astype(np.int64)
-    if min(ytr.min(), yte.min()) < 0:
-        raise DataError(f"dataset '{name}': labels must be >= 0")
+    _check_finite(name, "x_train", xtr)  # after the cast: values beyond float32's range became Inf
+    _check_finite(name, "x_test", xte)
+    _check_classes(name, ytr_in, ytr, yte_in, yte)
     return Dataset(name, xtr, ytr, xte, yte, fingerprint((xtr, ytr, xte, yte)))
 
 
@@ -105,39 +192,68 @@ def _synthetic(
     return _finish("synthetic", xtr, ytr, xte, yte)
 
 
-def _npz(path: Path) -> Dataset:
+def _npz(path: Path, shown: str) -> Dataset:
+    """The four arrays of an .npz, never unpickled; DataError for a missing, foreign or corrupt file."""
     if not path.is_file():
-        raise DataError(f"dataset file {path} does not exist")
+        raise DataError(f"dataset '{shown}': file {path} does not exist; give an .npz path relative to the project "
+                        "root, or an absolute one")
+    unreadable = f"dataset '{shown}': {path} is not a readable .npz file"
+    redo = "re-save it with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise DataError(f"{unreadable} ({exc.strerror}); check its permissions") from None
+    if magic.startswith(_NPY_MAGIC):
+        raise DataError(f"{unreadable}: it holds a single .npy array; {redo}")
+    if not magic.startswith(_ZIP_MAGIC):
+        raise DataError(f"{unreadable}: it is not a zip archive (empty, truncated or another format); {redo}")
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in NPZ_KEYS if k not in f.files]
             if missing:
-                raise DataError(f"{path}: missing array(s) {missing}; an .npz dataset needs {list(NPZ_KEYS)}")
+                raise DataError(f"dataset '{shown}': {path} is missing array(s) {missing}; an .npz dataset needs "
+                                f"{list(NPZ_KEYS)}")
             arrays = [f[k] for k in NPZ_KEYS]
     except DataError:
         raise
     except ValueError as exc:
         if "pickle" in str(exc):
-            raise DataError(f"{path}: holds pickled objects, which are never loaded; save plain numeric arrays") from None
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
-    except Exception as exc:  # zipfile.BadZipFile and friends
-        raise DataError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+            raise DataError(f"dataset '{shown}': {path} holds pickled objects, which are never loaded; "
+                            "save plain numeric arrays") from None
+        raise DataError(f"{unreadable} ({_one_line(exc, 120)}); {redo}") from None
+    except Exception as exc:  # zipfile.BadZipFile, EOFError, zlib.error, OSError: a truncated or corrupt archive
+        raise DataError(f"{unreadable} ({type(exc).__name__}: {_one_line(exc, 120)}); {redo}") from None
     return _finish(path.name, *arrays)
 
 
 def _callable(ref: str, args: dict[str, Any]) -> Dataset:
+    """Call ``package.module:function`` with ``args``; whatever it raises becomes one DataError line."""
     module_name, _, func_name = ref.partition(":")
     try:
         func = getattr(importlib.import_module(module_name), func_name)
     except (ImportError, AttributeError) as exc:
-        raise DataError(f"dataset '{ref}': cannot import ({exc}); use 'package.module:function'") from None
-    result = func(**args)
+        raise DataError(f"dataset '{ref}': cannot import ({_one_line(exc)}); use 'package.module:function'") from None
+    except Exception as exc:  # the module itself fails on import
+        raise DataError(f"dataset '{ref}': importing {module_name} raised {type(exc).__name__}: "
+                        f"{_one_line(exc)}") from None
+    if not callable(func):
+        raise DataError(f"dataset '{ref}': {func_name} is a {type(func).__name__}, not a function")
+    try:
+        result = func(**args)
+    except WorkbenchError:
+        raise
+    except Exception as exc:
+        raise DataError(f"dataset '{ref}' raised {type(exc).__name__}: {_one_line(exc)}; fix the function or its "
+                        "dataset_args") from None
     if isinstance(result, dict):
+        missing = [k for k in NPZ_KEYS if k not in result]
+        if missing:
+            raise DataError(f"dataset '{ref}': the returned dict lacks {missing}; it needs {list(NPZ_KEYS)}")
         result = tuple(result[k] for k in NPZ_KEYS)
     if not isinstance(result, tuple | list) or len(result) != 4:
-        raise DataError(f"dataset '{ref}': must return (x_train, y_train, x_test, y_test)")
+        raise DataError(f"dataset '{ref}': returned {type(result).__name__}; it must return "
+                        "(x_train, y_train, x_test, y_test)")
     return _finish(ref, *result)
 
 
@@ -145,16 +261,19 @@ BUILTIN = {"digits": _digits, "synthetic": _synthetic}
 
 
 def load_dataset(name: str, args: dict[str, Any] | None = None, root: Path | None = None) -> Dataset:
-    """Load a dataset by built-in name, .npz path (relative to ``root``) or ``module:function``."""
+    """Load a dataset by built-in name, .npz path (relative to ``root``) or ``module:function``.
+
+    Raises DataError (one line) when the data cannot be loaded or fails a check of ``_finish``.
+    """
     args = dict(args or {})
     if name in BUILTIN:
         try:
             return BUILTIN[name](**args)  # type: ignore[operator]
-        except TypeError as exc:
-            raise DataError(f"dataset '{name}': bad dataset_args ({exc})") from None
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"dataset '{name}': bad dataset_args ({_one_line(exc)})") from None
     if name.endswith(".npz"):
         path = Path(name) if Path(name).is_absolute() or root is None else root / name
-        return _npz(path)
-    if ":" in name and not name.endswith(".npz"):
+        return _npz(path, name)
+    if ":" in name:
         return _callable(name, args)
     raise DataError(f"unknown dataset '{name}'; use one of {sorted(BUILTIN)}, a path to an .npz, or 'module:function'")

@@ -9,14 +9,25 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from workbench.errors import SpecError
-from workbench.spec.matrix import expand_matrix
+from workbench.spec.matrix import count_matrix, expand_matrix
 from workbench.spec.steps import StepSpec
 
 QuantMode = Literal["float32", "float16", "dynamic", "int8", "int8_io", "int16x8"]
 QUANT_MODES: tuple[str, ...] = QuantMode.__args__  # type: ignore[attr-defined]
+MAX_NAME_CHARS = 200
+DEFAULT_MAX_VARIANTS = 500
+_NAME_CHARS = "letters, digits, spaces, '_', '-' and '.'"
 
 
 class Spec(BaseModel):
@@ -132,18 +143,51 @@ class VariantSpec(Spec):
 
 
 class ExperimentSpec(Spec):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: str  # names files and the MLflow experiment: see _name_is_file_safe
     description: str = ""
     baseline: BaselineSpec
     target: TargetSpec = TargetSpec()
     calibration_samples: Annotated[int, Field(ge=1, le=100_000)] = 200
     budgets: BudgetSpec = BudgetSpec()
     regression: RegressionSpec = RegressionSpec()
+    max_variants: Annotated[int, Field(ge=1, le=100_000)] = DEFAULT_MAX_VARIANTS  # cap on variants + matrix, and on search.space
     search: SearchSpec | None = None
     profiles: tuple[dict[str, Any], ...] = ()  # extra profile axes: [{name: t2, threads: 2}, {name: ref, kernels: reference}]
     variant_timeout_s: Annotated[float, Field(gt=0)] = 1800.0
     variants: tuple[VariantSpec, ...] = ()
     matrix: dict[str, Any] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_file_safe(cls, name: str) -> str:
+        problem = _name_problem(name)
+        if problem:
+            shown = repr(name if len(name) <= 60 else name[:57] + "...")
+            raise ValueError(f"name {shown} {problem}; use {_NAME_CHARS} (the name labels files and the "
+                             "MLflow experiment)")
+        return name
+
+    @field_validator("search")
+    @classmethod
+    def _search_space_within_cap(cls, search: SearchSpec | None, info: ValidationInfo) -> SearchSpec | None:
+        cap = info.data.get("max_variants", DEFAULT_MAX_VARIANTS)
+        if search is not None and (count := _count_search_space(search)) > cap:
+            raise ValueError(f"search.space: declares {count:,} candidates, more than max_variants ({cap}); "
+                             "narrow the ranges or raise max_variants")
+        return search
+
+    @field_validator("variants", "matrix")
+    @classmethod
+    def _variants_within_cap(cls, value: Any, info: ValidationInfo) -> Any:
+        cap = info.data.get("max_variants", DEFAULT_MAX_VARIANTS)
+        if info.field_name == "variants":
+            count, what = len(value), "lists"
+        else:  # the matrix is counted from its axis lengths, not expanded
+            count, what = len(info.data.get("variants", ())) + count_matrix(value or {}), "with the variants expands to"
+        if count > cap:
+            raise ValueError(f"{info.field_name}: {what} {count:,} variants, more than max_variants ({cap}); "
+                             "shrink the list or the matrix axes, or raise max_variants")
+        return value
 
     @field_validator("variants")
     @classmethod
@@ -177,9 +221,7 @@ class ExperimentSpec(Spec):
             return ()
         out: list[VariantSpec] = []
         for i, entry in enumerate(self.search.space):
-            steps = entry.get("steps", [[]])
-            if isinstance(steps, list) and steps and all(isinstance(st, dict) for st in steps):
-                entry = {**entry, "steps": [steps]}  # one chain written without the outer list
+            entry = _one_chain_wrapped(entry)
             try:
                 expanded = variants_from_matrix(entry, taken={x.name for x in out})
             except ValueError as exc:
@@ -216,6 +258,43 @@ class ExperimentSpec(Spec):
                 return v
         known = ", ".join(v.name for v in self.resolved_variants())
         raise SpecError(f"experiment '{self.name}' has no variant '{name}'; known variants: {known}")
+
+
+def _name_problem(name: str) -> str:
+    """What makes ``name`` unusable as a file name or MLflow experiment name ('' when nothing does)."""
+    if not name:
+        return "is empty"
+    if len(name) > MAX_NAME_CHARS:
+        return f"is {len(name)} characters long, over the limit of {MAX_NAME_CHARS}"
+    if name != name.strip(" "):
+        return "starts or ends with a space"
+    if ".." in name:
+        return "contains '..'"
+    if name.startswith("."):
+        return "starts with '.'"
+    bad = re.search(r"[^\w .\-]", name)
+    if bad:
+        return f"contains {bad.group()!r} (at position {bad.start()})"
+    return ""
+
+
+def _one_chain_wrapped(entry: dict[str, Any]) -> dict[str, Any]:
+    """A search-space entry whose ``steps`` is one chain written without the outer list, wrapped."""
+    steps = entry.get("steps", [[]])
+    if isinstance(steps, list) and steps and all(isinstance(st, dict) for st in steps):
+        return {**entry, "steps": [steps]}
+    return entry
+
+
+def _count_search_space(search: SearchSpec) -> int:
+    """Candidates the search space declares, counted from axis lengths; ValueError naming a malformed entry."""
+    total = 0
+    for i, entry in enumerate(search.space):
+        try:
+            total += count_matrix(_one_chain_wrapped(entry))
+        except ValueError as exc:
+            raise ValueError(f"search.space.{i}: {str(exc).removeprefix('matrix: ').removeprefix('matrix.')}") from None
+    return total
 
 
 def variants_from_matrix(matrix: dict[str, Any], taken: set[str]) -> list[VariantSpec]:

@@ -1,6 +1,9 @@
 """Reading experiment files: safe YAML, ``base:`` merging, validation into one-line SpecErrors.
 
-The only module of ``workbench.spec`` that touches files.
+The only module of ``workbench.spec`` that touches files. YAML is read with ``yaml.safe_load``'s loader
+plus three refusals: duplicate keys (safe_load silently keeps the last), aliases that expand past
+``MAX_YAML_NODES`` values (a "billion laughs" document) or refer to themselves, and files over
+``MAX_FILE_BYTES``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,99 @@ from pydantic import ValidationError
 from workbench.errors import SpecError
 from workbench.spec.experiment import ExperimentSpec, format_validation_error
 
+MAX_FILE_BYTES = 1_000_000  # experiment files are a few KB; this only stops accidents
+MAX_YAML_NODES = 100_000  # values after alias expansion: a large search space is ~1,000
+MAX_YAML_DEPTH = 50  # nesting levels: experiment files use fewer than 10
+_MERGE_TAG = "tag:yaml.org,2002:merge"  # `<<: *defaults` may repeat keys on purpose
+_TOO_DEEP = f"values nested more than {MAX_YAML_DEPTH} levels deep; flatten the structure"
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """Well-formed YAML this loader will not build; ``problem`` says why and what to do."""
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Raise _Refused if the node graph, with every alias expanded, exceeds MAX_YAML_NODES values or
+    MAX_YAML_DEPTH levels, or has a cycle.
+
+    Aliases make the graph share nodes, so the sizes are computed once per node (iteratively: no
+    recursion limit), and the first node over the cap is the one reported.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else (
+            node.value if isinstance(node, yaml.SequenceNode) else [])
+        if children_done:
+            open_nodes.discard(id(node))
+            total = 1 + sum(size[id(c)] for c in children)
+            depth[id(node)] = 1 + max((depth[id(c)] for c in children), default=0)
+            if depth[id(node)] > MAX_YAML_DEPTH:
+                raise _Refused(problem=_TOO_DEEP, problem_mark=node.start_mark)  # through aliases
+            if total > MAX_YAML_NODES:
+                raise _Refused(problem=f"aliases expand this value to more than {MAX_YAML_NODES:,} values (an alias "
+                                       "bomb); write the values out or use fewer aliases", problem_mark=node.start_mark)
+            size[id(node)] = total
+        elif id(node) in open_nodes:
+            raise _Refused(problem="an alias refers to a value that contains it (a recursive alias); "
+                                   "experiment values must be finite", problem_mark=node.start_mark)
+        elif id(node) not in size:
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader that also refuses duplicate keys, deep nesting and alias bombs."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        """Stop at MAX_YAML_DEPTH levels while reading, before the scanner's cost (quadratic in the depth
+        of ``[[[...``) or Python's recursion limit are reached."""
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _Refused(problem=_TOO_DEEP, problem_mark=self.peek_event().start_mark)
+            node: yaml.Node = super().compose_node(parent, index)
+            return node
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
+        """Check for duplicate keys on the composed node, before any merge (``<<``) rewrites it."""
+        node: yaml.MappingNode = super().compose_mapping_node(anchor)
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                continue
+            # the constructed key, so `1` and `0x1` or `yes` and `true` count as the same key, as in the dict
+            key = (self.construct_object(key_node) if key_node.tag in self.yaml_constructors
+                   else (key_node.tag, key_node.value))
+            if key in first_line:
+                raise _Refused(problem=f"duplicate key '{key_node.value}' (first on line {first_line[key]}); "
+                                       "keep one of them", problem_mark=key_node.start_mark)
+            first_line[key] = key_node.start_mark.line + 1
+        return node
+
+    def compose_document(self) -> yaml.Node:
+        """The document's node graph, refused before construction if aliases blow it up."""
+        node: yaml.Node = super().compose_document()
+        _check_expansion(node)
+        return node
+
+
+def strict_safe_load(text: str) -> Any:
+    """``yaml.safe_load`` with duplicate keys and alias bombs refused (``yaml.YAMLError``)."""
+    loader = _StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
@@ -25,22 +121,37 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return out
 
 
-def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    if path in chain:
-        raise SpecError(f"{path}: 'base' files include each other in a loop")
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text()
+        size_bytes = path.stat().st_size
+        if size_bytes > MAX_FILE_BYTES:
+            raise SpecError(f"{path}: {size_bytes:,} bytes; experiment files are limited to {MAX_FILE_BYTES:,} bytes")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"{path}: no such experiment file") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+
+
+def _parse_yaml(path: Path, text: str) -> Any:
     try:
-        data = yaml.safe_load(text)
+        return strict_safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"{path}:{where}: malformed YAML: {problem}") from None
+        kind = "" if isinstance(exc, _Refused) else "malformed YAML: "
+        raise SpecError(f"{path}:{where} {kind}{problem}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: YAML nested too deeply; experiment values need a few levels, not hundreds") from None
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in chain:
+        raise SpecError(f"{path}: 'base' files include each other in a loop")
+    data = _parse_yaml(path, _read_text(path))
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -13,11 +13,13 @@ Inside a step mapping a list value is an axis too. Names are generated from the 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
 
 _LIST_KEYS_OF_STEPS = {"types", "names"}  # list-valued step fields that are data, not axes
+_MATRIX_KEYS = {"quantization", "steps", "name", "calibration_samples", "timeout_s"}
 
 
 def _axes(step: dict[str, Any]) -> dict[str, list[Any]]:
@@ -54,23 +56,44 @@ def _auto_name(steps: list[dict[str, Any]], quant: str, varied: set[str]) -> str
     return "_".join([*parts, quant])
 
 
-def expand_matrix(matrix: dict[str, Any], taken: frozenset[str] | set[str] = frozenset()) -> Iterator[dict[str, Any]]:
-    """Yield the fields of every combination (a named variant mapping, validated by the caller);
-    raises ValueError on malformed matrices."""
-    if not matrix:
-        return
-    allowed = {"quantization", "steps", "name", "calibration_samples", "timeout_s"}
-    unknown = set(matrix) - allowed
+def _axes_of(matrix: dict[str, Any]) -> tuple[list[Any], list[list[dict[str, Any]]]]:
+    """The quantization axis and the step chains of a matrix; ValueError when its shape is wrong."""
+    unknown = set(matrix) - _MATRIX_KEYS
     if unknown:
-        raise ValueError(f"matrix: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise ValueError(f"matrix: unknown key(s) {sorted(unknown)}; allowed: {sorted(_MATRIX_KEYS)}")
     quants = matrix.get("quantization", ["float32"])
     quants = quants if isinstance(quants, list) else [quants]
     chains_in = matrix.get("steps", [[]])
     if not isinstance(chains_in, list) or not all(isinstance(c, list) for c in chains_in):
         raise ValueError("matrix.steps must be a list of step chains (each a list of step mappings)")
+    for chain in chains_in:
+        for step in chain:
+            if not isinstance(step, dict):
+                raise ValueError(f"matrix.steps: each step is a mapping like {{technique: prune}}, got {step!r}")
+    return quants, chains_in
+
+
+def count_matrix(matrix: dict[str, Any]) -> int:
+    """How many variants ``expand_matrix`` yields, from the axis lengths alone (nothing is expanded);
+    raises ValueError on malformed matrices."""
+    if not matrix:
+        return 0
+    quants, chains_in = _axes_of(matrix)
+    chains = sum(math.prod(math.prod(len(v) for v in _axes(step).values()) for step in chain) for chain in chains_in)
+    return chains * len(quants)
+
+
+def expand_matrix(matrix: dict[str, Any], taken: frozenset[str] | set[str] = frozenset()) -> Iterator[dict[str, Any]]:
+    """Yield the fields of every combination (a named variant mapping, validated by the caller);
+    raises ValueError on malformed matrices."""
+    if not matrix:
+        return
+    quants, chains_in = _axes_of(matrix)
     chains = [c for chain in chains_in for c in _expand_chain(chain)]
     varied = _varied_keys(chains_in)
     template = matrix.get("name")
+    if template is not None and not isinstance(template, str):
+        raise ValueError(f"matrix.name: a name template is a string like '{{quantization}}_x', got {template!r}")
     seen = set(taken)
     for steps, quant in itertools.product(chains, quants):
         name = _auto_name(steps, quant, varied)
@@ -80,6 +103,9 @@ def expand_matrix(matrix: dict[str, Any], taken: frozenset[str] | set[str] = fro
                 name = template.format(**flat)
             except KeyError as exc:
                 raise ValueError(f"matrix.name: template field {exc} is not a matrix value") from None
+            except (IndexError, ValueError, AttributeError) as exc:
+                raise ValueError(f"matrix.name: template {template!r} is not a valid format string ({exc}); "
+                                 "use fields like {quantization} or {sparsity}") from None
         if name in seen:
             raise ValueError(f"matrix produces the variant name '{name}' twice; give a 'name' template")
         seen.add(name)

@@ -146,12 +146,12 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
             click.echo(f"{f}: shared base file (merged by files that say `base: {Path(f).name}`), skipped")
             continue
         if ids:
-            from workbench.run.sweep import plan
+            from workbench.run.sweep import plan_experiment
 
-            p = plan(f, Path.cwd())
-            click.echo(f"{f}: OK, experiment '{p.spec.name}', {len(p.variants)} variant(s)")
+            p = plan_experiment(f, Path.cwd())
+            click.echo(f"{f}: OK, experiment '{p.experiment.name}', {len(p.variants)} variant(s)")
             for pv in p.variants:
-                click.echo(f"  {pv.spec.name:<32} {pv.spec.technique:<28} {pv.variant_id[:16]}")
+                click.echo(f"  {pv.name:<32} {pv.spec.technique:<28} {pv.id[:16]}")
         else:
             spec = load_experiment(f)
             vs = spec.resolved_variants()

@@ -1,11 +1,14 @@
-"""One variant, step by step: the functions the variant notebook calls, one per cell.
+"""One variant, step by step: the functions the variant notebook calls, one per cell. Each cell returns a
+record the next cells take as an argument; nothing is written into a shared context.
 
-    ctx = prepare_variant("experiments/digits_quick.yaml", "int8")   # spec, data, baseline, MLflow run
-    model = compress_variant(ctx)                                          # training-time steps (Keras)
-    tflite = convert_variant(ctx, model)                             # .tflite file
-    quality = evaluate_variant(ctx, tflite)                          # accuracy etc. on LiteRT
-    prof = profile_variant(ctx, tflite)                              # latency/memory in a fresh process
-    summary = log_variant(ctx, tflite, quality, prof)                # metrics, artifacts, LoggedModel
+    ctx = prepare_variant(plan="plan.json", variant_id="3f2a...")     # planned spec, data, baseline, run
+    compressed = compress_variant(ctx)                                # training-time steps -> ChainResult
+    exported = convert_variant(ctx, compressed)                       # .tflite file -> Exported
+    quality = evaluate_variant(ctx, exported, compressed)             # accuracy etc. on LiteRT
+    profiled = profile_variant(ctx, exported)                         # latency/memory in a fresh process
+    summary = log_variant(ctx, compressed, exported, quality, profiled)
+
+By hand (no sweep), ``prepare_variant("experiments/x.yaml", "int8")`` plans that one variant itself.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from workbench import provenance
 from workbench.baseline import Baseline, ensure_baseline
 from workbench.data import Dataset, load_dataset
+from workbench.errors import DataError, SpecError
 from workbench.files import atomic_write, file_lock
-from workbench.profile import ProfileResult, profile
-from workbench.spec import ExperimentSpec, VariantSpec, load_experiment, variant_id
+from workbench.profile import ProfileResult, profile_model
+from workbench.spec import ExperimentSpec, VariantSpec, format_validation_error, load_experiment
+from workbench.spec.plan import Plan, PlannedVariant, make_plan
 from workbench.tflite_model import (
     TfliteModel,
     accuracy,
@@ -33,19 +37,16 @@ from workbench.tflite_model import (
     sparsity,
 )
 
-TAG_ROLE = "workbench.role"
 #: a variant "pays off" in speed only if its p50 is both outside the noise of float's and >= 5% lower
 MIN_SPEEDUP = 1.05
 
 
-@dataclass
+@dataclass(frozen=True)
 class VariantContext:
-    """Everything one variant's cells share. Mutable only through ``info`` and ``notes``."""
+    """What every cell of one variant reads: the plan and its variant, the data, the baseline, the run."""
 
-    experiment: ExperimentSpec
-    experiment_file: str
-    variant: VariantSpec
-    variant_id: str
+    plan: Plan
+    planned: PlannedVariant
     dataset: Dataset
     baseline: Baseline
     work_dir: Path
@@ -55,54 +56,53 @@ class VariantContext:
     experiment_id: str = ""
     run_id: str = ""
     owns_run: bool = False
-    info: dict[str, Any] = field(default_factory=dict)  # facts measured along the way (param counts, ...)
-    notes: list[str] = field(default_factory=list)  # what could not be done, said plainly
 
-    def note(self, text: str) -> None:
-        self.notes.append(text)
+    @property
+    def experiment(self) -> ExperimentSpec:
+        return self.plan.experiment
 
+    @property
+    def variant(self) -> VariantSpec:
+        return self.planned.spec
 
-def variant_params(ctx: VariantContext) -> dict[str, Any]:
-    from workbench.tracking import flatten
-
-    spec = {
-        "variant": ctx.variant.model_dump(mode="json"),
-        "baseline": ctx.experiment.baseline.model_dump(mode="json"),
-        "target": ctx.experiment.target.model_dump(mode="json"),
-    }
-    params = flatten(spec)
-    params["dataset.fingerprint"] = ctx.dataset.fingerprint
-    params["experiment.file"] = ctx.experiment_file
-    return params
+    @property
+    def variant_id(self) -> str:
+        return self.planned.id
 
 
-def run_tags(ctx: VariantContext, sweep_id: str) -> dict[str, str]:
-    from workbench import tracking
+@dataclass(frozen=True)
+class Exported:
+    """The deployable file and what the conversion decided."""
 
-    tags = {
-        tracking.TAG_KIND: "variant",
-        tracking.TAG_VARIANT: ctx.variant_id,
-        tracking.TAG_VARIANT_NAME: ctx.variant.name,
-        tracking.TAG_TECHNIQUE: ctx.variant.technique,
-        TAG_ROLE: "baseline" if is_reference(ctx.variant) else "variant",
-        **provenance.tags(ctx.experiment.target.threads),
-    }
-    if sweep_id:
-        tags[tracking.TAG_SWEEP] = sweep_id
-    return tags
+    path: Path
+    facts: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
-def is_reference(variant: VariantSpec) -> bool:
-    """The float32 variant with no steps is the float baseline itself, measured like any variant."""
-    return not variant.steps and variant.quantization == "float32"
+@dataclass(frozen=True)
+class Quality:
+    """Metrics computed by running the exported file on LiteRT, and what it holds."""
+
+    metrics: dict[str, float]
+    facts: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Profiled:
+    """The variant's profile, the extra profile axes, and the float baseline measured beside it."""
+
+    result: ProfileResult
+    axes: dict[str, ProfileResult]
+    float_result: ProfileResult | None
+    paid_off: str  # "true" | "false" | "reference"
+    speedup_vs_float: float
+    notes: tuple[str, ...] = ()
 
 
 def parse_variant_json(text: str) -> VariantSpec:
-    """A variant spec given as JSON text (explorer, matrix tasks); SpecError on bad input."""
+    """A variant spec given as JSON text (explorer, ad-hoc runs); SpecError on bad input."""
     from pydantic import ValidationError
-
-    from workbench.errors import SpecError
-    from workbench.spec import format_validation_error
 
     try:
         return VariantSpec.model_validate(json.loads(text))
@@ -112,61 +112,87 @@ def parse_variant_json(text: str) -> VariantSpec:
         raise SpecError(format_validation_error("variant_json", exc)) from None
 
 
-def prepare_variant(experiment: str | Path | ExperimentSpec, variant: str | VariantSpec, work_dir: str | Path = ".workbench",
-                    run_id: str = "", parent_run_id: str = "", sweep_id: str = "", tracking_uri: str = "",
-                    root: str | Path | None = None, track: bool = True) -> VariantContext:
-    """Validate the spec, load data, get the (cached) baseline and attach the MLflow run.
-
-    With ``run_id`` (a sweep created the run) the run is only written to; without it a run is created
-    here and ended by ``log_variant``.
-    """
-    root_p = Path(root or Path.cwd()).resolve()
+def _hand_plan(experiment: str | Path | ExperimentSpec, variant: str | VariantSpec, fingerprint: str) -> Plan:
+    """The plan of one variant run by hand (no sweep): the same resolution a sweep does."""
     if isinstance(experiment, ExperimentSpec):
-        spec, exp_file = experiment, "<in-memory>"
+        spec, source = experiment, "<in-memory>"
     else:
-        spec, exp_file = load_experiment(experiment), str(experiment)
+        spec, source = load_experiment(experiment), str(experiment)
     if isinstance(variant, str) and variant.lstrip().startswith("{"):
         variant = parse_variant_json(variant)
-    v = variant if isinstance(variant, VariantSpec) else spec.variant(variant)
-    if isinstance(variant, VariantSpec):
-        v = v.model_copy(update={"calibration_samples": v.calibration_samples or spec.calibration_samples})
-    dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p)
-    vid = variant_id(v, spec.baseline, dataset.fingerprint, spec.target, spec.profiles)
-    wdir = (root_p / work_dir).resolve() if not Path(work_dir).is_absolute() else Path(work_dir)
-    baseline = ensure_baseline(spec, dataset, wdir, root_p)
-    out_dir = wdir / "variants" / f"{v.name}-{vid[:12]}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ctx = VariantContext(spec, exp_file, v, vid, dataset, baseline, wdir, out_dir, root_p)
-    if track:
-        from workbench.tracking import Tracker
+    chosen = variant if isinstance(variant, VariantSpec) else spec.variant(variant)
+    return make_plan(spec, fingerprint, source, variants=[chosen])
 
-        ctx.tracker = Tracker(tracking_uri or None, root_p)
-        ctx.tracker.check()
-        ctx.experiment_id = ctx.tracker.experiment_id(spec.name)
-        if run_id:
-            ctx.run_id = run_id
-            ctx.tracker.set_tags(run_id, run_tags(ctx, sweep_id))
-        else:
-            ctx.run_id = ctx.tracker.start_run(ctx.experiment_id, v.name, run_tags(ctx, sweep_id), parent_run_id or None)
-            ctx.owns_run = True
-        ctx.tracker.log(ctx.run_id, params=variant_params(ctx))
-        ctx.tracker.log_history(ctx.run_id, baseline.history, prefix="baseline_")
-    return ctx
+
+def _read_plan(plan: str | Path | Plan) -> Plan:
+    if isinstance(plan, Plan):
+        return plan
+    try:
+        text = Path(plan).read_text()
+    except OSError as exc:
+        raise SpecError(f"plan {plan}: cannot read ({exc.strerror})") from None
+    return Plan.from_json(text, source=str(plan))
+
+
+def prepare_variant(experiment: str | Path | ExperimentSpec = "", variant: str | VariantSpec = "", *,
+                    plan: str | Path | Plan = "", variant_id: str = "", work_dir: str | Path = ".workbench",
+                    run_id: str = "", parent_run_id: str = "", sweep_id: str = "", tracking_uri: str = "",
+                    root: str | Path | None = None, track: bool = True) -> VariantContext:
+    """Resolve the variant, load and check the data, get the (cached) baseline and attach the MLflow run.
+
+    Under a sweep, ``plan`` + ``variant_id`` say exactly what to run; the dataset must still have the
+    fingerprint the plan recorded (DataError otherwise, before any training). By hand, ``experiment`` +
+    ``variant`` (a name, a VariantSpec or its JSON) are planned here. With ``run_id`` (a sweep created the
+    run, tags included) the run is only written to; without it a run is created here and ended by
+    ``log_variant``.
+    """
+    root_p = Path(root or Path.cwd()).resolve()
+    if plan:
+        the_plan = _read_plan(plan)
+        planned = the_plan.variant(variant_id)
+        spec = the_plan.experiment
+        dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p)
+        if dataset.fingerprint != the_plan.dataset_fingerprint:
+            raise DataError(f"dataset '{spec.baseline.dataset}' changed since the sweep planned it (fingerprint "
+                            f"{the_plan.dataset_fingerprint[:12]}, now {dataset.fingerprint[:12]}); its numbers would "
+                            "not match the plan: run the sweep again to re-plan")
+    else:
+        if not experiment or not variant:
+            raise SpecError("prepare_variant: give plan + variant_id (a sweep), or experiment + variant (by hand)")
+        spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
+        dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p)
+        the_plan = _hand_plan(spec if isinstance(experiment, ExperimentSpec) else experiment, variant,
+                              dataset.fingerprint)
+        planned = the_plan.variants[0]
+    wdir = Path(work_dir) if Path(work_dir).is_absolute() else (root_p / work_dir).resolve()
+    baseline = ensure_baseline(the_plan.experiment, dataset, wdir, root_p)
+    out_dir = wdir / "variants" / f"{planned.name}-{planned.id[:12]}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not track:
+        return VariantContext(the_plan, planned, dataset, baseline, wdir, out_dir, root_p)
+    from workbench import tracking
+
+    tracker = tracking.Tracker(tracking_uri or None, root_p)
+    tracker.check()
+    exp_id = tracker.experiment_id(the_plan.experiment.name)
+    owns = not run_id
+    if owns:
+        tags = tracking.variant_run_tags(the_plan, planned, sweep_id)
+        run_id = tracker.start_run(exp_id, planned.name, tags, parent_run_id or None)
+    tracker.log(run_id, params=tracking.variant_run_params(the_plan, planned))
+    tracker.log_history(run_id, baseline.history, prefix="baseline_")
+    return VariantContext(the_plan, planned, dataset, baseline, wdir, out_dir, root_p, tracker, exp_id, run_id, owns)
 
 
 def compress_variant(ctx: VariantContext) -> Any:
-    """Apply the variant's training-time steps to a fresh copy of the baseline; returns a Keras model."""
-    from workbench.compress.apply import apply_steps
-    from workbench.models import count_params, seed_everything
+    """Apply the variant's training-time steps to a fresh copy of the baseline; returns a ChainResult."""
+    from workbench.compress import apply_steps
 
-    seed_everything(ctx.experiment.baseline.training.seed)  # same spec, same fine-tuning, same numbers
-    model = ctx.baseline.load_model()
-    ctx.info["params_before"] = count_params(model)
-    model, history = apply_steps(model, ctx)
-    ctx.info["params_after"] = count_params(model)
-    if history and ctx.tracker:
-        ctx.tracker.log_history(ctx.run_id, history)
-    return model
+    result = apply_steps(ctx.baseline.load_model(), ctx.variant.steps, ctx.dataset,
+                         ctx.experiment.baseline.training)
+    if result.history and ctx.tracker:
+        ctx.tracker.log_history(ctx.run_id, result.history)
+    return result
 
 
 def calibration_samples(ctx: VariantContext) -> np.ndarray:
@@ -177,23 +203,25 @@ def calibration_samples(ctx: VariantContext) -> np.ndarray:
     return ctx.dataset.x_train[np.sort(idx)]
 
 
-def convert_variant(ctx: VariantContext, model: Any) -> Path:
+def convert_variant(ctx: VariantContext, compressed: Any) -> Exported:
     """Convert with the variant's quantization mode; writes ``model.tflite`` into the variant folder."""
     from workbench.convert import convert
 
-    if is_reference(ctx.variant):
+    facts: dict[str, Any] = {}
+    notes: tuple[str, ...] = ()
+    if ctx.planned.role == "baseline":
         content = ctx.baseline.tflite_path.read_bytes()  # the baseline's own float file: same bytes
     elif ctx.variant.keep_float:
-        content = _convert_selective(ctx, model)
+        content, facts, notes = _convert_selective(ctx, compressed.model)
     else:
         qat = any(s.technique == "qat" for s in ctx.variant.steps)
-        content = convert(model, ctx.variant.quantization, calibration_samples(ctx), qat=qat)
+        content = convert(compressed.model, ctx.variant.quantization, calibration_samples(ctx), qat=qat)
     path = ctx.out_dir / "model.tflite"
     atomic_write(path, content)
-    return path
+    return Exported(path, facts, notes)
 
 
-def _convert_selective(ctx: VariantContext, model: Any) -> bytes:
+def _convert_selective(ctx: VariantContext, model: Any) -> tuple[bytes, dict[str, Any], tuple[str, ...]]:
     """int8 with the ``keep_float`` most quantization-sensitive layers left in float32 (measured on LiteRT)."""
     from workbench.analysis.sensitivity import most_sensitive, quant_sensitivity
     from workbench.convert import convert, convert_selective
@@ -201,22 +229,21 @@ def _convert_selective(ctx: VariantContext, model: Any) -> bytes:
     calib = calibration_samples(ctx)
     rows = quant_sensitivity(convert(model, "float32"), convert(model, "int8", calib), ctx.dataset.x_test[:64])
     keep = most_sensitive(rows, ctx.variant.keep_float)
-    ctx.info["sensitivity"] = rows
-    ctx.info["kept_float_layers"] = [r["layer"] for r in keep]
-    ctx.note(f"selective int8: kept in float32 the {len(keep)} most sensitive layer(s): "
-             + ", ".join(f"{r['layer']} (RMSE/scale {r['rmse_over_scale']:.2f})" for r in keep))
-    return convert_selective(model, calib, [r["node"] for r in keep], int8_io=ctx.variant.quantization == "int8_io")
+    note = (f"selective int8: kept in float32 the {len(keep)} most sensitive layer(s): "
+            + ", ".join(f"{r['layer']} (RMSE/scale {r['rmse_over_scale']:.2f})" for r in keep))
+    content = convert_selective(model, calib, [r["node"] for r in keep], int8_io=ctx.variant.quantization == "int8_io")
+    return content, {"sensitivity": rows, "kept_float_layers": [r["layer"] for r in keep]}, (note,)
 
 
-def evaluate_variant(ctx: VariantContext, tflite: Path) -> dict[str, float]:
+def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: Any) -> Quality:
     """Accuracy, agreement, sizes, ratios and sparsity, all computed from the .tflite on LiteRT."""
-    content = tflite.read_bytes()
-    m = TfliteModel(content, source=str(tflite))
+    content = exported.path.read_bytes()
+    m = TfliteModel(content, source=str(exported.path))
     logits = m.predict(ctx.dataset.x_test)
     acc = accuracy(logits, ctx.dataset.y_test)
     kernels = m.kernel_tensors()
     size, size_gz = len(content), gzip_size(content)
-    quality = {
+    metrics = {
         "accuracy": acc,
         "accuracy_delta": (acc - ctx.baseline.accuracy) * 100.0,
         "agreement": agreement(logits, ctx.baseline.top1),
@@ -227,20 +254,22 @@ def evaluate_variant(ctx: VariantContext, tflite: Path) -> dict[str, float]:
         "sparsity": sparsity(kernels),
         "max_unique_values": float(max_unique_values(kernels)),
         "max_unique_per_channel": float(max_unique_per_channel(kernels)),
-        "params_before": float(ctx.info.get("params_before", ctx.baseline.params)),
-        "params_after": float(ctx.info.get("params_after", ctx.baseline.params)),
+        "params_before": float(compressed.params_before),
+        "params_after": float(compressed.params_after),
     }
-    ctx.info["io_types"] = {"input": m.inputs[0].dtype, "output": m.outputs[0].dtype}
-    ctx.info["ops"] = sorted(set(m.op_names()))
-    if "student_params" in ctx.info:
-        quality["params_ratio"] = ctx.info["student_params"] / ctx.info["teacher_params"]
-    plain = ctx.info.pop("label_only_model", None)
+    facts = {"io_types": {"input": m.inputs[0].dtype, "output": m.outputs[0].dtype}, "ops": sorted(set(m.op_names()))}
+    notes: tuple[str, ...] = ()
+    if "student_params" in compressed.facts:
+        metrics["params_ratio"] = compressed.facts["student_params"] / compressed.facts["teacher_params"]
+    plain = compressed.companions.get("label_only")
     if plain is not None:
-        quality.update(_label_only_comparison(ctx, plain, acc))
-    return quality
+        extra, note = _label_only_comparison(ctx, plain, acc)
+        metrics.update(extra)
+        notes = (note,)
+    return Quality(metrics, facts, notes)
 
 
-def _label_only_comparison(ctx: VariantContext, plain: Any, acc: float) -> dict[str, float]:
+def _label_only_comparison(ctx: VariantContext, plain: Any, acc: float) -> tuple[dict[str, float], str]:
     """The student trained from labels alone, exported and run exactly like the distilled one."""
     from workbench.convert import convert
 
@@ -248,109 +277,107 @@ def _label_only_comparison(ctx: VariantContext, plain: Any, acc: float) -> dict[
     plain_acc = accuracy(TfliteModel(content).predict(ctx.dataset.x_test), ctx.dataset.y_test)
     gain = (acc - plain_acc) * 100
     verdict = "helped" if gain > 0 else ("made no difference" if gain == 0 else "hurt")
-    ctx.note(f"distillation {verdict}: {acc:.4f} distilled vs {plain_acc:.4f} label-only student "
-             f"({gain:+.2f} points; same seed, same epochs, same export)")
-    return {"label_only_accuracy": plain_acc, "distill_gain_pts": gain}
+    note = (f"distillation {verdict}: {acc:.4f} distilled vs {plain_acc:.4f} label-only student "
+            f"({gain:+.2f} points; same seed, same epochs, same export)")
+    return {"label_only_accuracy": plain_acc, "distill_gain_pts": gain}, note
 
 
 def _measure(ctx: VariantContext, tflite: Path, target: Any) -> ProfileResult:
     """One profile with real test samples as inputs (call with the profiling lock held)."""
-    return profile(tflite, target, ctx.dataset.x_test[: max(target.batch * 8, 32)])
+    return profile_model(tflite, target, ctx.dataset.x_test[: max(target.batch * 8, 32)])
 
 
-def profile_variant(ctx: VariantContext, tflite: Path) -> ProfileResult:
-    """Latency and memory on the target, in a fresh process; the raw result is saved as profile.json.
+def profile_variant(ctx: VariantContext, exported: Exported) -> Profiled:
+    """Latency and memory on the target, in a fresh process; the raw results are saved as JSON.
     Also says plainly when the variant is not faster than float here, or when ops left the delegate.
 
     The float baseline is profiled right before the variant, under the same lock, so both numbers see
     the same machine state (a cached baseline profile taken under other load would bias the comparison).
     """
     target = ctx.experiment.target
+    reference = ctx.planned.role == "baseline"
     # one lock hold: parallel sweep workers never profile at the same time (shared cores and caches)
     with file_lock(ctx.work_dir / "locks" / "profile.lock"):
-        base_result = None if is_reference(ctx.variant) else _measure(ctx, ctx.baseline.tflite_path, target)
-        result = _measure(ctx, tflite, target)
+        base_result = None if reference else _measure(ctx, ctx.baseline.tflite_path, target)
+        result = _measure(ctx, exported.path, target)
         # the experiment's extra `profiles` (threads, XNNPACK, kernels, API, batch, ...) on the same file
-        axes = {name: _measure(ctx, tflite, t) for name, t in ctx.experiment.profile_targets().items()}
+        axes = {name: _measure(ctx, exported.path, t) for name, t in ctx.experiment.profile_targets().items()}
     atomic_write(ctx.out_dir / "profile.json", result.to_json())
     for name, axis in axes.items():
         atomic_write(ctx.out_dir / f"profile-{name}.json", axis.to_json())
-    ctx.info["profile_axes"] = axes
+    notes = []
     lat = result.latency
     if lat.noisy:
-        ctx.note(f"latency spread is high (p90/p50 = {lat.p90 / lat.p50:.2f}): the machine was busy; "
-                 "treat the latency with care")
-    fallback = result.raw.get("fallback_ops", [])
+        notes.append(f"latency spread is high (p90/p50 = {lat.p90 / lat.p50:.2f}): the machine was busy; "
+                     "treat the latency with care")
+    fallback = result.ops.fallback
     if fallback and target.xnnpack and target.kernels == "optimized":
-        ctx.note(f"{len(fallback)} op(s) ran on LiteRT's builtin kernels, not the XNNPACK delegate: "
-                 f"{', '.join(sorted(set(fallback)))}")
+        notes.append(f"{len(fallback)} op(s) ran on LiteRT's builtin kernels, not the XNNPACK delegate: "
+                     f"{', '.join(sorted(set(fallback)))}")
     if base_result is None:
-        ctx.info["paid_off"] = "reference"
-        ctx.info["speedup_vs_float"] = 1.0
-        return result
+        return Profiled(result, axes, None, "reference", 1.0, tuple(notes))
     atomic_write(ctx.out_dir / "profile-float-baseline.json", base_result.to_json())
     base = base_result.latency
-    ctx.info["speedup_vs_float"] = base.p50 / lat.p50
-    if lat.p50_ci_high < base.p50_ci_low and base.p50 / lat.p50 >= MIN_SPEEDUP:
-        ctx.info["paid_off"] = "true"
-    else:
-        ctx.info["paid_off"] = "false"
-        ctx.note(f"not faster than float32 on this target: p50 {lat.p50:.4f} ms vs {base.p50:.4f} ms "
-                 f"(x{base.p50 / lat.p50:.2f})")
-    return result
+    speedup = base.p50 / lat.p50
+    paid_off = lat.p50_ci_high < base.p50_ci_low and speedup >= MIN_SPEEDUP
+    if not paid_off:
+        notes.append(f"not faster than float32 on this target: p50 {lat.p50:.4f} ms vs {base.p50:.4f} ms "
+                     f"(x{speedup:.2f})")
+    return Profiled(result, axes, base_result, str(paid_off).lower(), speedup, tuple(notes))
 
 
-def log_variant(ctx: VariantContext, tflite: Path, quality: dict[str, float], prof: ProfileResult) -> dict[str, Any]:
+def log_variant(ctx: VariantContext, compressed: Any, exported: Exported, quality: Quality,
+                profiled: Profiled) -> dict[str, Any]:
     """Log metrics, the .tflite, profile JSON and a LoggedModel; end the run if this context created it."""
-    metrics = {**quality, **prof.metrics()}
-    axes: dict[str, ProfileResult] = ctx.info.pop("profile_axes", {})
-    for name, extra in axes.items():
+    prof = profiled.result
+    metrics = {**quality.metrics, **prof.metrics(), "speedup_vs_float": float(profiled.speedup_vs_float)}
+    for name, extra in profiled.axes.items():
         metrics.update({f"{k}.{name}": v for k, v in extra.metrics().items()})
-    if "speedup_vs_float" in ctx.info:
-        metrics["speedup_vs_float"] = float(ctx.info["speedup_vs_float"])
+    notes = [*compressed.notes, *exported.notes, *quality.notes, *profiled.notes]
     summary = {"variant": ctx.variant.name, "variant_id": ctx.variant_id, "technique": ctx.variant.technique,
-               **metrics, "notes": list(ctx.notes), "io_types": ctx.info.get("io_types"), "run_id": ctx.run_id}
+               **metrics, "notes": notes, "io_types": quality.facts.get("io_types"), "run_id": ctx.run_id}
     atomic_write(ctx.out_dir / "summary.json", json.dumps(summary, indent=1, default=str))
     if ctx.tracker is None:
         return summary
     tr = ctx.tracker
-    axis_params = {f"{name}.{k}": v for name, extra in axes.items() for k, v in extra.params().items()}
+    axis_params = {f"{name}.{k}": v for name, extra in profiled.axes.items() for k, v in extra.params().items()}
     tr.log(ctx.run_id, params={**prof.params(), **axis_params}, metrics=metrics, tags={
         "workbench.noisy": str(prof.latency.noisy).lower(),
-        "workbench.paid_off": str(ctx.info.get("paid_off", "unknown")),
-        "workbench.fallback_ops": ",".join(prof.raw.get("fallback_ops", [])) or "none",
-        "workbench.io_types": json.dumps(ctx.info.get("io_types")),
-        "workbench.ops": ",".join(ctx.info.get("ops", [])),
-        "workbench.device": json.dumps(prof.raw.get("device", {})),
-        **({"mlflow.note.content": "\n".join(ctx.notes)} if ctx.notes else {}),
+        "workbench.paid_off": profiled.paid_off,
+        "workbench.fallback_ops": ",".join(prof.ops.fallback) or "none",
+        "workbench.io_types": json.dumps(quality.facts.get("io_types")),
+        "workbench.ops": ",".join(quality.facts.get("ops", [])),
+        "workbench.device": json.dumps(prof.device),
+        **({"mlflow.note.content": "\n".join(notes)} if notes else {}),
     })
-    tr.log_artifact(ctx.run_id, tflite, "model")
+    tr.log_artifact(ctx.run_id, exported.path, "model")
     tr.log_artifact(ctx.run_id, ctx.out_dir / "profile.json", "profile")
-    for name in axes:
+    for name in profiled.axes:
         tr.log_artifact(ctx.run_id, ctx.out_dir / f"profile-{name}.json", "profile")
-    if (ctx.out_dir / "profile-float-baseline.json").exists():
+    if profiled.float_result is not None:
         tr.log_artifact(ctx.run_id, ctx.out_dir / "profile-float-baseline.json", "profile")
     tr.log_artifact(ctx.run_id, ctx.out_dir / "summary.json")
-    info = {k: v for k, v in ctx.info.items() if k not in ("io_types", "ops", "paid_off", "speedup_vs_float")}
-    if info:
-        tr.log_text(ctx.run_id, json.dumps(info, indent=1, default=str), "compress_info.json")
+    facts = {**compressed.facts, **exported.facts}
+    if facts:
+        tr.log_text(ctx.run_id, json.dumps(facts, indent=1, default=str), "compress_info.json")
     model_tags = {"workbench.variant_id": ctx.variant_id, "workbench.technique": ctx.variant.technique}
-    tr.log_model(ctx.experiment_id, ctx.run_id, ctx.variant.name, tflite,
+    tr.log_model(ctx.experiment_id, ctx.run_id, ctx.variant.name, exported.path,
                  {"quantization": ctx.variant.quantization, "technique": ctx.variant.technique}, metrics, model_tags)
     if ctx.owns_run:
         tr.end_run(ctx.run_id, "FINISHED")
     return summary
 
 
-def run_variant(experiment: str | Path | ExperimentSpec, variant: str | VariantSpec, **kwargs: Any) -> dict[str, Any]:
-    """All six steps in-process (explorer, tests). Returns the summary."""
+def run_variant(experiment: str | Path | ExperimentSpec = "", variant: str | VariantSpec = "",
+                **kwargs: Any) -> dict[str, Any]:
+    """All six cells in-process (explorer, tests). Returns the summary."""
     ctx = prepare_variant(experiment, variant, **kwargs)
     try:
-        model = compress_variant(ctx)
-        tflite = convert_variant(ctx, model)
-        quality = evaluate_variant(ctx, tflite)
-        prof = profile_variant(ctx, tflite)
-        return log_variant(ctx, tflite, quality, prof)
+        compressed = compress_variant(ctx)
+        exported = convert_variant(ctx, compressed)
+        quality = evaluate_variant(ctx, exported, compressed)
+        profiled = profile_variant(ctx, exported)
+        return log_variant(ctx, compressed, exported, quality, profiled)
     except BaseException as exc:
         if ctx.tracker is not None and ctx.owns_run:
             ctx.tracker.set_tags(ctx.run_id, {"workbench.failure": f"{type(exc).__name__}: {exc}"[:500]})

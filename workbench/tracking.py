@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import TrackingError
+from workbench.spec.plan import Plan, PlannedVariant
 
 if TYPE_CHECKING:
     from workbench.profile.result import ProfileResult
@@ -28,6 +29,8 @@ TAG_TECHNIQUE = "workbench.technique"
 TAG_VARIANT_NAME = "workbench.variant"
 TAG_KIND = "workbench.kind"  # "sweep" | "variant"
 TAG_FAILURE = "workbench.failure"
+TAG_ROLE = "workbench.role"  # "baseline" (the float reference) | "variant"
+TAG_ORIGIN = "workbench.origin"  # "sweep" | "adhoc" (a hand-run notebook, the explorer): ad-hoc never replaces a sweep's
 
 for _name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.store.sqlalchemy_store"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -70,6 +73,34 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             out[k] = str(value)[:6000]
     return out
+
+
+def variant_run_tags(plan: Plan, planned: PlannedVariant, sweep_id: str = "") -> dict[str, str]:
+    """The tags of a variant's run, built only here: by the sweep when it creates the run, or by a hand run."""
+    from workbench import provenance
+
+    tags = {
+        TAG_KIND: "variant", TAG_VARIANT: planned.id, TAG_VARIANT_NAME: planned.name,
+        TAG_TECHNIQUE: planned.spec.technique, TAG_ROLE: planned.role,
+        TAG_ORIGIN: "sweep" if sweep_id else "adhoc",
+        **provenance.tags(plan.experiment.target.threads),
+    }
+    if sweep_id:
+        tags[TAG_SWEEP] = sweep_id
+    return tags
+
+
+def variant_run_params(plan: Plan, planned: PlannedVariant) -> dict[str, str]:
+    """The planned spec as dotted params (variant, baseline, target), with the data fingerprint."""
+    spec = {
+        "variant": planned.spec.model_dump(mode="json"),
+        "baseline": plan.experiment.baseline.model_dump(mode="json"),
+        "target": plan.experiment.target.model_dump(mode="json"),
+    }
+    params = flatten(spec)
+    params["dataset.fingerprint"] = plan.dataset_fingerprint
+    params["experiment.file"] = plan.source
+    return params
 
 
 class Tracker:
@@ -190,6 +221,8 @@ class Tracker:
             if since_ms and (run.info.end_time or 0) < since_ms:
                 continue
             vid = run.data.tags.get(TAG_VARIANT)
+            if run.data.tags.get(TAG_ORIGIN) == "adhoc":
+                continue  # a hand run is not a sweep result: it never replaces one
             if vid and vid not in out:
                 out[vid] = run
         return out

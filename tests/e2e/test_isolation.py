@@ -104,14 +104,14 @@ def test_sigkill_then_rerun_completes_without_duplicates(project):
 def test_dask_local_cluster_matches_local_plan(project):
     from distributed import LocalCluster
 
-    from workbench.run.sweep import plan, run_sweep
+    from workbench.run.sweep import plan_experiment, run_sweep
 
     write_experiment(project, name="dasky")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         result = run_sweep("experiments/dasky.yaml", executor="dask", scheduler=cluster.scheduler_address,
                            progress=False)
     assert result.exit_code == 0, result.failed
-    expected = {p.variant_id for p in plan("experiments/dasky.yaml", project).variants}
+    expected = {p.id for p in plan_experiment("experiments/dasky.yaml", project).variants}
     finished = {r.data.tags["workbench.variant_id"] for r in variant_runs(project, "dasky")
                 if r.info.status == "FINISHED"}
     assert finished == expected and len(expected) == 2

@@ -49,11 +49,13 @@ def test_selective_int8_keeps_the_most_sensitive_layer_float(tmp_path):
     for name, extra in (("plain", {}), ("keep1", {"keep_float": 1})):
         ctx = pipeline.prepare_variant(exp, json.dumps({"name": name, "quantization": "int8", **extra}),
                                        work_dir=tmp_path / ".wb", root=tmp_path, track=False)
-        tfl = pipeline.convert_variant(ctx, pipeline.compress_variant(ctx))
-        out[name] = (ctx, tfl, pipeline.evaluate_variant(ctx, tfl))
-    ctx, tfl, q = out["keep1"]
-    assert len(ctx.info["kept_float_layers"]) == 1
-    ops = TfliteModel(tfl.read_bytes()).ops()
+        compressed = pipeline.compress_variant(ctx)
+        exported = pipeline.convert_variant(ctx, compressed)
+        out[name] = (ctx, exported, pipeline.evaluate_variant(ctx, exported, compressed).metrics)
+    ctx, exported, q = out["keep1"]
+    assert len(exported.facts["kept_float_layers"]) == 1
+    assert any("kept in float32" in n for n in exported.notes)
+    ops = TfliteModel(exported.path.read_bytes()).ops()
     weighted = [op for op in ops if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED")]
     float_ops = [op for op in weighted if np.dtype(op["operand_types"][0]) == np.float32]
     assert len(float_ops) == 1 and len(weighted) == 4

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench._keras import tf
+from workbench._keras import tf, tflite_mlir_quantize
 from workbench.spec import QUANT_MODES
 
 #: what each mode stores and computes in, for docs and for checks on the exported file
@@ -71,8 +71,6 @@ def convert_selective(model: Any, x_calib: np.ndarray, keep_float_nodes: list[st
     """Full-integer int8 except the ops producing ``keep_float_nodes`` (tensor names of the float model),
     which stay float32 behind DEQUANTIZE/QUANTIZE pairs. Uses the converter's calibrate-then-quantize
     path (what TensorFlow's quantization debugger does for selective quantization)."""
-    from tensorflow.lite.python import convert as tfl_convert
-
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = _representative(x_calib)
@@ -80,5 +78,5 @@ def convert_selective(model: Any, x_calib: np.ndarray, keep_float_nodes: list[st
     conv._experimental_calibrate_only = True
     calibrated = conv.convert()
     io = tf.int8 if int8_io else tf.float32
-    return bytes(tfl_convert.mlir_quantize(calibrated, fully_quantize=True, input_data_type=io, output_data_type=io,
+    return bytes(tflite_mlir_quantize()(calibrated, fully_quantize=True, input_data_type=io, output_data_type=io,
                                            denylisted_nodes=list(keep_float_nodes)))

@@ -4,7 +4,6 @@ stats.py (pure), targets.py (local / SSH)."""
 from workbench.profile.request import ProfileRequest
 from workbench.profile.result import ProfileResult, parse_result
 from workbench.profile.stats import LatencyStats, latency_stats
-from workbench.profile.targets import profile as profile  # transitional alias for pipeline.py; not public
 from workbench.profile.targets import profile_model
 
 __all__ = ["LatencyStats", "ProfileRequest", "ProfileResult", "latency_stats", "parse_result",

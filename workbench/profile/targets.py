@@ -170,4 +170,3 @@ def profile_model(model_path: str | Path, target: TargetSpec, input_samples: np.
     return run_local(path, target, input_samples, **kwargs)
 
 
-profile = profile_model  # transitional: workbench/pipeline.py (HEAD) still imports ``profile``; remove after

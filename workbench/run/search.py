@@ -36,12 +36,12 @@ def within_budget(row: dict[str, Any], max_drop: float) -> bool:
 def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench", root: str | Path | None = None,
                progress: bool = True, notebook: str | Path | None = None) -> SearchResult:
     from workbench import provenance
-    from workbench.baseline import ensure_baseline
     from workbench.data import load_dataset
-    from workbench.files import experiment_lock
+    from workbench.files import atomic_write, experiment_lock
     from workbench.run.sweep import new_sweep_id
     from workbench.run.task import NOTEBOOK, VariantTask, execute_variant
-    from workbench.spec import load_experiment, variant_id
+    from workbench.spec import load_experiment
+    from workbench.spec.plan import make_plan
     from workbench.tracking import TAG_KIND, TAG_SWEEP, Tracker
 
     root_p = Path(root or Path.cwd()).resolve()
@@ -58,44 +58,45 @@ def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench",
     tracker = Tracker(None, root_p)
     tracker.check()
     ds = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p)
+    plan = make_plan(spec, ds.fingerprint, str(Path(experiment_file).resolve()), variants=candidates)
+    plan_json = plan.to_json()
     with experiment_lock(wdir, spec.name):
         exp_id = tracker.experiment_id(spec.name)
         tracker.mark_dangling(exp_id, "killed: left RUNNING by an interrupted sweep")
-        ensure_baseline(spec, ds, wdir, root_p)
         sweep_id = "search-" + new_sweep_id()
         parent = tracker.start_run(exp_id, sweep_id, {TAG_KIND: "search", TAG_SWEEP: sweep_id,
                                                        **provenance.tags(spec.target.threads)})
         tracker.log(parent, params={"search.max_accuracy_drop": max_drop, "search.goal": s.goal_compression_ratio_gzip,
                                     "search.max_trials": s.max_trials, "search.max_seconds": s.max_seconds,
                                     "search.candidates": len(candidates), "search.seed": s.seed})
+        out_dir = wdir / "sweeps" / sweep_id
+        atomic_write(out_dir / "plan.json", plan_json)
+        tracker.log_artifact(parent, out_dir / "plan.json")
         result = SearchResult(exp_id, parent)
         start = time.monotonic()
         from tqdm import tqdm
 
         bar = tqdm(total=min(s.max_trials, len(candidates)), desc="trials", disable=not progress)
-        for v in candidates:
+        for pv in plan.variants:
             if len(result.trials) >= s.max_trials:
                 result.stopped_by = f"trial budget ({s.max_trials})"
                 break
             if time.monotonic() - start > s.max_seconds:
                 result.stopped_by = f"time budget ({s.max_seconds:g}s)"
                 break
-            vid = variant_id(v, spec.baseline, ds.fingerprint, spec.target, spec.profiles)
             task = VariantTask(
-                experiment_file=str(Path(experiment_file).resolve()), variant=v.name, variant_id=vid,
-                technique=v.technique, experiment_id=exp_id, parent_run_id=parent, sweep_id=sweep_id,
-                tracking_uri=tracker.uri, work_dir=str(wdir), root=str(root_p),
-                output_dir=str(wdir / "sweeps" / sweep_id), timeout_s=float(v.timeout_s or spec.variant_timeout_s),
-                notebook=str(notebook or NOTEBOOK), variant_json=v.model_dump_json())
+                plan_json=plan_json, variant_id=pv.id, experiment_id=exp_id, parent_run_id=parent, sweep_id=sweep_id,
+                tracking_uri=tracker.uri, work_dir=str(wdir), root=str(root_p), output_dir=str(out_dir),
+                timeout_s=float(pv.spec.timeout_s or spec.variant_timeout_s), notebook=str(notebook or NOTEBOOK))
             outcome = execute_variant(task)
             run = tracker.get_run(outcome.run_id) if outcome.run_id else None
-            row = {"variant": v.name, "variant_id": vid, "technique": v.technique, "status": outcome.status,
+            row = {"variant": pv.name, "variant_id": pv.id, "technique": pv.spec.technique, "status": outcome.status,
                    "reason": outcome.reason, "run_id": outcome.run_id, **(dict(run.data.metrics) if run else {})}
             result.trials.append(row)
             bar.update(1)
             goal = s.goal_compression_ratio_gzip
             if goal and within_budget(row, max_drop) and row.get("compression_ratio_gzip", 0) >= goal:
-                result.stopped_by = f"goal met by {v.name} (gzip ratio {row['compression_ratio_gzip']:.2f} >= {goal:g})"
+                result.stopped_by = f"goal met by {pv.name} (gzip ratio {row['compression_ratio_gzip']:.2f} >= {goal:g})"
                 break
         else:
             result.stopped_by = result.stopped_by or "search space exhausted"

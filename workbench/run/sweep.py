@@ -1,5 +1,7 @@
-"""Run a whole experiment: validate, plan (ids, resume), train the baseline once, execute variants through
-an executor, summarise. ``workbench run`` is a thin shell around ``run_sweep``.
+"""Run a whole experiment: validate and plan once (ids, roles, data fingerprint), resume, execute the planned
+variants through an executor (the first task to need the baseline trains it, under a file lock), settle,
+summarise. The supervising process never imports TensorFlow. ``workbench run`` is a thin shell around
+``run_sweep``.
 """
 
 from __future__ import annotations
@@ -14,25 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.files import experiment_lock
+from workbench.files import atomic_write, experiment_lock
 from workbench.run.task import NOTEBOOK, Outcome, VariantTask
-from workbench.spec import ExperimentSpec, VariantSpec, load_experiment, variant_id
+from workbench.spec import ExperimentSpec, load_experiment
+from workbench.spec.plan import Plan, make_plan
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_REGRESSIONS = 0, 1, 2, 3
-
-
-@dataclass(frozen=True)
-class PlannedVariant:
-    spec: VariantSpec
-    variant_id: str
-
-
-@dataclass(frozen=True)
-class Plan:
-    experiment_file: Path
-    spec: ExperimentSpec
-    dataset_fingerprint: str
-    variants: tuple[PlannedVariant, ...]
 
 
 @dataclass
@@ -59,16 +48,14 @@ class SweepResult:
         return EXIT_REGRESSIONS if self.regressions else EXIT_OK
 
 
-def plan(experiment_file: str | Path, root: Path) -> Plan:
-    """Validate the experiment and compute every variant's id (loads the dataset for its fingerprint)."""
+def plan_experiment(experiment_file: str | Path, root: Path) -> Plan:
+    """Read and validate the experiment once, fingerprint its data once, and resolve every variant.
+    SpecError / DataError before anything is created. Imports no TensorFlow."""
     from workbench.data import load_dataset
 
-    path = Path(experiment_file)
-    spec = load_experiment(path)
+    spec = load_experiment(experiment_file)
     ds = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root)
-    planned = tuple(PlannedVariant(v, variant_id(v, spec.baseline, ds.fingerprint, spec.target, spec.profiles))
-                    for v in spec.resolved_variants())
-    return Plan(path.resolve(), spec, ds.fingerprint, planned)
+    return make_plan(spec, ds.fingerprint, source=str(Path(experiment_file).resolve()))
 
 
 def new_sweep_id() -> str:
@@ -93,47 +80,42 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
 
     root_p = Path(root or Path.cwd()).resolve()
     wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
-    the_plan = plan(experiment_file, root_p)  # SpecError / DataError: nothing created yet
+    the_plan = plan_experiment(experiment_file, root_p)  # SpecError / DataError: nothing created yet
     if only:
-        known = {p.spec.name for p in the_plan.variants}
+        known = {p.name for p in the_plan.variants}
         unknown = [n for n in only if n not in known]
         if unknown:
             raise WorkbenchError(f"--only: unknown variant(s) {unknown}; known: {sorted(known)}")
     exec_engine = make_executor(executor, workers, scheduler)
     tracker = Tracker(tracking_uri, root_p)
     tracker.check()
-    spec = the_plan.spec
+    spec = the_plan.experiment
     with experiment_lock(wdir, spec.name):
         exp_id = tracker.experiment_id(spec.name)
         killed = tracker.mark_dangling(exp_id, "killed: left RUNNING by an interrupted sweep")
         since_ms = int((time.time() - since_s) * 1000) if since_s else 0
         finished = {} if force else tracker.finished_variant_runs(exp_id, since_ms)
-        selected = [p for p in the_plan.variants if not only or p.spec.name in only]
-        todo = [p for p in selected if p.variant_id not in finished]
-        if todo:
-            from workbench.baseline import ensure_baseline  # imports TensorFlow: only when there is work
-            from workbench.data import load_dataset
-
-            ensure_baseline(spec, load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p), wdir, root_p)
+        selected = [p for p in the_plan.variants if not only or p.name in only]
+        todo = [p for p in selected if p.id not in finished]
         sweep_id = new_sweep_id()
         from workbench import provenance
 
         parent = tracker.start_run(exp_id, f"sweep {sweep_id}", {
-            TAG_KIND: "sweep", TAG_SWEEP: sweep_id, "workbench.experiment_file": str(experiment_file),
+            TAG_KIND: "sweep", TAG_SWEEP: sweep_id, "workbench.experiment_file": the_plan.source,
             "workbench.variants": str(len(selected)), "workbench.executor": executor,
             **provenance.tags(spec.target.threads)})
         result = SweepResult(spec.name, exp_id, sweep_id, parent, tracker.uri, killed_runs=killed, work_dir=str(wdir))
-        tracker.log_text(parent, the_plan.experiment_file.read_text(), "experiment.yaml")
+        out_dir = wdir / "sweeps" / sweep_id
+        plan_json = the_plan.to_json()
+        atomic_write(out_dir / "plan.json", plan_json)
+        tracker.log_artifact(parent, out_dir / "plan.json")
         tracker.log_text(parent, spec.model_dump_json(indent=1), "experiment.resolved.json")
         tracker.log(parent, params={"workers": workers, "executor": executor, "force": force,
                                     "dataset.fingerprint": the_plan.dataset_fingerprint})
-        out_dir = wdir / "sweeps" / sweep_id
         tasks = [VariantTask(
-            experiment_file=str(the_plan.experiment_file), variant=p.spec.name, variant_id=p.variant_id,
-            technique=p.spec.technique, experiment_id=exp_id, parent_run_id=parent, sweep_id=sweep_id,
+            plan_json=plan_json, variant_id=p.id, experiment_id=exp_id, parent_run_id=parent, sweep_id=sweep_id,
             tracking_uri=tracker.uri, work_dir=str(wdir), root=str(root_p), output_dir=str(out_dir),
             timeout_s=float(p.spec.timeout_s or spec.variant_timeout_s), notebook=str(notebook or NOTEBOOK),
-            role="baseline" if not p.spec.steps and p.spec.quantization == "float32" else "variant",
         ) for p in todo]
         outcomes: dict[str, Outcome] = {}
         try:
@@ -144,13 +126,13 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
             tracker.end_run(parent, "KILLED")
             raise
         for p in selected:
-            if p.variant_id in outcomes:
-                o = outcomes[p.variant_id]
+            if p.id in outcomes:
+                o = outcomes[p.id]
                 run = tracker.get_run(o.run_id) if o.run_id else None
-                result.rows.append(_row(p.spec.name, p.variant_id, p.spec.technique, o.status, o.reason, run))
+                result.rows.append(_row(p.name, p.id, p.spec.technique, o.status, o.reason, run))
             else:
-                run = finished[p.variant_id]
-                result.rows.append(_row(p.spec.name, p.variant_id, p.spec.technique, "SKIPPED",
+                run = finished[p.id]
+                result.rows.append(_row(p.name, p.id, p.spec.technique, "SKIPPED",
                                         "already FINISHED in run " + run.info.run_id, run))
         _finish_parent(tracker, result, compare_to, spec)
     return result

@@ -16,16 +16,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.files import atomic_write
+from workbench.spec.plan import Plan, PlannedVariant
+
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "variant.ipynb"
 RUNNING_PIDS: set[int] = set()  # papermill processes started by this process (killed on Ctrl-C)
 
 
 @dataclass(frozen=True)
 class VariantTask:
-    experiment_file: str
-    variant: str
+    """One planned variant to execute. Carries the plan itself (JSON), so a worker on another machine
+    runs exactly what the sweep planned, whatever its copy of the experiment file says."""
+
+    plan_json: str
     variant_id: str
-    technique: str
     experiment_id: str
     parent_run_id: str
     sweep_id: str
@@ -35,8 +39,14 @@ class VariantTask:
     output_dir: str
     timeout_s: float
     notebook: str = str(NOTEBOOK)
-    role: str = "variant"
-    variant_json: str = ""  # a variant not listed in the file (search trials): its full spec
+
+    @property
+    def planned(self) -> PlannedVariant:
+        return Plan.from_json(self.plan_json).variant(self.variant_id)
+
+    @property
+    def variant(self) -> str:
+        return self.planned.name
 
 
 @dataclass(frozen=True)
@@ -103,10 +113,14 @@ def _crash_reason(log_text: str, rc: int) -> str:
     return f"failed: papermill exited with status {rc} ({tail[0][:200]})"
 
 
-def papermill_command(task: VariantTask, out_nb: Path, run_id: str) -> list[str]:
-    params = {"experiment": task.experiment_file, "variant": task.variant, "work_dir": task.work_dir,
-              "tracking_uri": task.tracking_uri, "run_id": run_id, "sweep_id": task.sweep_id,
-              "variant_json": task.variant_json}
+def papermill_parameters(task: VariantTask, plan_path: Path, run_id: str) -> dict[str, str]:
+    """What the sweep passes to the notebook (a test checks the notebook declares each of these)."""
+    return {"plan": str(plan_path), "variant_id": task.variant_id, "work_dir": task.work_dir,
+            "tracking_uri": task.tracking_uri, "run_id": run_id, "sweep_id": task.sweep_id}
+
+
+def papermill_command(task: VariantTask, out_nb: Path, plan_path: Path, run_id: str) -> list[str]:
+    params = papermill_parameters(task, plan_path, run_id)
     cmd = [sys.executable, "-m", "papermill", task.notebook, str(out_nb), "--cwd", task.root, "-k", "python3",
            "--no-progress-bar", "--log-level", "WARNING"]
     for k, v in params.items():
@@ -116,26 +130,28 @@ def papermill_command(task: VariantTask, out_nb: Path, run_id: str) -> list[str]
 
 def execute_variant(task: VariantTask) -> Outcome:
     """Create the child run, execute the notebook under a time limit, log it, and end the run."""
-    from workbench import provenance, tracking
+    from workbench import tracking
 
     start = time.monotonic()
+    plan = Plan.from_json(task.plan_json)
+    planned = plan.variant(task.variant_id)
     out_dir = Path(task.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    out_nb, log_path = out_dir / f"{task.variant}.ipynb", out_dir / f"{task.variant}.log"
+    plan_path = out_dir / "plan.json"
+    if not plan_path.exists():
+        atomic_write(plan_path, task.plan_json)
+    out_nb, log_path = out_dir / f"{planned.name}.ipynb", out_dir / f"{planned.name}.log"
     tr = tracking.Tracker(task.tracking_uri, Path(task.root))
-    tags = {tracking.TAG_KIND: "variant", tracking.TAG_VARIANT: task.variant_id,
-            tracking.TAG_VARIANT_NAME: task.variant, tracking.TAG_TECHNIQUE: task.technique,
-            tracking.TAG_SWEEP: task.sweep_id, "workbench.role": task.role, **provenance.tags(0)}
-    tags.pop("workbench.threads")  # the notebook records the real profiling threads
     try:
-        run_id = tr.start_run(task.experiment_id, task.variant, tags, task.parent_run_id)
+        run_id = tr.start_run(task.experiment_id, planned.name, tracking.variant_run_tags(plan, planned, task.sweep_id),
+                              task.parent_run_id)
     except Exception as exc:
-        return Outcome(task.variant, task.variant_id, "FAILED", f"tracking: cannot create run ({exc})"[:300], "",
+        return Outcome(planned.name, task.variant_id, "FAILED", f"tracking: cannot create run ({exc})"[:300], "",
                        time.monotonic() - start)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     reason = ""
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(papermill_command(task, out_nb, run_id), stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(papermill_command(task, out_nb, plan_path, run_id), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, cwd=task.root, start_new_session=True)
         RUNNING_PIDS.add(proc.pid)
         try:
@@ -161,4 +177,4 @@ def execute_variant(task: VariantTask) -> Outcome:
         tr.end_run(run_id, status)
     except Exception as exc:
         status, reason = "FAILED", f"tracking: could not settle run ({str(exc)[:200]})"
-    return Outcome(task.variant, task.variant_id, status, reason, run_id, time.monotonic() - start)
+    return Outcome(planned.name, task.variant_id, status, reason, run_id, time.monotonic() - start)

@@ -106,3 +106,9 @@ def test_notebook_declares_every_parameter_the_sweep_passes(tmp_path):
     for nb in ("notebooks/variant.ipynb", "tests/data/faulty_variant.ipynb"):
         declared = set(papermill.inspect_notebook(str(REPO / nb)))
         assert passed <= declared, f"{nb} lacks {passed - declared}"
+
+
+def test_the_sweep_finds_its_notebook():
+    from workbench.run.task import NOTEBOOK
+
+    assert NOTEBOOK == REPO / "notebooks" / "variant.ipynb" and NOTEBOOK.is_file()

@@ -19,7 +19,7 @@ from typing import Any
 from workbench.files import atomic_write
 from workbench.spec.plan import Plan, PlannedVariant
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "variant.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "variant.ipynb"
 RUNNING_PIDS: set[int] = set()  # papermill processes started by this process (killed on Ctrl-C)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from workbench.tflite_model import (
     max_unique_values,
     sparsity,
 )
+
+if TYPE_CHECKING:  # workbench.compress imports TensorFlow: only the type, at check time
+    from workbench.compress import ChainResult
 
 #: a variant "pays off" in speed only if its p50 is both outside the noise of float's and >= 5% lower
 MIN_SPEEDUP = 1.05
@@ -184,7 +187,7 @@ def prepare_variant(experiment: str | Path | ExperimentSpec = "", variant: str |
     return VariantContext(the_plan, planned, dataset, baseline, wdir, out_dir, root_p, tracker, exp_id, run_id, owns)
 
 
-def compress_variant(ctx: VariantContext) -> Any:
+def compress_variant(ctx: VariantContext) -> ChainResult:
     """Apply the variant's training-time steps to a fresh copy of the baseline; returns a ChainResult."""
     from workbench.compress import apply_steps
 
@@ -203,7 +206,7 @@ def calibration_samples(ctx: VariantContext) -> np.ndarray:
     return ctx.dataset.x_train[np.sort(idx)]
 
 
-def convert_variant(ctx: VariantContext, compressed: Any) -> Exported:
+def convert_variant(ctx: VariantContext, compressed: ChainResult) -> Exported:
     """Convert with the variant's quantization mode; writes ``model.tflite`` into the variant folder."""
     from workbench.convert import convert
 
@@ -235,7 +238,7 @@ def _convert_selective(ctx: VariantContext, model: Any) -> tuple[bytes, dict[str
     return content, {"sensitivity": rows, "kept_float_layers": [r["layer"] for r in keep]}, (note,)
 
 
-def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: Any) -> Quality:
+def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: ChainResult) -> Quality:
     """Accuracy, agreement, sizes, ratios and sparsity, all computed from the .tflite on LiteRT."""
     content = exported.path.read_bytes()
     m = TfliteModel(content, source=str(exported.path))
@@ -259,8 +262,8 @@ def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: Any) -
     }
     facts = {"io_types": {"input": m.inputs[0].dtype, "output": m.outputs[0].dtype}, "ops": sorted(set(m.op_names()))}
     notes: tuple[str, ...] = ()
-    if "student_params" in compressed.facts:
-        metrics["params_ratio"] = compressed.facts["student_params"] / compressed.facts["teacher_params"]
+    if compressed.params_ratio is not None:
+        metrics["params_ratio"] = compressed.params_ratio
     plain = compressed.companions.get("label_only")
     if plain is not None:
         extra, note = _label_only_comparison(ctx, plain, acc)
@@ -326,7 +329,7 @@ def profile_variant(ctx: VariantContext, exported: Exported) -> Profiled:
     return Profiled(result, axes, base_result, str(paid_off).lower(), speedup, tuple(notes))
 
 
-def log_variant(ctx: VariantContext, compressed: Any, exported: Exported, quality: Quality,
+def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported, quality: Quality,
                 profiled: Profiled) -> dict[str, Any]:
     """Log metrics, the .tflite, profile JSON and a LoggedModel; end the run if this context created it."""
     prof = profiled.result

@@ -17,7 +17,7 @@ import pytest
 from workbench.errors import ProfileError
 from workbench.profile import ProfileRequest, ProfileResult, parse_result
 from workbench.profile.request import LAUNCHER_FIELDS
-from workbench.profile.targets import RUNNER, _interpret_exit
+from workbench.profile.targets import BACKENDS, RUNNER, _interpret_exit
 from workbench.spec import TargetSpec
 
 #: a real `workbench profile --json --clients 2 --load-seconds 0.2` result on a tiny CNN, samples trimmed;
@@ -26,13 +26,20 @@ CAPTURED = Path(__file__).resolve().parent.parent / "data" / "profile_result.jso
 FILE_FIELDS = {"model_path", "input_path", "output"}
 REQUEST_FIELDS = [f.name for f in dataclasses.fields(ProfileRequest)]
 #: a target where every option the runner reads differs from its default
-NON_DEFAULT = TargetSpec(threads=3, api="compiled_model", xnnpack=False, kernels="reference", batch=2,
-                         input_source="random", warmup_runs=4, min_runs=7, min_seconds=0.5, max_runs=70,
-                         max_seconds=9.0, cpu_pin=[0], clients=2, load_seconds=1.5)
+#: (constructed without validation: no valid target sets LiteRT's options and another runtime at once)
+NON_DEFAULT = TargetSpec.model_construct(**{
+    **TargetSpec().model_dump(), "runtime": "openvino", "accelerator": "gpu", "threads": 3, "api": "compiled_model",
+    "xnnpack": False, "kernels": "reference", "batch": 2, "input_source": "random", "warmup_runs": 4, "min_runs": 7,
+    "min_seconds": 0.5, "max_runs": 70, "max_seconds": 9.0, "cpu_pin": [0], "clients": 2, "load_seconds": 1.5})
 
 
 def _runner_tree() -> ast.Module:
     return ast.parse(RUNNER.read_text())
+
+
+def _runner_trees() -> list[ast.Module]:
+    """The protocol (runner.py) and every runtime backend it loads (runners/*.py)."""
+    return [_runner_tree(), *(ast.parse(p.read_text()) for p in sorted(BACKENDS.glob("*.py")))]
 
 
 def _request_subscripts(tree: ast.Module) -> set[str]:
@@ -80,14 +87,14 @@ def _compiled_model_raw() -> dict[str, Any]:
 
 def test_runner_reads_exactly_the_request_fields():
     tree = _runner_tree()
-    assert _request_subscripts(tree) == set(REQUEST_FIELDS)
+    assert set().union(*(_request_subscripts(t) for t in _runner_trees())) == set(REQUEST_FIELDS)
     declared = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
                     and any(isinstance(t, ast.Name) and t.id == "REQUEST_FIELDS" for t in node.targets))
     assert list(declared) == REQUEST_FIELDS
 
 
 def test_runner_has_no_defaults_of_its_own():
-    gets = [node.lineno for node in ast.walk(_runner_tree()) if isinstance(node, ast.Call)
+    gets = [node.lineno for tree in _runner_trees() for node in ast.walk(tree) if isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
             and isinstance(node.func.value, ast.Name) and node.func.value.id == "req"]
     assert gets == [], f"runner.py reads the request with .get() on line(s) {gets}"
@@ -158,7 +165,7 @@ def test_captured_result_gives_the_same_metrics_stats_and_json():
 
 def test_params_keep_their_names_and_values():
     assert parse_result(_raw()).params() == {
-        "profile.threads": 1, "profile.xnnpack": True, "profile.kernels": "optimized",
+        "profile.accelerator": "cpu", "profile.threads": 1, "profile.xnnpack": True, "profile.kernels": "optimized",
         "profile.api": "interpreter", "profile.batch": 1, "profile.input_source": "random",
         "profile.warmup_runs": 2, "profile.min_runs": 20, "profile.min_seconds": 0.05,
         "profile.max_runs": 10000, "profile.max_seconds": 30.0, "profile.cpu_pin": None, "profile.clients": 2,
@@ -174,7 +181,7 @@ def test_captured_result_typed_fields():
     r = parse_result(raw)
     assert isinstance(r, ProfileResult) and r.raw is raw
     assert r.request == ProfileRequest(
-        model_path="tiny.tflite", input_path="", output="", threads=1, api="interpreter", xnnpack=True,
+        model_path="tiny.tflite", input_path="", output="", runtime="litert", accelerator="cpu", threads=1, api="interpreter", xnnpack=True,
         kernels="optimized", batch=1, input_source="random", warmup_runs=2, min_runs=20, min_seconds=0.05,
         max_runs=10000, max_seconds=30.0, cpu_pin=None, clients=2, load_seconds=0.2)
     assert r.samples_ms == tuple(raw["samples_ms"]) and r.latency.runs == 60

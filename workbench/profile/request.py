@@ -23,6 +23,8 @@ class ProfileRequest:
     model_path: str
     input_path: str
     output: str
+    runtime: str
+    accelerator: str
     threads: int
     api: str
     xnnpack: bool
@@ -44,14 +46,14 @@ class ProfileRequest:
         """The request for profiling ``model_path`` (a path as the runner will see it) on ``target``.
 
         Args:
-            model_path: the .tflite path on the machine that runs the runner.
+            model_path: the model file (.tflite or .onnx) on the machine that runs the runner.
             target: every runtime option; the launcher-only fields (``LAUNCHER_FIELDS``) are not sent.
             input_path: an .npy of input samples on that machine, or None for generated inputs.
             output: where the runner writes its JSON result; ``""`` = stdout.
         """
         return cls(
             model_path=str(model_path), input_path=str(input_path) if input_path else "", output=str(output),
-            threads=target.threads, api=target.api, xnnpack=target.xnnpack, kernels=target.kernels,
+            runtime=target.runtime, accelerator=target.accelerator, threads=target.threads, api=target.api, xnnpack=target.xnnpack, kernels=target.kernels,
             batch=target.batch, input_source=target.input_source, warmup_runs=target.warmup_runs,
             min_runs=target.min_runs, min_seconds=float(target.min_seconds), max_runs=target.max_runs,
             max_seconds=float(target.max_seconds),

@@ -15,9 +15,10 @@ from workbench.profile.request import ProfileRequest
 from workbench.profile.stats import LatencyStats, latency_stats
 
 _EXTERNAL = "external_peak_rss_mb"  # added by a local parent, never by the runner
+_RUNTIME_FACTS = ("providers", "inference_precision", "runtime_precisions")  # free-form, reported as written
 
 #: request fields recorded as ``profile.<name>`` params, in this order
-PARAM_FIELDS = ("threads", "xnnpack", "kernels", "api", "batch", "input_source", "warmup_runs", "min_runs",
+PARAM_FIELDS = ("accelerator", "threads", "xnnpack", "kernels", "api", "batch", "input_source", "warmup_runs", "min_runs",
                 "min_seconds", "max_runs", "max_seconds", "cpu_pin", "clients", "load_seconds")
 
 
@@ -25,7 +26,7 @@ PARAM_FIELDS = ("threads", "xnnpack", "kernels", "api", "batch", "input_source",
 class MemoryPhases:
     """Resident memory of the runner process at each phase, absolute MB (README: "Memory phases")."""
 
-    baseline_mb: float  # after importing NumPy and LiteRT, before the model
+    baseline_mb: float  # after importing NumPy and the runtime, before the model
     after_load_mb: float  # model read, delegate applied
     after_allocate_mb: float  # tensors allocated
     peak_mb: float  # VmHWM, reset after baseline
@@ -91,6 +92,7 @@ class ProfileResult:
     memory: MemoryPhases
     ops: OpPlacement
     ignored_options: tuple[str, ...]  # options the API could not apply (compiled_model: threads, xnnpack)
+    facts: dict[str, Any]  # what the runtime said it did: ONNX Runtime's providers, OpenVINO's precisions
     load: LoadScenario | None  # None unless the load scenario ran
     device: DeviceInfo
     runtime: RuntimeInfo
@@ -137,8 +139,9 @@ class ProfileResult:
 def parse_result(raw: Any) -> ProfileResult:
     """Parse the runner's JSON result (a successful one: no ``error`` key) into a ``ProfileResult``.
 
-    Keys the runner writes only for one API (ops for the interpreter, ``ignored_options`` for
-    compiled_model) or one scenario (``load``) are required exactly when they apply.
+    Keys the runner writes only for one API (ops for LiteRT's interpreter, ``ignored_options`` for every
+    other API and runtime) or one scenario (``load``) are required exactly when they apply. A request echo
+    without ``runtime`` / ``accelerator`` (runners before those fields existed) means LiteRT on the CPU.
 
     Raises:
         ProfileError: a key is missing or has the wrong type (the message names it), or the samples are
@@ -146,12 +149,13 @@ def parse_result(raw: Any) -> ProfileResult:
     """
     top = _Obj(raw, "")
     request = _request(top.obj("request"))
-    if request.api == "interpreter":
+    interpreter = request.runtime == "litert" and request.api == "interpreter"
+    if interpreter:
         ops = OpPlacement(top.strs("ops"), top.strs("delegated_ops"), top.strs("fallback_ops"))
         ignored: tuple[str, ...] = ()
     else:
         ops, ignored = OpPlacement((), (), ()), top.strs("ignored_options")
-    load_expected = request.api == "interpreter" and request.load_seconds > 0
+    load_expected = (interpreter or request.runtime != "litert") and request.load_seconds > 0
     mem, rt, dev = top.obj("memory_mb"), top.obj("runtime"), top.obj("device")
     samples = top.nums("samples_ms")
     return ProfileResult(
@@ -161,6 +165,7 @@ def parse_result(raw: Any) -> ProfileResult:
         memory=MemoryPhases(mem.number("baseline"), mem.number("after_load"), mem.number("after_allocate"),
                             mem.number("peak"), mem.number("after_release")),
         ops=ops, ignored_options=ignored,
+        facts={k: top.data[k] for k in _RUNTIME_FACTS if k in top.data},
         load=_load(top.obj("load")) if load_expected or "load" in top.data else None,
         device=_device(dev), runtime=RuntimeInfo(rt.text("package"), rt.text("version"), rt.text("api")),
         input_source_used=top.text("input_source_used"), tensorflow_imported=top.flag("tensorflow_imported"),
@@ -173,6 +178,8 @@ def _request(echo: _Obj) -> ProfileRequest:
     cpu_pin = None if echo.get("cpu_pin") is None else echo.ints("cpu_pin")
     return ProfileRequest(
         model_path=echo.text("model_path"), input_path=echo.text("input_path"), output="",
+        runtime=echo.text("runtime") if "runtime" in echo.data else "litert",
+        accelerator=echo.text("accelerator") if "accelerator" in echo.data else "cpu",
         threads=echo.integer("threads"), api=echo.text("api"), xnnpack=echo.flag("xnnpack"),
         kernels=echo.text("kernels"), batch=echo.integer("batch"), input_source=echo.text("input_source"),
         warmup_runs=echo.integer("warmup_runs"), min_runs=echo.integer("min_runs"),

@@ -14,12 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import ProfileError
+from workbench.errors import ModelFileError, ProfileError
 from workbench.profile.request import ProfileRequest
 from workbench.profile.result import ProfileResult, parse_result
 from workbench.spec import TargetSpec
 
 RUNNER = Path(__file__).with_name("runner.py")
+BACKENDS = RUNNER.with_name("runners")  # runners/<runtime>.py: what differs per runtime
+#: the model formats each runtime reads, by file suffix
+FORMATS = {"litert": (".tflite",), "onnxruntime": (".onnx",), "openvino": (".tflite", ".onnx")}
+_RUNTIME_NAMES = {"litert": "LiteRT", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
 
 
 def _interpret_exit(source: str, code: int, result_text: str | None, stderr: str) -> dict[str, Any]:
@@ -43,7 +47,7 @@ def _interpret_exit(source: str, code: int, result_text: str | None, stderr: str
 
 def run_local(model_path: Path, target: TargetSpec, input_samples: np.ndarray | None = None,
               timeout_s: float | None = None) -> ProfileResult:
-    """Profile ``model_path`` in a fresh local Python process (LiteRT + NumPy only)."""
+    """Profile ``model_path`` in a fresh local Python process (NumPy + the target's runtime only)."""
     with tempfile.TemporaryDirectory(prefix="wb-profile-") as tmp:
         input_path = None
         if input_samples is not None and target.input_source == "test":
@@ -96,8 +100,8 @@ def _poll_peak_rss(proc: subprocess.Popen[bytes], limit_s: float, every_s: float
 
 def run_ssh(model_path: Path, target: TargetSpec, input_samples: np.ndarray | None = None,
             ssh_options: tuple[str, ...] = (), timeout_s: float | None = None) -> ProfileResult:
-    """Copy runner, model and inputs to ``target.host`` over SSH, run there with ``target.remote_python``
-    (which needs NumPy and ai-edge-litert), bring the JSON back. The device fingerprint comes from the
+    """Copy runner (protocol + the target runtime's backend), model and inputs to ``target.host`` over SSH,
+    run there with ``target.remote_python`` (which needs NumPy and that runtime), bring the JSON back. The device fingerprint comes from the
     runner on the device itself."""
     assert target.host, "run_ssh needs target.host"
     python = target.remote_python
@@ -106,8 +110,8 @@ def run_ssh(model_path: Path, target: TargetSpec, input_samples: np.ndarray | No
     ssh_opts = [*opts, "-p", str(target.ssh_port)]
     scp_opts = [*opts, "-P", str(target.ssh_port)]
     with tempfile.TemporaryDirectory(prefix="wb-ssh-") as tmp:
-        remote_dir = subprocess.run(["ssh", *ssh_opts, target.host, "mktemp -d"], capture_output=True, text=True,
-                                    timeout=60)
+        remote_dir = subprocess.run(["ssh", *ssh_opts, target.host, 'd="$(mktemp -d)" && mkdir "$d/runners" && echo "$d"'],
+                                    capture_output=True, text=True, timeout=60)
         if remote_dir.returncode != 0:
             raise ProfileError(f"ssh {target.host}: cannot connect ({remote_dir.stderr.strip()[:200]})")
         rdir = remote_dir.stdout.strip()
@@ -124,6 +128,9 @@ def run_ssh(model_path: Path, target: TargetSpec, input_samples: np.ndarray | No
         files.append(req_local)
         cp = subprocess.run(["scp", "-q", *scp_opts, *map(str, files), f"{target.host}:{rdir}/"],
                             capture_output=True, text=True, timeout=300)
+        if cp.returncode == 0:
+            cp = subprocess.run(["scp", "-q", *scp_opts, str(BACKENDS / f"{target.runtime}.py"),
+                                 f"{target.host}:{rdir}/runners/"], capture_output=True, text=True, timeout=60)
         if cp.returncode != 0:
             raise ProfileError(f"scp to {target.host}: {cp.stderr.strip()[:200]}")
         cmd = f"cd {shlex.quote(rdir)} && {python} runner.py request.json; rc=$?; rm -rf {shlex.quote(rdir)}; exit $rc"
@@ -149,24 +156,48 @@ def _parse(source: str, raw: dict[str, Any]) -> ProfileResult:
 
 def profile_model(model_path: str | Path, target: TargetSpec, input_samples: np.ndarray | None = None,
                   **kwargs: Any) -> ProfileResult:
-    """Profile a .tflite file on ``target`` (local unless ``target.host`` is set).
+    """Profile a model file on ``target`` (local unless ``target.host`` is set), on ``target.runtime``.
 
     Args:
-        model_path: the .tflite file.
+        model_path: the .tflite (LiteRT, OpenVINO) or .onnx (ONNX Runtime, OpenVINO) file.
         target: runtime options and, with ``host``, the SSH device.
         input_samples: real inputs (used when ``target.input_source == "test"``); None = generated.
         **kwargs: passed to ``run_local`` / ``run_ssh`` (``timeout_s``, ``ssh_options``).
 
     Raises:
-        ModelFileError: the file is missing or not a .tflite.
+        ModelFileError: the file is missing, not a model, or not a format the runtime reads.
         ProfileError: the runner failed, timed out or returned a malformed result.
     """
-    from workbench.tflite_model import read_tflite
-
     path = Path(model_path)
-    read_tflite(path)  # one-line ModelFileError for missing / non-tflite / truncated-header files
+    check_model_file(path, target.runtime)  # one-line ModelFileError for missing / wrong / truncated files
     if target.host:
         return run_ssh(path, target, input_samples, **kwargs)
     return run_local(path, target, input_samples, **kwargs)
 
 
+
+
+def check_model_file(path: Path, runtime: str) -> None:
+    """A cheap check that ``path`` is a model file ``runtime`` reads (before a child may crash on it).
+
+    Raises:
+        ModelFileError: missing file, a format the runtime does not read, or not a .tflite / .onnx inside.
+    """
+    from workbench.tflite_model import read_tflite
+
+    suffixes, suffix = FORMATS[runtime], path.suffix.lower()
+    if suffix in (".tflite", ".onnx") and suffix not in suffixes:
+        others = [rt for rt, fmts in FORMATS.items() if suffix in fmts]
+        raise ModelFileError(f"{path}: {_RUNTIME_NAMES[runtime]} runs {' and '.join(suffixes)} files, not {suffix}; "
+                             f"profile it with --runtime {' or '.join(others)}")
+    if suffix == ".tflite" or (suffix != ".onnx" and ".tflite" in suffixes):  # no known suffix: by content
+        read_tflite(path)
+        return
+    try:
+        head = path.read_bytes()[:16]
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a directory, expected an .onnx file") from None
+    if len(head) < 2 or head[0] != 0x08:  # an ONNX ModelProto starts with its ir_version field (tag 1, varint)
+        raise ModelFileError(f"{path}: not an ONNX model (no ModelProto header)")

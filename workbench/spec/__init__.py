@@ -6,6 +6,7 @@ YAML; ``plan`` serialises the resolved sweep).
 
 from workbench.spec.experiment import (
     QUANT_MODES,
+    RUNTIMES,
     BaselineSpec,
     BudgetSpec,
     ExperimentSpec,
@@ -21,7 +22,7 @@ from workbench.spec.load import load_experiment, parse_experiment
 from workbench.spec.steps import TECHNIQUES, StepSpec
 
 __all__ = [
-    "QUANT_MODES", "TECHNIQUES", "BaselineSpec", "BudgetSpec", "ExperimentSpec", "RegressionSpec", "SearchSpec",
+    "QUANT_MODES", "RUNTIMES", "TECHNIQUES", "BaselineSpec", "BudgetSpec", "ExperimentSpec", "RegressionSpec", "SearchSpec",
     "StepSpec", "TargetSpec", "TrainingSpec", "VariantSpec", "baseline_id", "canonical_json",
     "format_validation_error", "load_experiment", "parse_experiment", "variant_id",
 ]

@@ -53,11 +53,24 @@ class BaselineSpec(Spec):
     training: TrainingSpec = TrainingSpec()
 
 
+Runtime = Literal["litert", "onnxruntime", "openvino"]
+RUNTIMES: tuple[str, ...] = Runtime.__args__  # type: ignore[attr-defined]
+Accelerator = Literal["cpu", "gpu", "npu", "cuda", "tensorrt"]
+#: the accelerators each runtime offers (LiteRT's compiled-model accelerators, ONNX Runtime's execution
+#: providers, OpenVINO's devices); none but "cpu" has hardware on the reference machine
+ACCELERATORS: dict[str, tuple[str, ...]] = {"litert": ("cpu", "gpu", "npu"), "onnxruntime": ("cpu", "cuda", "tensorrt"),
+                                            "openvino": ("cpu", "gpu", "npu")}
+#: options only LiteRT has, with their defaults: another runtime refuses a non-default value
+LITERT_ONLY = {"api": "interpreter", "kernels": "optimized"}
+
+
 class TargetSpec(Spec):
-    """Where and how a .tflite is measured. Every field changes the numbers, so all are recorded."""
+    """Where and how a model is measured. Every field changes the numbers, so all are recorded."""
 
     name: str = "local"
     host: str | None = Field(default=None, description="user@host for an SSH target; None = this machine")
+    runtime: Runtime = "litert"  # litert runs the .tflite; onnxruntime the .onnx; openvino compiles the .tflite
+    accelerator: Accelerator = "cpu"  # see ACCELERATORS
     threads: Annotated[int, Field(ge=1, le=256)] = 1
     api: Literal["interpreter", "compiled_model"] = "interpreter"
     xnnpack: bool = True
@@ -82,6 +95,15 @@ class TargetSpec(Spec):
             raise ValueError(f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})")
         if self.max_seconds < self.min_seconds:
             raise ValueError(f"max_seconds ({self.max_seconds}) must be >= min_seconds ({self.min_seconds})")
+        if self.accelerator not in ACCELERATORS[self.runtime]:
+            raise ValueError(f"accelerator '{self.accelerator}' is not one of {self.runtime}'s: "
+                             f"{', '.join(ACCELERATORS[self.runtime])}")
+        for key, default in LITERT_ONLY.items():
+            if self.runtime != "litert" and getattr(self, key) != default:
+                raise ValueError(f"{key}: '{getattr(self, key)}' is a LiteRT option; runtime {self.runtime} "
+                                 f"takes only {key}: {default}")
+        if self.runtime == "litert" and self.accelerator != "cpu" and self.api != "compiled_model":
+            raise ValueError(f"accelerator '{self.accelerator}': LiteRT's accelerators need api: compiled_model")
         return self
 
 
@@ -122,6 +144,7 @@ class VariantSpec(Spec):
     calibration_samples: Annotated[int, Field(ge=1, le=100_000)] | None = None
     timeout_s: Annotated[float, Field(gt=0)] | None = None
     keep_float: Annotated[int, Field(ge=0, le=1000)] = 0  # selective int8: k most sensitive layers stay float
+    runtime: Runtime | None = None  # measured on this runtime instead of target.runtime (a `matrix` axis)
 
     @model_validator(mode="after")
     def _keep_float_needs_int8(self) -> VariantSpec:
@@ -231,9 +254,15 @@ class ExperimentSpec(Spec):
                                                 "timeout_s": v.timeout_s or self.variant_timeout_s}))
         return tuple(out)
 
-    def profile_targets(self) -> dict[str, TargetSpec]:
-        """Extra profile axes as full targets (the main target with each override applied)."""
-        base = self.target.model_dump()
+    def target_for(self, variant: VariantSpec | None = None) -> TargetSpec:
+        """The main target of ``variant``: the experiment's, on the variant's own runtime when it names one."""
+        if variant is None or variant.runtime is None or variant.runtime == self.target.runtime:
+            return self.target
+        return TargetSpec(**{**self.target.model_dump(), "runtime": variant.runtime})
+
+    def profile_targets(self, variant: VariantSpec | None = None) -> dict[str, TargetSpec]:
+        """Extra profile axes as full targets (the variant's main target with each override applied)."""
+        base = self.target_for(variant).model_dump()
         return {p["name"]: TargetSpec(**{**base, **{k: v for k, v in p.items() if k != "name"}}) for p in self.profiles}
 
     def resolved_variants(self) -> tuple[VariantSpec, ...]:

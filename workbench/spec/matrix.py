@@ -6,7 +6,8 @@
         - []
         - [{technique: prune, sparsity: [0.5, 0.8]}]
 
-Inside a step mapping a list value is an axis too. Names are generated from the values unless a
+``runtime: [litert, onnxruntime, openvino]`` measures each combination on each runtime (names get a
+``_<runtime>`` suffix). Inside a step mapping a list value is an axis too. Names are generated from the values unless a
 ``name`` template (str.format over the axis values) is given.
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 _LIST_KEYS_OF_STEPS = {"types", "names"}  # list-valued step fields that are data, not axes
-_MATRIX_KEYS = {"quantization", "steps", "name", "calibration_samples", "timeout_s"}
+_MATRIX_KEYS = {"quantization", "steps", "name", "calibration_samples", "timeout_s", "runtime"}
 
 
 def _axes(step: dict[str, Any]) -> dict[str, list[Any]]:
@@ -56,6 +57,12 @@ def _auto_name(steps: list[dict[str, Any]], quant: str, varied: set[str]) -> str
     return "_".join([*parts, quant])
 
 
+def _runtimes_of(matrix: dict[str, Any]) -> list[Any]:
+    """The runtime axis: ``[None]`` (the experiment's target runtime) when the matrix names none."""
+    runtimes = matrix.get("runtime", [None])
+    return runtimes if isinstance(runtimes, list) else [runtimes]
+
+
 def _axes_of(matrix: dict[str, Any]) -> tuple[list[Any], list[list[dict[str, Any]]]]:
     """The quantization axis and the step chains of a matrix; ValueError when its shape is wrong."""
     unknown = set(matrix) - _MATRIX_KEYS
@@ -80,7 +87,7 @@ def count_matrix(matrix: dict[str, Any]) -> int:
         return 0
     quants, chains_in = _axes_of(matrix)
     chains = sum(math.prod(math.prod(len(v) for v in _axes(step).values()) for step in chain) for chain in chains_in)
-    return chains * len(quants)
+    return chains * len(quants) * len(_runtimes_of(matrix))
 
 
 def expand_matrix(matrix: dict[str, Any], taken: frozenset[str] | set[str] = frozenset()) -> Iterator[dict[str, Any]]:
@@ -95,10 +102,10 @@ def expand_matrix(matrix: dict[str, Any], taken: frozenset[str] | set[str] = fro
     if template is not None and not isinstance(template, str):
         raise ValueError(f"matrix.name: a name template is a string like '{{quantization}}_x', got {template!r}")
     seen = set(taken)
-    for steps, quant in itertools.product(chains, quants):
-        name = _auto_name(steps, quant, varied)
+    for steps, quant, runtime in itertools.product(chains, quants, _runtimes_of(matrix)):
+        name = _auto_name(steps, quant, varied) + (f"_{_slug(runtime)}" if "runtime" in matrix else "")
         if template:
-            flat = {k: v for s in steps for k, v in s.items()} | {"quantization": quant}
+            flat = {k: v for s in steps for k, v in s.items()} | {"quantization": quant, "runtime": runtime}
             try:
                 name = template.format(**flat)
             except KeyError as exc:
@@ -110,6 +117,8 @@ def expand_matrix(matrix: dict[str, Any], taken: frozenset[str] | set[str] = fro
             raise ValueError(f"matrix produces the variant name '{name}' twice; give a 'name' template")
         seen.add(name)
         fields = {"name": name, "steps": steps, "quantization": quant}
+        if runtime is not None:
+            fields["runtime"] = runtime
         for key in ("calibration_samples", "timeout_s"):
             if key in matrix:
                 fields[key] = matrix[key]

@@ -1,0 +1,75 @@
+"""OpenVINO backend of the profile runner (``runner.py`` loads it by path): imports ``openvino`` only.
+OpenVINO reads the ``.tflite`` (and ``.onnx``) files directly and compiles them for one device: CPU, or
+GPU / NPU when asked (which fails in one line on a machine without them)."""
+
+import openvino as ov
+
+PACKAGE = "openvino"
+DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}
+_PLUMBING = {"Const", "Input", "Output", "Parameter", "Result", "Reshape", "Reorder", "Transpose", "Convert"}
+
+
+def version():
+    return ov.get_version().split("-")[0]
+
+
+def api(req):
+    return "compile_model"
+
+
+def supports_load(req):
+    return True
+
+
+def open_session(req, np, phases=None, rss_mb=None):
+    return _Session(req, np, phases, rss_mb)
+
+
+class _Session:
+    def __init__(self, req, np, phases, rss_mb):
+        core = ov.Core()
+        self.ignored = [] if req["xnnpack"] else ["xnnpack"]  # a LiteRT delegate: nothing to turn off here
+        device = DEVICES[req["accelerator"]]
+        if device not in core.available_devices:
+            raise RuntimeError(f"accelerator '{req['accelerator']}' is not available here: OpenVINO "
+                               f"{version()} sees no {device} device (available: {', '.join(core.available_devices)})")
+        model = core.read_model(req["model_path"])
+        if phases is not None:
+            phases["after_load"] = rss_mb()
+        batch = int(req["batch"])
+        shapes = {}
+        for k, port in enumerate(model.inputs):  # a static shape compiles to faster kernels than a dynamic one
+            dims = [batch] + [d.get_length() if d.is_static else 1 for d in list(port.get_partial_shape())[1:]]
+            shapes[k] = ov.PartialShape(dims)
+        model.reshape(shapes)
+        config = {"INFERENCE_NUM_THREADS": int(req["threads"]), "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+        self.compiled = core.compile_model(model, device, config)
+        self.request = self.compiled.create_infer_request()
+        self.details = [{"shape": list(p.get_shape()), "dtype": np.dtype(p.get_element_type().to_dtype()),
+                         "quantization": (0.0, 0)} for p in self.compiled.inputs]
+        self.tensors = [self.request.get_input_tensor(k) for k in range(len(self.details))]
+        self.invoke = self.request.infer
+
+    def input_details(self):
+        return self.details
+
+    def set_inputs(self, arrays):
+        for tensor, x in zip(self.tensors, arrays, strict=True):
+            tensor.data[...] = x
+
+    def facts(self):
+        """The precision OpenVINO computes in (its default may be bf16 on CPUs that have it), and the
+        precision each compute layer of the compiled graph runs in (e.g. ``Convolution:u8`` for int8)."""
+        precisions = {}
+        for op in self.compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            layer = info["layerType"].astype(str) if "layerType" in info else ""
+            if layer and layer not in _PLUMBING and "runtimePrecision" in info:
+                key = f"{layer}:{info['runtimePrecision'].astype(str)}"
+                precisions[key] = precisions.get(key, 0) + 1
+        return {"ignored_options": self.ignored,
+                "inference_precision": self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string(),
+                "runtime_precisions": precisions}
+
+    def close(self):
+        del self.request, self.compiled, self.tensors, self.invoke

@@ -17,8 +17,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "workbench"
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("workbench._keras", "workbench.errors", "workbench.files", "workbench.provenance")),
     ("spec", ("workbench.spec",)),
-    ("inputs and runtimes", ("workbench.data", "workbench.models", "workbench.tflite_model", "workbench.profile",
-                             "workbench.tracking")),
+    ("inputs and runtimes", ("workbench.data", "workbench.models", "workbench.tflite_model", "workbench.runtime_model",
+                             "workbench.profile", "workbench.tracking")),
     ("techniques", ("workbench.compress", "workbench.convert", "workbench.baseline", "workbench.analysis")),
     ("one variant", ("workbench.pipeline",)),
     ("views", ("workbench.views",)),

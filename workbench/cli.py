@@ -22,13 +22,21 @@ def _fail(exc: BaseException) -> None:
 
 
 class _Group(click.Group):
-    """Turns WorkbenchError into one line on stderr and exit status 2 (no traceback)."""
+    """Turns WorkbenchError into one line on stderr and exit status 2 (no traceback), and a signal that stopped
+    a sweep (SIGINT, SIGTERM, SIGHUP) into one line and exit status 128 + the signal number."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except WorkbenchError as exc:
             _fail(exc)
+        except KeyboardInterrupt as exc:
+            import signal
+
+            signum = getattr(exc, "signum", signal.SIGINT)
+            click.echo(f"error: interrupted by {signal.Signals(signum).name}: running variants stopped and their "
+                       "runs settled KILLED; run the same command again to resume", err=True)
+            sys.exit(128 + signum)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,19 +96,24 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 def run(experiment_file: str, workers: int, executor: str, scheduler: str | None, force: bool, only: tuple[str, ...],
         compare_to: str | None, since: str | None, work_dir: str, no_progress: bool) -> None:
     """Run every variant of EXPERIMENT_FILE (resumable: variants already FINISHED are skipped)."""
+    from workbench.run.signals import stop_on_signals
     from workbench.run.sweep import run_sweep
     from workbench.tracking import is_embedded
 
-    result = run_sweep(experiment_file, workers=workers, executor=executor, scheduler=scheduler, force=force,
-                       only=only, compare_to=compare_to, work_dir=work_dir, progress=not no_progress,
-                       since_s=_duration_s(since) if since else None)
+    with stop_on_signals():
+        result = run_sweep(experiment_file, workers=workers, executor=executor, scheduler=scheduler, force=force,
+                           only=only, compare_to=compare_to, work_dir=work_dir, progress=not no_progress,
+                           since_s=_duration_s(since) if since else None)
     click.echo(f"\nExperiment '{result.experiment}', sweep {result.sweep_id} (parent run {result.parent_run_id})")
     if result.killed_runs:
-        click.echo(f"Marked {len(result.killed_runs)} run(s) left RUNNING by an interrupted sweep as KILLED.")
+        click.echo(f"Settled {len(result.killed_runs)} run(s) as KILLED: left RUNNING by a sweep that is gone "
+                   "(lease expired or process ended).")
     _print_table(result.rows)
     skipped = sum(1 for r in result.rows if r["status"] == "SKIPPED")
     if skipped:
         click.echo(f"{skipped} variant(s) skipped: already FINISHED (use --force to re-run).")
+    for r in result.elsewhere:
+        click.echo(f"ELSEWHERE {r['variant']}: {r['reason']}")
     for r in result.failed:
         click.echo(f"FAILED {r['variant']}: {r['reason']}")
     for reg in result.regressions:
@@ -123,8 +136,10 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
 def search(experiment_file: str, work_dir: str, no_progress: bool) -> None:
     """Accuracy-budget search over EXPERIMENT_FILE's `search.space` (every trial is a logged variant)."""
     from workbench.run.search import run_search
+    from workbench.run.signals import stop_on_signals
 
-    r = run_search(experiment_file, work_dir=work_dir, progress=not no_progress)
+    with stop_on_signals():
+        r = run_search(experiment_file, work_dir=work_dir, progress=not no_progress)
     _print_table(r.trials)
     click.echo(f"\n{len(r.trials)} trial(s) in {r.seconds:.0f}s; stopped by {r.stopped_by}.")
     click.echo(f"Pareto front (size, latency) within the accuracy budget: {', '.join(r.front) or 'none'}")

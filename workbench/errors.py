@@ -23,6 +23,10 @@ class TrackingError(WorkbenchError):
     """The MLflow tracking store cannot be reached or refused a write."""
 
 
+class TrackingLost(TrackingError):
+    """The tracking store stopped answering mid-way and kept failing for the whole retry budget."""
+
+
 class ProfileError(WorkbenchError):
     """The on-target runner failed; carries the child's own error text."""
 

@@ -3,19 +3,31 @@
 Store: ``MLFLOW_TRACKING_URI`` when set (MLflow's own convention, e.g. a tracking server backed by
 PostgreSQL + S3), else the embedded store: ``mlflow.db`` (SQLite) and ``mlartifacts/`` in the working
 directory.
+
+Shared stores: every call is retried with back-off while the store answers with a transient error
+(connection refused or reset, timeouts, 502/503/504, a locked SQLite file), for ``WORKBENCH_TRACKING_RETRY_S``
+seconds (default 60); past that a ``TrackingLost`` (one line) is raised. Sweep runs carry a **lease** (owner
+id, host, pid, expiry) that the sweep's process renews; a RUNNING run is settled KILLED only when its
+lease says its owner is gone (expired, or on this host with its process dead). A variant id is **claimed**
+by creating its run and then re-reading the variant's runs: the earliest live claim wins (see
+``Tracker.claim``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
+import socket
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import TrackingError
+from workbench.errors import TrackingError, TrackingLost
 from workbench.spec.plan import Plan, PlannedVariant
 
 if TYPE_CHECKING:
@@ -31,16 +43,191 @@ TAG_KIND = "workbench.kind"  # "sweep" | "variant"
 TAG_FAILURE = "workbench.failure"
 TAG_ROLE = "workbench.role"  # "baseline" (the float reference) | "variant"
 TAG_ORIGIN = "workbench.origin"  # "sweep" | "adhoc" (a hand-run notebook, the explorer): ad-hoc never replaces a sweep's
+TAG_LEASE_OWNER = "workbench.lease.owner"  # one id per sweep process; the runs it created and renews
+TAG_LEASE_HOST = "workbench.lease.host"
+TAG_LEASE_PID = "workbench.lease.pid"
+TAG_LEASE_STARTED = "workbench.lease.process_started"  # the owner's process start time (guards pid reuse)
+TAG_LEASE_EXPIRES = "workbench.lease.expires"  # epoch seconds; renewed by the owner's heartbeat
 
 for _name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.store.sqlalchemy_store"):
     logging.getLogger(_name).setLevel(logging.WARNING)
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # Tracker retries itself, bounded in time
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
+
+
+def _env_s(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def retry_budget_s() -> float:
+    """How long a call keeps retrying a store that answers with transient errors."""
+    return _env_s("WORKBENCH_TRACKING_RETRY_S", 60.0)
+
+
+def lease_ttl_s() -> float:
+    """How long a lease stays valid without a heartbeat (well above the retry budget: a sweep riding out a
+    short outage must not look dead)."""
+    return _env_s("WORKBENCH_LEASE_TTL_S", max(180.0, 3 * retry_budget_s()))
+
+
+def claim_settle_s() -> float:
+    """Pause between creating a claim and reading the others: claims from machines whose clocks differ by
+    less than this are ordered correctly."""
+    return _env_s("WORKBENCH_CLAIM_SETTLE_S", 0.5)
+
+
+_TRANSIENT = re.compile(
+    r"failed with (timeout )?exception|Max retries exceeded|Connection refused|Connection reset|Connection aborted|"
+    r"RemoteDisconnected|Read timed out|timed out|database is locked|server closed the connection|"
+    r"could not connect to server|connection to server|terminating connection|Temporarily Unavailable|"
+    r"TEMPORARILY_UNAVAILABLE|too many 50[0234] error|\b50[234]\b.*Server Error|Server Error.*\b50[234]\b",
+    re.IGNORECASE)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A store error worth retrying: the store was unreachable or overloaded, not a refused request."""
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 6:
+        if isinstance(e, ConnectionError | TimeoutError):
+            return True
+        mod = type(e).__module__
+        if mod.startswith("requests") and type(e).__name__ in ("ConnectionError", "Timeout", "ReadTimeout",
+                                                               "ConnectTimeout", "ChunkedEncodingError"):
+            return True
+        if _TRANSIENT.search(f"{type(e).__name__}: {e}"):
+            return True
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
+
+
+def short_error(exc: BaseException) -> str:
+    """A store error in a few words (the HTTP client's messages run to several hundred characters)."""
+    text = f"{exc}"
+    for pattern, words in (("Connection refused", "connection refused"), ("Connection reset", "connection reset"),
+                           ("timed out|timeout", "timed out"), ("RemoteDisconnected", "connection closed by the server"),
+                           ("database is locked", "database is locked")):
+        if re.search(pattern, text, re.IGNORECASE):
+            return words
+    status = re.search(r"\b50[234]\b", text)
+    if status:
+        return f"HTTP {status.group(0)}"
+    lines = text.strip().splitlines()
+    return (lines[0][:160] if lines else type(exc).__name__) or type(exc).__name__
+
+
+class _RetryingClient:
+    """``MlflowClient`` whose every public method retries transient store errors with back-off, for at most
+    ``budget_s`` seconds, then raises ``TrackingLost``. Retrying is safe for MLflow's calls (tags, params and
+    terminations are idempotent); a ``create_run`` whose response was lost may leave an extra run behind,
+    which carries the creator's lease and is settled by it (see ``Tracker.settle_own``)."""
+
+    def __init__(self, client: MlflowClient, uri: str, budget_s: float) -> None:
+        self._client = client
+        self._uri = uri
+        self._budget_s = budget_s
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return with_retries(attr, name, self._uri, self._budget_s, *args, **kwargs)
+
+        return call
+
+
+def with_retries(fn: Callable[..., Any], what: str, uri: str, budget_s: float, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn``; on a transient store error wait (0.5 s, doubling, at most 8 s) and retry until
+    ``budget_s`` has passed, then raise ``TrackingLost``. Other errors propagate at once."""
+    start = time.monotonic()
+    delay = 0.5
+    while True:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            waited = time.monotonic() - start
+            if waited + delay > budget_s:
+                raise TrackingLost(f"MLflow tracking store {uri} stopped answering ({what}: {short_error(exc)}; "
+                                   f"retried for {waited:.0f}s, WORKBENCH_TRACKING_RETRY_S={budget_s:g})") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who owns a run: one sweep process (any machine). Renewed by that process's heartbeat."""
+
+    owner: str
+    host: str
+    pid: int
+    process_started: float
+    ttl_s: float
+
+    @classmethod
+    def mine(cls, ttl_s: float | None = None) -> Lease:
+        """A new lease for this process (a fresh owner id per sweep)."""
+        import psutil
+
+        return cls(uuid.uuid4().hex[:12], socket.gethostname(), os.getpid(),
+                   round(psutil.Process().create_time(), 2), lease_ttl_s() if ttl_s is None else ttl_s)
+
+    def tags(self, now: float | None = None) -> dict[str, str]:
+        return {TAG_LEASE_OWNER: self.owner, TAG_LEASE_HOST: self.host, TAG_LEASE_PID: str(self.pid),
+                TAG_LEASE_STARTED: f"{self.process_started:.2f}",
+                TAG_LEASE_EXPIRES: f"{(time.time() if now is None else now) + self.ttl_s:.1f}"}
+
+
+def lease_state(tags: dict[str, str], now: float | None = None) -> tuple[str, str]:
+    """("none" | "live" | "gone", why) for a run's tags. "none": no lease (a hand run, the explorer, a profile,
+    a run from before leases): nobody may settle it. "gone": the owner provably stopped: its lease expired,
+    or it ran on this host and its process is dead (or the pid now belongs to another process)."""
+    owner = tags.get(TAG_LEASE_OWNER)
+    if not owner:
+        return "none", "no lease"
+    now = time.time() if now is None else now
+    try:
+        expires = float(tags.get(TAG_LEASE_EXPIRES, "0"))
+    except ValueError:
+        expires = 0.0
+    host, pid = tags.get(TAG_LEASE_HOST, "?"), tags.get(TAG_LEASE_PID, "?")
+    who = f"sweep process {pid} on {host}"
+    if expires < now:
+        return "gone", f"the lease of its {who} expired {now - expires:.0f}s ago"
+    if host == socket.gethostname():
+        import psutil
+
+        try:
+            proc = psutil.Process(int(pid))
+            same = abs(proc.create_time() - float(tags.get(TAG_LEASE_STARTED, "0"))) < 1.0
+            if not same or proc.status() == psutil.STATUS_ZOMBIE:
+                return "gone", f"its {who} has ended (the pid is now another process)"
+        except (psutil.NoSuchProcess, ValueError):
+            return "gone", f"its {who} has ended"
+        except psutil.Error:
+            pass
+    return "live", f"{who}, lease valid {expires - now:.0f}s more"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of claiming a variant id: ``won``, or who holds it (``reason`` in one line)."""
+
+    won: bool
+    reason: str = ""
+    holder_run_id: str = ""
 
 
 def default_tracking_uri(root: Path | None = None) -> str:
@@ -106,17 +293,20 @@ def variant_run_params(plan: Plan, planned: PlannedVariant) -> dict[str, str]:
 class Tracker:
     """Thin, explicit wrapper over ``MlflowClient`` (no global active-run state; safe across processes)."""
 
-    def __init__(self, tracking_uri: str | None = None, root: Path | None = None) -> None:
+    def __init__(self, tracking_uri: str | None = None, root: Path | None = None,
+                 retry_s: float | None = None) -> None:
         self.uri = tracking_uri or default_tracking_uri(root)
         self.root = (root or Path.cwd()).resolve()
         # no mlflow.set_tracking_uri(): it exports MLFLOW_TRACKING_URI and would leak into later Trackers
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self.raw = MlflowClient(tracking_uri=self.uri)  # no retries: reachability checks, last-chance settling
+        self.retry_s = retry_budget_s() if retry_s is None else retry_s
+        self.client: Any = _RetryingClient(self.raw, self.uri, self.retry_s)
 
     # --- reachability -------------------------------------------------------------------------
     def check(self) -> None:
         """Raise TrackingError (one line, with what to do) when the store cannot be used."""
         try:
-            self.client.search_experiments(max_results=1)
+            self.raw.search_experiments(max_results=1)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             hint = ("start the tracking server or unset MLFLOW_TRACKING_URI to use the embedded store"
@@ -227,14 +417,111 @@ class Tracker:
                 out[vid] = run
         return out
 
-    def mark_dangling(self, experiment_id: str, reason: str) -> list[str]:
-        """Runs left RUNNING by a killed sweep -> KILLED, with the reason tagged. Returns their ids."""
+    # --- leases and claims ---------------------------------------------------------------------
+    def settle_abandoned(self, experiment_id: str) -> list[str]:
+        """RUNNING runs whose owner is provably gone (``lease_state``) -> KILLED, with the reason tagged.
+        Runs without a lease (hand runs, the explorer, ``profile --log-to``) and runs of live sweeps are
+        never touched. Returns the ids settled."""
         ids = []
+        now = time.time()
         for run in self.runs(experiment_id, statuses=["RUNNING"]):
-            self.set_tags(run.info.run_id, {TAG_FAILURE: reason})
+            state, why = lease_state(run.data.tags, now)
+            if state != "gone":
+                continue
+            self.set_tags(run.info.run_id, {TAG_FAILURE: f"killed: its sweep is gone ({why})"})
             self.end_run(run.info.run_id, "KILLED")
             ids.append(run.info.run_id)
         return ids
+
+    def renew(self, experiment_id: str, lease: Lease) -> int:
+        """Heartbeat: push the expiry of every RUNNING run this lease owns. Returns how many."""
+        runs = self.runs(experiment_id, f"tags.`{TAG_LEASE_OWNER}` = '{lease.owner}'", statuses=["RUNNING"])
+        expires = lease.tags()[TAG_LEASE_EXPIRES]
+        for run in runs:
+            self.client.set_tag(run.info.run_id, TAG_LEASE_EXPIRES, expires)
+        return len(runs)
+
+    def settle_own(self, experiment_id: str, lease: Lease, status: str, reason: str,
+                   keep: Iterable[str] = ()) -> list[str]:
+        """End every run this lease still holds RUNNING (but ``keep``) with ``status`` and ``reason``."""
+        kept = set(keep)
+        ids = []
+        for run in self.runs(experiment_id, f"tags.`{TAG_LEASE_OWNER}` = '{lease.owner}'", statuses=["RUNNING"]):
+            if run.info.run_id in kept:
+                continue
+            self.set_tags(run.info.run_id, {TAG_FAILURE: reason})
+            self.end_run(run.info.run_id, status)
+            ids.append(run.info.run_id)
+        return ids
+
+    def variant_claims(self, experiment_id: str, variant_id: str) -> list[Any]:
+        """The sweep runs of one variant id (RUNNING or FINISHED), oldest claim first."""
+        runs = self.runs(experiment_id, f"tags.`{TAG_VARIANT}` = '{variant_id}' and tags.`{TAG_KIND}` = 'variant'",
+                         statuses=["RUNNING", "FINISHED"])
+        runs = [r for r in runs if r.data.tags.get(TAG_ORIGIN) != "adhoc"]
+        return sorted(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id))
+
+    def live_claims(self, experiment_id: str, lease: Lease | None = None) -> dict[str, Any]:
+        """variant id -> the oldest RUNNING sweep run of another live owner (what a new sweep must leave alone)."""
+        out: dict[str, Any] = {}
+        now = time.time()
+        runs = self.runs(experiment_id, f"tags.`{TAG_KIND}` = 'variant'", statuses=["RUNNING"])
+        for run in sorted(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id)):
+            tags = run.data.tags
+            if lease is not None and tags.get(TAG_LEASE_OWNER) == lease.owner:
+                continue
+            vid = tags.get(TAG_VARIANT)
+            if vid and vid not in out and lease_state(tags, now)[0] == "live":
+                out[vid] = run
+        return out
+
+    def claim(self, experiment_id: str, run_id: str, variant_id: str, lease: Lease,
+              finished_after_ms: int | None = 0) -> Claim:
+        """Decide whether the run just created for ``variant_id`` (tagged with ``lease``) may run it.
+
+        MLflow has no compare-and-set, so: create first (the caller did), wait ``claim_settle_s``, then read
+        every RUNNING / FINISHED sweep run of the variant. It loses to a FINISHED run that counts (ended after
+        ``finished_after_ms``; ``None`` = --force, FINISHED runs do not count) and to any live claim of another
+        owner created before it (start time, then run id). Two claimants that read each other decide alike; one
+        that read before the other's claim existed was created earlier by at least the settle pause, so the
+        order holds as long as the machines' clocks agree within that pause. Extra RUNNING runs of our own
+        lease for the same variant (a ``create_run`` retried after a lost response) are deleted. A loser
+        deletes its own claim."""
+        time.sleep(claim_settle_s())
+        mine = None
+        now = time.time()
+        for run in self.variant_claims(experiment_id, variant_id):
+            tags, rid = run.data.tags, run.info.run_id
+            if rid == run_id:
+                mine = run
+                continue
+            if run.info.status == "FINISHED":
+                if finished_after_ms is not None and (run.info.end_time or 0) >= finished_after_ms:
+                    return self._lose(run_id, f"already FINISHED in run {rid}", rid)
+                continue
+            if tags.get(TAG_LEASE_OWNER) == lease.owner:
+                self.client.delete_run(rid)  # our own duplicate
+                continue
+            state, why = lease_state(tags, now)
+            if state == "live" and mine is None:  # sorted: a live claim older than ours
+                sweep = tags.get(TAG_SWEEP, "?")
+                return self._lose(run_id, f"running elsewhere: run {rid} of sweep {sweep} ({why})", rid)
+        if mine is None:
+            return Claim(False, f"its claim (run {run_id}) is no longer in the store")
+        return Claim(True)
+
+    def _lose(self, run_id: str, reason: str, holder: str) -> Claim:
+        self.client.delete_run(run_id)
+        return Claim(False, reason, holder)
+
+    def try_settle(self, run_id: str, status: str, reason: str) -> bool:
+        """One attempt, no retries (the store may be down): tag the reason and end the run."""
+        try:
+            self.raw.set_tag(run_id, TAG_FAILURE, reason[:5000])
+            self.raw.set_terminated(run_id, status)
+            return True
+        except Exception:
+            return False
 
     def get_run(self, run_id: str) -> Any:
         return self.client.get_run(run_id)

@@ -31,13 +31,25 @@ def test_variant_run_with_logged_model(tmp_path):
     assert (tmp_path / "mlflow.db").exists() and (tmp_path / "mlartifacts").is_dir()
 
 
-def test_dangling_runs_are_marked_killed(tmp_path):
+def test_only_runs_whose_owner_is_gone_are_settled(tmp_path):
+    """RUNNING alone never gets a run killed: no lease (explorer, profile --log-to) or a live lease stays."""
+    import dataclasses
+
+    from workbench.tracking import Lease
+
     tr = Tracker(root=tmp_path)
     exp = tr.experiment_id("t")
-    rid = tr.start_run(exp, "v", {"workbench.kind": "variant"})
-    assert tr.mark_dangling(exp, "killed: test") == [rid]
-    assert tr.get_run(rid).info.status == "KILLED"
-    assert tr.runs(exp, statuses=["RUNNING"]) == []
+    no_lease = tr.start_run(exp, "explorer", {"workbench.kind": "variant"})
+    live = tr.start_run(exp, "v", {"workbench.kind": "variant", **Lease.mine().tags()})
+    expired = tr.start_run(exp, "v", {"workbench.kind": "variant", **Lease.mine(ttl_s=-1).tags()})
+    assert tr.settle_abandoned(exp) == [expired]
+    assert tr.get_run(expired).info.status == "KILLED"
+    assert "lease of its sweep process" in tr.get_run(expired).data.tags["workbench.failure"]
+    assert {r.info.run_id for r in tr.runs(exp, statuses=["RUNNING"])} == {no_lease, live}
+    dead = dataclasses.replace(Lease.mine(), pid=2**22 + 17)  # this host, no such process
+    gone = tr.start_run(exp, "v", {"workbench.kind": "variant", **dead.tags()})
+    assert tr.settle_abandoned(exp) == [gone]
+    assert "has ended" in tr.get_run(gone).data.tags["workbench.failure"]
 
 
 def test_unreachable_server_is_one_line(monkeypatch):

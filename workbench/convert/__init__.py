@@ -1,4 +1,5 @@
-"""Keras -> deployable model files, in memory (bytes): ``.tflite`` per quantization mode."""
+"""Keras -> deployable model files, in memory (bytes): ``.tflite`` per quantization mode (tflite.py), and
+``.onnx`` for ONNX Runtime (onnx.py, imported by name: it loads tf2onnx)."""
 
 from workbench.convert.tflite import MODE_DOC, convert, convert_selective
 

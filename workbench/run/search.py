@@ -37,12 +37,13 @@ def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench",
                progress: bool = True, notebook: str | Path | None = None) -> SearchResult:
     from workbench import provenance
     from workbench.data import load_dataset
-    from workbench.files import atomic_write, experiment_lock
-    from workbench.run.sweep import new_sweep_id
-    from workbench.run.task import NOTEBOOK, VariantTask, execute_variant
+    from workbench.files import experiment_lock
+    from workbench.run.lease import LeaseKeeper
+    from workbench.run.sweep import _stopped, new_sweep_id
+    from workbench.run.task import NOTEBOOK, clear_stop, kill_running
     from workbench.spec import load_experiment
     from workbench.spec.plan import make_plan
-    from workbench.tracking import TAG_KIND, TAG_SWEEP, Tracker
+    from workbench.tracking import TAG_KIND, TAG_SWEEP, Lease, Tracker
 
     root_p = Path(root or Path.cwd()).resolve()
     wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
@@ -53,63 +54,95 @@ def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench",
     max_drop = s.max_accuracy_drop if s.max_accuracy_drop is not None else spec.budgets.max_accuracy_drop
     if max_drop is None:
         raise SpecError(f"{experiment_file}: search.max_accuracy_drop: required (or set budgets.max_accuracy_drop)")
+    from workbench.model_files import model_fingerprint
+
+    model_fp = model_fingerprint(spec.baseline.model, root_p)  # a missing or corrupt model: refused before any run
     candidates = list(spec.search_candidates())
     random.Random(s.seed).shuffle(candidates)
     tracker = Tracker(None, root_p)
     tracker.check()
     ds = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p)
-    plan = make_plan(spec, ds.fingerprint, str(Path(experiment_file).resolve()), variants=candidates)
+    plan = make_plan(spec, ds.fingerprint, str(Path(experiment_file).resolve()), variants=candidates,
+                     model_fingerprint=model_fp)
     plan_json = plan.to_json()
     with experiment_lock(wdir, spec.name):
         exp_id = tracker.experiment_id(spec.name)
-        tracker.mark_dangling(exp_id, "killed: left RUNNING by an interrupted sweep")
+        tracker.settle_abandoned(exp_id)
+        lease = Lease.mine()
         sweep_id = "search-" + new_sweep_id()
         parent = tracker.start_run(exp_id, sweep_id, {TAG_KIND: "search", TAG_SWEEP: sweep_id,
-                                                       **provenance.tags(spec.target.threads)})
-        tracker.log(parent, params={"search.max_accuracy_drop": max_drop, "search.goal": s.goal_compression_ratio_gzip,
-                                    "search.max_trials": s.max_trials, "search.max_seconds": s.max_seconds,
-                                    "search.candidates": len(candidates), "search.seed": s.seed})
-        out_dir = wdir / "sweeps" / sweep_id
-        atomic_write(out_dir / "plan.json", plan_json)
-        tracker.log_artifact(parent, out_dir / "plan.json")
-        result = SearchResult(exp_id, parent)
-        start = time.monotonic()
-        from tqdm import tqdm
+                                                       **provenance.tags(spec.target.threads), **lease.tags()})
+        clear_stop()
+        keeper = LeaseKeeper(tracker, exp_id, lease, on_lost=lambda why: kill_running(f"tracking store lost: {why}"))
+        try:
+            with keeper:
+                result = _trials(tracker, plan, plan_json, exp_id, parent, sweep_id, lease, wdir, root_p, max_drop,
+                                 notebook or NOTEBOOK, progress)
+        except BaseException as exc:
+            raise _stopped(tracker, exp_id, lease, parent, sweep_id, exc, {}, 0) from None
+    return result
 
-        bar = tqdm(total=min(s.max_trials, len(candidates)), desc="trials", disable=not progress)
-        for pv in plan.variants:
-            if len(result.trials) >= s.max_trials:
-                result.stopped_by = f"trial budget ({s.max_trials})"
-                break
-            if time.monotonic() - start > s.max_seconds:
-                result.stopped_by = f"time budget ({s.max_seconds:g}s)"
-                break
-            task = VariantTask(
-                plan_json=plan_json, variant_id=pv.id, experiment_id=exp_id, parent_run_id=parent, sweep_id=sweep_id,
-                tracking_uri=tracker.uri, work_dir=str(wdir), root=str(root_p), output_dir=str(out_dir),
-                timeout_s=float(pv.spec.timeout_s or spec.variant_timeout_s), notebook=str(notebook or NOTEBOOK))
-            outcome = execute_variant(task)
-            run = tracker.get_run(outcome.run_id) if outcome.run_id else None
-            row = {"variant": pv.name, "variant_id": pv.id, "technique": pv.spec.technique, "status": outcome.status,
-                   "reason": outcome.reason, "run_id": outcome.run_id, **(dict(run.data.metrics) if run else {})}
-            result.trials.append(row)
-            bar.update(1)
-            goal = s.goal_compression_ratio_gzip
-            if goal and within_budget(row, max_drop) and row.get("compression_ratio_gzip", 0) >= goal:
-                result.stopped_by = f"goal met by {pv.name} (gzip ratio {row['compression_ratio_gzip']:.2f} >= {goal:g})"
-                break
-        else:
-            result.stopped_by = result.stopped_by or "search space exhausted"
-        bar.close()
-        result.seconds = time.monotonic() - start
-        ok = [r for r in result.trials if within_budget(r, max_drop)]
-        result.front = pareto_front(ok, SIZE_LATENCY)
-        result.best = max(ok, key=lambda r: r.get("compression_ratio_gzip", 0), default=None)
-        tracker.log(parent, metrics={"trials": len(result.trials), "trials_within_budget": len(ok),
-                                     "search_seconds": result.seconds,
-                                     "best_compression_ratio_gzip": (result.best or {}).get("compression_ratio_gzip", 0.0)},
-                    tags={"workbench.stopped_by": result.stopped_by, "workbench.pareto_size_latency": ",".join(result.front)})
-        tracker.log_text(parent, json.dumps({"trials": result.trials, "front": result.front,
-                                             "stopped_by": result.stopped_by}, indent=1, default=str), "search.json")
-        tracker.end_run(parent, "FINISHED")
+
+def _trials(tracker: Any, plan: Any, plan_json: str, exp_id: str, parent: str, sweep_id: str, lease: Any,
+            wdir: Path, root_p: Path, max_drop: float, notebook: str | Path, progress: bool) -> SearchResult:
+    """Run trials until a budget or the goal stops the search; log the front on the parent and end it."""
+    from workbench.errors import TrackingLost
+    from workbench.files import atomic_write
+    from workbench.run.executors import LocalExecutor
+    from workbench.run.task import VariantTask
+
+    pool = LocalExecutor(1)
+    spec = plan.experiment
+    s = spec.search
+    candidates = plan.variants
+    tracker.log(parent, params={"search.max_accuracy_drop": max_drop, "search.goal": s.goal_compression_ratio_gzip,
+                                "search.max_trials": s.max_trials, "search.max_seconds": s.max_seconds,
+                                "search.candidates": len(candidates), "search.seed": s.seed})
+    out_dir = wdir / "sweeps" / sweep_id
+    atomic_write(out_dir / "plan.json", plan_json)
+    tracker.log_artifact(parent, out_dir / "plan.json")
+    result = SearchResult(exp_id, parent)
+    start = time.monotonic()
+    from tqdm import tqdm
+
+    bar = tqdm(total=min(s.max_trials, len(candidates)), desc="trials", disable=not progress)
+    for pv in plan.variants:
+        if len(result.trials) >= s.max_trials:
+            result.stopped_by = f"trial budget ({s.max_trials})"
+            break
+        if time.monotonic() - start > s.max_seconds:
+            result.stopped_by = f"time budget ({s.max_seconds:g}s)"
+            break
+        task = VariantTask(
+            plan_json=plan_json, variant_id=pv.id, experiment_id=exp_id, parent_run_id=parent, sweep_id=sweep_id,
+            tracking_uri=tracker.uri, work_dir=str(wdir), root=str(root_p), output_dir=str(out_dir),
+            timeout_s=float(pv.spec.timeout_s or spec.variant_timeout_s), notebook=str(notebook), lease=lease,
+            finished_after_ms=None)  # a search measures every trial it draws: only a live claim stops it
+        # in a worker thread, so that a signal reaching the main thread stops and settles it properly
+        outcome = list(pool.run([task], lambda t: None, lambda t: None))[0]
+        if outcome.status == "LOST":
+            raise TrackingLost(outcome.reason.removeprefix("tracking store lost: "))
+        run = tracker.get_run(outcome.run_id) if outcome.run_id and outcome.status != "ELSEWHERE" else None
+        row = {"variant": pv.name, "variant_id": pv.id, "technique": pv.spec.technique, "status": outcome.status,
+               "reason": outcome.reason, "run_id": outcome.run_id, **(dict(run.data.metrics) if run else {})}
+        result.trials.append(row)
+        bar.update(1)
+        goal = s.goal_compression_ratio_gzip
+        if goal and within_budget(row, max_drop) and row.get("compression_ratio_gzip", 0) >= goal:
+            result.stopped_by = f"goal met by {pv.name} (gzip ratio {row['compression_ratio_gzip']:.2f} >= {goal:g})"
+            break
+    else:
+        result.stopped_by = result.stopped_by or "search space exhausted"
+    bar.close()
+    result.seconds = time.monotonic() - start
+    ok = [r for r in result.trials if within_budget(r, max_drop)]
+    result.front = pareto_front(ok, SIZE_LATENCY)
+    result.best = max(ok, key=lambda r: r.get("compression_ratio_gzip", 0), default=None)
+    tracker.log(parent, metrics={"trials": len(result.trials), "trials_within_budget": len(ok),
+                                 "search_seconds": result.seconds,
+                                 "best_compression_ratio_gzip": (result.best or {}).get("compression_ratio_gzip", 0.0)},
+                tags={"workbench.stopped_by": result.stopped_by, "workbench.pareto_size_latency": ",".join(result.front)})
+    tracker.log_text(parent, json.dumps({"trials": result.trials, "front": result.front,
+                                         "stopped_by": result.stopped_by}, indent=1, default=str), "search.json")
+    tracker.end_run(parent, "FINISHED")
     return result

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import WorkbenchError
+from workbench.errors import TrackingLost, WorkbenchError
 from workbench.files import atomic_write, experiment_lock
 from workbench.run.task import NOTEBOOK, Outcome, VariantTask
 from workbench.spec import ExperimentSpec, load_experiment
@@ -36,6 +36,11 @@ class SweepResult:
     dashboard: Path | None = None
     work_dir: str = ".workbench"
     killed_runs: list[str] = field(default_factory=list)
+
+    @property
+    def elsewhere(self) -> list[dict[str, Any]]:
+        """Variants another live sweep held (claimed first, or FINISHED while this one waited)."""
+        return [r for r in self.rows if r["status"] == "ELSEWHERE"]
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -76,7 +81,9 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
     """Run (or resume) every variant of an experiment; see module docstring. Raises WorkbenchError subclasses
     for bad input before any MLflow run is created."""
     from workbench.run.executors import make_executor
-    from workbench.tracking import TAG_KIND, TAG_SWEEP, Tracker
+    from workbench.run.lease import LeaseKeeper
+    from workbench.run.task import clear_stop, kill_running
+    from workbench.tracking import TAG_KIND, TAG_SWEEP, Lease, Tracker
 
     root_p = Path(root or Path.cwd()).resolve()
     wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
@@ -92,50 +99,91 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
     spec = the_plan.experiment
     with experiment_lock(wdir, spec.name):
         exp_id = tracker.experiment_id(spec.name)
-        killed = tracker.mark_dangling(exp_id, "killed: left RUNNING by an interrupted sweep")
+        killed = tracker.settle_abandoned(exp_id)  # only runs whose sweep is provably gone
         since_ms = int((time.time() - since_s) * 1000) if since_s else 0
         finished = {} if force else tracker.finished_variant_runs(exp_id, since_ms)
+        lease = Lease.mine()
+        elsewhere = tracker.live_claims(exp_id, lease)  # claimed by another live sweep (any work dir, machine)
         selected = [p for p in the_plan.variants if not only or p.name in only]
-        todo = [p for p in selected if p.id not in finished]
+        todo = [p for p in selected if p.id not in finished and p.id not in elsewhere]
         sweep_id = new_sweep_id()
         from workbench import provenance
 
         parent = tracker.start_run(exp_id, f"sweep {sweep_id}", {
             TAG_KIND: "sweep", TAG_SWEEP: sweep_id, "workbench.experiment_file": the_plan.source,
             "workbench.variants": str(len(selected)), "workbench.executor": executor,
-            **provenance.tags(spec.target.threads)})
+            **provenance.tags(spec.target.threads), **lease.tags()})
         result = SweepResult(spec.name, exp_id, sweep_id, parent, tracker.uri, killed_runs=killed, work_dir=str(wdir))
-        out_dir = wdir / "sweeps" / sweep_id
-        plan_json = the_plan.to_json()
-        atomic_write(out_dir / "plan.json", plan_json)
-        tracker.log_artifact(parent, out_dir / "plan.json")
-        tracker.log_text(parent, spec.model_dump_json(indent=1), "experiment.resolved.json")
-        tracker.log(parent, params={"workers": workers, "executor": executor, "force": force,
-                                    "dataset.fingerprint": the_plan.dataset_fingerprint})
-        tasks = [VariantTask(
-            plan_json=plan_json, variant_id=p.id, experiment_id=exp_id, parent_run_id=parent, sweep_id=sweep_id,
-            tracking_uri=tracker.uri, work_dir=str(wdir), root=str(root_p), output_dir=str(out_dir),
-            timeout_s=float(p.spec.timeout_s or spec.variant_timeout_s), notebook=str(notebook or NOTEBOOK),
-        ) for p in todo]
         outcomes: dict[str, Outcome] = {}
+        clear_stop()
+        keeper = LeaseKeeper(tracker, exp_id, lease, on_lost=lambda why: kill_running(f"tracking store lost: {why}"))
         try:
-            for outcome in _execute(exec_engine, tasks, skipped=len(selected) - len(todo), progress=progress):
-                outcomes[outcome.variant_id] = outcome
-        except BaseException:
-            tracker.set_tags(parent, {"workbench.failure": "sweep interrupted"})
-            tracker.end_run(parent, "KILLED")
-            raise
-        for p in selected:
-            if p.id in outcomes:
-                o = outcomes[p.id]
-                run = tracker.get_run(o.run_id) if o.run_id else None
-                result.rows.append(_row(p.name, p.id, p.spec.technique, o.status, o.reason, run))
-            else:
-                run = finished[p.id]
-                result.rows.append(_row(p.name, p.id, p.spec.technique, "SKIPPED",
-                                        "already FINISHED in run " + run.info.run_id, run))
-        _finish_parent(tracker, result, compare_to, spec)
+            with keeper:
+                out_dir = wdir / "sweeps" / sweep_id
+                plan_json = the_plan.to_json()
+                atomic_write(out_dir / "plan.json", plan_json)
+                tracker.log_artifact(parent, out_dir / "plan.json")
+                tracker.log_text(parent, spec.model_dump_json(indent=1), "experiment.resolved.json")
+                tracker.log(parent, params={"workers": workers, "executor": executor, "force": force,
+                                            "dataset.fingerprint": the_plan.dataset_fingerprint})
+                tasks = [VariantTask(
+                    plan_json=plan_json, variant_id=p.id, experiment_id=exp_id, parent_run_id=parent,
+                    sweep_id=sweep_id, tracking_uri=tracker.uri, work_dir=str(wdir), root=str(root_p),
+                    output_dir=str(out_dir), timeout_s=float(p.spec.timeout_s or spec.variant_timeout_s),
+                    notebook=str(notebook or NOTEBOOK), lease=lease, finished_after_ms=None if force else since_ms,
+                ) for p in todo]
+                for outcome in _execute(exec_engine, tasks, skipped=len(selected) - len(todo), progress=progress):
+                    outcomes[outcome.variant_id] = outcome
+                    if outcome.status == "LOST":
+                        raise TrackingLost(outcome.reason.removeprefix("tracking store lost: "))
+                if keeper.lost:
+                    raise TrackingLost(keeper.lost)
+                for p in selected:
+                    if p.id in outcomes:
+                        o = outcomes[p.id]
+                        run = tracker.get_run(o.run_id) if o.run_id and o.status != "ELSEWHERE" else None
+                        result.rows.append(_row(p.name, p.id, p.spec.technique, o.status, o.reason, run))
+                    elif p.id in elsewhere:
+                        held = elsewhere[p.id]
+                        result.rows.append(_row(p.name, p.id, p.spec.technique, "ELSEWHERE",
+                                                f"running elsewhere: run {held.info.run_id} of sweep "
+                                                f"{held.data.tags.get(TAG_SWEEP, '?')}", None))
+                    else:
+                        run = finished[p.id]
+                        result.rows.append(_row(p.name, p.id, p.spec.technique, "SKIPPED",
+                                                "already FINISHED in run " + run.info.run_id, run))
+                # duplicates of our own claims (a create_run retried after a lost response), never ours to keep
+                tracker.settle_own(exp_id, lease, "KILLED", "duplicate claim left by a retried request", keep=[parent])
+                _finish_parent(tracker, result, compare_to, spec)
+        except BaseException as exc:
+            raise _stopped(tracker, exp_id, lease, parent, sweep_id, exc, outcomes, len(todo)) from None
     return result
+
+
+def _stopped(tracker: Any, exp_id: str, lease: Any, parent: str, sweep_id: str, exc: BaseException,
+             outcomes: dict[str, Outcome], planned: int) -> BaseException:
+    """The sweep cannot go on (a signal, the store lost, a bug): stop every variant this process runs, settle
+    every run the sweep still holds KILLED with the true reason (when the store answers), and return the
+    exception to raise: a one-line TrackingLost naming what to do, else ``exc`` itself."""
+    from workbench.errors import TrackingLost
+    from workbench.run.signals import reason_of
+    from workbench.run.task import kill_running
+    from workbench.tracking import Tracker
+
+    lost = isinstance(exc, TrackingLost)
+    reason = f"tracking store lost: {exc}" if lost else reason_of(exc)
+    kill_running(reason)
+    quick = Tracker(tracker.uri, tracker.root, retry_s=0 if lost else 5)
+    try:  # children still RUNNING (Dask workers notice their run ended and stop their trees), then the parent
+        quick.settle_own(exp_id, lease, "KILLED", reason, keep=[parent])
+    except Exception:  # noqa: S110 - the store is gone: the leases expire and the next sweep settles them
+        pass
+    quick.try_settle(parent, "KILLED", reason)
+    if lost:
+        done = sum(1 for o in outcomes.values() if o.status == "FINISHED")
+        return TrackingLost(f"{exc}; sweep {sweep_id} stopped after {done} of {planned} variant(s): run the same "
+                            "command again when the store is back, it redoes only what is missing")
+    return exc
 
 
 def _execute(engine: Any, tasks: list[VariantTask], skipped: int, progress: bool) -> Iterator[Outcome]:
@@ -156,11 +204,12 @@ def _execute(engine: Any, tasks: list[VariantTask], skipped: int, progress: bool
 
     try:
         for outcome in engine.run(tasks, on_start, on_end):
-            counts["done" if outcome.status == "FINISHED" else "failed"] += 1
+            kind = {"FINISHED": "done", "ELSEWHERE": "skipped"}.get(outcome.status, "failed")
+            counts[kind] += 1
             bar.set_postfix(counts)
             bar.update(1)
-            if outcome.status != "FINISHED":
-                bar.write(f"  FAILED {outcome.variant}: {outcome.reason}")
+            if kind != "done":
+                bar.write(f"  {outcome.status} {outcome.variant}: {outcome.reason}")
             yield outcome
     finally:
         bar.close()

@@ -1,8 +1,13 @@
 """Execute one variant as a papermill run in its own process tree, and settle its MLflow run.
 
 Used unchanged by every executor (local pool, Dask worker). The child run is created here, right
-before the notebook starts, and ended here: FINISHED only after the executed notebook is logged, so a
-sweep killed at any moment leaves at worst a RUNNING run, which the next sweep marks KILLED and redoes.
+before the notebook starts, as the variant's **claim** (it carries the sweep's lease): if another live
+sweep claimed the variant first, or it FINISHED meanwhile, the claim is withdrawn and the variant reported
+as held elsewhere. The run is ended here: FINISHED only after the executed notebook is logged, so a sweep
+killed at any moment leaves at worst a RUNNING run, which the next sweep settles KILLED once its lease
+says the owner is gone, and redoes. While the notebook runs, the store is polled: when the sweep's parent
+run (or this run) has been ended — the sweep was interrupted, or settled by another sweep — the whole
+process tree is stopped, also on a Dask worker the supervisor cannot reach.
 """
 
 from __future__ import annotations
@@ -11,16 +16,23 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.files import atomic_write
 from workbench.spec.plan import Plan, PlannedVariant
 
+if TYPE_CHECKING:
+    from workbench.tracking import Lease, Tracker
+
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "variant.ipynb"
 RUNNING_PIDS: set[int] = set()  # papermill processes started by this process (killed on Ctrl-C)
+_STOP: list[str] = []  # set once by request_stop: no new variant starts, running ones are settled with it
+_PIDS_LOCK = threading.Lock()
+POLL_S = 10.0  # how often a running variant asks the store whether its sweep still wants it
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class VariantTask:
     output_dir: str
     timeout_s: float
     notebook: str = str(NOTEBOOK)
+    lease: Lease | None = None  # the sweep's lease: the run is a claim (None: no claim, e.g. a test harness)
+    finished_after_ms: int | None = 0  # a FINISHED run ended after this wins over our claim; None = --force
 
     @property
     def planned(self) -> PlannedVariant:
@@ -53,7 +67,7 @@ class VariantTask:
 class Outcome:
     variant: str
     variant_id: str
-    status: str  # FINISHED | FAILED
+    status: str  # FINISHED | FAILED | KILLED (stopped by the sweep) | ELSEWHERE (claimed by another sweep) | LOST
     reason: str
     run_id: str
     seconds: float
@@ -62,9 +76,28 @@ class Outcome:
         return asdict(self)
 
 
-def kill_running() -> None:
+def request_stop(reason: str) -> None:
+    """Stop this process's variants: none starts from now on, and the running ones are settled KILLED with
+    ``reason`` once their trees are killed (``kill_running``). The first reason given is kept."""
+    if not _STOP:
+        _STOP.append(reason)
+
+
+def stop_reason() -> str:
+    return _STOP[0] if _STOP else ""
+
+
+def clear_stop() -> None:
+    """Forget a previous stop (a new sweep in the same process, e.g. tests)."""
+    _STOP.clear()
+
+
+def kill_running(reason: str = "interrupted") -> None:
     """Kill every papermill tree this process started (used when the sweep is interrupted)."""
-    for pid in list(RUNNING_PIDS):
+    request_stop(reason)
+    with _PIDS_LOCK:
+        pids = list(RUNNING_PIDS)
+    for pid in pids:
         kill_tree(pid)
 
 
@@ -128,13 +161,44 @@ def papermill_command(task: VariantTask, out_nb: Path, plan_path: Path, run_id: 
     return cmd
 
 
+def _stop_asked(tr: Tracker, task: VariantTask, run_id: str, last_ok: list[float]) -> str:
+    """Why this variant must stop now ("" = keep going): this process was interrupted, the sweep's parent run
+    or this run was ended in the store, or the store stayed unreachable past the retry budget."""
+    if stop_reason():
+        return stop_reason()
+    if task.lease is None:
+        return ""
+    from workbench.tracking import TAG_FAILURE, short_error
+
+    try:
+        parent = tr.raw.get_run(task.parent_run_id)
+        own = tr.raw.get_run(run_id)
+    except Exception as exc:  # judged below by how long the store has been silent
+        if time.monotonic() - last_ok[0] > tr.retry_s:
+            return f"tracking store lost: {tr.uri} unreachable for {tr.retry_s:g}s ({short_error(exc)})"
+        return ""
+    last_ok[0] = time.monotonic()
+    if own.info.status != "RUNNING":
+        return f"its run was settled {own.info.status} by another sweep ({own.data.tags.get(TAG_FAILURE, '')})"
+    if parent.info.status != "RUNNING":
+        return parent.data.tags.get(TAG_FAILURE) or f"its sweep ended ({parent.info.status})"
+    return ""
+
+
 def execute_variant(task: VariantTask) -> Outcome:
-    """Create the child run, execute the notebook under a time limit, log it, and end the run."""
+    """Claim the variant (create its run), execute the notebook under a time limit, log it, end the run."""
     from workbench import tracking
+    from workbench.errors import TrackingLost
 
     start = time.monotonic()
     plan = Plan.from_json(task.plan_json)
     planned = plan.variant(task.variant_id)
+
+    def outcome(status: str, reason: str, run_id: str = "") -> Outcome:
+        return Outcome(planned.name, task.variant_id, status, reason, run_id, time.monotonic() - start)
+
+    if stop_reason():
+        return outcome("KILLED", stop_reason())
     out_dir = Path(task.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plan_path = out_dir / "plan.json"
@@ -142,27 +206,59 @@ def execute_variant(task: VariantTask) -> Outcome:
         atomic_write(plan_path, task.plan_json)
     out_nb, log_path = out_dir / f"{planned.name}.ipynb", out_dir / f"{planned.name}.log"
     tr = tracking.Tracker(task.tracking_uri, Path(task.root))
+    tags = tracking.variant_run_tags(plan, planned, task.sweep_id)
+    if task.lease is not None:
+        tags.update(task.lease.tags())
     try:
-        run_id = tr.start_run(task.experiment_id, planned.name, tracking.variant_run_tags(plan, planned, task.sweep_id),
-                              task.parent_run_id)
+        run_id = tr.start_run(task.experiment_id, planned.name, tags, task.parent_run_id)
+        if task.lease is not None:
+            claim = tr.claim(task.experiment_id, run_id, task.variant_id, task.lease, task.finished_after_ms)
+            if not claim.won:
+                return outcome("ELSEWHERE", claim.reason, claim.holder_run_id)
+    except TrackingLost as exc:
+        return outcome("LOST", str(exc))
     except Exception as exc:
-        return Outcome(planned.name, task.variant_id, "FAILED", f"tracking: cannot create run ({exc})"[:300], "",
-                       time.monotonic() - start)
+        return outcome("FAILED", f"tracking: cannot create run ({exc})"[:300])
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    reason = ""
+    reason = stopped = ""
+    rc: int | None = None
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(papermill_command(task, out_nb, plan_path, run_id), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, cwd=task.root, start_new_session=True)
-        RUNNING_PIDS.add(proc.pid)
-        try:
-            rc = proc.wait(timeout=task.timeout_s)
-        except subprocess.TimeoutExpired:
-            kill_tree(proc.pid)
-            proc.wait()
-            rc = None
-            reason = f"timeout: exceeded the variant time limit of {task.timeout_s:g}s"
-        finally:
-            RUNNING_PIDS.discard(proc.pid)
+        with _PIDS_LOCK:
+            if stop_reason():
+                stopped = stop_reason()
+            else:
+                proc = subprocess.Popen(papermill_command(task, out_nb, plan_path, run_id), stdout=log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=task.root,
+                                        start_new_session=True)
+                RUNNING_PIDS.add(proc.pid)
+        if not stopped:
+            last_ok = [time.monotonic()]
+            deadline = start + task.timeout_s
+            try:
+                while True:
+                    try:
+                        rc = proc.wait(timeout=max(0.0, min(POLL_S, deadline - time.monotonic())))
+                        break
+                    except subprocess.TimeoutExpired:
+                        if time.monotonic() >= deadline:
+                            kill_tree(proc.pid)
+                            proc.wait()
+                            rc = None
+                            reason = f"timeout: exceeded the variant time limit of {task.timeout_s:g}s"
+                            break
+                        stopped = _stop_asked(tr, task, run_id, last_ok)
+                        if stopped:
+                            kill_tree(proc.pid)
+                            proc.wait()
+                            rc = None
+                            break
+            finally:
+                with _PIDS_LOCK:
+                    RUNNING_PIDS.discard(proc.pid)
+            if rc is not None and rc != 0 and stop_reason():
+                stopped = stop_reason()  # killed by kill_running: say why, not "crashed"
+    if stopped:
+        return _settle_stopped(tr, task, planned.name, run_id, out_nb, log_path, stopped, outcome)
     if rc is not None and rc != 0:
         reason = failure_from_notebook(out_nb) or _crash_reason(log_path.read_text(errors="replace"), rc)
     status = "FINISHED" if rc == 0 else "FAILED"
@@ -170,11 +266,38 @@ def execute_variant(task: VariantTask) -> Outcome:
         if out_nb.exists():
             tr.log_artifact(run_id, out_nb, "notebook")
         tr.log_artifact(run_id, log_path, "notebook")
-        if status == "FINISHED" and "accuracy" not in tr.get_run(run_id).data.metrics:
+        run = tr.get_run(run_id)
+        if run.info.status != "RUNNING":  # settled by another sweep meanwhile: not ours to end any more
+            return outcome("FAILED", f"its run was settled {run.info.status} by another sweep while it ran "
+                                     f"({run.data.tags.get(tracking.TAG_FAILURE, '')})"[:300], run_id)
+        if status == "FINISHED" and "accuracy" not in run.data.metrics:
             status, reason = "FAILED", "failed: the notebook finished without logging its metrics"
         if status == "FAILED":
             tr.set_tags(run_id, {tracking.TAG_FAILURE: reason, "mlflow.note.content": f"Variant failed: {reason}"})
         tr.end_run(run_id, status)
+    except TrackingLost as exc:
+        return outcome("LOST", str(exc), run_id)
     except Exception as exc:
         status, reason = "FAILED", f"tracking: could not settle run ({str(exc)[:200]})"
-    return Outcome(planned.name, task.variant_id, status, reason, run_id, time.monotonic() - start)
+    return outcome(status, reason, run_id)
+
+
+def _settle_stopped(tr: Tracker, task: VariantTask, name: str, run_id: str, out_nb: Path, log_path: Path,
+                    why: str, outcome: Any) -> Outcome:
+    """The variant was stopped (interrupted, its sweep ended, its run settled elsewhere, the store lost):
+    end its run KILLED with the reason, unless it is no longer ours or the store is gone."""
+    if why.startswith("tracking store lost"):
+        return outcome("LOST", why, run_id)
+    if why.startswith("its run was settled"):
+        return outcome("KILLED", why, run_id)
+    try:
+        if tr.raw.get_run(run_id).info.status != "RUNNING":
+            return outcome("KILLED", why, run_id)  # the sweep settled it already
+        for path in (out_nb, log_path):
+            if path.exists():
+                tr.raw.log_artifact(run_id, str(path), "notebook")
+        tr.raw.set_tag(run_id, "mlflow.note.content", f"Variant stopped: {why}")
+    except Exception:  # noqa: S110 - the notebook is a nicety; settling below is what matters
+        pass
+    tr.try_settle(run_id, "KILLED", why)
+    return outcome("KILLED", why, run_id)

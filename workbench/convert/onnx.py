@@ -1,0 +1,110 @@
+"""Keras -> .onnx bytes for each post-training quantization mode, for ONNX Runtime (and OpenVINO).
+
+The float graph comes from ``tf2onnx`` (TensorFlow reached only through ``workbench._keras``); the
+integer modes from ONNX Runtime's own quantization tool, calibrated on the same samples as the LiteRT
+variant: ``int8`` = static QDQ, int8 weights per output channel and int8 activations; ``dynamic`` =
+int8 weights with activations quantized on the fly; ``int16x8`` = QDQ with int16 activations and int8
+weights; ``float16`` = float16 weights cast to float32 when the session loads (float32 compute, as
+LiteRT's float16 mode). ``int8_io`` keeps float32 input/output in ONNX (the caller says so in a note).
+A QAT model converts with its own fake-quant ranges as QDQ nodes (no calibration). In memory: no files
+are left behind.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.spec import QUANT_MODES
+
+OPSET = 17
+#: what each mode becomes in ONNX, for notes and docs
+ONNX_MODE_DOC = {
+    "float32": "tf2onnx float32 graph",
+    "float16": "float16 weights, cast to float32 at session load; float32 compute",
+    "dynamic": "ONNX Runtime dynamic quantization: int8 weights, activations quantized per call",
+    "int8": "ONNX Runtime static quantization: QDQ, int8 per-channel weights, int8 activations",
+    "int8_io": "as int8; the ONNX graph keeps float32 input and output",
+    "int16x8": "ONNX Runtime static quantization: QDQ, int8 per-channel weights, int16 activations",
+}
+
+
+def keras_to_onnx(model: Any, opset: int = OPSET) -> Any:
+    """The float ONNX ModelProto of a tf_keras model (batch dimension left dynamic)."""
+    import tf2onnx
+
+    from workbench._keras import tf
+
+    shape = (None, *(int(d) for d in model.inputs[0].shape[1:]))
+    spec = (tf.TensorSpec(shape, tf.float32, name="input"),)
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
+    return proto
+
+
+class _Calibration:
+    """ONNX Runtime's CalibrationDataReader protocol over the calibration samples, one at a time."""
+
+    def __init__(self, input_name: str, x_calib: np.ndarray) -> None:
+        self._it: Iterator[dict[str, np.ndarray]] = iter(
+            [{input_name: x_calib[i : i + 1].astype(np.float32)} for i in range(len(x_calib))])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._it, None)
+
+    def rewind(self) -> None:  # pragma: no cover - one calibration pass is all quantize_static makes
+        raise NotImplementedError
+
+
+def float16_weights(proto: Any) -> Any:
+    """The graph with every float32 initializer stored as float16 and cast back to float32 on load."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = proto.graph
+    casts = []
+    for init in list(graph.initializer):
+        if init.data_type != TensorProto.FLOAT or len(init.dims) == 0:
+            continue
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "_fp16")
+        graph.initializer.remove(init)
+        graph.initializer.append(half)
+        casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT,
+                                      name=init.name + "_cast"))
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return proto
+
+
+def convert_onnx(model: Any, mode: str, x_calib: np.ndarray | None = None, qat: bool = False) -> bytes:
+    """Convert a Keras model to .onnx bytes with quantization ``mode`` (see the module docstring).
+
+    Raises:
+        ValueError: unknown mode, or an integer mode without calibration samples.
+        Exception: whatever tf2onnx or the quantizer raise for a graph they cannot handle (the caller
+            records it as what ONNX cannot do for this variant).
+    """
+    if mode not in QUANT_MODES:
+        raise ValueError(f"unknown quantization mode '{mode}'; allowed: {', '.join(QUANT_MODES)}")
+    proto = keras_to_onnx(model)
+    if mode == "float32" or qat:
+        return bytes(proto.SerializeToString())
+    if mode == "float16":
+        return bytes(float16_weights(proto).SerializeToString())
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    with tempfile.TemporaryDirectory(prefix="wb-onnx-") as tmp:
+        src, dst = Path(tmp) / "float.onnx", Path(tmp) / "quant.onnx"
+        src.write_bytes(proto.SerializeToString())
+        if mode == "dynamic":
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+        else:
+            if x_calib is None:
+                raise ValueError(f"mode '{mode}' needs calibration samples")
+            act = QuantType.QInt16 if mode == "int16x8" else QuantType.QInt8
+            quantize_static(src, dst, _Calibration(proto.graph.input[0].name, x_calib), quant_format=QuantFormat.QDQ,
+                            per_channel=True, activation_type=act, weight_type=QuantType.QInt8)
+        return dst.read_bytes()

@@ -1,0 +1,67 @@
+"""Run a model file on any of the workbench's runtimes, in this process, to compute accuracy there.
+
+Kernels differ between runtimes (and OpenVINO may compute a float model in bf16), so accuracy and
+agreement are measured by running the test split on each runtime, never assumed from LiteRT. Imports
+only NumPy and the runtime asked for (never TensorFlow). Timing is not done here: profile/ runs each
+runtime in its own fresh process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ModelFileError
+from workbench.tflite_model import TfliteModel, read_tflite
+
+RUNTIME_NAMES = {"litert": "LiteRT", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
+
+
+def predict_on(runtime: str, path: str | Path, x: np.ndarray, threads: int = 1) -> np.ndarray:
+    """Float outputs of the model at ``path`` on ``runtime`` for every sample of ``x`` (batch 1, as
+    deployed), shape (N, classes). Integer outputs are dequantized; inputs are quantized as the model says.
+
+    Raises:
+        ModelFileError: the runtime cannot load, compile or run the model (one line, naming the runtime).
+    """
+    path = Path(path)
+    x = np.asarray(x, dtype=np.float32)
+    try:
+        if runtime == "litert":
+            return TfliteModel(read_tflite(path), num_threads=threads, source=str(path)).predict(x)
+        if runtime == "onnxruntime":
+            return _predict_onnxruntime(path, x, threads)
+        if runtime == "openvino":
+            return _predict_openvino(path, x, threads)
+    except ModelFileError:
+        raise
+    except Exception as exc:  # the runtimes raise their own types; the message is what matters
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelFileError(f"{path.name}: {RUNTIME_NAMES[runtime]} cannot run it ({first[:300]})") from None
+    raise ValueError(f"unknown runtime '{runtime}'; known: {', '.join(RUNTIME_NAMES)}")
+
+
+def _predict_onnxruntime(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return np.concatenate([session.run(None, {name: x[i : i + 1]})[0] for i in range(len(x))]).astype(np.float32)
+
+
+def _predict_openvino(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(str(path))
+    model.reshape({0: ov.PartialShape([1, *x.shape[1:]])})
+    compiled: Any = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                                      "PERFORMANCE_HINT": "LATENCY"})
+    request = compiled.create_infer_request()
+    out = compiled.output(0)
+    return np.concatenate([np.array(request.infer({0: x[i : i + 1]})[out]) for i in range(len(x))]).astype(np.float32)

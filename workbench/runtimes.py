@@ -1,0 +1,181 @@
+"""One variant on several runtimes: the file each runtime runs, accuracy on each, the profile axes that
+change the runtime, and what the comparison says. Used by ``pipeline.py``; knows nothing of its context.
+
+LiteRT runs the ``.tflite``; OpenVINO compiles the same ``.tflite``; ONNX Runtime runs an ``.onnx``
+exported from the same Keras model (``workbench.convert.onnx``). What a runtime cannot convert or run is
+reported (a reason per runtime), never raised past the variant's own main target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ModelFileError, ProfileError
+from workbench.files import atomic_write, file_lock
+from workbench.profile import ProfileResult
+from workbench.runtime_model import RUNTIME_NAMES, predict_on
+from workbench.spec import TargetSpec
+from workbench.tflite_model import accuracy, agreement, gzip_size
+
+#: the runtimes that read the .onnx file; the others read the .tflite
+ONNX_RUNTIMES = frozenset({"onnxruntime"})
+#: a variant "pays off" in speed only if its p50 is both outside the noise of float's and >= 5% lower
+MIN_SPEEDUP = 1.05
+
+
+@dataclass(frozen=True)
+class RuntimeFiles:
+    """The deployable files of one variant: the .tflite always, the .onnx when a target runs ONNX."""
+
+    tflite: Path
+    onnx: Path | None = None
+    onnx_error: str = ""  # why there is no .onnx (what tf2onnx or the quantizer said)
+
+    def for_runtime(self, runtime: str) -> Path:
+        """The file ``runtime`` runs. Raises ModelFileError when it could not be produced."""
+        if runtime not in ONNX_RUNTIMES:
+            return self.tflite
+        if self.onnx is None:
+            raise ModelFileError(f"no .onnx for {RUNTIME_NAMES[runtime]}: {self.onnx_error or 'not exported'}")
+        return self.onnx
+
+
+@dataclass(frozen=True)
+class RuntimeQuality:
+    """Accuracy per runtime (keys: runtime names) and the runtimes that could not run the variant."""
+
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def runtimes_of(main: TargetSpec, axes: dict[str, TargetSpec]) -> list[str]:
+    """Every runtime the main target and the profile axes use, main first."""
+    return list(dict.fromkeys([main.runtime, *(t.runtime for t in axes.values())]))
+
+
+def export_onnx(model: Any, mode: str, x_calib: np.ndarray, qat: bool, out_dir: Path,
+                required: bool) -> tuple[Path | None, str, tuple[str, ...]]:
+    """Write ``model.onnx`` for ``mode`` into ``out_dir``: (path, "", notes), or (None, reason, notes) when
+    tf2onnx or the quantizer cannot do it and ``required`` is False (else the error is raised)."""
+    from workbench.convert.onnx import ONNX_MODE_DOC, convert_onnx
+
+    try:
+        content = convert_onnx(model, mode, x_calib, qat=qat)
+    except Exception as exc:  # tf2onnx and the quantizer raise many types; the message is what matters
+        reason = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
+        if required:
+            raise ModelFileError(f"cannot export this variant to ONNX ({reason})") from None
+        return None, reason, (f"ONNX export failed, so ONNX Runtime cannot measure this variant: {reason}",)
+    path = out_dir / "model.onnx"
+    atomic_write(path, content)
+    notes = (f"ONNX {mode}: {ONNX_MODE_DOC[mode]}",) if mode == "int8_io" else ()
+    if qat:
+        notes = (*notes, "the QAT .onnx keeps float32 weights behind QuantizeLinear/DequantizeLinear pairs "
+                         "(tf2onnx converts the fake-quant nodes, not the weights): it is not smaller than float")
+    return path, "", notes
+
+
+def baseline_file(baseline_dir: Path, tflite: Path, runtime: str, load_model: Callable[[], Any]) -> Path:
+    """The float baseline's file for ``runtime``: its .tflite, or a float .onnx converted once and cached
+    beside it (file-locked: parallel workers wait for one converter)."""
+    if runtime not in ONNX_RUNTIMES:
+        return tflite
+    path = baseline_dir / "float32.onnx"
+    if path.exists():
+        return path
+    with file_lock(baseline_dir / ".float32.onnx.lock"):
+        if not path.exists():
+            from workbench.convert.onnx import convert_onnx
+
+            atomic_write(path, convert_onnx(load_model(), "float32"))
+    return path
+
+
+def runtime_quality(files: RuntimeFiles, runtimes: Iterable[str], x_test: np.ndarray, y_test: np.ndarray,
+                    reference_top1: np.ndarray, baseline_accuracy: float) -> RuntimeQuality:
+    """Accuracy, its delta against the float baseline (points), agreement with the float model's top-1
+    and the file's sizes, measured by running the test split on each runtime."""
+    out, failed = {}, {}
+    for runtime in runtimes:
+        try:
+            path = files.for_runtime(runtime)
+            logits = predict_on(runtime, path, x_test)
+        except ModelFileError as exc:
+            failed[runtime] = str(exc)
+            continue
+        acc = accuracy(logits, y_test)
+        content = path.read_bytes()
+        out[runtime] = {"accuracy": acc, "accuracy_delta": (acc - baseline_accuracy) * 100.0,
+                        "agreement": agreement(logits, reference_top1), "size_bytes": float(len(content)),
+                        "size_gzip_bytes": float(gzip_size(content))}
+    return RuntimeQuality(out, failed)
+
+
+def axis_metrics(quality: RuntimeQuality, main_runtime: str, axes: dict[str, TargetSpec]) -> dict[str, float]:
+    """``accuracy.<axis>`` etc. for every CPU axis that runs another runtime than the main target (the
+    accuracy is computed on the runtime's CPU kernels: an accelerator axis gets none)."""
+    return {f"{k}.{name}": v for name, t in axes.items() if t.runtime != main_runtime and t.accelerator == "cpu"
+            for k, v in quality.metrics.get(t.runtime, {}).items()}
+
+
+def verdict(result: ProfileResult, base: ProfileResult) -> tuple[bool, float]:
+    """(paid off, speedup): faster than float beyond both p50 confidence intervals and by >= 5%."""
+    lat, ref = result.latency, base.latency
+    speedup = ref.p50 / lat.p50
+    return bool(lat.p50_ci_high < ref.p50_ci_low and speedup >= MIN_SPEEDUP), speedup
+
+
+@dataclass(frozen=True)
+class AxesProfile:
+    """The extra profile axes: results, the float baseline beside each runtime axis, and the failures."""
+
+    results: dict[str, ProfileResult] = field(default_factory=dict)
+    float_results: dict[str, ProfileResult] = field(default_factory=dict)  # runtime axes only
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def profile_axes(measure: Callable[[Path, TargetSpec], ProfileResult], files: RuntimeFiles, main_runtime: str,
+                 axes: dict[str, TargetSpec], failed_runtimes: dict[str, str],
+                 float_file: Callable[[str], Path] | None) -> AxesProfile:
+    """Profile every axis (call with the profiling lock held). An axis whose runtime could not run the
+    variant, or whose runner fails, is recorded FAILED with the reason. With ``float_file`` the float
+    baseline is profiled beside every axis that changes the runtime (the pay-off check per runtime)."""
+    out = AxesProfile()
+    for name, target in axes.items():
+        if target.runtime in failed_runtimes:
+            out.failed[name] = failed_runtimes[target.runtime]
+            continue
+        try:
+            if float_file is not None and target.runtime != main_runtime:
+                out.float_results[name] = measure(float_file(target.runtime), target)
+            out.results[name] = measure(files.for_runtime(target.runtime), target)
+        except (ProfileError, ModelFileError) as exc:
+            out.failed[name] = str(exc)
+            out.float_results.pop(name, None)
+    return out
+
+
+def runtime_notes(main: TargetSpec, main_verdict: tuple[bool, float] | None, axes: dict[str, TargetSpec],
+                  profiled: AxesProfile, results: Iterable[ProfileResult], quantization: str) -> list[str]:
+    """What the comparison across runtimes says: failed axes, a variant that pays off on one runtime and
+    not another, and a float model that OpenVINO computed in reduced precision."""
+    notes = [f"profile axis '{name}' ({axes[name].runtime}) FAILED: {why}" for name, why in profiled.failed.items()]
+    verdicts = {main.runtime: main_verdict} if main_verdict is not None else {}
+    for name, base in profiled.float_results.items():
+        verdicts.setdefault(axes[name].runtime, verdict(profiled.results[name], base))
+    paid = [f"{rt} (x{s:.2f})" for rt, (ok, s) in verdicts.items() if ok]
+    unpaid = [f"{rt} (x{s:.2f})" for rt, (ok, s) in verdicts.items() if not ok]
+    if paid and unpaid:
+        notes.append(f"pays off on {', '.join(paid)} but not on {', '.join(unpaid)} (speed-up over float32 on "
+                     "the same runtime)")
+    precisions = {r.facts.get("inference_precision") for r in results if r.runtime.package == "openvino"}
+    low = sorted(p for p in precisions if p and p != "f32")
+    if low and quantization in ("float32", "float16"):
+        notes.append(f"OpenVINO computed this float model in {', '.join(low)} (its default on this CPU): its latency "
+                     "and accuracy are that precision's")
+    return notes

@@ -177,6 +177,11 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 
 @main.command()
 @click.argument("model", type=click.Path())
+@click.option("--runtime", "-r", type=click.Choice(["litert", "onnxruntime", "openvino"]), default="litert",
+              show_default=True, help="litert and openvino run .tflite files; onnxruntime and openvino .onnx files.")
+@click.option("--accelerator", type=click.Choice(["cpu", "gpu", "npu", "cuda", "tensorrt"]), default="cpu",
+              show_default=True, help="LiteRT: gpu/npu (compiled_model API); ONNX Runtime: cuda/tensorrt; "
+                                      "OpenVINO: gpu/npu. Fails in one line when the device is absent.")
 @click.option("--threads", "-t", default=1, show_default=True, help="Interpreter threads.")
 @click.option("--no-xnnpack", is_flag=True, help="Disable the XNNPACK delegate (builtin kernels only).")
 @click.option("--kernels", type=click.Choice(["optimized", "reference"]), default="optimized", show_default=True,
@@ -202,18 +207,22 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
               help="Also log the profile (metrics, JSON, the .tflite) as a run of this MLflow experiment.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON result (raw samples included).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
-def profile(model: str, threads: int, no_xnnpack: bool, kernels: str, api: str, batch: int, inputs: str | None,
+def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack: bool, kernels: str, api: str, batch: int, inputs: str | None,
             warmup: int, min_runs: int, min_seconds: float, max_runs: int, max_seconds: float,
             cpu_pin: tuple[int, ...], clients: int, load_seconds: float, host: str | None, ssh_port: int,
             ssh_key: str | None, remote_python: str, log_to: str | None, as_json: bool, output: str | None) -> None:
-    """Profile any .tflite MODEL on the LiteRT runtime in a fresh process: latency stats, init, memory."""
+    """Profile any .tflite or .onnx MODEL on LiteRT, ONNX Runtime or OpenVINO in a fresh process: latency
+    stats, init, memory."""
     from pydantic import ValidationError
 
     from workbench.profile import profile_model
     from workbench.spec import TargetSpec, format_validation_error
 
     try:
-        target = TargetSpec(threads=threads, xnnpack=not no_xnnpack, api=api, batch=batch,  # type: ignore[arg-type]
+        if runtime == "litert" and accelerator != "cpu":
+            api = "compiled_model"  # LiteRT's accelerators are the compiled-model API's
+        target = TargetSpec(runtime=runtime, accelerator=accelerator,  # type: ignore[arg-type]
+                            threads=threads, xnnpack=not no_xnnpack, api=api, batch=batch,  # type: ignore[arg-type]
                             input_source="test" if inputs else "random", warmup_runs=warmup, min_runs=min_runs,
                             min_seconds=min_seconds, max_runs=max_runs, max_seconds=max_seconds,
                             cpu_pin=list(cpu_pin) or None, host=host, kernels=kernels, clients=clients,  # type: ignore[arg-type]
@@ -234,19 +243,23 @@ def profile(model: str, threads: int, no_xnnpack: bool, kernels: str, api: str, 
         click.echo(text)
         return
     s, m, mem = result.latency, result.metrics(), result.memory
-    click.echo(f"{model}: {s.runs} runs, threads={threads}, xnnpack={not no_xnnpack}, api={api}, batch={batch}, "
-               f"inputs={result.input_source_used}")
+    rt = result.runtime
+    click.echo(f"{model}: {s.runs} runs on {rt.package} {rt.version} ({accelerator}), threads={threads}, "
+               + (f"xnnpack={not no_xnnpack}, api={api}, " if runtime == "litert" else "")
+               + f"batch={batch}, inputs={result.input_source_used}")
     click.echo(f"  latency ms  p50 {s.p50:.4f} (95% CI {s.p50_ci_low:.4f}-{s.p50_ci_high:.4f})  p90 {s.p90:.4f}  "
                f"p95 {s.p95:.4f}  p99 {s.p99:.4f}  mean {s.mean:.4f}  std {s.std:.4f}  min {s.min:.4f}")
     click.echo(f"  init ms {m['init_ms']:.2f}   throughput {m['throughput_ips']:.1f}/s" + ("   NOISY" if s.noisy else ""))
     if result.ignored_options:
-        click.echo(f"  note: the {api} API ran with LiteRT's defaults for: {', '.join(result.ignored_options)}")
+        click.echo(f"  note: the {rt.api} API ran with its defaults for: {', '.join(result.ignored_options)}")
+    if result.facts:
+        click.echo("  runtime     " + "  ".join(f"{k} {v}" for k, v in result.facts.items()))
     external_mb = float("nan") if result.external_peak_rss_mb is None else result.external_peak_rss_mb
     click.echo(f"  memory MB   baseline {mem.baseline_mb:.1f}  after load +{mem.after_load_mb - mem.baseline_mb:.1f}  "
                f"after allocate +{m['memory_mb_init']:.1f}  peak +{m['memory_mb_peak']:.1f}  "
                f"(parent sampling the whole process: {external_mb - mem.baseline_mb:+.1f})")
     fallback = result.ops.fallback
-    if fallback and not no_xnnpack and kernels == "optimized":
+    if fallback and runtime == "litert" and not no_xnnpack and kernels == "optimized":
         click.echo(f"  note: {len(fallback)} op(s) not taken by XNNPACK: " + ", ".join(sorted(set(fallback))))
     if "load_throughput_ips" in m:
         click.echo(f"  load        {clients} clients x {load_seconds:g}s: {m['load_throughput_ips']:.1f}/s  "

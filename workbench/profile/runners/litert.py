@@ -105,8 +105,9 @@ class _Compiled:
             except RuntimeError as exc:
                 lines = [ln.strip(" └") for ln in str(exc).splitlines()]
                 last = [ln for ln in lines if ln and not (ln.startswith("ERROR: [") and ln.endswith("]"))][-1:]
+                detail = f" ({last[0]})" if last else ""
                 raise RuntimeError(f"accelerator '{accelerator}' is not available here: LiteRT could not place the "
-                                   f"model on the {accelerator.upper()} ({'; '.join(last) or 'no detail'})") from None
+                                   f"model on the {accelerator.upper()}{detail}") from None
         if phases is not None:
             phases["after_load"] = rss_mb()
         self.sig = 0

@@ -2,15 +2,21 @@
 
 Cache layout (``<work_dir>/baselines/<baseline_id>/``): ``model.keras``, ``float32.tflite``,
 ``top1.npy`` (the float .tflite's predictions, for ``agreement``) and ``baseline.json`` (written last,
-atomically: its presence means the cache is complete). A file lock makes parallel workers wait for
-one trainer instead of training twice.
+atomically: its presence means the cache is complete). ``baseline.json`` records the SHA-256 of the
+three files; they are checked every time the cache is loaded, and a cache that fails the check (a file
+missing, changed or truncated, no checksums recorded) is never used: it is moved aside to
+``baselines/.corrupt/`` and the baseline retrained, and the variant's run says so. A file lock makes
+parallel workers wait for one trainer instead of training twice.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +24,7 @@ import numpy as np
 
 from workbench.data import Dataset
 from workbench.files import atomic_write, file_lock
+from workbench.model_files import sha256_file
 from workbench.spec import ExperimentSpec, baseline_id
 from workbench.tflite_model import TfliteModel, accuracy, gzip_size
 
@@ -32,6 +39,8 @@ class Baseline:
     params: int
     history: dict[str, list[float]]
     top1: np.ndarray
+    tflite_sha256: str = ""  # of float32.tflite, as verified on load
+    notes: tuple[str, ...] = ()  # e.g. a corrupt cache that was moved aside and retrained
 
     @property
     def model_path(self) -> Path:
@@ -48,26 +57,114 @@ class Baseline:
         return keras.models.load_model(self.model_path, compile=False, safe_mode=True)
 
 
+#: the cached files whose SHA-256 ``baseline.json`` records (and every load checks)
+CACHE_FILES = ("model.keras", "float32.tflite", "top1.npy")
+CORRUPT_DIR = ".corrupt"
+
+
+class CorruptCache(Exception):
+    """A cached baseline failed verification (internal: ``ensure_baseline`` moves it aside and retrains)."""
+
+
+def _meta(bdir: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((bdir / "baseline.json").read_text())
+    except FileNotFoundError:
+        raise CorruptCache("baseline.json is missing") from None
+    except (OSError, ValueError) as exc:
+        raise CorruptCache(f"baseline.json is unreadable ({type(exc).__name__})") from None
+    if not isinstance(meta, dict):
+        raise CorruptCache("baseline.json is not a JSON object")
+    return meta
+
+
+def cache_problems(bdir: Path, bid: str | None = None) -> list[str]:
+    """What is wrong with the cached baseline in ``bdir``: empty when ``baseline.json`` is readable (and for
+    ``bid``) and every file it lists is present with the SHA-256 it recorded."""
+    try:
+        meta = _meta(bdir)
+    except CorruptCache as exc:
+        return [str(exc)]
+    if bid is not None and meta.get("id") != bid:
+        return [f"baseline.json belongs to baseline {str(meta.get('id'))[:16]}, not {bid[:16]}"]
+    recorded = meta.get("sha256")
+    if not isinstance(recorded, dict):
+        return ["baseline.json records no checksums (written by an older workbench)"]
+    problems = []
+    for name in CACHE_FILES:
+        path = bdir / name
+        if name not in recorded:
+            problems.append(f"{name} has no recorded checksum")
+        elif not path.is_file():
+            problems.append(f"{name} is missing")
+        else:
+            actual = sha256_file(path)
+            if actual != recorded[name]:
+                problems.append(f"{name} does not match its recorded SHA-256 ({str(recorded[name])[:12]}, now "
+                                f"{actual[:12]})")
+    return problems
+
+
+def cached_baselines(work_dir: Path) -> list[Path]:
+    """Every cached baseline folder under ``work_dir`` (complete or not; the quarantine excluded)."""
+    root = work_dir / "baselines"
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def _load(bdir: Path, bid: str) -> Baseline:
-    meta = json.loads((bdir / "baseline.json").read_text())
-    return Baseline(bid, bdir, meta["accuracy"], meta["size_bytes"], meta["size_gzip_bytes"], meta["params"],
-                    meta["history"], np.load(bdir / "top1.npy", allow_pickle=False))
+    """The cached baseline, verified file by file; CorruptCache when anything fails the check."""
+    problems = cache_problems(bdir, bid)
+    if problems:
+        raise CorruptCache("; ".join(problems))
+    meta = _meta(bdir)
+    try:
+        top1 = np.load(io.BytesIO((bdir / "top1.npy").read_bytes()), allow_pickle=False)
+        return Baseline(bid, bdir, meta["accuracy"], meta["size_bytes"], meta["size_gzip_bytes"], meta["params"],
+                        meta["history"], top1, str(meta["sha256"]["float32.tflite"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise CorruptCache(f"unreadable ({type(exc).__name__}: {exc})") from None
 
 
-def ensure_baseline(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root: Path | None = None) -> Baseline:
-    """Return the cached baseline, training and converting it first if no complete cache exists."""
-    bid = baseline_id(spec.baseline, dataset.fingerprint)
+def _quarantine(work_dir: Path, bdir: Path) -> Path:
+    """Move a corrupt cache aside (kept for inspection, never read again)."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = work_dir / "baselines" / CORRUPT_DIR / f"{bdir.name}-{stamp}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(bdir, target)
+    return target
+
+
+def ensure_baseline(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root: Path | None = None,
+                    model_fingerprint: str = "") -> Baseline:
+    """Return the cached baseline, training and converting it first if no complete, intact cache exists.
+
+    ``model_fingerprint`` (the plan's SHA-256 of a user's model file, '' for a zoo model) is part of the
+    cache key, and the file is checked against it before it is loaded for training. A cache that fails
+    verification is moved to ``baselines/.corrupt/`` and retrained; the returned baseline's ``notes`` say so.
+    """
+    bid = baseline_id(spec.baseline, dataset.fingerprint, model_fingerprint)
     bdir = work_dir / "baselines" / bid[:16]
     if (bdir / "baseline.json").exists():
-        return _load(bdir, bid)
-    with file_lock(work_dir / "baselines" / f".{bid[:16]}.lock"):
-        if (bdir / "baseline.json").exists():  # another worker finished while we waited
+        try:
             return _load(bdir, bid)
+        except CorruptCache:
+            pass  # settled under the lock below: one worker moves it aside and retrains
+    with file_lock(work_dir / "baselines" / f".{bid[:16]}.lock"):
+        notes: tuple[str, ...] = ()
+        if (bdir / "baseline.json").exists():  # another worker finished while we waited, or a corrupt cache
+            try:
+                return _load(bdir, bid)
+            except CorruptCache as exc:
+                moved = _quarantine(work_dir, bdir)
+                notes = (f"the cached float baseline failed verification ({exc}); it was moved to {moved} and "
+                         "the baseline retrained",)
         from workbench.convert import convert
         from workbench.models import build_baseline, count_params, seed_everything, train_baseline
 
         seed_everything(spec.baseline.training.seed)
-        model = build_baseline(spec.baseline.model, spec.baseline.model_args, dataset, root)
+        model = build_baseline(spec.baseline.model, spec.baseline.model_args, dataset, root, model_fingerprint)
         history = train_baseline(model, dataset, spec.baseline.training)
         bdir.mkdir(parents=True, exist_ok=True)
         tmp_model = bdir / ".model.tmp.keras"
@@ -84,6 +181,10 @@ def ensure_baseline(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root
             "id": bid, "accuracy": accuracy(logits, dataset.y_test), "size_bytes": len(content),
             "size_gzip_bytes": gzip_size(content), "params": count_params(model), "history": history,
             "spec": spec.baseline.model_dump(mode="json"), "dataset_fingerprint": dataset.fingerprint,
+            "model_fingerprint": model_fingerprint,
+            # the .tflite by the bytes measured above, not as read back: a bad write can never be recorded
+            "sha256": {"model.keras": sha256_file(bdir / "model.keras"),
+                       "float32.tflite": hashlib.sha256(content).hexdigest(), "top1.npy": sha256_file(bdir / "top1.npy")},
         }
         atomic_write(bdir / "baseline.json", json.dumps(meta, indent=1))
-        return _load(bdir, bid)
+        return replace(_load(bdir, bid), notes=notes)

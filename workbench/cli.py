@@ -114,6 +114,8 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
         click.echo(f"{skipped} variant(s) skipped: already FINISHED (use --force to re-run).")
     for r in result.elsewhere:
         click.echo(f"ELSEWHERE {r['variant']}: {r['reason']}")
+    for name, why in result.remeasured.items():
+        click.echo(f"RE-MEASURED {name}: {why}")
     for r in result.failed:
         click.echo(f"FAILED {r['variant']}: {r['reason']}")
     for reg in result.regressions:
@@ -168,9 +170,15 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
             for pv in p.variants:
                 click.echo(f"  {pv.name:<32} {pv.spec.technique:<28} {pv.id[:16]}")
         else:
+            from workbench.model_files import resolve_model
+
             spec = load_experiment(f)
             vs = spec.resolved_variants()
+            checked = resolve_model(spec.baseline.model, Path.cwd())  # a missing or corrupt model file: exit 2
             click.echo(f"{f}: OK, experiment '{spec.name}', {len(vs)} variant(s)")
+            if checked is not None:
+                click.echo(f"  model {spec.baseline.model}: {checked.format}, {checked.size_bytes / 1024:.1f} KB, "
+                           f"sha256 {checked.sha256[:16]}")
             for v in vs:
                 click.echo(f"  {v.name:<32} {v.technique}")
 
@@ -334,3 +342,34 @@ def zoo(as_json: bool) -> None:
 
 if __name__ == "__main__":
     main()
+    from workbench.run.verify import refuse_if_tampered
+
+    refuse_if_tampered(tr, exp.experiment_id, sweep)  # a result whose stored files changed is not shown as valid
+@main.command()
+@click.argument("experiment", required=False)
+@click.option("--work-dir", default=".workbench", show_default=True, help="Whose cached baselines to check.")
+def verify(experiment: str | None, work_dir: str) -> None:
+    """Re-hash stored artifacts and cached files against the SHA-256s recorded when they were produced.
+
+    EXPERIMENT: a name or an experiment YAML (default: every experiment in the store). Checks every
+    variant and profile run's artifacts, each LoggedModel's .tflite, and the cached baselines in
+    --work-dir. Exit status 1 when anything does not match, 0 when all does.
+    """
+    from workbench.run.verify import verify_store
+
+    name = experiment
+    if experiment and experiment.endswith((".yaml", ".yml")):
+        from workbench.spec import load_experiment
+
+        name = load_experiment(experiment).name
+    rep = verify_store(name, work_dir=work_dir)
+    for line in rep.mismatches:
+        click.echo(f"MISMATCH {line}")
+    for line in rep.unverifiable:
+        click.echo(f"UNVERIFIED {line}")
+    click.echo(f"Checked {rep.files_checked} stored file(s) of {rep.runs_checked} run(s) in "
+               f"{len(rep.experiments)} experiment(s) and {rep.caches_checked} cached baseline(s): "
+               f"{len(rep.mismatches)} mismatch(es), {len(rep.unverifiable)} without recorded checksums.")
+    sys.exit(0 if rep.ok else 1)
+
+

@@ -27,6 +27,10 @@ class TrackingLost(TrackingError):
     """The tracking store stopped answering mid-way and kept failing for the whole retry budget."""
 
 
+class IntegrityError(WorkbenchError):
+    """A stored or cached file no longer matches the SHA-256 recorded when it was produced."""
+
+
 class ProfileError(WorkbenchError):
     """The on-target runner failed; carries the child's own error text."""
 

@@ -1,12 +1,11 @@
 """Baseline models: a small zoo (digits CNN, keras.applications with ``weights=None``) and user files.
 
-User files load in Keras safe mode (.keras), refuse Lambda layers in .h5 (their code would run on
-load), and never unpickle anything.
+User files are checked without TensorFlow first (``workbench.model_files``: format, content fingerprint,
+Lambda layers refused), then load in Keras safe mode (.keras); nothing is ever unpickled.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 from workbench._keras import keras, tf
 from workbench.data import Dataset
 from workbench.errors import DataError, ModelFileError, SpecError
+from workbench.model_files import ZOO_NAMES, ModelFile, check_model_file, resolve_model
 from workbench.spec import TrainingSpec
 
 
@@ -54,6 +54,8 @@ ZOO: dict[str, Callable[..., Any]] = {
     "mobilenet_v2": _application(keras.applications.MobileNetV2),
     "mobilenet_v3_small": _application(keras.applications.MobileNetV3Small),
 }
+if set(ZOO) != set(ZOO_NAMES):  # pragma: no cover - the TF-free checks must know every zoo name
+    raise ImportError(f"workbench.model_files.ZOO_NAMES {sorted(ZOO_NAMES)} != models.ZOO {sorted(ZOO)}")
 
 
 def build_zoo_model(name: str, input_shape: tuple[int, ...], num_classes: int, args: dict[str, Any]) -> Any:
@@ -66,52 +68,41 @@ def build_zoo_model(name: str, input_shape: tuple[int, ...], num_classes: int, a
         raise SpecError(f"model '{name}' with model_args {args}: {exc}") from None
 
 
-def _refuse_lambda_h5(path: Path) -> None:
-    import h5py
+def load_model_file(path: str | Path, expected_sha256: str = "") -> Any:
+    """Load a user's .keras (safe mode), .h5 (no Lambda layers) or SavedModel directory.
 
+    The file is checked first without TensorFlow (``model_files.check_model_file``: exists, recognised
+    format, no Lambda code); with ``expected_sha256`` its content must still be what was planned.
+    """
+    return _load_checked(check_model_file(Path(path)), expected_sha256)
+
+
+def _load_checked(checked: ModelFile, expected_sha256: str = "") -> Any:
+    p = checked.path
+    if expected_sha256 and checked.sha256 != expected_sha256:
+        raise ModelFileError(f"model file {p} changed since it was planned (sha256 {expected_sha256[:12]}, now "
+                             f"{checked.sha256[:12]}); run the sweep again to re-plan")
     try:
-        with h5py.File(path, "r") as f:
-            config = f.attrs.get("model_config")
-    except OSError as exc:
-        raise ModelFileError(f"{path}: not a readable HDF5 Keras model ({exc})") from None
-    if config is None:
-        raise ModelFileError(f"{path}: HDF5 file has no Keras model_config (weights-only files are not models)")
-    text = config.decode() if isinstance(config, bytes) else str(config)
-    if '"class_name": "Lambda"' in text or "'class_name': 'Lambda'" in json.dumps(text):
-        raise ModelFileError(f"{path}: contains a Lambda layer, whose code would run on load; re-save without it")
-
-
-def load_model_file(path: str | Path) -> Any:
-    """Load a user's .keras (safe mode), .h5 (no Lambda layers) or SavedModel directory."""
-    p = Path(path)
-    if not p.exists():
-        raise ModelFileError(f"model file {p} does not exist")
-    try:
-        if p.is_dir():
-            if not (p / "saved_model.pb").exists():
-                raise ModelFileError(f"{p}: a directory but not a SavedModel (no saved_model.pb)")
+        if checked.format == "savedmodel":
             return keras.models.load_model(p, compile=False)
-        if p.suffix == ".keras":
+        if checked.format == "keras":
             return keras.models.load_model(p, compile=False, safe_mode=True)
-        if p.suffix in (".h5", ".hdf5"):
-            _refuse_lambda_h5(p)
-            return keras.models.load_model(p, compile=False)
-    except ModelFileError:
-        raise
+        return keras.models.load_model(p, compile=False)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{p}: cannot load as a Keras model ({first[:200]})") from None
-    raise ModelFileError(f"{p}: unsupported model file type '{p.suffix}'; use .keras, .h5 or a SavedModel directory")
 
 
-def build_baseline(model: str, model_args: dict[str, Any], dataset: Dataset, root: Path | None = None) -> Any:
-    """A zoo model sized for ``dataset``, or a user's model file checked against it."""
+def build_baseline(model: str, model_args: dict[str, Any], dataset: Dataset, root: Path | None = None,
+                   model_sha256: str = "") -> Any:
+    """A zoo model sized for ``dataset``, or a user's model file checked against it (and, with
+    ``model_sha256``, against the content the plan recorded)."""
     if model in ZOO:
         return build_zoo_model(model, dataset.input_shape, dataset.num_classes, model_args)
-    path = Path(model) if Path(model).is_absolute() or root is None else root / model
-    if not (path.suffix in (".keras", ".h5", ".hdf5") or path.is_dir()):
-        raise SpecError(f"baseline.model: unknown zoo model '{model}'; known: {sorted(ZOO)} or a model file path")
-    loaded = load_model_file(path)
+    checked = resolve_model(model, root)  # SpecError for an unknown name, ModelFileError for a bad file
+    if checked is None:  # pragma: no cover - ZOO and ZOO_NAMES are kept equal at import
+        raise SpecError(f"baseline.model: zoo model '{model}' is not built by this workbench")
+    loaded = _load_checked(checked, model_sha256)
     check_fits(loaded, dataset)
     return loaded
 

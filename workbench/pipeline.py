@@ -13,6 +13,7 @@ By hand (no sweep), ``prepare_variant("experiments/x.yaml", "int8")`` plans that
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,9 @@ import numpy as np
 
 from workbench.baseline import Baseline, ensure_baseline
 from workbench.data import Dataset, load_dataset
-from workbench.errors import DataError, SpecError
+from workbench.errors import DataError, ModelFileError, SpecError
 from workbench.files import atomic_write, file_lock
+from workbench.model_files import model_fingerprint, sha256_file
 from workbench.profile import ProfileResult, profile_model
 from workbench.spec import ExperimentSpec, VariantSpec, format_validation_error, load_experiment
 from workbench.spec.plan import Plan, PlannedVariant, make_plan
@@ -80,6 +82,17 @@ class Exported:
     path: Path
     facts: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    sha256: str = ""  # of the bytes written: evaluation, profiling and logging must see this very file
+
+
+def _same_file(exported: Exported, content: bytes | None = None) -> str:
+    """The SHA-256 of the exported file (or of ``content`` read from it); ModelFileError when it is no
+    longer the file the conversion wrote, so a number is never logged for other bytes than measured."""
+    actual = hashlib.sha256(content).hexdigest() if content is not None else sha256_file(exported.path)
+    if exported.sha256 and actual != exported.sha256:
+        raise ModelFileError(f"{exported.path} changed after it was converted (sha256 {exported.sha256[:12]}, now "
+                             f"{actual[:12]}); something else writes into this variant folder")
+    return actual
 
 
 @dataclass(frozen=True)
@@ -115,7 +128,8 @@ def parse_variant_json(text: str) -> VariantSpec:
         raise SpecError(format_validation_error("variant_json", exc)) from None
 
 
-def _hand_plan(experiment: str | Path | ExperimentSpec, variant: str | VariantSpec, fingerprint: str) -> Plan:
+def _hand_plan(experiment: str | Path | ExperimentSpec, variant: str | VariantSpec, fingerprint: str,
+               model_fp: str = "") -> Plan:
     """The plan of one variant run by hand (no sweep): the same resolution a sweep does."""
     if isinstance(experiment, ExperimentSpec):
         spec, source = experiment, "<in-memory>"
@@ -124,7 +138,7 @@ def _hand_plan(experiment: str | Path | ExperimentSpec, variant: str | VariantSp
     if isinstance(variant, str) and variant.lstrip().startswith("{"):
         variant = parse_variant_json(variant)
     chosen = variant if isinstance(variant, VariantSpec) else spec.variant(variant)
-    return make_plan(spec, fingerprint, source, variants=[chosen])
+    return make_plan(spec, fingerprint, source, variants=[chosen], model_fingerprint=model_fp)
 
 
 def _read_plan(plan: str | Path | Plan) -> Plan:
@@ -143,8 +157,9 @@ def prepare_variant(experiment: str | Path | ExperimentSpec = "", variant: str |
                     root: str | Path | None = None, track: bool = True) -> VariantContext:
     """Resolve the variant, load and check the data, get the (cached) baseline and attach the MLflow run.
 
-    Under a sweep, ``plan`` + ``variant_id`` say exactly what to run; the dataset must still have the
-    fingerprint the plan recorded (DataError otherwise, before any training). By hand, ``experiment`` +
+    Under a sweep, ``plan`` + ``variant_id`` say exactly what to run; the dataset and a user's model file
+    must still have the fingerprints the plan recorded (DataError / ModelFileError otherwise, before any
+    training, without importing TensorFlow). By hand, ``experiment`` +
     ``variant`` (a name, a VariantSpec or its JSON) are planned here. With ``run_id`` (a sweep created the
     run, tags included) the run is only written to; without it a run is created here and ended by
     ``log_variant``.
@@ -154,6 +169,11 @@ def prepare_variant(experiment: str | Path | ExperimentSpec = "", variant: str |
         the_plan = _read_plan(plan)
         planned = the_plan.variant(variant_id)
         spec = the_plan.experiment
+        model_fp = model_fingerprint(spec.baseline.model, root_p)  # no TensorFlow: checked before any cost
+        if model_fp != the_plan.model_fingerprint:
+            raise ModelFileError(f"model file '{spec.baseline.model}' changed since the sweep planned it (sha256 "
+                                 f"{the_plan.model_fingerprint[:12] or 'none'}, now {model_fp[:12]}); its numbers "
+                                 "would not match the plan: run the sweep again to re-plan")
         dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p)
         if dataset.fingerprint != the_plan.dataset_fingerprint:
             raise DataError(f"dataset '{spec.baseline.dataset}' changed since the sweep planned it (fingerprint "
@@ -163,12 +183,13 @@ def prepare_variant(experiment: str | Path | ExperimentSpec = "", variant: str |
         if not experiment or not variant:
             raise SpecError("prepare_variant: give plan + variant_id (a sweep), or experiment + variant (by hand)")
         spec = experiment if isinstance(experiment, ExperimentSpec) else load_experiment(experiment)
+        model_fp = model_fingerprint(spec.baseline.model, root_p)
         dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p)
         the_plan = _hand_plan(spec if isinstance(experiment, ExperimentSpec) else experiment, variant,
-                              dataset.fingerprint)
+                              dataset.fingerprint, model_fp)
         planned = the_plan.variants[0]
     wdir = Path(work_dir) if Path(work_dir).is_absolute() else (root_p / work_dir).resolve()
-    baseline = ensure_baseline(the_plan.experiment, dataset, wdir, root_p)
+    baseline = ensure_baseline(the_plan.experiment, dataset, wdir, root_p, the_plan.model_fingerprint)
     out_dir = wdir / "variants" / f"{planned.name}-{planned.id[:12]}"
     out_dir.mkdir(parents=True, exist_ok=True)
     if not track:
@@ -214,6 +235,9 @@ def convert_variant(ctx: VariantContext, compressed: ChainResult) -> Exported:
     notes: tuple[str, ...] = ()
     if ctx.planned.role == "baseline":
         content = ctx.baseline.tflite_path.read_bytes()  # the baseline's own float file: same bytes
+        if ctx.baseline.tflite_sha256 and hashlib.sha256(content).hexdigest() != ctx.baseline.tflite_sha256:
+            raise ModelFileError(f"the cached float baseline {ctx.baseline.tflite_path} changed after it was verified; "
+                                 "run again (a corrupt cache is moved aside and retrained)")
     elif ctx.variant.keep_float:
         content, facts, notes = _convert_selective(ctx, compressed.model)
     else:
@@ -221,7 +245,7 @@ def convert_variant(ctx: VariantContext, compressed: ChainResult) -> Exported:
         content = convert(compressed.model, ctx.variant.quantization, calibration_samples(ctx), qat=qat)
     path = ctx.out_dir / "model.tflite"
     atomic_write(path, content)
-    return Exported(path, facts, notes)
+    return Exported(path, facts, notes, hashlib.sha256(content).hexdigest())
 
 
 def _convert_selective(ctx: VariantContext, model: Any) -> tuple[bytes, dict[str, Any], tuple[str, ...]]:
@@ -241,6 +265,7 @@ def _convert_selective(ctx: VariantContext, model: Any) -> tuple[bytes, dict[str
 def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: ChainResult) -> Quality:
     """Accuracy, agreement, sizes, ratios and sparsity, all computed from the .tflite on LiteRT."""
     content = exported.path.read_bytes()
+    _same_file(exported, content)
     m = TfliteModel(content, source=str(exported.path))
     logits = m.predict(ctx.dataset.x_test)
     acc = accuracy(logits, ctx.dataset.y_test)
@@ -336,12 +361,15 @@ def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported
     metrics = {**quality.metrics, **prof.metrics(), "speedup_vs_float": float(profiled.speedup_vs_float)}
     for name, extra in profiled.axes.items():
         metrics.update({f"{k}.{name}": v for k, v in extra.metrics().items()})
-    notes = [*compressed.notes, *exported.notes, *quality.notes, *profiled.notes]
+    notes = [*ctx.baseline.notes, *compressed.notes, *exported.notes, *quality.notes, *profiled.notes]
+    model_sha256 = _same_file(exported)  # the file evaluated and profiled above, byte for byte
     summary = {"variant": ctx.variant.name, "variant_id": ctx.variant_id, "technique": ctx.variant.technique,
-               **metrics, "notes": notes, "io_types": quality.facts.get("io_types"), "run_id": ctx.run_id}
+               **metrics, "notes": notes, "io_types": quality.facts.get("io_types"), "run_id": ctx.run_id,
+               "model_sha256": model_sha256}
     atomic_write(ctx.out_dir / "summary.json", json.dumps(summary, indent=1, default=str))
     if ctx.tracker is None:
         return summary
+    from workbench.tracking import TAG_ARTIFACTS_SHA256, TAG_MODEL_SHA256
     tr = ctx.tracker
     axis_params = {f"{name}.{k}": v for name, extra in profiled.axes.items() for k, v in extra.params().items()}
     tr.log(ctx.run_id, params={**prof.params(), **axis_params}, metrics=metrics, tags={
@@ -353,17 +381,20 @@ def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported
         "workbench.device": json.dumps(prof.device),
         **({"mlflow.note.content": "\n".join(notes)} if notes else {}),
     })
-    tr.log_artifact(ctx.run_id, exported.path, "model")
-    tr.log_artifact(ctx.run_id, ctx.out_dir / "profile.json", "profile")
-    for name in profiled.axes:
-        tr.log_artifact(ctx.run_id, ctx.out_dir / f"profile-{name}.json", "profile")
-    if profiled.float_result is not None:
-        tr.log_artifact(ctx.run_id, ctx.out_dir / "profile-float-baseline.json", "profile")
-    tr.log_artifact(ctx.run_id, ctx.out_dir / "summary.json")
+    files = [(exported.path, "model"), (ctx.out_dir / "profile.json", "profile"),
+             *((ctx.out_dir / f"profile-{name}.json", "profile") for name in profiled.axes),
+             *([(ctx.out_dir / "profile-float-baseline.json", "profile")] if profiled.float_result is not None else []),
+             (ctx.out_dir / "summary.json", "")]
+    # the checksums go in before the files: a run whose upload breaks off is never FINISHED anyway
+    manifest = {f"{folder}/{path.name}" if folder else path.name: sha256_file(path) for path, folder in files}
+    tr.log(ctx.run_id, tags={TAG_MODEL_SHA256: model_sha256, TAG_ARTIFACTS_SHA256: json.dumps(manifest)})
+    for path, folder in files:
+        tr.log_artifact(ctx.run_id, path, folder or None)
     facts = {**compressed.facts, **exported.facts}
     if facts:
         tr.log_text(ctx.run_id, json.dumps(facts, indent=1, default=str), "compress_info.json")
-    model_tags = {"workbench.variant_id": ctx.variant_id, "workbench.technique": ctx.variant.technique}
+    model_tags = {"workbench.variant_id": ctx.variant_id, "workbench.technique": ctx.variant.technique,
+                  TAG_MODEL_SHA256: model_sha256}
     tr.log_model(ctx.experiment_id, ctx.run_id, ctx.variant.name, exported.path,
                  {"quantization": ctx.variant.quantization, "technique": ctx.variant.technique}, metrics, model_tags)
     if ctx.owns_run:

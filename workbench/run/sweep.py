@@ -36,6 +36,7 @@ class SweepResult:
     dashboard: Path | None = None
     work_dir: str = ".workbench"
     killed_runs: list[str] = field(default_factory=list)
+    remeasured: dict[str, str] = field(default_factory=dict)  # variant -> why its FINISHED run was not reused
 
     @property
     def elsewhere(self) -> list[dict[str, Any]]:
@@ -54,13 +55,15 @@ class SweepResult:
 
 
 def plan_experiment(experiment_file: str | Path, root: Path) -> Plan:
-    """Read and validate the experiment once, fingerprint its data once, and resolve every variant.
-    SpecError / DataError before anything is created. Imports no TensorFlow."""
+    """Read and validate the experiment once, fingerprint its model file and data once, and resolve every
+    variant. SpecError / ModelFileError / DataError before anything is created. Imports no TensorFlow."""
     from workbench.data import load_dataset
+    from workbench.model_files import model_fingerprint
 
     spec = load_experiment(experiment_file)
+    model_fp = model_fingerprint(spec.baseline.model, root)  # a missing or corrupt model file: refused here
     ds = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root)
-    return make_plan(spec, ds.fingerprint, source=str(Path(experiment_file).resolve()))
+    return make_plan(spec, ds.fingerprint, source=str(Path(experiment_file).resolve()), model_fingerprint=model_fp)
 
 
 def new_sweep_id() -> str:
@@ -69,8 +72,9 @@ def new_sweep_id() -> str:
 
 def _row(name: str, vid: str, technique: str, status: str, reason: str, run: Any) -> dict[str, Any]:
     metrics = dict(run.data.metrics) if run is not None else {}
+    sha = run.data.tags.get("workbench.model_sha256", "") if run is not None else ""
     return {"variant": name, "variant_id": vid, "technique": technique, "status": status, "reason": reason,
-            "run_id": run.info.run_id if run is not None else "", **metrics}
+            "run_id": run.info.run_id if run is not None else "", "model_sha256": sha, **metrics}
 
 
 def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "local", scheduler: str | None = None,
@@ -102,6 +106,12 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
         killed = tracker.settle_abandoned(exp_id)  # only runs whose sweep is provably gone
         since_ms = int((time.time() - since_s) * 1000) if since_s else 0
         finished = {} if force else tracker.finished_variant_runs(exp_id, since_ms)
+        from workbench.run.verify import recheck_finished
+
+        stale = recheck_finished(tracker, exp_id, finished, [p.id for p in the_plan.variants
+                                                             if not only or p.name in only])
+        for vid in stale:  # its stored files no longer match their checksums: measure it again
+            del finished[vid]
         lease = Lease.mine()
         elsewhere = tracker.live_claims(exp_id, lease)  # claimed by another live sweep (any work dir, machine)
         selected = [p for p in the_plan.variants if not only or p.name in only]
@@ -114,6 +124,7 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
             "workbench.variants": str(len(selected)), "workbench.executor": executor,
             **provenance.tags(spec.target.threads), **lease.tags()})
         result = SweepResult(spec.name, exp_id, sweep_id, parent, tracker.uri, killed_runs=killed, work_dir=str(wdir))
+        result.remeasured = {p.name: stale[p.id] for p in the_plan.variants if p.id in stale}
         outcomes: dict[str, Outcome] = {}
         clear_stop()
         keeper = LeaseKeeper(tracker, exp_id, lease, on_lost=lambda why: kill_running(f"tracking store lost: {why}"))

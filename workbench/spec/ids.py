@@ -14,13 +14,23 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def _baseline_payload(baseline: BaselineSpec, model_fingerprint: str) -> dict[str, Any]:
+    """The baseline spec as hashed: a user's model file counts by its content, not its path."""
+    b = baseline.model_dump(mode="json", exclude_defaults=True)
+    if model_fingerprint:  # zoo models have none, so their ids never change
+        b["model"] = f"sha256:{model_fingerprint}"
+    return b
+
+
 def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint: str, target: TargetSpec,
-               profiles: tuple[dict[str, Any], ...] = ()) -> str:
+               profiles: tuple[dict[str, Any], ...] = (), model_fingerprint: str = "") -> str:
     """SHA-256 over (variant spec without its name, baseline, dataset fingerprint, target).
 
     Names are labels, not content: renaming a variant keeps its history; changing what it computes
     gives a new id. Timeouts are excluded for the same reason. Fields left at their defaults are
-    omitted, so adding a new option (with a default) to a spec never changes existing ids.
+    omitted, so adding a new option (with a default) to a spec never changes existing ids. A user's
+    model file enters by its content (``model_fingerprint``): replacing the file at the same path gives
+    new ids, moving it keeps them.
     """
     v = variant.model_dump(mode="json", exclude={"name", "timeout_s", "steps"}, exclude_defaults=True)
     if variant.steps:  # the technique is a discriminator with a default: always keep it
@@ -28,7 +38,7 @@ def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint
                       for s in variant.steps]
     payload: dict[str, Any] = {
         "variant": v,
-        "baseline": baseline.model_dump(mode="json", exclude_defaults=True),
+        "baseline": _baseline_payload(baseline, model_fingerprint),
         "dataset": dataset_fingerprint,
         "target": target.model_dump(mode="json", exclude={"name"}, exclude_defaults=True),
     }
@@ -37,7 +47,7 @@ def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
-def baseline_id(baseline: BaselineSpec, dataset_fingerprint: str) -> str:
-    """Cache key of a trained baseline."""
-    payload = {"baseline": baseline.model_dump(mode="json", exclude_defaults=True), "dataset": dataset_fingerprint}
+def baseline_id(baseline: BaselineSpec, dataset_fingerprint: str, model_fingerprint: str = "") -> str:
+    """Cache key of a trained baseline (a user's model file counts by its content)."""
+    payload = {"baseline": _baseline_payload(baseline, model_fingerprint), "dataset": dataset_fingerprint}
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()

@@ -39,12 +39,14 @@ class PlannedVariant(Spec):
 
 
 class Plan(Spec):
-    """Every variant's spec, id and role, with the experiment, baseline id and dataset fingerprint."""
+    """Every variant's spec, id and role, with the experiment, baseline id and the fingerprints of the data
+    and of the user's model file ('' for a zoo model)."""
 
     version: int = PLAN_VERSION
     source: str  # where the experiment came from (a YAML path, or "<in-memory>"): a label, never re-read
     experiment: ExperimentSpec
     dataset_fingerprint: str
+    model_fingerprint: str = ""  # SHA-256 of the baseline's model file (bytes, or a SavedModel's tree)
     baseline_id: str
     variants: tuple[PlannedVariant, ...]
 
@@ -72,14 +74,18 @@ class Plan(Spec):
 
 
 def make_plan(experiment: ExperimentSpec, dataset_fingerprint: str, source: str = "<in-memory>",
-              variants: Iterable[VariantSpec] | None = None) -> Plan:
-    """Resolve ``experiment`` (its variants, or ``variants`` such as search trials) into a plan."""
+              variants: Iterable[VariantSpec] | None = None, model_fingerprint: str = "") -> Plan:
+    """Resolve ``experiment`` (its variants, or ``variants`` such as search trials) into a plan.
+    ``model_fingerprint`` is the content of a user's model file ('' for a zoo model): part of every id."""
     chosen = experiment.resolved_variants() if variants is None else tuple(variants)
     planned = []
     for v in chosen:
         full = v.model_copy(update={"calibration_samples": v.calibration_samples or experiment.calibration_samples,
                                     "timeout_s": v.timeout_s or experiment.variant_timeout_s})
-        vid = variant_id(full, experiment.baseline, dataset_fingerprint, experiment.target, experiment.profiles)
+        vid = variant_id(full, experiment.baseline, dataset_fingerprint, experiment.target, experiment.profiles,
+                         model_fingerprint)
         planned.append(PlannedVariant(id=vid, role="baseline" if is_reference(full) else "variant", spec=full))
     return Plan(source=source, experiment=experiment, dataset_fingerprint=dataset_fingerprint,
-                baseline_id=baseline_id(experiment.baseline, dataset_fingerprint), variants=tuple(planned))
+                model_fingerprint=model_fingerprint,
+                baseline_id=baseline_id(experiment.baseline, dataset_fingerprint, model_fingerprint),
+                variants=tuple(planned))

@@ -322,29 +322,13 @@ def report(experiment: str, sweep: str, out: str) -> None:
         if not sweeps:
             raise WorkbenchError(f"experiment '{name}' has no sweeps yet; run `workbench run` first")
         sweep = sweeps[0].data.tags[TAG_SWEEP]
+    from workbench.run.verify import refuse_if_tampered
+
+    refuse_if_tampered(tr, exp.experiment_id, sweep)  # a result whose stored files changed is not shown as valid
     path = build_dashboard(tr, exp.experiment_id, sweep, Path(out))
     click.echo(f"Dashboard for sweep {sweep}: {path}")
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True)
-def zoo(as_json: bool) -> None:
-    """List the built-in baseline models and datasets."""
-    from workbench.data import BUILTIN
-    from workbench.models import ZOO
-
-    if as_json:
-        click.echo(json.dumps({"models": sorted(ZOO), "datasets": sorted(BUILTIN)}))
-        return
-    click.echo("models:   " + ", ".join(sorted(ZOO)) + "  (or a .keras / .h5 / SavedModel path)")
-    click.echo("datasets: " + ", ".join(sorted(BUILTIN)) + "  (or an .npz with x_train,y_train,x_test,y_test)")
-
-
-if __name__ == "__main__":
-    main()
-    from workbench.run.verify import refuse_if_tampered
-
-    refuse_if_tampered(tr, exp.experiment_id, sweep)  # a result whose stored files changed is not shown as valid
 @main.command()
 @click.argument("experiment", required=False)
 @click.option("--work-dir", default=".workbench", show_default=True, help="Whose cached baselines to check.")
@@ -373,3 +357,19 @@ def verify(experiment: str | None, work_dir: str) -> None:
     sys.exit(0 if rep.ok else 1)
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def zoo(as_json: bool) -> None:
+    """List the built-in baseline models and datasets."""
+    from workbench.data import BUILTIN
+    from workbench.models import ZOO
+
+    if as_json:
+        click.echo(json.dumps({"models": sorted(ZOO), "datasets": sorted(BUILTIN)}))
+        return
+    click.echo("models:   " + ", ".join(sorted(ZOO)) + "  (or a .keras / .h5 / SavedModel path)")
+    click.echo("datasets: " + ", ".join(sorted(BUILTIN)) + "  (or an .npz with x_train,y_train,x_test,y_test)")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,14 +8,46 @@ other module imports ``keras``, ``tf`` and ``tfmot`` from here. Never import ``k
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the converter's INFO chatter hides real messages
 
-import tensorflow as tf  # noqa: E402
-import tensorflow_model_optimization as tfmot  # noqa: E402
-import tf_keras as keras  # noqa: E402
+
+@contextmanager
+def _start_up_lines_held() -> Iterator[None]:
+    """Hold what is written to file descriptor 2 during the block, and give it back only if the block fails.
+
+    TensorFlow's C++ start-up lines ("All log messages before absl::InitializeLog()", oneDNN, CUDA probing)
+    are written before any log level applies, so TF_CPP_MIN_LOG_LEVEL cannot silence them: held here, they
+    never precede (or bury) the one error line a user should read.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+with _start_up_lines_held():
+    import tensorflow as tf
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
+
+    tf.config.list_physical_devices()  # the device probe ("failed call to cuInit") runs now, while held
 
 if os.environ["TF_USE_LEGACY_KERAS"] != "1":  # pragma: no cover - a user overrode it before import
     raise ImportError("TF_USE_LEGACY_KERAS must be 1: tensorflow-model-optimization needs Keras 2 (tf_keras)")

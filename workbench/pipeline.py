@@ -27,6 +27,19 @@ from workbench.errors import DataError, ModelFileError, SpecError
 from workbench.files import atomic_write, file_lock
 from workbench.model_files import model_fingerprint, sha256_file
 from workbench.profile import ProfileResult, profile_model
+from workbench.runtime_model import RUNTIME_NAMES
+from workbench.runtimes import (
+    ONNX_RUNTIMES,
+    RuntimeFiles,
+    axis_metrics,
+    baseline_file,
+    export_onnx,
+    profile_axes,
+    runtime_notes,
+    runtime_quality,
+    runtimes_of,
+    verdict,
+)
 from workbench.spec import ExperimentSpec, VariantSpec, format_validation_error, load_experiment
 from workbench.spec.plan import Plan, PlannedVariant, make_plan
 from workbench.tflite_model import (
@@ -42,8 +55,6 @@ from workbench.tflite_model import (
 if TYPE_CHECKING:  # workbench.compress imports TensorFlow: only the type, at check time
     from workbench.compress import ChainResult
 
-#: a variant "pays off" in speed only if its p50 is both outside the noise of float's and >= 5% lower
-MIN_SPEEDUP = 1.05
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,13 @@ class Exported:
     facts: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     sha256: str = ""  # of the bytes written: evaluation, profiling and logging must see this very file
+    onnx: Path | None = None  # model.onnx, when a target or profile axis runs ONNX Runtime
+    onnx_error: str = ""  # why there is no model.onnx although one was needed
+
+    @property
+    def files(self) -> RuntimeFiles:
+        """The file each runtime runs (LiteRT and OpenVINO: the .tflite; ONNX Runtime: the .onnx)."""
+        return RuntimeFiles(self.path, self.onnx, self.onnx_error)
 
 
 def _same_file(exported: Exported, content: bytes | None = None) -> str:
@@ -102,6 +120,7 @@ class Quality:
     metrics: dict[str, float]
     facts: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    failed_runtimes: dict[str, str] = field(default_factory=dict)  # runtime -> why it cannot run the variant
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,8 @@ class Profiled:
     paid_off: str  # "true" | "false" | "reference"
     speedup_vs_float: float
     notes: tuple[str, ...] = ()
+    failed_axes: dict[str, str] = field(default_factory=dict)  # axis name -> why it could not be measured
+    axis_float_results: dict[str, ProfileResult] = field(default_factory=dict)  # float beside each runtime axis
 
 
 def parse_variant_json(text: str) -> VariantSpec:
@@ -245,7 +266,24 @@ def convert_variant(ctx: VariantContext, compressed: ChainResult) -> Exported:
         content = convert(compressed.model, ctx.variant.quantization, calibration_samples(ctx), qat=qat)
     path = ctx.out_dir / "model.tflite"
     atomic_write(path, content)
-    return Exported(path, facts, notes, hashlib.sha256(content).hexdigest())
+    onnx, onnx_error, onnx_notes = _export_onnx(ctx, compressed)
+    return Exported(path, facts, (*notes, *onnx_notes), hashlib.sha256(content).hexdigest(), onnx, onnx_error)
+
+
+def _export_onnx(ctx: VariantContext, compressed: ChainResult) -> tuple[Path | None, str, tuple[str, ...]]:
+    """``model.onnx`` when the variant's target or a profile axis runs ONNX Runtime (a failure is fatal
+    only when the main target needs it; an axis is then recorded FAILED with the reason)."""
+    main = ctx.experiment.target_for(ctx.variant)
+    needed = [rt for rt in runtimes_of(main, ctx.experiment.profile_targets(ctx.variant)) if rt in ONNX_RUNTIMES]
+    if not needed:
+        return None, "", ()
+    mode = "float32" if ctx.planned.role == "baseline" else ctx.variant.quantization
+    qat = any(s.technique == "qat" for s in ctx.variant.steps)
+    path, error, notes = export_onnx(compressed.model, mode, calibration_samples(ctx), qat, ctx.out_dir,
+                                     required=main.runtime in ONNX_RUNTIMES)
+    if ctx.variant.keep_float and path is not None:
+        notes = (*notes, "keep_float applies to the .tflite only: the .onnx is plain int8")
+    return path, error, notes
 
 
 def _convert_selective(ctx: VariantContext, model: Any) -> tuple[bytes, dict[str, Any], tuple[str, ...]]:
@@ -294,7 +332,37 @@ def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: ChainR
         extra, note = _label_only_comparison(ctx, plain, acc)
         metrics.update(extra)
         notes = (note,)
-    return Quality(metrics, facts, notes)
+    failed = _evaluate_runtimes(ctx, exported, metrics)
+    notes = (*notes, *(f"{RUNTIME_NAMES[rt]} cannot run this variant: {why}" for rt, why in failed.items()))
+    return Quality(metrics, facts, notes, failed)
+
+
+def _evaluate_runtimes(ctx: VariantContext, exported: Exported, metrics: dict[str, float]) -> dict[str, str]:
+    """Accuracy on every other runtime the targets use (``accuracy.<axis>``, ...); on a main target that is
+    not LiteRT, the headline metrics become that runtime's (sizes and ratios of the file it runs, against
+    the float baseline's file for the same runtime). Returns the runtimes that cannot run the variant."""
+    main, axes = ctx.experiment.target_for(ctx.variant), ctx.experiment.profile_targets(ctx.variant)
+    others = [rt for rt in runtimes_of(main, axes) if rt != "litert"]
+    if not others:
+        return {}
+    rq = runtime_quality(exported.files, others, ctx.dataset.x_test, ctx.dataset.y_test, ctx.baseline.top1,
+                         ctx.baseline.accuracy)
+    if main.runtime != "litert":
+        if main.runtime in rq.failed:
+            raise ModelFileError(rq.failed[main.runtime])
+        ours = rq.metrics[main.runtime]
+        base = _float_file(ctx, main.runtime).read_bytes()
+        metrics.update({**ours, "compression_ratio": len(base) / ours["size_bytes"],
+                        "compression_ratio_gzip": gzip_size(base) / ours["size_gzip_bytes"]})
+    metrics.update(axis_metrics(rq, main.runtime, axes))
+    if exported.onnx is not None:
+        metrics["onnx_size_bytes"] = float(exported.onnx.stat().st_size)
+    return rq.failed
+
+
+def _float_file(ctx: VariantContext, runtime: str) -> Path:
+    """The float baseline's file for ``runtime`` (its .onnx is converted once and cached)."""
+    return baseline_file(ctx.baseline.dir, ctx.baseline.tflite_path, runtime, ctx.baseline.load_model)
 
 
 def _label_only_comparison(ctx: VariantContext, plain: Any, acc: float) -> tuple[dict[str, float], str]:
@@ -322,17 +390,24 @@ def profile_variant(ctx: VariantContext, exported: Exported) -> Profiled:
     The float baseline is profiled right before the variant, under the same lock, so both numbers see
     the same machine state (a cached baseline profile taken under other load would bias the comparison).
     """
-    target = ctx.experiment.target
+    target = ctx.experiment.target_for(ctx.variant)
     reference = ctx.planned.role == "baseline"
+    axis_targets = ctx.experiment.profile_targets(ctx.variant)
+    files = exported.files
     # one lock hold: parallel sweep workers never profile at the same time (shared cores and caches)
     with file_lock(ctx.work_dir / "locks" / "profile.lock"):
-        base_result = None if reference else _measure(ctx, ctx.baseline.tflite_path, target)
-        result = _measure(ctx, exported.path, target)
-        # the experiment's extra `profiles` (threads, XNNPACK, kernels, API, batch, ...) on the same file
-        axes = {name: _measure(ctx, exported.path, t) for name, t in ctx.experiment.profile_targets().items()}
+        base_result = None if reference else _measure(ctx, _float_file(ctx, target.runtime), target)
+        result = _measure(ctx, files.for_runtime(target.runtime), target)
+        # the experiment's extra `profiles` (runtime, threads, XNNPACK, kernels, API, batch, ...) on this variant
+        measured = profile_axes(lambda path, t: _measure(ctx, path, t), files, target.runtime, axis_targets,
+                                quality_failures(exported, axis_targets), None if reference else
+                                (lambda rt: _float_file(ctx, rt)))
+    axes = measured.results
     atomic_write(ctx.out_dir / "profile.json", result.to_json())
     for name, axis in axes.items():
         atomic_write(ctx.out_dir / f"profile-{name}.json", axis.to_json())
+    for name, axis in measured.float_results.items():
+        atomic_write(ctx.out_dir / f"profile-{name}-float-baseline.json", axis.to_json())
     notes = []
     lat = result.latency
     if lat.noisy:
@@ -342,16 +417,25 @@ def profile_variant(ctx: VariantContext, exported: Exported) -> Profiled:
     if fallback and target.xnnpack and target.kernels == "optimized":
         notes.append(f"{len(fallback)} op(s) ran on LiteRT's builtin kernels, not the XNNPACK delegate: "
                      f"{', '.join(sorted(set(fallback)))}")
+    main_verdict = None if base_result is None else verdict(result, base_result)
+    notes += runtime_notes(target, main_verdict, axis_targets, measured, [result, *axes.values()],
+                           ctx.variant.quantization)
     if base_result is None:
-        return Profiled(result, axes, None, "reference", 1.0, tuple(notes))
+        return Profiled(result, axes, None, "reference", 1.0, tuple(notes), measured.failed)
     atomic_write(ctx.out_dir / "profile-float-baseline.json", base_result.to_json())
     base = base_result.latency
-    speedup = base.p50 / lat.p50
-    paid_off = lat.p50_ci_high < base.p50_ci_low and speedup >= MIN_SPEEDUP
+    paid_off, speedup = verdict(result, base_result)
     if not paid_off:
         notes.append(f"not faster than float32 on this target: p50 {lat.p50:.4f} ms vs {base.p50:.4f} ms "
                      f"(x{speedup:.2f})")
-    return Profiled(result, axes, base_result, str(paid_off).lower(), speedup, tuple(notes))
+    return Profiled(result, axes, base_result, str(paid_off).lower(), speedup, tuple(notes), measured.failed,
+                    measured.float_results)
+
+
+def quality_failures(exported: Exported, axes: dict[str, Any]) -> dict[str, str]:
+    """Runtimes that cannot run the variant because it has no file for them (the .onnx export failed)."""
+    return {t.runtime: f"no .onnx: {exported.onnx_error}" for t in axes.values()
+            if t.runtime in ONNX_RUNTIMES and exported.onnx is None and exported.onnx_error}
 
 
 def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported, quality: Quality,
@@ -361,6 +445,8 @@ def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported
     metrics = {**quality.metrics, **prof.metrics(), "speedup_vs_float": float(profiled.speedup_vs_float)}
     for name, extra in profiled.axes.items():
         metrics.update({f"{k}.{name}": v for k, v in extra.metrics().items()})
+    for name, base in profiled.axis_float_results.items():
+        metrics[f"speedup_vs_float.{name}"] = verdict(profiled.axes[name], base)[1]
     notes = [*ctx.baseline.notes, *compressed.notes, *exported.notes, *quality.notes, *profiled.notes]
     model_sha256 = _same_file(exported)  # the file evaluated and profiled above, byte for byte
     summary = {"variant": ctx.variant.name, "variant_id": ctx.variant_id, "technique": ctx.variant.technique,
@@ -379,10 +465,16 @@ def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported
         "workbench.io_types": json.dumps(quality.facts.get("io_types")),
         "workbench.ops": ",".join(quality.facts.get("ops", [])),
         "workbench.device": json.dumps(prof.device),
+        "workbench.runtime": prof.request.runtime,
+        **({"workbench.profile_axes": json.dumps({**{n: "FINISHED" for n in profiled.axes},
+                                                  **{n: f"FAILED: {why}" for n, why in profiled.failed_axes.items()}})}
+           if profiled.axes or profiled.failed_axes else {}),
         **({"mlflow.note.content": "\n".join(notes)} if notes else {}),
     })
-    files = [(exported.path, "model"), (ctx.out_dir / "profile.json", "profile"),
+    files = [(exported.path, "model"), *([(exported.onnx, "model")] if exported.onnx is not None else []),
+             (ctx.out_dir / "profile.json", "profile"),
              *((ctx.out_dir / f"profile-{name}.json", "profile") for name in profiled.axes),
+             *((ctx.out_dir / f"profile-{name}-float-baseline.json", "profile") for name in profiled.axis_float_results),
              *([(ctx.out_dir / "profile-float-baseline.json", "profile")] if profiled.float_result is not None else []),
              (ctx.out_dir / "summary.json", "")]
     # the checksums go in before the files: a run whose upload breaks off is never FINISHED anyway

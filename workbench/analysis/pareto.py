@@ -50,3 +50,53 @@ def recommend(rows: Sequence[dict[str, Any]], budgets: Any) -> tuple[dict[str, A
         return min(fits, key=lambda r: (-r["accuracy"], r.get("latency_ms_p50", float("inf")))), []
     closest = sorted(measured, key=lambda r: (len(budget_violations(r, budgets)), -r["accuracy"]))[:3]
     return None, [f"{r['variant']}: exceeds {'; '.join(budget_violations(r, budgets))}" for r in closest]
+
+
+#: the per-measurement metrics a profile axis logs as ``<metric>.<axis>``
+_AXIS_METRICS = ("accuracy", "accuracy_delta", "agreement", "size_bytes", "latency_ms_p50", "latency_ms_p95",
+                 "latency_ms_p5", "memory_mb_peak", "init_ms", "speedup_vs_float")
+
+
+def runtime_pairs(rows: Sequence[dict[str, Any]], default_runtime: str,
+                  axis_runtimes: dict[str, str]) -> list[dict[str, Any]]:
+    """One row per (variant, runtime): each variant's main measurement, and each profile axis that runs it
+    on another runtime (``axis_runtimes``: axis name -> runtime), with that axis's ``<metric>.<axis>``
+    values under the plain metric names. ``variant`` becomes ``"<variant> @ <runtime>"`` (so the Pareto
+    front and the recommendation are over pairs); ``base_variant``, ``runtime`` and ``axis`` say what it is.
+    A pair whose axis was not measured carries ``status`` FAILED and the ``reason`` the run recorded in
+    ``axes_status`` (axis -> "FINISHED" | "FAILED: why")."""
+    out = []
+    for r in rows:
+        runtime = r.get("runtime") or default_runtime
+        out.append({**r, "variant": f"{r['variant']} @ {runtime}", "base_variant": r["variant"], "runtime": runtime,
+                    "axis": ""})
+        for axis, axis_runtime in axis_runtimes.items():
+            if axis_runtime == runtime:
+                continue
+            pair: dict[str, Any] = {k: r[k] for k in ("variant_id", "technique", "status", "reason", "run_id", "params") if k in r}
+            pair.update({m: r[f"{m}.{axis}"] for m in _AXIS_METRICS if f"{m}.{axis}" in r})
+            pair.update({"variant": f"{r['variant']} @ {axis_runtime}", "base_variant": r["variant"],
+                         "runtime": axis_runtime, "axis": axis})
+            status = str(r.get("axes_status", {}).get(axis, ""))
+            if "latency_ms_p50" not in pair and r.get("status") in ("FINISHED", "SKIPPED"):
+                pair["status"] = "FAILED"
+                pair["reason"] = status.removeprefix("FAILED: ") or f"axis '{axis}' has no measurement"
+            out.append(pair)
+    return out
+
+
+def runtime_payoff(pairs: Sequence[dict[str, Any]]) -> list[str]:
+    """Variants whose speed-up over float32 goes one way on some runtime and the other way on another:
+    "dyn: pays off on litert (x1.54), not on onnxruntime (x0.35)" (speed-up = float32 p50 / variant p50 on
+    the same runtime; "pays off" here means at least 5% faster)."""
+    by_variant: dict[str, list[dict[str, Any]]] = {}
+    for p in pairs:
+        if isinstance(p.get("speedup_vs_float"), int | float) and p.get("axis") is not None:
+            by_variant.setdefault(p["base_variant"], []).append(p)
+    out = []
+    for variant, ps in by_variant.items():
+        yes = [f"{p['runtime']} (x{p['speedup_vs_float']:.2f})" for p in ps if p["speedup_vs_float"] >= 1.05]
+        no = [f"{p['runtime']} (x{p['speedup_vs_float']:.2f})" for p in ps if p["speedup_vs_float"] < 1.05]
+        if yes and no:
+            out.append(f"{variant}: pays off on {', '.join(yes)}, not on {', '.join(no)}")
+    return out

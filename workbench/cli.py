@@ -98,13 +98,18 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
     """Run every variant of EXPERIMENT_FILE (resumable: variants already FINISHED are skipped)."""
     from workbench.run.signals import stop_on_signals
     from workbench.run.sweep import run_sweep
-    from workbench.tracking import is_embedded
+    from workbench.tracking import is_embedded, ui_path
+    from workbench.views.summary import plain
 
     with stop_on_signals():
         result = run_sweep(experiment_file, workers=workers, executor=executor, scheduler=scheduler, force=force,
                            only=only, compare_to=compare_to, work_dir=work_dir, progress=not no_progress,
                            since_s=_duration_s(since) if since else None)
-    click.echo(f"\nExperiment '{result.experiment}', sweep {result.sweep_id} (parent run {result.parent_run_id})")
+    if result.parent_run_id:
+        click.echo(f"\nExperiment '{result.experiment}', sweep {result.sweep_id} (parent run {result.parent_run_id})")
+    else:
+        click.echo(f"\nExperiment '{result.experiment}': nothing to run, no sweep run logged (every selected variant "
+                   "is already FINISHED or running elsewhere).")
     if result.killed_runs:
         click.echo(f"Settled {len(result.killed_runs)} run(s) as KILLED: left RUNNING by a sweep that is gone "
                    "(lease expired or process ended).")
@@ -122,12 +127,16 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
         click.echo(f"REGRESSION {reg['variant']}: {reg['what']}")
     if result.dashboard:
         click.echo(f"\nDashboard: {result.dashboard}")
+    page = ui_path(result.experiment_id)
     if is_embedded(result.tracking_uri):
         store = result.tracking_uri
         click.echo(f"MLflow UI: {Path(sys.executable).parent / 'mlflow'} ui --backend-store-uri {store} "
-                   "--host 127.0.0.1 --port 5000   (or: make ui)")
+                   f"--host 127.0.0.1 --port 5000   (or: make ui), then open http://127.0.0.1:5000/{page}")
     else:
-        click.echo(f"MLflow: {result.tracking_uri}")
+        base = result.tracking_uri.rstrip("/")
+        click.echo(f"MLflow: {base}/{page}" if base.startswith("http") else f"MLflow: {result.tracking_uri}")
+    if result.recommendation:
+        click.echo(f"\nRecommendation: {plain(result.recommendation)}")
     sys.exit(result.exit_code)
 
 

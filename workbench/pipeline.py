@@ -223,8 +223,10 @@ def prepare_variant(experiment: str | Path | ExperimentSpec = "", variant: str |
     owns = not run_id
     if owns:
         tags = tracking.variant_run_tags(the_plan, planned, sweep_id)
-        run_id = tracker.start_run(exp_id, planned.name, tags, parent_run_id or None)
+        run_id = tracker.start_run(exp_id, tracking.variant_run_name(planned.name, sweep_id), tags,
+                                   parent_run_id or None)
     tracker.log(run_id, params=tracking.variant_run_params(the_plan, planned))
+    tracker.log_dataset(run_id, the_plan.experiment.baseline.dataset, the_plan.dataset_fingerprint)
     tracker.log_history(run_id, baseline.history, prefix="baseline_")
     return VariantContext(the_plan, planned, dataset, baseline, wdir, out_dir, root_p, tracker, exp_id, run_id, owns)
 

@@ -43,6 +43,11 @@ TAG_KIND = "workbench.kind"  # "sweep" | "variant"
 TAG_FAILURE = "workbench.failure"
 TAG_ROLE = "workbench.role"  # "baseline" (the float reference) | "variant"
 TAG_ORIGIN = "workbench.origin"  # "sweep" | "adhoc" (a hand-run notebook, the explorer): ad-hoc never replaces a sweep's
+TAG_MODEL_ID = "workbench.model_id"  # the LoggedModel a variant run produced (what the registry promotes)
+TAG_NOTE = "mlflow.note.content"  # the description MLflow shows on a run, an experiment, a registered model
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow's experiment type: this is model training, not GenAI
+EXPERIMENT_KIND_TRAINING = "custom_model_development"
+RECOMMENDED_ALIAS = "recommended"  # the registry alias on the model version the newest sweep recommends
 TAG_MODEL_SHA256 = "workbench.model_sha256"  # SHA-256 of the measured .tflite (run and LoggedModel)
 TAG_ARTIFACTS_SHA256 = "workbench.artifacts_sha256"  # JSON {artifact path: SHA-256} of every file the run logged
 TAG_INTEGRITY = "workbench.integrity"  # set when a result's stored files fail their checksums: never reused again
@@ -250,6 +255,21 @@ def logged_model_name(name: str) -> str:
     return re.sub(r"[/:.%\"']", "_", name) or "model"
 
 
+def ui_path(experiment_id: str, run_id: str = "", artifact: str = "") -> str:
+    """The MLflow UI's address of an experiment (its runs), a run or one of its artifacts, relative to the
+    server's root, opening on the model-training view. MLflow 3.17 picks GenAI or model training from the
+    browser's last choice (GenAI when none) and ignores the experiment's kind, so the address says it."""
+    page = f"#/experiments/{experiment_id}/runs" + (f"/{run_id}" if run_id else "")
+    if run_id and artifact:
+        page += f"/artifacts/{artifact}"
+    return page + "?workflowType=machine_learning"
+
+
+def variant_run_name(name: str, sweep_id: str = "") -> str:
+    """A variant run's name: the variant's, marked ``(ad-hoc)`` when no sweep made it (a hand run, the explorer)."""
+    return name if sweep_id else f"{name} (ad-hoc)"
+
+
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
     """Nested spec -> dotted keys with string values (MLflow params)."""
     out: dict[str, str] = {}
@@ -318,16 +338,20 @@ class Tracker:
 
     # --- experiments and runs -----------------------------------------------------------------
     def experiment_id(self, name: str) -> str:
+        """The experiment's id, created (as a model-training experiment) or restored when needed."""
         exp = self.client.get_experiment_by_name(name)
         if exp is not None:
             if exp.lifecycle_stage == "deleted":
                 self.client.restore_experiment(exp.experiment_id)
+            if exp.tags.get(TAG_EXPERIMENT_KIND) != EXPERIMENT_KIND_TRAINING:
+                self.client.set_experiment_tag(exp.experiment_id, TAG_EXPERIMENT_KIND, EXPERIMENT_KIND_TRAINING)
             return str(exp.experiment_id)
         location = None
         if is_embedded(self.uri):
             location = (self.root / EMBEDDED_ARTIFACTS).resolve().as_uri()
         try:
-            return str(self.client.create_experiment(name, artifact_location=location))
+            return str(self.client.create_experiment(name, artifact_location=location,
+                                                     tags={TAG_EXPERIMENT_KIND: EXPERIMENT_KIND_TRAINING}))
         except Exception:  # created concurrently by another worker
             exp = self.client.get_experiment_by_name(name)
             if exp is None:
@@ -374,9 +398,13 @@ class Tracker:
     # --- LoggedModel ---------------------------------------------------------------------------
     def log_model(self, experiment_id: str, run_id: str, name: str, tflite: Path, params: dict[str, Any],
                   metrics: dict[str, float], tags: dict[str, str]) -> str:
-        """Register the variant as an MLflow LoggedModel with its .tflite, params and metrics."""
+        """Register the variant as an MLflow LoggedModel with its .tflite, params and metrics. Its name says
+        which experiment and variant it is, and is unique: ``<experiment>-<variant>-<variant id[:8]>``."""
+        experiment = self.client.get_experiment(experiment_id).name
+        vid = tags.get(TAG_VARIANT, "")
         model = self.client.create_logged_model(
-            experiment_id, name=logged_model_name(name), source_run_id=run_id, tags=tags,
+            experiment_id, name=logged_model_name(f"{experiment}-{name}" + (f"-{vid[:8]}" if vid else "")),
+            source_run_id=run_id, tags=tags,
             params={k: str(v) for k, v in params.items()}, model_type="tflite",
         )
         try:
@@ -388,7 +416,92 @@ class Tracker:
         except Exception:
             self.client.finalize_logged_model(model.model_id, "FAILED")
             raise
+        self.client.set_tag(run_id, TAG_MODEL_ID, model.model_id)
         return str(model.model_id)
+
+    # --- what a manager sees: descriptions, the dataset, the registry --------------------------
+    def describe_experiment(self, experiment_id: str, text: str) -> None:
+        """The experiment's description (markdown, shown above its runs)."""
+        self.client.set_experiment_tag(experiment_id, TAG_NOTE, text)
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        self.client.update_run(run_id, name=name)
+
+    def log_image(self, run_id: str, png: bytes, name: str) -> None:
+        """A PNG as the artifact ``name`` (the artifact view shows it) and as an MLflow image under the key of
+        its stem (run comparisons' image charts show it)."""
+        import io
+        import tempfile
+
+        from PIL import Image
+
+        with tempfile.TemporaryDirectory(prefix="wb-img-") as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(png)
+            self.client.log_artifact(run_id, str(path))
+        self.client.log_image(run_id, Image.open(io.BytesIO(png)), key=Path(name).stem, step=0)
+
+    def log_dataset(self, run_id: str, dataset: str, fingerprint: str, context: str = "test") -> None:
+        """Record what the numbers were measured on as the run's MLflow dataset input (the Dataset column):
+        ``dataset`` as the experiment names it (a zoo name, an .npz path, ``module:function``) and its
+        fingerprint (the first 16 hex digits are MLflow's digest; the whole one is in the profile)."""
+        import json
+
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        local = dataset.endswith(".npz")
+        name = Path(dataset).stem if local else dataset
+        ds = Dataset(name=name[:500], digest=fingerprint[:16], source_type="local" if local else "code",
+                     source=json.dumps({"uri": dataset} if local else {"tags": {"workbench.dataset": dataset}}),
+                     profile=json.dumps({"dataset": dataset, "fingerprint": fingerprint}))
+        self.client.log_inputs(run_id, [DatasetInput(ds, [InputTag("mlflow.data.context", context)])])
+
+    def model_id_of(self, run: Any) -> str | None:
+        """The LoggedModel a variant run produced (its tag, else a search by source run)."""
+        if run.data.tags.get(TAG_MODEL_ID):
+            return str(run.data.tags[TAG_MODEL_ID])
+        models = self.client.search_logged_models([run.info.experiment_id],
+                                                  filter_string=f"source_run_id = '{run.info.run_id}'",
+                                                  output_format="list")
+        return str(models[0].model_id) if models else None
+
+    def promote(self, registered_name: str, run: Any, description: str, tags: dict[str, str]) -> str | None:
+        """Point the ``recommended`` alias of the registered model ``registered_name`` at ``run``'s LoggedModel,
+        adding a model version when that model is not already the aliased one (so the version history is the
+        history of recommendations). Returns the aliased version, None when the run has no LoggedModel."""
+        from mlflow.exceptions import MlflowException
+
+        model_id = self.model_id_of(run)
+        if model_id is None:
+            return None
+        try:
+            self.client.create_registered_model(registered_name, description=(
+                f"What ships for experiment '{registered_name}': the alias `{RECOMMENDED_ALIAS}` "
+                "is the variant the newest sweep recommends; each version is one recommendation, with the sweep "
+                "that made it."))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        try:
+            current = self.client.get_model_version_by_alias(registered_name, RECOMMENDED_ALIAS)
+        except MlflowException:
+            current = None
+        if current is not None and current.source == f"models:/{model_id}":  # (the store may not keep model_id)
+            return str(current.version)
+        version = self.client.create_model_version(registered_name, source=f"models:/{model_id}",
+                                                   run_id=run.info.run_id, tags=tags, description=description,
+                                                   model_id=model_id)
+        self.client.set_registered_model_alias(registered_name, RECOMMENDED_ALIAS, version.version)
+        return str(version.version)
+
+    def demote(self, registered_name: str) -> None:
+        """No variant is recommended any more: the ``recommended`` alias is removed (versions stay)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.delete_registered_model_alias(registered_name, RECOMMENDED_ALIAS)
+        except MlflowException:
+            pass  # no such model or alias: nothing was recommended
 
     # --- queries ------------------------------------------------------------------------------
     def runs(self, experiment_id: str, filter_string: str = "", statuses: Iterable[str] | None = None,

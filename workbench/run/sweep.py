@@ -37,6 +37,7 @@ class SweepResult:
     work_dir: str = ".workbench"
     killed_runs: list[str] = field(default_factory=list)
     remeasured: dict[str, str] = field(default_factory=dict)  # variant -> why its FINISHED run was not reused
+    recommendation: str = ""  # the answer to "which variant do we ship, and what does it cost?" (markdown)
 
     @property
     def elsewhere(self) -> list[dict[str, Any]]:
@@ -116,6 +117,8 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
         elsewhere = tracker.live_claims(exp_id, lease)  # claimed by another live sweep (any work dir, machine)
         selected = [p for p in the_plan.variants if not only or p.name in only]
         todo = [p for p in selected if p.id not in finished and p.id not in elsewhere]
+        if not todo:  # nothing to measure: no empty sweep run, no new dashboard; the newest sweep's answer stands
+            return _nothing_to_do(tracker, spec, exp_id, selected, finished, elsewhere, killed, wdir)
         sweep_id = new_sweep_id()
         from workbench import provenance
 
@@ -137,6 +140,7 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
                 tracker.log_text(parent, spec.model_dump_json(indent=1), "experiment.resolved.json")
                 tracker.log(parent, params={"workers": workers, "executor": executor, "force": force,
                                             "dataset.fingerprint": the_plan.dataset_fingerprint})
+                _describe(tracker, the_plan, exp_id, parent)
                 tasks = [VariantTask(
                     plan_json=plan_json, variant_id=p.id, experiment_id=exp_id, parent_run_id=parent,
                     sweep_id=sweep_id, tracking_uri=tracker.uri, work_dir=str(wdir), root=str(root_p),
@@ -234,14 +238,44 @@ def _finish_parent(tracker: Any, result: SweepResult, compare_to: str | None, sp
         from workbench.run.compare import compare_with_previous
 
         result.regressions = compare_with_previous(tracker, result, compare_to, spec)
-    from workbench.views.dashboard import build_dashboard
+    from workbench.views.dashboard import build_report
 
     try:
-        result.dashboard = build_dashboard(tracker, result.experiment_id, result.sweep_id,
-                                           Path(result.work_dir) / "reports", tag_recommended=True)
+        report = build_report(tracker, result.experiment_id, result.sweep_id, Path(result.work_dir) / "reports",
+                              tag_recommended=True)
+        result.dashboard, result.recommendation = report.path, report.text
     except Exception as exc:  # a broken chart must not cost the night's measurements
         tracker.set_tags(result.parent_run_id, {"workbench.dashboard_error": f"{type(exc).__name__}: {exc}"[:500]})
     failures = [f"{r['variant']}: {r['reason']}" for r in result.failed]
     if failures:
         tracker.set_tags(result.parent_run_id, {"workbench.failures": "\n".join(failures)[:5000]})
     tracker.end_run(result.parent_run_id, "FAILED" if failures else "FINISHED")
+
+
+def _describe(tracker: Any, plan: Plan, experiment_id: str, parent: str) -> None:
+    """The experiment's description (what it compares, how to read it) and the sweep's dataset input."""
+    from workbench.views.summary import experiment_description
+
+    tracker.describe_experiment(experiment_id, experiment_description(plan.experiment, len(plan.variants)))
+    tracker.log_dataset(parent, plan.experiment.baseline.dataset, plan.dataset_fingerprint)
+
+
+def _nothing_to_do(tracker: Any, spec: ExperimentSpec, experiment_id: str, selected: list[Any],
+                   finished: dict[str, Any], elsewhere: dict[str, Any], killed: list[str], wdir: Path) -> SweepResult:
+    """Every selected variant is already FINISHED (or held by another live sweep): the result lists them, with
+    no parent run, and carries the recommendation of the newest sweep that made one."""
+    from workbench.tracking import TAG_SWEEP
+    from workbench.views.dashboard import standing_recommendation
+
+    result = SweepResult(spec.name, experiment_id, "", "", tracker.uri, killed_runs=killed, work_dir=str(wdir))
+    for p in selected:
+        if p.id in elsewhere:
+            held = elsewhere[p.id]
+            result.rows.append(_row(p.name, p.id, p.spec.technique, "ELSEWHERE", f"running elsewhere: run "
+                                    f"{held.info.run_id} of sweep {held.data.tags.get(TAG_SWEEP, '?')}", None))
+        else:
+            run = finished[p.id]
+            result.rows.append(_row(p.name, p.id, p.spec.technique, "SKIPPED",
+                                    "already FINISHED in run " + run.info.run_id, run))
+    result.recommendation = standing_recommendation(tracker, experiment_id)
+    return result

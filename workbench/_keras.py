@@ -7,6 +7,7 @@ other module imports ``keras``, ``tf`` and ``tfmot`` from here. Never import ``k
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -48,6 +49,10 @@ with _start_up_lines_held():
     import tf_keras as keras
 
     tf.config.list_physical_devices()  # the device probe ("failed call to cuInit") runs now, while held
+
+# in an interactive session (a notebook kernel) TensorFlow sets its logger to INFO and prints a line for every
+# SavedModel the converter writes; warnings and errors still show
+tf.get_logger().setLevel(logging.WARNING)
 
 if os.environ["TF_USE_LEGACY_KERAS"] != "1":  # pragma: no cover - a user overrode it before import
     raise ImportError("TF_USE_LEGACY_KERAS must be 1: tensorflow-model-optimization needs Keras 2 (tf_keras)")

@@ -26,6 +26,8 @@ from workbench.data import Dataset, load_dataset
 from workbench.errors import DataError, ModelFileError, SpecError
 from workbench.files import atomic_write, file_lock
 from workbench.model_files import model_fingerprint, sha256_file
+from workbench.paths import project_root
+from workbench.paths import resolve as resolve_path
 from workbench.profile import ProfileResult, profile_model
 from workbench.runtime_model import RUNTIME_NAMES
 from workbench.runtimes import (
@@ -183,9 +185,13 @@ def prepare_variant(experiment: str | Path | ExperimentSpec = "", variant: str |
     training, without importing TensorFlow). By hand, ``experiment`` +
     ``variant`` (a name, a VariantSpec or its JSON) are planned here. With ``run_id`` (a sweep created the
     run, tags included) the run is only written to; without it a run is created here and ended by
-    ``log_variant``.
+    ``log_variant``. ``root`` anchors relative paths (experiment, work_dir, dataset files) and the embedded
+    store: by default the sweep's working directory under a plan (papermill ``--cwd``), else the project
+    root (``workbench.paths.project_root``), so a notebook whose kernel starts in ``notebooks/`` works.
     """
-    root_p = Path(root or Path.cwd()).resolve()
+    root_p = Path(root).resolve() if root else (Path.cwd().resolve() if plan else project_root())
+    if isinstance(experiment, str | Path) and str(experiment):
+        experiment = resolve_path(experiment, root_p)
     if plan:
         the_plan = _read_plan(plan)
         planned = the_plan.variant(variant_id)

@@ -51,8 +51,24 @@ def _layer_label(tensor_name: str, op_name: str, k: int) -> str:
     return parts[1] if len(parts) >= 3 else f"{op_name.lower()}#{k}"
 
 
-def quant_sensitivity(float_tflite: bytes, int8_tflite: bytes, x: np.ndarray) -> list[dict[str, Any]]:
-    """One row per quantized layer: op, float tensor name (usable to keep it float), RMSE, scale, RMSE/scale."""
+def weighted_layer_names(model: Any) -> list[str]:
+    """The Keras names of the layers with a kernel, in model order: the layers both analyses rank."""
+    return [layer.name for layer in model.layers if getattr(layer, "kernel", None) is not None]
+
+
+def _keras_names(labels: list[str], names: Sequence[str]) -> list[str]:
+    """Labels read from .tflite tensor names -> the model's Keras layer names. A label that is not one
+    (an output named by the signature, e.g. ``StatefulPartitionedCall:0``) takes the next unused name in
+    graph order, so every table names a layer the same way."""
+    free = [n for n in names if n not in labels]
+    return [label if label in names or not free else free.pop(0) for label in labels]
+
+
+def quant_sensitivity(float_tflite: bytes, int8_tflite: bytes, x: np.ndarray,
+                      layer_names: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """One row per quantized layer: op, float tensor name (usable to keep it float), RMSE, scale, RMSE/scale.
+
+    ``layer_names`` (``weighted_layer_names(model)``) makes every row's ``layer`` the Keras layer name."""
     f_ops, f_out = _run_all_tensors(float_tflite, x)
     q_ops, q_out = _run_all_tensors(int8_tflite, x)
     if [o["op_name"] for o in f_ops] != [o["op_name"] for o in q_ops]:
@@ -70,6 +86,8 @@ def quant_sensitivity(float_tflite: bytes, int8_tflite: bytes, x: np.ndarray) ->
                      "node": fo["tensor"]["name"],
                      "rmse": rmse, "scale": float(scale), "rmse_over_scale": rmse / float(scale),
                      "max_abs_error": float(np.max(np.abs(deq - ref)))})
+    for row, name in zip(rows, _keras_names([r["layer"] for r in rows], layer_names), strict=True):
+        row["layer"] = name
     return rows
 
 
@@ -87,10 +105,8 @@ def prune_sensitivity(model: Any, dataset: Any, sparsities: Sequence[float] = (0
     base_acc = accuracy(TfliteModel(convert(model, "float32")).predict(x), y)
     original = model.get_weights()
     rows = []
-    for layer in model.layers:
-        kernel = getattr(layer, "kernel", None)
-        if kernel is None:
-            continue
+    for layer in (model.get_layer(name) for name in weighted_layer_names(model)):
+        kernel = layer.kernel
         w = kernel.numpy()
         for s in sparsities:
             threshold = np.quantile(np.abs(w), s)

@@ -1,119 +1,358 @@
 """The interactive explorer: pick a technique and its knobs, press run; the variant is built in-process,
 measured on LiteRT, logged to MLflow, and the figure of every logged variant of the experiment updates in
-place with the new point highlighted. ``notebooks/explore.ipynb`` shows it; tests drive it headless."""
+place with the new point highlighted. ``notebooks/explore.ipynb`` shows it; tests drive it headless.
+
+Only the knobs of the chosen technique are shown; every technique of the workbench is offered. The runs
+of one explorer session are grouped under one parent run (``workbench.kind=explorer``), tagged
+``workbench.origin=adhoc``: they are never a sweep's result.
+"""
 
 from __future__ import annotations
 
-import json
+import html
+import time
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from workbench.spec import ExperimentSpec, VariantSpec, load_experiment
+from workbench.paths import project_root
+from workbench.paths import resolve as resolve_path
+from workbench.quiet import quiet_native_output
+from workbench.spec import BaselineSpec, ExperimentSpec, VariantSpec, load_experiment
 
-TECHNIQUES = ["ptq only", "prune", "prune_structured", "cluster", "qat", "prune+cluster+qat"]
+#: technique key -> (label in the dropdown, what it does: shown under it)
+TECHNIQUES: dict[str, tuple[str, str]] = {
+    "ptq": ("post-training quantization only", "the baseline converted with the chosen mode, no fine-tuning"),
+    "prune": ("prune (magnitude)", "tfmot magnitude pruning to the target sparsity, 6 fine-tuning epochs"),
+    "prune_structured": ("2:4 structured sparsity", "2 zeros in every 4 weights (Conv2D, Dense), 3 epochs"),
+    "cluster": ("cluster weights", "k-means clusters per kernel, 3 fine-tuning epochs"),
+    "qat": ("quantization-aware training", "fake-quant fine-tuning (2 epochs), then full-integer export"),
+    "prune+cluster+qat": ("prune → cluster → QAT (PCQAT)",
+                          "pruning, sparsity-preserving clustering, then QAT preserving both"),
+    "distill": ("distill into a smaller student", "the baseline teaches a narrower copy of itself (10 epochs); "
+                "the same student trained from labels alone is measured too"),
+    "lowrank": ("low-rank (SVD) factorization", "Dense kernels split into two rank-r layers, 3 epochs"),
+    "keep_float": ("selective int8 (keep_float)", "full-integer int8 with the k most quantization-sensitive "
+                   "layers (measured on LiteRT) left in float32"),
+}
+#: the knobs each technique uses (quantization and threads apply to all)
+KNOBS: dict[str, tuple[str, ...]] = {
+    "ptq": (), "prune": ("sparsity",), "prune_structured": (), "cluster": ("clusters",), "qat": (),
+    "prune+cluster+qat": ("sparsity", "clusters"), "distill": ("student_width", "temperature", "alpha"),
+    "lowrank": ("rank",), "keep_float": ("keep_float",),
+}
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int8_io", "int16x8")
+INT8_ONLY = frozenset({"qat", "prune+cluster+qat", "keep_float"})
+#: x-axis choices: label -> (metric key, scale to display units); y is always the .tflite's accuracy
+X_AXES: dict[str, tuple[str, float]] = {
+    "latency p50 (ms)": ("latency_ms_p50", 1.0),
+    "size (KB)": ("size_bytes", 1 / 1024),
+    "gzip size (KB)": ("size_gzip_bytes", 1 / 1024),
+    "peak memory (MB)": ("memory_mb_peak", 1.0),
+}
+#: the budget (``budgets:``) drawn as a vertical line on each x axis
+X_BUDGETS = {"latency p50 (ms)": "max_latency_ms", "size (KB)": "max_size_kb", "peak memory (MB)": "max_memory_mb"}
 
 
-def steps_for(technique: str, sparsity: float, clusters: int) -> list[dict[str, Any]]:
-    """The step chain the explorer's controls describe."""
-    prune = {"technique": "prune", "sparsity": sparsity, "epochs": 6, "learning_rate": 0.001}
-    cluster = {"technique": "cluster", "clusters": clusters, "epochs": 3, "learning_rate": 0.0001}
-    return {
-        "ptq only": [],
+@dataclass(frozen=True)
+class Knobs:
+    """What the controls say (every knob; a technique reads only its own, see ``KNOBS``)."""
+
+    technique: str = "ptq"
+    sparsity: float = 0.5
+    clusters: int = 16
+    rank: int = 16
+    keep_float: int = 1
+    student_width: float = 0.5
+    temperature: float = 4.0
+    alpha: float = 0.5
+    quantization: str = "int8"
+    threads: int = 1
+
+
+def _student(baseline: BaselineSpec, width: float) -> dict[str, Any]:
+    """A narrower copy of the baseline (zoo models); other baselines get the digits CNN at that width."""
+    args = dict(baseline.model_args)
+    if baseline.model == "digits_cnn":
+        dense = int(args.get("dense", 128))
+        return {"student": "digits_cnn", "student_args": {**args, "width": float(args.get("width", 1.0)) * width,
+                                                          "dense": max(8, round(dense * width))}}
+    if baseline.model.startswith("mobilenet"):
+        return {"student": baseline.model, "student_args": {**args, "alpha": float(args.get("alpha", 1.0)) * width}}
+    return {"student": "digits_cnn", "student_args": {"width": width}}
+
+
+def variant_for(knobs: Knobs, baseline: BaselineSpec) -> VariantSpec:
+    """The variant the controls describe (pure: no widgets, no files). ValueError on an unknown technique."""
+    if knobs.technique not in TECHNIQUES:
+        raise ValueError(f"unknown technique '{knobs.technique}'; known: {', '.join(TECHNIQUES)}")
+    prune = {"technique": "prune", "sparsity": knobs.sparsity, "epochs": 6, "learning_rate": 0.001}
+    cluster = {"technique": "cluster", "clusters": knobs.clusters, "epochs": 3, "learning_rate": 0.0001}
+    steps: list[dict[str, Any]] = {
+        "ptq": [], "keep_float": [],
         "prune": [prune],
         "prune_structured": [{"technique": "prune_structured", "epochs": 3, "learning_rate": 0.0005}],
         "cluster": [cluster],
         "qat": [{"technique": "qat", "epochs": 2, "learning_rate": 0.0001}],
-        "prune+cluster+qat": [prune, {**cluster, "preserve_sparsity": True}, {"technique": "qat", "preserve": "both",
-                                                                               "epochs": 2}],
-    }[technique]
+        "prune+cluster+qat": [prune, {**cluster, "preserve_sparsity": True},
+                              {"technique": "qat", "preserve": "both", "epochs": 2}],
+        "distill": [{"technique": "distill", **_student(baseline, knobs.student_width), "epochs": 10,
+                     "temperature": knobs.temperature, "alpha": knobs.alpha}],
+        "lowrank": [{"technique": "lowrank", "rank": knobs.rank, "epochs": 3, "learning_rate": 0.0005}],
+    }[knobs.technique]
+    quant = knobs.quantization
+    if knobs.technique in INT8_ONLY and quant not in ("int8", "int8_io"):
+        quant = "int8"
+    keep = knobs.keep_float if knobs.technique == "keep_float" else 0
+    used = {k: getattr(knobs, k) for k in KNOBS[knobs.technique]}
+    label = "".join(f"-{k.replace('_', '')}{v:g}" if isinstance(v, float) else f"-{k.replace('_', '')}{v}"
+                    for k, v in used.items())
+    name = f"explore-{knobs.technique.replace('+', '-')}{label}-{quant}"
+    return VariantSpec.model_validate({"name": name, "steps": steps, "quantization": quant, "keep_float": keep})
+
+
+@dataclass(frozen=True)
+class Point:
+    """One logged variant as the figure shows it."""
+
+    run_id: str
+    name: str
+    technique: str
+    origin: str  # "sweep" | "adhoc"
+    metrics: dict[str, float]
+
+
+def latest_points(runs: list[Any]) -> list[Point]:
+    """The newest FINISHED run of each variant id (runs come newest first), with accuracy and latency."""
+    seen: set[str] = set()
+    out = []
+    for r in runs:
+        m, tags = r.data.metrics, r.data.tags
+        vid = tags.get("workbench.variant_id", r.info.run_id)
+        if vid in seen or "accuracy" not in m or "latency_ms_p50" not in m:
+            continue
+        seen.add(vid)
+        out.append(Point(r.info.run_id, tags.get("workbench.variant", ""), tags.get("workbench.technique", ""),
+                         tags.get("workbench.origin", "sweep"), dict(m)))
+    return out
+
+
+def _hover(p: Point) -> str:
+    m = p.metrics
+    lines = [f"<b>{html.escape(p.name)}</b> ({html.escape(p.technique)})",
+             f"accuracy {m['accuracy']:.2%} ({m.get('accuracy_delta', 0.0):+.2f} pts)",
+             f"p50 {m['latency_ms_p50']:.4g} ms", f"size {m.get('size_bytes', 0) / 1024:.1f} KB"
+             f" (gzip ratio {m.get('compression_ratio_gzip', 0):.2f})",
+             "sweep result" if p.origin == "sweep" else "ad-hoc run (explorer / by hand)"]
+    return "<br>".join(lines)
 
 
 class Explorer:
-    """Widgets + a plotly FigureWidget over an experiment's logged variants."""
+    """Widgets + a plotly FigureWidget over an experiment's logged variants.
 
-    def __init__(self, experiment: str | Path, work_dir: str | Path = ".workbench", tracking_uri: str = "") -> None:
+    Relative ``experiment`` and ``work_dir`` resolve against ``root`` (default: the project root, see
+    ``workbench.paths``), and the embedded store is the one under it: the one ``make demo`` fills.
+    """
+
+    def __init__(self, experiment: str | Path, work_dir: str | Path = ".workbench", tracking_uri: str = "",
+                 root: str | Path | None = None) -> None:
         import ipywidgets as w
         import plotly.graph_objects as go
 
-        self.experiment_file = str(experiment)
-        self.spec: ExperimentSpec = load_experiment(experiment)
-        self.work_dir, self.tracking_uri = work_dir, tracking_uri
-        self.technique = w.Dropdown(options=TECHNIQUES, value="ptq only", description="technique")
-        self.sparsity = w.FloatSlider(value=0.5, min=0.1, max=0.95, step=0.05, description="sparsity")
-        self.clusters = w.IntSlider(value=16, min=2, max=64, description="clusters")
-        self.quantization = w.Dropdown(options=["float32", "float16", "dynamic", "int8", "int8_io", "int16x8"],
-                                       value="int8", description="quantization")
-        self.threads = w.IntSlider(value=self.spec.target.threads, min=1, max=8, description="threads")
+        self.root = Path(root).resolve() if root else project_root()
+        self.experiment_file = resolve_path(experiment, self.root)
+        self.spec: ExperimentSpec = load_experiment(self.experiment_file)
+        self.work_dir, self.tracking_uri = resolve_path(work_dir, self.root), tracking_uri
+        self.session_run_id = ""  # the parent run of this session's runs, created on the first run
+        self.last_summary: dict[str, Any] | None = None
+        self._highlight: str | None = None
+        style = {"description_width": "110px"}
+        wide = w.Layout(width="360px")
+        self.technique = w.Dropdown(options=[(label, key) for key, (label, _) in TECHNIQUES.items()], value="ptq",
+                                    description="technique", style=style, layout=w.Layout(width="420px"))
+        self.hint = w.HTML(layout=w.Layout(width="420px"))
+        self.sparsity = w.FloatSlider(value=0.5, min=0.1, max=0.95, step=0.05, description="sparsity",
+                                      style=style, layout=wide)
+        self.clusters = w.IntSlider(value=16, min=2, max=64, description="clusters", style=style, layout=wide)
+        self.rank = w.IntSlider(value=16, min=1, max=128, description="rank", style=style, layout=wide)
+        self.keep_float = w.IntSlider(value=1, min=1, max=8, description="layers kept float", style=style,
+                                      layout=wide)
+        self.student_width = w.FloatSlider(value=0.5, min=0.125, max=1.0, step=0.125, description="student width",
+                                           style=style, layout=wide)
+        self.temperature = w.FloatSlider(value=4.0, min=1.0, max=20.0, step=0.5, description="temperature",
+                                         style=style, layout=wide)
+        self.alpha = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="teacher weight α",
+                                   style=style, layout=wide)
+        self.quantization = w.Dropdown(options=list(QUANTIZATIONS), value="int8", description="quantization",
+                                       style=style, layout=wide)
+        self.threads = w.IntSlider(value=self.spec.target.threads, min=1, max=8, description="threads",
+                                   style=style, layout=wide)
         self.button = w.Button(description="run", button_style="primary", icon="play")
         self.status = w.HTML()
+        self.x_axis = w.Dropdown(options=list(X_AXES), value="latency p50 (ms)", description="x axis", style=style,
+                                 layout=wide)
+        self.log_x = w.Checkbox(value=True, description="log scale", indent=False)
         self.button.on_click(self.run)
-        self.figure = go.FigureWidget(layout={"title": f"{self.spec.name}: every logged variant",
-                                              "xaxis_title": "latency p50 (ms)", "yaxis_title": "accuracy (.tflite)",
-                                              "template": "plotly_white", "height": 450})
-        self.figure.add_scatter(mode="markers", name="logged variants", marker={"color": "#9aa"})
-        self.figure.add_scatter(mode="markers+text", name="new", marker={"color": "#d62728", "size": 16},
-                                textposition="top center")
-        self.last_summary: dict[str, Any] | None = None
+        self.technique.observe(lambda _: self._show_knobs(), names="value")
+        self.x_axis.observe(lambda _: self.refresh(self._highlight), names="value")
+        self.log_x.observe(lambda _: self.refresh(self._highlight), names="value")
+        self.figure = go.FigureWidget(layout={
+            "title": {"text": f"{self.spec.name}: every logged variant (newest run of each)"},
+            "yaxis": {"title": {"text": "accuracy of the .tflite"}, "tickformat": ".1%"},
+            "template": "plotly_white", "height": 480, "margin": {"l": 70, "r": 30, "t": 60, "b": 60},
+            "legend": {"orientation": "h", "y": -0.2}, "hovermode": "closest"})
+        for name, color, size in (("sweep variants", "#8a9ba8", 10), ("ad-hoc runs", "#1f77b4", 10),
+                                  ("new", "#d62728", 16)):
+            self.figure.add_scatter(mode="markers", name=name, marker={"color": color, "size": size},
+                                    hovertemplate="%{text}<extra></extra>", cliponaxis=False)
+        self._show_knobs()
         self.refresh()
 
+    # --- controls -----------------------------------------------------------------------------------
+    def knobs(self) -> Knobs:
+        return Knobs(**{f.name: getattr(self, f.name).value for f in fields(Knobs)})
+
+    def set_controls(self, **knobs: Any) -> None:
+        """Set any controls at once (notebook parameters, tests): ``set_controls(technique="prune", sparsity=.6)``."""
+        unknown = set(knobs) - {f.name for f in fields(Knobs)}
+        if unknown:
+            raise ValueError(f"unknown control(s) {sorted(unknown)}; known: {[f.name for f in fields(Knobs)]}")
+        wanted = replace(Knobs(), **knobs)
+        variant_for(wanted, self.spec.baseline)  # ValueError before any control changes
+        if "technique" in knobs:
+            self.technique.value = wanted.technique
+        for name, value in knobs.items():
+            if name != "technique":
+                getattr(self, name).value = value
+
+    def _show_knobs(self) -> None:
+        tech = self.technique.value
+        for knob in ("sparsity", "clusters", "rank", "keep_float", "student_width", "temperature", "alpha"):
+            getattr(self, knob).layout.display = "" if knob in KNOBS[tech] else "none"
+        options = ["int8", "int8_io"] if tech in INT8_ONLY else list(QUANTIZATIONS)
+        current = self.quantization.value
+        self.quantization.options = options
+        self.quantization.value = current if current in options else "int8"
+        self.hint.value = f"<small style='color:#555'>{html.escape(TECHNIQUES[tech][1])}</small>"
+
     def variant(self) -> VariantSpec:
-        steps = steps_for(self.technique.value, self.sparsity.value, self.clusters.value)
-        name = "explore-" + "-".join([s["technique"] for s in steps] + [self.quantization.value])
-        return VariantSpec.model_validate({"name": name, "steps": steps, "quantization": self.quantization.value})
+        """The variant the controls describe now."""
+        return variant_for(self.knobs(), self.spec.baseline)
 
-    def _logged(self) -> list[Any]:
-        from workbench.tracking import TAG_KIND, Tracker
+    # --- the figure ---------------------------------------------------------------------------------
+    def _tracker(self) -> Any:
+        from workbench.tracking import Tracker
 
-        tr = Tracker(self.tracking_uri or None)
+        return Tracker(self.tracking_uri or None, self.root)
+
+    def _logged(self) -> list[Point]:
+        from workbench.tracking import TAG_KIND
+
+        tr = self._tracker()
         exp = tr.client.get_experiment_by_name(self.spec.name)
         if exp is None:
             return []
-        return [r for r in tr.runs(exp.experiment_id, f"tags.`{TAG_KIND}` = 'variant'", statuses=["FINISHED"])
-                if "accuracy" in r.data.metrics and "latency_ms_p50" in r.data.metrics]
+        return latest_points(tr.runs(exp.experiment_id, f"tags.`{TAG_KIND}` = 'variant'", statuses=["FINISHED"]))
 
     def refresh(self, highlight_run: str | None = None) -> None:
-        runs = self._logged()
+        """Re-read the store and redraw (the new run, if given, in red)."""
+        self._highlight = highlight_run
+        points = self._logged()
+        key, scale = X_AXES[self.x_axis.value]
+        points = [p for p in points if key in p.metrics]
+        groups = ([p for p in points if p.origin != "adhoc"], [p for p in points if p.origin == "adhoc"],
+                  [p for p in points if p.run_id == highlight_run])
         with self.figure.batch_update():
-            scatter, new = self.figure.data
-            scatter.x = [r.data.metrics["latency_ms_p50"] for r in runs]
-            scatter.y = [r.data.metrics["accuracy"] for r in runs]
-            scatter.text = [r.data.tags.get("workbench.variant", "") for r in runs]
-            hit = [r for r in runs if r.info.run_id == highlight_run]
-            new.x = [r.data.metrics["latency_ms_p50"] for r in hit]
-            new.y = [r.data.metrics["accuracy"] for r in hit]
-            new.text = [r.data.tags.get("workbench.variant", "") for r in hit]
+            for trace, group in zip(self.figure.data, groups, strict=True):
+                trace.x = [p.metrics[key] * scale for p in group]
+                trace.y = [p.metrics["accuracy"] for p in group]
+                trace.text = [_hover(p) for p in group]
+            self.figure.layout.xaxis.type = "log" if self.log_x.value else "linear"
+            self.figure.layout.xaxis.title.text = self.x_axis.value + (" (log scale)" if self.log_x.value else "")
+            self.figure.layout.shapes, self.figure.layout.annotations = self._budget_lines(points)
+        if not points:
+            self.status.value = ("no variant of this experiment is logged yet in "
+                                 f"<code>{html.escape(self._tracker().uri)}</code>: press run (or <code>make demo"
+                                 "</code> first)")
 
-    def set_controls(self, technique: str, sparsity: float, clusters: int, quantization: str, threads: int) -> None:
-        """Set every control at once (notebook parameters, tests)."""
-        self.technique.value, self.sparsity.value, self.clusters.value = technique, sparsity, clusters
-        self.quantization.value, self.threads.value = quantization, threads
+    def _budget_lines(self, points: list[Point]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The experiment's ``budgets:`` as dashed lines: accuracy floor, and the limit on the x metric."""
+        budgets = self.spec.budgets
+        shapes: list[dict[str, Any]] = []
+        notes: list[dict[str, Any]] = []
+        line = {"color": "#2ca02c", "dash": "dash", "width": 1.5}
+        if budgets.max_accuracy_drop is not None and points:
+            m = points[0].metrics  # every run knows the float baseline: accuracy - delta
+            floor = m["accuracy"] - m.get("accuracy_delta", 0.0) / 100 - budgets.max_accuracy_drop / 100
+            shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": floor, "y1": floor,
+                           "line": line})
+            notes.append({"xref": "paper", "x": 1, "yref": "y", "y": floor, "xanchor": "right", "yanchor": "top",
+                          "showarrow": False, "font": {"color": "#2ca02c", "size": 11},
+                          "text": f"budget: −{budgets.max_accuracy_drop:g} pts"})
+        limit_field = X_BUDGETS.get(self.x_axis.value)
+        limit = getattr(budgets, limit_field) if limit_field else None
+        if limit is not None:
+            shapes.append({"type": "line", "xref": "x", "x0": limit, "x1": limit, "yref": "paper", "y0": 0, "y1": 1,
+                           "line": line})
+            notes.append({"xref": "x", "x": limit, "yref": "paper", "y": 1, "xanchor": "left", "yanchor": "bottom",
+                          "showarrow": False, "font": {"color": "#2ca02c", "size": 11},
+                          "text": f"budget {limit:g}"})
+        return shapes, notes
 
     def point_count(self) -> int:
-        return len(self.figure.data[0].x or ())
+        """Points drawn (one per logged variant; the highlighted one is also among them)."""
+        return sum(len(t.x or ()) for t in self.figure.data[:2])
+
+    def highlighted(self) -> int:
+        return len(self.figure.data[2].x or ())
+
+    # --- running ------------------------------------------------------------------------------------
+    def _session_run(self) -> str:
+        """The parent run of this explorer session's runs (created once, kept FINISHED between runs)."""
+        from workbench.tracking import TAG_KIND, TAG_ORIGIN
+
+        if not self.session_run_id:
+            tr = self._tracker()
+            tr.check()
+            exp_id = tr.experiment_id(self.spec.name)
+            started = time.strftime("%Y-%m-%d %H:%M")
+            self.session_run_id = tr.start_run(exp_id, f"explorer {started}", {
+                TAG_KIND: "explorer", TAG_ORIGIN: "adhoc",
+                "mlflow.note.content": (f"Variants built interactively in the JupyterLab explorer "
+                                        f"(notebooks/explore.ipynb), session started {started}. Ad-hoc runs: "
+                                        "never a sweep's result, never recommended.")})
+            tr.end_run(self.session_run_id, "FINISHED")
+        return self.session_run_id
 
     def run(self, _button: Any = None) -> dict[str, Any]:
-        """The run button: build, measure, log, update the figure. Errors are shown, not raised."""
+        """The run button: build, measure, log, update the figure. Errors are shown in the widget, and raised."""
         from workbench.pipeline import run_variant
 
         spec = self.spec.model_copy(update={"target": self.spec.target.model_copy(update={"threads": self.threads.value})})
         variant = self.variant()
-        self.status.value = f"running <code>{variant.technique}</code> ..."
+        self.status.value = f"running <code>{html.escape(variant.name)}</code> ..."
+        self.button.disabled = True
         try:
-            summary = run_variant(spec, json.dumps(variant.model_dump(mode="json")), work_dir=self.work_dir,
-                                  tracking_uri=self.tracking_uri)
+            with quiet_native_output():  # TensorFlow's log lines would bury the status line
+                summary = run_variant(spec, variant, work_dir=self.work_dir, tracking_uri=self.tracking_uri,
+                                      root=self.root, parent_run_id=self._session_run())
         except Exception as exc:  # shown in the widget; the run (if any) is marked FAILED by run_variant
-            self.status.value = f"<b style='color:#c33'>failed:</b> {type(exc).__name__}: {exc}"
+            self.status.value = f"<b style='color:#c33'>failed:</b> {html.escape(f'{type(exc).__name__}: {exc}')}"
             raise
+        finally:
+            self.button.disabled = False
         self.last_summary = summary
         self.refresh(highlight_run=summary["run_id"])
-        self.status.value = (f"<b>{variant.name}</b>: accuracy {summary['accuracy']:.4f} "
-                             f"({summary['accuracy_delta']:+.2f} pts), p50 {summary['latency_ms_p50']:.4f} ms, "
-                             f"gzip ratio {summary['compression_ratio_gzip']:.2f}")
+        self.status.value = (f"<b>{html.escape(variant.name)}</b>: accuracy {summary['accuracy']:.2%} "
+                             f"({summary['accuracy_delta']:+.2f} pts), p50 {summary['latency_ms_p50']:.4g} ms, "
+                             f"{summary['size_bytes'] / 1024:.1f} KB (gzip ratio {summary['compression_ratio_gzip']:.2f})"
+                             + "".join(f"<br><small>{html.escape(n)}</small>" for n in summary.get("notes", [])))
         return summary
 
     def widget(self) -> Any:
         import ipywidgets as w
 
-        controls = w.VBox([self.technique, self.sparsity, self.clusters, self.quantization, self.threads,
-                           self.button, self.status])
-        return w.HBox([controls, self.figure])
+        knobs = w.VBox([self.technique, self.hint, self.sparsity, self.clusters, self.rank, self.keep_float,
+                        self.student_width, self.temperature, self.alpha])
+        common = w.VBox([self.quantization, self.threads, self.x_axis, self.log_x, self.button])
+        return w.VBox([w.HBox([knobs, common]), self.status, self.figure])

@@ -1,4 +1,8 @@
-"""Sensitivity analysis for notebooks: tables (pandas) and charts (plotly) for an experiment's baseline."""
+"""Sensitivity analysis for notebooks: tables (pandas) and charts (plotly) for an experiment's baseline.
+
+Both tables name a layer by its Keras name, in model order; TensorFlow's log lines are held back
+(``workbench.quiet``) so the notebook shows the tables, not the converter's chatter.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +10,51 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.quiet import quiet_native_output
+
+QUANT_COLUMNS = ["layer", "op", "rmse_over_scale", "rmse", "scale", "max_abs_error"]
+
 
 @dataclass
 class SensitivityReport:
-    quant_table: Any  # DataFrame: one row per quantized layer
-    prune_table: Any  # DataFrame: layer x sparsity -> accuracy drop
+    quant_table: Any  # DataFrame: one row per quantized layer, most sensitive first
+    prune_table: Any  # DataFrame: layer (model order) x sparsity -> accuracy drop in points
     quant_figure: Any
     prune_figure: Any
 
 
 def sensitivity_report(experiment: str | Path, sparsities: tuple[float, ...] = (0.5, 0.7, 0.9),
-                       samples: int = 64, work_dir: str | Path = ".workbench") -> SensitivityReport:
-    """int8 and pruning sensitivity of the experiment's (cached) baseline, measured on LiteRT."""
+                       samples: int = 64, work_dir: str | Path = ".workbench",
+                       root: str | Path | None = None) -> SensitivityReport:
+    """int8 and pruning sensitivity of the experiment's (cached) baseline, measured on LiteRT.
+
+    Relative paths resolve against ``root`` (default: the project root, see ``workbench.paths``)."""
     import pandas as pd
     import plotly.express as px
 
     from workbench import pipeline
-    from workbench.analysis.sensitivity import prune_sensitivity, quant_sensitivity
-    from workbench.convert import convert
 
-    ctx = pipeline.prepare_variant(experiment, '{"name": "analysis", "quantization": "int8"}', work_dir=work_dir,
-                                   track=False)
-    model = ctx.baseline.load_model()
-    calib = pipeline.calibration_samples(ctx)
-    q = pd.DataFrame(quant_sensitivity(convert(model, "float32"), convert(model, "int8", calib),
-                                       ctx.dataset.x_test[:samples]))
-    p = pd.DataFrame(prune_sensitivity(model, ctx.dataset, sparsities))
+    with quiet_native_output():
+        from workbench.analysis.sensitivity import prune_sensitivity, quant_sensitivity, weighted_layer_names
+        from workbench.convert import convert
+
+        ctx = pipeline.prepare_variant(experiment, '{"name": "analysis", "quantization": "int8"}',
+                                       work_dir=work_dir, root=root, track=False)
+        model = ctx.baseline.load_model()
+        names = weighted_layer_names(model)
+        calib = pipeline.calibration_samples(ctx)
+        q_rows = quant_sensitivity(convert(model, "float32"), convert(model, "int8", calib),
+                                   ctx.dataset.x_test[:samples], layer_names=names)
+        p_rows = prune_sensitivity(model, ctx.dataset, sparsities)
+    q = pd.DataFrame(q_rows)
+    p = pd.DataFrame(p_rows)
+    quant_table = q[QUANT_COLUMNS].sort_values("rmse_over_scale", ascending=False).reset_index(drop=True)
+    prune_table = p.pivot(index="layer", columns="sparsity", values="drop_pts").reindex(names).round(2)
+    prune_table.columns = [f"drop (pts) at {s:.0%} sparsity" for s in prune_table.columns]
     qfig = px.bar(q, x="layer", y="rmse_over_scale", hover_data=["op", "rmse", "scale", "max_abs_error"],
                   title="int8 sensitivity per layer (RMSE / quantization scale; 0.29 = rounding noise)")
     qfig.add_hline(y=0.2887, line_dash="dot", annotation_text="rounding noise")
     pfig = px.line(p, x="sparsity", y="drop_pts", color="layer", markers=True,
-                   title="accuracy drop (points) when pruning one layer alone, no fine-tuning")
-    return SensitivityReport(q, p, qfig, pfig)
+                   category_orders={"layer": names}, labels={"drop_pts": "accuracy drop (points)"},
+                   title="accuracy drop when pruning one layer alone, no fine-tuning")
+    return SensitivityReport(quant_table, prune_table, qfig, pfig)

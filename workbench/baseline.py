@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from workbench.data import Dataset
-from workbench.files import atomic_write, file_lock
+from workbench.errors import StorageError
+from workbench.files import atomic_write, describe_os_error, file_lock
 from workbench.model_files import sha256_file
 from workbench.spec import ExperimentSpec, baseline_id
 from workbench.tflite_model import TfliteModel, accuracy, gzip_size
@@ -160,31 +161,42 @@ def ensure_baseline(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root
                 moved = _quarantine(work_dir, bdir)
                 notes = (f"the cached float baseline failed verification ({exc}); it was moved to {moved} and "
                          "the baseline retrained",)
-        from workbench.convert import convert
-        from workbench.models import build_baseline, count_params, seed_everything, train_baseline
+        from workbench.models import build_baseline, seed_everything, train_baseline
 
         seed_everything(spec.baseline.training.seed)
         model = build_baseline(spec.baseline.model, spec.baseline.model_args, dataset, root, model_fingerprint)
         history = train_baseline(model, dataset, spec.baseline.training)
-        bdir.mkdir(parents=True, exist_ok=True)
-        tmp_model = bdir / ".model.tmp.keras"
-        model.save(tmp_model)
-        os.replace(tmp_model, bdir / "model.keras")
-        content = convert(model, "float32")
-        atomic_write(bdir / "float32.tflite", content)
-        logits = TfliteModel(content, source="baseline float32").predict(dataset.x_test)
-        top1 = np.argmax(logits, axis=1).astype(np.int64)
-        tmp_top1 = bdir / ".top1.tmp.npy"
-        np.save(tmp_top1, top1, allow_pickle=False)
-        os.replace(tmp_top1, bdir / "top1.npy")
-        meta = {
-            "id": bid, "accuracy": accuracy(logits, dataset.y_test), "size_bytes": len(content),
-            "size_gzip_bytes": gzip_size(content), "params": count_params(model), "history": history,
-            "spec": spec.baseline.model_dump(mode="json"), "dataset_fingerprint": dataset.fingerprint,
-            "model_fingerprint": model_fingerprint,
-            # the .tflite by the bytes measured above, not as read back: a bad write can never be recorded
-            "sha256": {"model.keras": sha256_file(bdir / "model.keras"),
-                       "float32.tflite": hashlib.sha256(content).hexdigest(), "top1.npy": sha256_file(bdir / "top1.npy")},
-        }
-        atomic_write(bdir / "baseline.json", json.dumps(meta, indent=1))
-        return replace(_load(bdir, bid), notes=notes)
+        try:
+            return _write_cache(bdir, bid, spec, dataset, model, history, model_fingerprint, notes)
+        except OSError as exc:  # a full disk names itself, and no half-written cache is ever read
+            raise StorageError(describe_os_error(exc, bdir)) from exc
+
+
+def _write_cache(bdir: Path, bid: str, spec: ExperimentSpec, dataset: Dataset, model: Any,
+                 history: dict[str, list[float]], model_fingerprint: str, notes: tuple[str, ...]) -> Baseline:
+    """Convert the trained baseline and write the cache, ``baseline.json`` (with the checksums) last."""
+    from workbench.convert import convert
+    from workbench.models import count_params
+
+    bdir.mkdir(parents=True, exist_ok=True)
+    tmp_model = bdir / ".model.tmp.keras"
+    model.save(tmp_model)
+    os.replace(tmp_model, bdir / "model.keras")
+    content = convert(model, "float32")
+    atomic_write(bdir / "float32.tflite", content)
+    logits = TfliteModel(content, source="baseline float32").predict(dataset.x_test)
+    top1 = np.argmax(logits, axis=1).astype(np.int64)
+    tmp_top1 = bdir / ".top1.tmp.npy"
+    np.save(tmp_top1, top1, allow_pickle=False)
+    os.replace(tmp_top1, bdir / "top1.npy")
+    meta = {
+        "id": bid, "accuracy": accuracy(logits, dataset.y_test), "size_bytes": len(content),
+        "size_gzip_bytes": gzip_size(content), "params": count_params(model), "history": history,
+        "spec": spec.baseline.model_dump(mode="json"), "dataset_fingerprint": dataset.fingerprint,
+        "model_fingerprint": model_fingerprint,
+        # the .tflite by the bytes measured above, not as read back: a bad write can never be recorded
+        "sha256": {"model.keras": sha256_file(bdir / "model.keras"),
+                   "float32.tflite": hashlib.sha256(content).hexdigest(), "top1.npy": sha256_file(bdir / "top1.npy")},
+    }
+    atomic_write(bdir / "baseline.json", json.dumps(meta, indent=1))
+    return replace(_load(bdir, bid), notes=notes)

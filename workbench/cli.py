@@ -22,7 +22,8 @@ def _fail(exc: BaseException) -> None:
 
 
 class _Group(click.Group):
-    """Turns WorkbenchError into one line on stderr and exit status 2 (no traceback), and a signal that stopped
+    """Turns WorkbenchError (and an OS refusal such as a full disk) into one line on stderr and exit status 2
+    (no traceback), and a signal that stopped
     a sweep (SIGINT, SIGTERM, SIGHUP) into one line and exit status 128 + the signal number."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -30,6 +31,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except WorkbenchError as exc:
             _fail(exc)
+        except OSError as exc:  # the OS refused (disk full, read-only, permissions): name it, not a traceback
+            from workbench.errors import StorageError
+            from workbench.files import describe_os_error
+
+            _fail(StorageError(describe_os_error(exc)))
         except KeyboardInterrupt as exc:
             import signal
 

@@ -27,6 +27,10 @@ class TrackingLost(TrackingError):
     """The tracking store stopped answering mid-way and kept failing for the whole retry budget."""
 
 
+class StorageError(WorkbenchError):
+    """The operating system refused a write or read (disk full, quota, read-only, permissions); names the path."""
+
+
 class IntegrityError(WorkbenchError):
     """A stored or cached file no longer matches the SHA-256 recorded when it was produced."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -9,15 +10,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.errors import StorageError, WorkbenchError
+
+#: what the operating system's refusals mean, in the words a user looks for
+OS_ERROR_WORDS = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system",
+                  errno.EACCES: "permission denied", errno.EPERM: "operation not permitted", errno.EIO: "I/O error",
+                  errno.EMFILE: "too many open files", errno.ENAMETOOLONG: "file name too long",
+                  errno.ENOTDIR: "a file is in the way of a folder"}
+
+
+def describe_os_error(exc: OSError, path: Path | str | None = None, doing: str = "writing") -> str:
+    """One line naming what the OS refused and where, e.g. ``disk full while writing /x/model.tflite``."""
+    where = path if path is not None else exc.filename
+    words = OS_ERROR_WORDS.get(exc.errno or -1) or (exc.strerror or str(exc) or type(exc).__name__)
+    return f"{words} while {doing} {where}" if where else f"{words} ({exc.strerror or exc})"
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write to a temp file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write to a temp file in the same folder, then rename: readers never see half a file. StorageError
+    (``disk full while writing <path>``, ...) when the OS refuses; the temp file is removed."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # pragma: no cover - the folder itself is gone or unwritable
+            pass
+        raise StorageError(describe_os_error(exc, path)) from exc
 
 
 @contextmanager

@@ -376,3 +376,49 @@ def test_a_mismatch_reads_as_one_line() -> None:
                            "recorded aaaaaaaaaaaa"
     gone = Mismatch("r" * 32, "int8", "LoggedModel m-1 model.tflite", "a" * 64, None, "No such file")
     assert str(gone) == "int8 (run rrrrrrrrrrrr): LoggedModel m-1 model.tflite is missing (No such file)"
+
+
+# ---------------------------------------------------------------- OS errors name themselves
+
+FULL = Path("/dev/full")  # every write to it fails with ENOSPC: a full disk without filling one
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full on this system")
+def test_a_full_disk_names_the_file_being_written(tmp_path: Path) -> None:
+    import os
+
+    from workbench.errors import StorageError
+    from workbench.files import atomic_write
+
+    target = tmp_path / "model.tflite"
+    tmp = tmp_path / f".model.tflite.{os.getpid()}.tmp"
+    tmp.symlink_to(FULL)
+    with pytest.raises(StorageError) as exc:
+        atomic_write(target, b"x" * 100_000)
+    assert str(exc.value) == f"disk full while writing {target}"
+    assert not target.exists() and not tmp.is_symlink()  # nothing half-written is left behind
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full on this system")
+def test_papermill_unable_to_write_its_notebook_is_named(tmp_path: Path) -> None:
+    import nbformat
+
+    from workbench.run.task import _crash_reason
+
+    nb = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]), nb)
+    out = tmp_path / "out.ipynb"
+    out.symlink_to(FULL)
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(nb), str(out), "-k", "python3", "--no-progress-bar"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    reason = _crash_reason(proc.stdout + proc.stderr, proc.returncode, out)
+    assert reason == f"failed: disk full while writing the executed notebook {out} (No space left on device)"
+
+
+def test_an_os_error_in_the_cli_is_one_line(tmp_path: Path) -> None:
+    _experiment(tmp_path, "digits_cnn")
+    (tmp_path / "afile").write_text("")
+    proc = _cli(tmp_path, "run", "--no-progress", "--work-dir", "afile/wd", "e.yaml")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr == f"error: a file is in the way of a folder while writing {tmp_path / 'afile/wd/locks'}\n"

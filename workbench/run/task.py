@@ -13,6 +13,7 @@ process tree is stopped, also on a Dask worker the supervisor cannot reach.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -137,11 +138,31 @@ def failure_from_notebook(path: Path) -> str | None:
     return None
 
 
-def _crash_reason(log_text: str, rc: int) -> str:
+_OS_ERROR_LINE = re.compile(r"^\w*Error: \[Errno (\d+)\] ([^\n]*?)(?:: '([^'\n]+)')?$", re.MULTILINE)
+
+
+def _os_error_reason(log_text: str, out_nb: Path | None) -> str | None:
+    """'disk full while writing <file>' from the last OS error in a papermill log (papermill itself failed to
+    write, e.g. the executed notebook on a full disk: the notebook then holds no error cell)."""
+    from workbench.files import OS_ERROR_WORDS
+
+    found = list(_OS_ERROR_LINE.finditer(log_text))
+    if not found:
+        return None
+    code, text, filename = int(found[-1].group(1)), found[-1].group(2), found[-1].group(3)
+    words = OS_ERROR_WORDS.get(code, text)
+    where = filename or (f"the executed notebook {out_nb}" if out_nb is not None else "")
+    return f"failed: {words} while writing {where} ({text})" if where else f"failed: {words} ({text})"
+
+
+def _crash_reason(log_text: str, rc: int, out_nb: Path | None = None) -> str:
     if "DeadKernelError" in log_text or "Kernel died" in log_text or "kernel died" in log_text.lower():
         return "crashed: the notebook kernel process died (killed or crashed)"
     if rc < 0:
         return f"crashed: papermill process killed by {signal.Signals(-rc).name}"
+    named = _os_error_reason(log_text, out_nb)
+    if named:
+        return named
     tail = [ln for ln in log_text.strip().splitlines() if ln.strip()][-1:] or ["no output"]
     return f"failed: papermill exited with status {rc} ({tail[0][:200]})"
 
@@ -260,7 +281,7 @@ def execute_variant(task: VariantTask) -> Outcome:
     if stopped:
         return _settle_stopped(tr, task, planned.name, run_id, out_nb, log_path, stopped, outcome)
     if rc is not None and rc != 0:
-        reason = failure_from_notebook(out_nb) or _crash_reason(log_path.read_text(errors="replace"), rc)
+        reason = failure_from_notebook(out_nb) or _crash_reason(log_path.read_text(errors="replace"), rc, out_nb)
     status = "FINISHED" if rc == 0 else "FAILED"
     try:
         if out_nb.exists():

@@ -77,7 +77,8 @@ def test_sweep_logs_everything_then_resume_skips(project):
     import mlflow
 
     models = mlflow.search_logged_models(experiment_ids=[parents[0].info.experiment_id], output_format="list")
-    assert {m.name for m in models} == {"float32", "int8"}
+    ids = {r.data.tags["workbench.variant"]: r.data.tags["workbench.variant_id"] for r in children}
+    assert {m.name for m in models} == {f"tiny-{v}-{vid[:8]}" for v, vid in ids.items()}  # unique, readable
 
     again = cli("run", "experiments/tiny.yaml", "--no-progress", cwd=project)
     assert again.returncode == 0, again.stderr[-2000:]

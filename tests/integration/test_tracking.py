@@ -27,7 +27,7 @@ def test_variant_run_with_logged_model(tmp_path):
     assert [m.value for m in sorted(hist, key=lambda m: m.step)] == [3.0, 2.0, 1.0]
     assert set(tr.finished_variant_runs(exp)) == {"abc"}
     logged = tr.client.get_logged_model(model_id)
-    assert logged.name == "prune-sparsity0_8_int8" and str(logged.status) == "READY"
+    assert logged.name == "t-prune-sparsity0_8_int8" and str(logged.status) == "READY"  # <experiment>-<variant>
     assert (tmp_path / "mlflow.db").exists() and (tmp_path / "mlartifacts").is_dir()
 
 

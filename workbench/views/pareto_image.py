@@ -33,7 +33,7 @@ def _panel(ax: Any, rows: list[dict[str, Any]], x: str, objectives: Any, spec: E
     if rec is not None:
         ax.scatter(scale(rec[x]), rec["accuracy"] * 100, marker="*", s=260, color=STAR, zorder=4,
                    label=f"recommended: {rec['variant']}")
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="best", fontsize=8)
     b = spec.budgets
     base = next((r["accuracy"] * 100 - r.get("accuracy_delta", 0.0) for r in pts), None)
     if b.max_accuracy_drop is not None and base is not None:
@@ -44,10 +44,13 @@ def _panel(ax: Any, rows: list[dict[str, Any]], x: str, objectives: Any, spec: E
     if limit is not None:
         ax.axvline(limit, color=BUDGET, ls="--", lw=1)
     if x == "latency_ms_p50":
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_ms(v)))
-        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-        ax.set_xlabel("p50 latency (log scale)" + (f"; budget {fmt_ms(limit)}" if limit else ""))
+        values = [r[x] for r in pts] + ([limit] if limit else [])
+        wide = bool(values) and max(values) / min(values) > 10  # a log axis only pays when decades apart
+        if wide:
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_ms(v) if v > 0 else ""))
+        ax.set_xlabel("p50 latency" + (" (log scale)" if wide else "") + (f"; budget {fmt_ms(limit)}" if limit else ""))
     else:
         ax.set_xlabel("size (KB)" + (f"; budget {limit:g} KB" if limit else ""))
     ax.set_ylabel("accuracy (%)")

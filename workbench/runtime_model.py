@@ -38,9 +38,16 @@ def predict_on(runtime: str, path: str | Path, x: np.ndarray, threads: int = 1) 
     except ModelFileError:
         raise
     except Exception as exc:  # the runtimes raise their own types; the message is what matters
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelFileError(f"{path.name}: {RUNTIME_NAMES[runtime]} cannot run it ({first[:300]})") from None
+        raise ModelFileError(f"{path.name}: {RUNTIME_NAMES[runtime]} cannot run it ({one_line(exc)})") from None
     raise ValueError(f"unknown runtime '{runtime}'; known: {', '.join(RUNTIME_NAMES)}")
+
+
+def one_line(exc: BaseException) -> str:
+    """The line of a runtime's error that says what went wrong: OpenVINO's messages start with lines of
+    source locations ("Exception from src/...") and end with the reason."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith("Exception from ")]
+    return (useful[-1] if useful else lines[0] if lines else type(exc).__name__)[:300]
 
 
 def _predict_onnxruntime(path: Path, x: np.ndarray, threads: int) -> np.ndarray:

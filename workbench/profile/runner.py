@@ -97,7 +97,14 @@ def _input_arrays(details, req, np):
     for k, d in enumerate(details):
         shape = [batch] + [int(s) for s in d["shape"][1:]]
         dtype = np.dtype(d["dtype"])
-        if samples is not None and k == 0 and list(samples.shape[1:]) == shape[1:]:
+        if samples is not None and k == 0:  # real samples must fit: never a silent fall-back to random data
+            fits = samples.ndim == len(shape) and all(shape[i] <= 0 or shape[i] == samples.shape[i]
+                                                      for i in range(1, len(shape)))
+            if not fits:
+                want = ", ".join(str(m) if m > 0 else "?" for m in shape[1:])
+                raise ValueError(f"the input samples have shape {tuple(samples.shape)} but the model's input "
+                                 f"'{d.get('name', 0)}' is {[int(s) for s in d['shape']]} ({dtype.name}): "
+                                 f"expected (N, {want})")
             x = samples.astype(np.float32)
             if dtype.kind != "f":
                 scale, zp = d["quantization"]
@@ -200,6 +207,16 @@ def _profile_single(backend, req, np, phases):
     return init_ms, samples, loop_s, used, extra
 
 
+def _reason(exc):
+    """One line saying what went wrong: the first line, or for OpenVINO's messages (source locations
+    first, "Exception from src/..."), the last line, which carries the reason."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith("Exception from ")]
+    if not lines:
+        return ""
+    return useful[-1] if useful and lines[0].startswith("Exception from ") else lines[0]
+
+
 def _check_request(req):
     """The request must carry exactly REQUEST_FIELDS: this script has no defaults to fall back on."""
     missing = [k for k in REQUEST_FIELDS if k not in req]
@@ -243,7 +260,7 @@ def main(argv):
         })
         code = 0
     except BaseException as exc:  # report everything, including KeyboardInterrupt, to the parent
-        result["error"] = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        result["error"] = f"{type(exc).__name__}: {_reason(exc)}"
         result["traceback"] = traceback.format_exc()
         sys.stderr.write(result["error"] + "\n")  # also there for a parent that never sees the JSON
         code = 1

@@ -309,6 +309,8 @@ def variant_run_params(plan: Plan, planned: PlannedVariant) -> dict[str, str]:
     }
     params = flatten(spec)
     params["dataset.fingerprint"] = plan.dataset_fingerprint
+    if plan.model_fingerprint:  # a user's model file, by content (zoo models have none)
+        params["model.fingerprint"] = plan.model_fingerprint
     params["experiment.file"] = plan.source
     return params
 

@@ -139,7 +139,9 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
                 tracker.log_artifact(parent, out_dir / "plan.json")
                 tracker.log_text(parent, spec.model_dump_json(indent=1), "experiment.resolved.json")
                 tracker.log(parent, params={"workers": workers, "executor": executor, "force": force,
-                                            "dataset.fingerprint": the_plan.dataset_fingerprint})
+                                            "dataset.fingerprint": the_plan.dataset_fingerprint,
+                                            **({"model.fingerprint": the_plan.model_fingerprint}
+                                               if the_plan.model_fingerprint else {})})
                 _describe(tracker, the_plan, exp_id, parent)
                 tasks = [VariantTask(
                     plan_json=plan_json, variant_id=p.id, experiment_id=exp_id, parent_run_id=parent,

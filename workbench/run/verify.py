@@ -47,7 +47,14 @@ def verify_store(experiment: str | None = None, work_dir: str | Path = ".workben
     """Re-hash every recorded artifact (run artifacts and LoggedModels) of ``experiment`` (default: every
     experiment in the store) and every cached baseline under ``work_dir``."""
     from workbench.baseline import cache_problems, cached_baselines
-    from workbench.tracking import TAG_KIND, Tracker, logged_models_by_run, recorded_sha256, verify_run
+    from workbench.tracking import (
+        TAG_INTEGRITY,
+        TAG_KIND,
+        Tracker,
+        logged_models_by_run,
+        recorded_sha256,
+        verify_run,
+    )
 
     root_p = Path(root or Path.cwd()).resolve()
     wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
@@ -70,7 +77,8 @@ def verify_store(experiment: str | None = None, work_dir: str | Path = ".workben
             mine = models.get(run.info.run_id, [])
             report.runs_checked += 1
             report.files_checked += len(recorded) + len(mine)
-            report.mismatches += [f"{exp.name}: {m}" for m in verify_run(tracker, run, mine)]
+            known = " [already excluded from results]" if run.data.tags.get(TAG_INTEGRITY) else ""
+            report.mismatches += [f"{exp.name}: {m}{known}" for m in verify_run(tracker, run, mine)]
     for bdir in cached_baselines(wdir):
         if not (bdir / "baseline.json").exists():
             continue  # training never finished here: nothing was recorded, and nothing reuses it

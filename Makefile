@@ -50,8 +50,9 @@ ui: $(STAMP)  ## open the MLflow UI on the embedded store (http://127.0.0.1:$(PO
 nightly: $(STAMP)  ## the nightly sweep, compared with the previous night
 	$(BIN)/workbench run experiments/nightly.yaml --workers 2 --since 20h --compare-to previous --no-progress
 
-bench: $(STAMP)  ## profiling benchmarks (writes benchmarks/results/)
+bench: $(STAMP)  ## profiling benchmarks: LiteRT, and LiteRT vs ONNX Runtime vs OpenVINO (writes benchmarks/results/)
 	$(BIN)/python benchmarks/profile_mobilenet.py
+	$(BIN)/python benchmarks/compare_runtimes.py
 
 clean:  ## remove caches and the embedded store (keeps .venv)
 	rm -rf .workbench mlruns mlartifacts mlflow.db .pytest_cache

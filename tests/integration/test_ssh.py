@@ -82,3 +82,16 @@ def test_ssh_unreachable_is_one_line(sshd, tiny_tflite):
     with pytest.raises(ProfileError, match="cannot connect") as info:
         run_ssh(tiny_tflite, bad, ssh_options=opts)
     assert "\n" not in str(info.value)
+
+
+def test_profile_over_ssh_on_other_runtimes(sshd, tiny_model, tmp_path):
+    """The same protocol with the ONNX Runtime / OpenVINO backend copied beside the runner."""
+    from workbench.convert.onnx import convert_onnx
+
+    target, opts = sshd
+    onnx = tmp_path / "tiny.onnx"
+    onnx.write_bytes(convert_onnx(tiny_model, "float32"))
+    for runtime in ("onnxruntime", "openvino"):
+        r = run_ssh(onnx, target.model_copy(update={"runtime": runtime}), rng_images(8), ssh_options=opts)
+        assert r.runtime.package == runtime and r.request.runtime == runtime
+        assert r.latency.runs >= 20 and r.device.get("remote") == target.host and r.tensorflow_imported is False

@@ -197,6 +197,13 @@ def runtimes_figure(pairs: list[dict[str, Any]]) -> Any:
     return fig
 
 
+def _shown(value: Any, fmt: str, kilo: bool = False) -> str:
+    """A table cell's text: the value formatted (bytes as KB when ``kilo``), '-' when missing or NaN."""
+    if value is None or value != value:
+        return "-"
+    return html.escape(fmt.format(value / 1024 if kilo else value))
+
+
 def runtimes_section(pairs: list[dict[str, Any]]) -> str:
     """The variant × runtime table, and the variants that pay off on one runtime and not another."""
     cols = [("base_variant", "variant", "{}"), ("runtime", "runtime", "{}"), ("accuracy", "accuracy", "{:.4f}"),
@@ -204,22 +211,13 @@ def runtimes_section(pairs: list[dict[str, Any]]) -> str:
             ("latency_ms_p95", "p95 ms", "{:.4f}"), ("memory_mb_peak", "peak MB", "{:.1f}"),
             ("speedup_vs_float", "speedup", "{:.2f}"), ("size_bytes", "file KB", "{:.1f}")]
     head = "".join(f"<th onclick='sortTable(this)'>{h}</th>" for _, h, _ in cols) + "<th>status</th>"
-    body = []
-    for p in pairs:
-        cells = []
-        for key, _, fmt in cols:
-            v = p.get(key)
-            v = v / 1024 if key == "size_bytes" and isinstance(v, float) else v
-            cells.append(f"<td>{html.escape(fmt.format(v)) if v is not None and v == v else '-'}</td>")
-        status = f"FAILED: {p.get('reason', '')}" if p.get("status") == "FAILED" else "measured"
-        body.append("<tr>" + "".join(cells) + f"<td>{html.escape(status)}</td></tr>")
+    body = ["<tr>" + "".join(f"<td>{_shown(p.get(key), fmt, key == 'size_bytes')}</td>" for key, _, fmt in cols)
+            + f"<td>{html.escape('FAILED: ' + p.get('reason', '') if p.get('status') == 'FAILED' else 'measured')}</td></tr>"
+            for p in pairs]
     payoff = runtime_payoff(pairs)
     notes = ("<ul id='runtime-payoff'>" + "".join(f"<li>{html.escape(n)}</li>" for n in payoff) + "</ul>") if payoff else ""
     return (f"<h2>Variant × runtime</h2>{notes}<table id='runtimes'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")
-
-
-UNITS = {"size_bytes": fmt_bytes, "latency_ms_p50": fmt_ms, "latency_ms_p95": fmt_ms}
 
 
 def _table(rows: list[dict[str, Any]], front: set[str], spec: ExperimentSpec) -> str:

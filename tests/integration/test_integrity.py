@@ -123,3 +123,21 @@ def test_tensorflow_start_up_lines_never_precede_an_error(tmp_path: Path) -> Non
                           env={k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "error: the one line\n"
+
+
+def test_files_keras_writes_pass_the_tensorflow_free_checks(tmp_path: Path, tiny_model) -> None:
+    from workbench._keras import keras
+    from workbench.errors import ModelFileError
+    from workbench.model_files import check_model_file, sha256_tree
+
+    tiny_model.save(tmp_path / "m.keras")
+    tiny_model.save(tmp_path / "m.h5")
+    tiny_model.save(tmp_path / "saved", save_format="tf")
+    assert check_model_file(tmp_path / "m.keras").format == "keras"
+    assert check_model_file(tmp_path / "m.h5").format == "h5"
+    saved = check_model_file(tmp_path / "saved")
+    assert saved.format == "savedmodel" and saved.sha256 == sha256_tree(tmp_path / "saved")
+    lam = keras.Sequential([keras.layers.Input((4,)), keras.layers.Lambda(lambda x: x * 2, name="twice")])
+    lam.save(tmp_path / "lam.keras")
+    with pytest.raises(ModelFileError, match=r"Lambda layer \('twice'\) holding Python code"):
+        check_model_file(tmp_path / "lam.keras")  # what safe mode would refuse, refused without loading

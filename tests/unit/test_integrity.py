@@ -422,3 +422,66 @@ def test_an_os_error_in_the_cli_is_one_line(tmp_path: Path) -> None:
     proc = _cli(tmp_path, "run", "--no-progress", "--work-dir", "afile/wd", "e.yaml")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr == f"error: a file is in the way of a folder while writing {tmp_path / 'afile/wd/locks'}\n"
+
+
+# ---------------------------------------------------------------- the notebook and resume refuse what changed
+
+def test_a_model_file_changed_since_planning_is_refused_before_training(tmp_path: Path) -> None:
+    from workbench.pipeline import prepare_variant
+    from workbench.run.sweep import plan_experiment
+
+    _keras_file(tmp_path / "m.keras")
+    plan = plan_experiment(_experiment(tmp_path, "m.keras"), tmp_path)
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    _keras_file(tmp_path / "m.keras", weights=b"v" * 2000)  # replaced mid-sweep, same path
+    with pytest.raises(ModelFileError, match=r"model file 'm.keras' changed since the sweep planned it \(sha256 "
+                                             + plan.model_fingerprint[:12]):
+        prepare_variant(plan=tmp_path / "plan.json", variant_id=plan.variants[0].id, work_dir=tmp_path / ".wb",
+                        root=tmp_path, track=False)
+    assert not (tmp_path / ".wb").exists()  # refused before any baseline, cache or folder
+
+
+def _finished_run(tr: Any, exp: str, vid: str, files: dict[str, bytes], record: bool, tmp: Path) -> str:
+    from workbench.tracking import TAG_ARTIFACTS_SHA256, TAG_MODEL_SHA256
+
+    run_id = tr.start_run(exp, "v", {"workbench.kind": "variant", "workbench.variant_id": vid,
+                                     "workbench.origin": "sweep"})
+    manifest = {}
+    for rel, data in files.items():
+        local = tmp / run_id / rel
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(data)
+        tr.log_artifact(run_id, local, str(Path(rel).parent) if "/" in rel else None)
+        manifest[rel] = hashlib.sha256(data).hexdigest()
+    if record:
+        tr.set_tags(run_id, {TAG_MODEL_SHA256: manifest["model/model.tflite"],
+                             TAG_ARTIFACTS_SHA256: json.dumps(manifest)})
+    tr.end_run(run_id)
+    return run_id
+
+
+def test_resume_reuses_only_results_whose_files_still_match(tmp_path: Path) -> None:
+    from urllib.parse import urlparse
+
+    from workbench.run.verify import recheck_finished
+    from workbench.tracking import TAG_INTEGRITY, Tracker
+
+    tr = Tracker(root=tmp_path)
+    exp = tr.experiment_id("resume")
+    files = {"model/model.tflite": b"TFL3" + bytes(range(256)) * 8, "summary.json": b"{}"}
+    intact = _finished_run(tr, exp, "a" * 64, files, True, tmp_path / "src")
+    tampered = _finished_run(tr, exp, "b" * 64, files, True, tmp_path / "src")
+    legacy = _finished_run(tr, exp, "c" * 64, files, False, tmp_path / "src")
+    stored = Path(urlparse(tr.get_run(tampered).info.artifact_uri).path) / "model" / "model.tflite"
+    stored.write_bytes(stored.read_bytes()[:-100] + bytes(100))  # weights overwritten, same size
+
+    finished = tr.finished_variant_runs(exp)
+    assert set(finished) == {"a" * 64, "b" * 64, "c" * 64}
+    stale = recheck_finished(tr, exp, finished, ["a" * 64, "b" * 64, "c" * 64])
+    assert set(stale) == {"b" * 64, "c" * 64}
+    assert stale["b" * 64].startswith(f"the stored files of its FINISHED run {tampered} no longer match their "
+                                      "checksums: run artifact model/model.tflite has SHA-256 ")
+    assert stale["c" * 64] == f"its FINISHED run {legacy} was logged before checksums were recorded"
+    assert tr.get_run(tampered).data.tags[TAG_INTEGRITY].startswith("mismatch: run artifact model/model.tflite")
+    assert TAG_INTEGRITY not in tr.get_run(intact).data.tags
+    assert set(tr.finished_variant_runs(exp)) == {"a" * 64}  # the others never count as results again

@@ -61,8 +61,33 @@ def _predict_onnxruntime(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
     return np.concatenate([session.run(None, {name: x[i : i + 1]})[0] for i in range(len(x))]).astype(np.float32)
 
 
+def _tflite_io(path: Path) -> tuple[Any, Any]:
+    """The .tflite's input and output (IoInfo), read with LiteRT: OpenVINO keeps an int8 model's integer
+    I/O but not its scales, so the caller quantizes and dequantizes as LiteRT would."""
+    m = TfliteModel(read_tflite(path), source=str(path))
+    return m.inputs[0], m.outputs[0]
+
+
+def _quantized(x: np.ndarray, io: Any) -> np.ndarray:
+    dtype = np.dtype(io.dtype)
+    if dtype.kind == "f":
+        return x.astype(dtype)
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / io.scale + io.zero_point), info.min, info.max).astype(dtype)
+
+
+def _dequantized(y: np.ndarray, io: Any) -> np.ndarray:
+    if np.dtype(io.dtype).kind == "f":
+        return y.astype(np.float32)
+    return (y.astype(np.float32) - io.zero_point) * io.scale
+
+
 def _predict_openvino(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
     import openvino as ov
+
+    if path.suffix.lower() == ".tflite":
+        io_in, io_out = _tflite_io(path)
+        x = _quantized(x, io_in)
 
     core = ov.Core()
     model = core.read_model(str(path))
@@ -71,4 +96,5 @@ def _predict_openvino(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
                                                       "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
     out = compiled.output(0)
-    return np.concatenate([np.array(request.infer({0: x[i : i + 1]})[out]) for i in range(len(x))]).astype(np.float32)
+    y = np.concatenate([np.array(request.infer({0: x[i : i + 1]})[out]) for i in range(len(x))])
+    return _dequantized(y, io_out) if path.suffix.lower() == ".tflite" else y.astype(np.float32)

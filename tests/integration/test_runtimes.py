@@ -109,3 +109,17 @@ def test_variant_on_three_runtimes_with_an_axis_that_cannot_run(project):
     failed = [n for n in s["notes"] if n.startswith("profile axis 'trt' (onnxruntime) FAILED: ")]
     assert len(failed) == 1 and "TensorrtExecutionProvider" in failed[0]
     assert s["onnx_size_bytes"] < s["size_bytes.ort"] + 1 and s["size_bytes.ov"] == s["size_bytes"]
+
+
+def test_openvino_runs_an_int8_io_tflite_with_litert_s_scales(tmp_path, tiny_model, digits):
+    """OpenVINO keeps the int8 input/output of an int8_io .tflite but not their scales: inputs are quantized
+    and outputs dequantized with the file's own parameters (else accuracy collapses to chance)."""
+    from workbench.convert import convert
+
+    path = tmp_path / "int8_io.tflite"
+    path.write_bytes(convert(tiny_model, "int8_io", digits.x_train[:100]))
+    litert = np.argmax(predict_on("litert", path, digits.x_test), axis=1)
+    openvino = np.argmax(predict_on("openvino", path, digits.x_test), axis=1)
+    assert float(np.mean(openvino == litert)) >= 0.95
+    r = profile_model(path, TargetSpec(runtime="openvino", **{**FAST, "input_source": "test"}), digits.x_test[:32])
+    assert r.input_source_used == "random"  # the runner cannot quantize test samples without the scale: says so

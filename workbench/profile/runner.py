@@ -97,7 +97,8 @@ def _input_arrays(details, req, np):
     for k, d in enumerate(details):
         shape = [batch] + [int(s) for s in d["shape"][1:]]
         dtype = np.dtype(d["dtype"])
-        if samples is not None and k == 0:  # real samples must fit: never a silent fall-back to random data
+        scale_known = dtype.kind == "f" or bool(d["quantization"][0])  # OpenVINO keeps int8 I/O, not its scale
+        if samples is not None and k == 0 and scale_known:  # real samples must fit: never a silent fall-back
             fits = samples.ndim == len(shape) and all(shape[i] <= 0 or shape[i] == samples.shape[i]
                                                       for i in range(1, len(shape)))
             if not fits:
@@ -119,7 +120,8 @@ def _input_arrays(details, req, np):
         else:
             info = np.iinfo(dtype)
             arrays.append([rng.integers(info.min, info.max, size=shape, dtype=dtype) for _ in range(4)])
-    used = "test" if samples is not None and arrays and len(arrays[0]) > 0 and req["input_source"] == "test" else "random"
+    first_known = bool(details) and (np.dtype(details[0]["dtype"]).kind == "f" or bool(details[0]["quantization"][0]))
+    used = "test" if samples is not None and first_known and req["input_source"] == "test" else "random"
     return arrays, used
 
 

@@ -15,6 +15,7 @@ Nothing here asserts a timing.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -106,12 +107,13 @@ def _cell(row: dict[str, Any], key: str, fmt: str) -> str:
 
 
 def markdown(latency: list[dict[str, Any]], accuracy: list[dict[str, Any]]) -> str:
-    lines = ["| mode | runtime | threads | p50 ms | p95 ms | init ms | peak MB | file KB |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| mode | runtime | threads | p50 ms | p95 ms | init ms | peak MB | file KB | computes in | noisy |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in latency:
         lines.append(f"| {r['mode']} | {r['runtime']} | {r['threads']} | {_cell(r, 'p50_ms', '{:.2f}')} | "
                      f"{_cell(r, 'p95_ms', '{:.2f}')} | {_cell(r, 'init_ms', '{:.0f}')} | {_cell(r, 'peak_mb', '{:.1f}')} | "
-                     f"{r['size_bytes'] / 1024:.0f} |" + (f" {r['error']}" if "error" in r else ""))
+                     f"{r['size_bytes'] / 1024:.0f} | {r.get('inference_precision', '')} | "
+                     f"{'yes' if r.get('noisy') else ''} |" + (f" {r['error']}" if "error" in r else ""))
     lines += ["", "| digits | runtime | accuracy | agreement with Keras |", "|---|---|---|---|"]
     for r in accuracy:
         lines.append(f"| {r['mode']} | {r['runtime']} | {_cell(r, 'accuracy', '{:.4f}')} | "
@@ -125,6 +127,7 @@ def main() -> int:
         latency = mobilenet(Path(tmp))
         accuracy = digits_accuracy(Path(tmp))
     result = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds": time.time() - t0,
+              "loadavg_1m_at_end": os.getloadavg()[0],
               "mobilenet_v2_224": latency, "digits_accuracy": accuracy}
     OUT.mkdir(exist_ok=True)
     (OUT / "compare_runtimes.json").write_text(json.dumps(result, indent=1))

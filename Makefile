@@ -44,8 +44,8 @@ lint: $(STAMP)  ## ruff + mypy on the package
 	$(BIN)/ruff check workbench tests benchmarks
 	$(BIN)/mypy
 
-ui: $(STAMP)  ## open the MLflow UI on the embedded store (http://127.0.0.1:$(PORT))
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port $(PORT)
+ui: $(STAMP)  ## MLflow UI on the embedded store (127.0.0.1:$(PORT)); prints each experiment's address
+	$(BIN)/workbench ui --port $(PORT)
 
 nightly: $(STAMP)  ## the nightly sweep, compared with the previous night
 	$(BIN)/workbench run experiments/nightly.yaml --workers 2 --since 20h --compare-to previous --no-progress

@@ -314,6 +314,28 @@ def _load_inputs(path: str) -> Any:
 
 
 @main.command()
+@click.option("--port", default=5000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen here only (127.0.0.1: this machine).")
+def ui(port: int, host: str) -> None:
+    """Start the MLflow UI on the embedded store and print the address of each experiment's model-training view
+    (MLflow opens on its GenAI pages otherwise)."""
+    import os
+
+    from workbench.tracking import Tracker, is_embedded, ui_path
+
+    tr = Tracker()
+    tr.check()
+    if not is_embedded(tr.uri):
+        raise WorkbenchError(f"MLFLOW_TRACKING_URI={tr.uri} is a tracking server, which already serves the UI: open "
+                             f"{tr.uri.rstrip('/')}/{ui_path('<experiment id>')}")
+    for name, exp_id in tr.experiments():
+        click.echo(f"{name}: http://{host}:{port}/{ui_path(exp_id)}")
+    click.echo(f"MLflow UI on http://{host}:{port} (Ctrl-C stops it)", err=True)
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+    os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", tr.uri, "--host", host, "--port", str(port)])
+
+
+@main.command()
 @click.argument("experiment")
 @click.option("--sweep", default="latest", show_default=True, help="Sweep id, or 'latest'.")
 @click.option("--out", default=".workbench/reports", show_default=True, type=click.Path(file_okay=False))

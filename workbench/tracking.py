@@ -422,6 +422,12 @@ class Tracker:
         return str(model.model_id)
 
     # --- what a manager sees: descriptions, the dataset, the registry --------------------------
+    def experiments(self) -> list[tuple[str, str]]:
+        """(name, id) of every active experiment that holds runs, newest first."""
+        exps = self.client.search_experiments(order_by=["creation_time DESC"])
+        return [(str(e.name), str(e.experiment_id)) for e in exps
+                if self.client.search_runs([e.experiment_id], max_results=1)]
+
     def describe_experiment(self, experiment_id: str, text: str) -> None:
         """The experiment's description (markdown, shown above its runs)."""
         self.client.set_experiment_tag(experiment_id, TAG_NOTE, text)

@@ -1,0 +1,164 @@
+"""The manager's view, in a real browser: ``mlflow server`` on a store filled by a small sweep (plus an ad-hoc run
+made before it), opened the way ``workbench run`` and ``make ui`` say, with no click on "Columns": the experiment
+opens on the model-training view with its description, the parent run's description names the recommended variant,
+the Models page shows the registered model with its ``recommended`` alias, and the Pareto PNG (and the dashboard)
+show among the artifacts. Screenshots are kept in test-artifacts/mlflow-*.png."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, write_experiment
+
+pytestmark = pytest.mark.slow
+EXPERIMENT = "mgr"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's (make system-deps), as in test_dashboard
+ARTIFACTS = REPO / "test-artifacts"
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                    reason="needs Debian's chromium (make system-deps installs it)")
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A project whose store holds: an ad-hoc int8 run (made first), one sweep, and a re-run that skipped all."""
+    from workbench.pipeline import run_variant
+    from workbench.run.sweep import run_sweep
+
+    root = tmp_path_factory.mktemp("mgr")
+    write_experiment(root, name=EXPERIMENT, extra="budgets: {max_accuracy_drop: 2.0, max_size_kb: 100}\n",
+                     variants=textwrap.dedent("""\
+        variants:
+          - {name: float32, quantization: float32}
+          - {name: int8, quantization: int8}
+        """))
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        run_variant("experiments/mgr.yaml", "int8")  # a hand run: must never count as the sweep's result
+        first = run_sweep("experiments/mgr.yaml", workers=2, progress=False)
+        again = run_sweep("experiments/mgr.yaml", progress=False)
+    finally:
+        os.chdir(cwd)
+    return root, first, again
+
+
+def test_sweep_publishes_its_answer_and_ignores_the_adhoc_run(store):
+    from workbench.tracking import RECOMMENDED_ALIAS, Tracker
+
+    root, first, again = store
+    tr = Tracker(root=root)
+    runs = tr.runs(first.experiment_id)
+    adhoc = [r for r in runs if r.data.tags.get("workbench.origin") == "adhoc"]
+    assert [r.info.run_name for r in adhoc] == ["int8 (ad-hoc)"]
+    sweep_int8 = next(r for r in first.rows if r["variant"] == "int8")
+    assert sweep_int8["status"] == "FINISHED" and sweep_int8["run_id"] != adhoc[0].info.run_id  # not reused
+    parent = tr.get_run(first.parent_run_id)
+    rec = parent.data.tags["workbench.recommended_variant"]
+    assert rec in {"float32", "int8"}
+    assert f"Ship `{rec}`" in parent.data.tags["mlflow.note.content"]
+    assert f"ship {rec}" in parent.info.run_name
+    version = tr.client.get_model_version_by_alias(EXPERIMENT, RECOMMENDED_ALIAS)
+    rec_run = next(r for r in first.rows if r["variant"] == rec)["run_id"]
+    assert version.run_id == rec_run  # the sweep's own run, never the ad-hoc one
+    assert {i.dataset.name for i in parent.inputs.dataset_inputs} == {"digits"}
+    assert {"pareto.png", "dashboard.html"} <= {a.path for a in tr.client.list_artifacts(first.parent_run_id)}
+    # the re-run skipped everything: no second sweep run, no second dashboard, the same answer
+    assert again.parent_run_id == "" and {r["status"] for r in again.rows} == {"SKIPPED"}
+    assert len([r for r in tr.runs(first.experiment_id) if r.data.tags.get("workbench.kind") == "sweep"]) == 1
+    assert len(list((root / ".workbench" / "reports").glob("*.html"))) == 1
+    assert again.recommendation == first.recommendation != ""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(store):
+    from workbench.run.task import kill_tree
+
+    root, _, _ = store
+    port = _free_port()
+    proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "mlflow"), "server", "--backend-store-uri",
+                             f"sqlite:///{root / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", "1"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(base + "health", timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
+                time.sleep(0.5)
+        yield base
+    finally:
+        kill_tree(proc.pid)
+        proc.wait()
+
+
+@needs_chromium
+def test_manager_finds_the_answer_in_the_mlflow_ui(store, server):
+    from playwright.sync_api import expect, sync_playwright
+
+    from workbench.tracking import ui_path
+
+    root, first, _ = store
+    rec = next(r["variant"] for r in first.rows if r["run_id"] and
+               first.recommendation.startswith(f"**Ship `{r['variant']}`"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        # 1. the experiment, as `workbench run` prints it: model-training view, description, runs, dataset
+        page.goto(server + ui_path(first.experiment_id))
+        expect(page.get_by_text("How to read it", exact=False).first).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("link", name="Model registry")).to_be_visible()  # a training-view-only entry
+        expect(page.get_by_text("Judges", exact=True)).to_have_count(0)  # GenAI's pages are not shown
+        expect(page.get_by_text(f"ship {rec}", exact=False).first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("digits", exact=False).first).to_be_visible()  # the Dataset column
+        page.screenshot(path=str(ARTIFACTS / "mlflow-experiment.png"))
+        # 2. the sweep's parent run: its description names the variant to ship
+        page.goto(server + ui_path(first.experiment_id, first.parent_run_id))
+        description = page.locator("p", has_text=re.compile(rf"Ship {rec}\b")).first
+        expect(description).to_be_visible(timeout=60_000)
+        assert "float32" in description.inner_text() and "Budgets" in description.inner_text()  # its cost
+        page.screenshot(path=str(ARTIFACTS / "mlflow-sweep-run.png"))
+        # 3. the Models page: the registered model and its alias
+        page.goto(server + "#/models?workflowType=machine_learning")
+        row = page.get_by_role("row").filter(has_text=EXPERIMENT)
+        expect(row).to_contain_text("recommended", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "mlflow-models.png"))
+        # 4. the artifacts: the Pareto PNG is an image MLflow shows, and the dashboard renders inside MLflow too
+        page.goto(server + ui_path(first.experiment_id, first.parent_run_id, "pareto.png"))
+        expect(page.locator("img[alt='pareto.png']").first).to_be_visible(timeout=60_000)
+        page.wait_for_function("() => [...document.images].some(i => i.alt === 'pareto.png' && i.complete"
+                               " && i.naturalWidth >= 1000)")  # the 1200-pixel chart itself, decoded
+        page.screenshot(path=str(ARTIFACTS / "mlflow-pareto.png"))
+        page.get_by_text("dashboard.html", exact=True).first.click()  # the artifact tree, as a person would
+        frame = page.frame_locator("iframe").first
+        expect(frame.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
+        assert frame.locator(".js-plotly-plot").count() >= 4
+        page.screenshot(path=str(ARTIFACTS / "mlflow-dashboard.png"))
+        browser.close()

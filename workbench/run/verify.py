@@ -147,4 +147,4 @@ def refuse_if_tampered(tracker: Any, experiment_id: str, sweep_id: str) -> None:
     if found:
         more = f" (and {len(found) - 1} more; `workbench verify` lists them)" if len(found) > 1 else ""
         raise IntegrityError(f"sweep {sweep_id}: {found[0]}{more}; its numbers no longer describe the stored "
-                             "files: re-run the variant with `workbench run FILE --only NAME --force`")
+                             "files: run the experiment again (`workbench run FILE` measures such results afresh)")

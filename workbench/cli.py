@@ -301,16 +301,36 @@ def _duration_s(text: str) -> float:
 
 
 def _load_inputs(path: str) -> Any:
+    """The samples of an .npy (or .npz: ``x_test``, else its first array) as a numeric array; WorkbenchError
+    (one line) for a file NumPy cannot read without pickle, strings or objects, no samples, NaN or Inf. The
+    runner then checks them against the model's input shape."""
+    import zipfile
+
     import numpy as np
 
     try:
         data = np.load(path, allow_pickle=False)
         if hasattr(data, "files"):
+            if not data.files:
+                raise WorkbenchError(f"--inputs {path}: the .npz holds no arrays")
             key = "x_test" if "x_test" in data.files else data.files[0]
-            return data[key]
-        return data
+            x = data[key]
+        else:
+            x = data
     except ValueError as exc:
-        raise WorkbenchError(f"{path}: cannot load inputs without pickle ({exc})") from None
+        raise WorkbenchError(f"--inputs {path}: cannot load inputs without pickle ({exc})") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
+        raise WorkbenchError(f"--inputs {path}: not a readable .npy / .npz file ({type(exc).__name__}: "
+                             f"{str(exc).strip()[:120]})") from None
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise WorkbenchError(f"--inputs {path}: dtype {x.dtype} is not numeric (need int, uint, float or bool samples)")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise WorkbenchError(f"--inputs {path}: shape {x.shape} holds no samples; expected (N, *input shape), N >= 1")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).sum())
+        raise WorkbenchError(f"--inputs {path}: {bad} value(s) are NaN or Inf")
+    return x
 
 
 @main.command()

@@ -315,6 +315,31 @@ def variant_run_params(plan: Plan, planned: PlannedVariant) -> dict[str, str]:
     return params
 
 
+def _open_client(uri: str) -> MlflowClient:
+    """An MlflowClient; for a SQLite file, checked first (MLflow would retry a path it cannot open for ~100 s)
+    and created under a file lock, so that two processes opening a new store do not race its schema migration."""
+    if not uri.startswith("sqlite:///"):
+        return MlflowClient(tracking_uri=uri)
+    from workbench.files import file_lock
+
+    db = Path(uri.removeprefix("sqlite:///").split("?")[0])
+    if db.exists() and not db.is_file():
+        raise TrackingError(f"MLflow tracking store {uri}: {db} is not a file; move it away or set "
+                            "MLFLOW_TRACKING_URI")
+    if not db.parent.is_dir():
+        raise TrackingError(f"MLflow tracking store {uri}: the folder {db.parent} does not exist")
+    try:
+        with file_lock(db.with_name(f".{db.name}.lock")):
+            client = MlflowClient(tracking_uri=uri)
+            client.search_experiments(max_results=1)  # creates or migrates the schema, once, here
+    except OSError as exc:
+        raise TrackingError(f"MLflow tracking store {uri} cannot be opened ({exc.strerror or exc}); check that "
+                            f"{db.parent} is writable") from None
+    except Exception as exc:
+        raise TrackingError(f"MLflow tracking store {uri} cannot be opened ({short_error(exc)})") from None
+    return client
+
+
 class Tracker:
     """Thin, explicit wrapper over ``MlflowClient`` (no global active-run state; safe across processes)."""
 
@@ -323,7 +348,7 @@ class Tracker:
         self.uri = tracking_uri or default_tracking_uri(root)
         self.root = (root or Path.cwd()).resolve()
         # no mlflow.set_tracking_uri(): it exports MLFLOW_TRACKING_URI and would leak into later Trackers
-        self.raw = MlflowClient(tracking_uri=self.uri)  # no retries: reachability checks, last-chance settling
+        self.raw = _open_client(self.uri)  # no retries: reachability checks, last-chance settling
         self.retry_s = retry_budget_s() if retry_s is None else retry_s
         self.client: Any = _RetryingClient(self.raw, self.uri, self.retry_s)
 
@@ -641,10 +666,11 @@ class Tracker:
         return Claim(False, reason, holder)
 
     def try_settle(self, run_id: str, status: str, reason: str) -> bool:
-        """One attempt, no retries (the store may be down): tag the reason and end the run."""
+        """Tag the reason and end the run, retrying only within this tracker's budget (the store may be down:
+        a Tracker made with ``retry_s=0`` tries once). False if the store refused."""
         try:
-            self.raw.set_tag(run_id, TAG_FAILURE, reason[:5000])
-            self.raw.set_terminated(run_id, status)
+            self.client.set_tag(run_id, TAG_FAILURE, reason[:5000])
+            self.client.set_terminated(run_id, status)
             return True
         except Exception:
             return False

@@ -307,18 +307,21 @@ def _settle_stopped(tr: Tracker, task: VariantTask, name: str, run_id: str, out_
                     why: str, outcome: Any) -> Outcome:
     """The variant was stopped (interrupted, its sweep ended, its run settled elsewhere, the store lost):
     end its run KILLED with the reason, unless it is no longer ours or the store is gone."""
+    from workbench.tracking import Tracker
+
     if why.startswith("tracking store lost"):
         return outcome("LOST", why, run_id)
     if why.startswith("its run was settled"):
         return outcome("KILLED", why, run_id)
+    quick = Tracker(tr.uri, tr.root, retry_s=10)  # the store is up: ride out a locked or busy moment, briefly
     try:
-        if tr.raw.get_run(run_id).info.status != "RUNNING":
+        if quick.client.get_run(run_id).info.status != "RUNNING":
             return outcome("KILLED", why, run_id)  # the sweep settled it already
         for path in (out_nb, log_path):
             if path.exists():
-                tr.raw.log_artifact(run_id, str(path), "notebook")
-        tr.raw.set_tag(run_id, "mlflow.note.content", f"Variant stopped: {why}")
+                quick.client.log_artifact(run_id, str(path), "notebook")
+        quick.client.set_tag(run_id, "mlflow.note.content", f"Variant stopped: {why}")
     except Exception:  # noqa: S110 - the notebook is a nicety; settling below is what matters
         pass
-    tr.try_settle(run_id, "KILLED", why)
+    quick.try_settle(run_id, "KILLED", why)
     return outcome("KILLED", why, run_id)

@@ -68,6 +68,18 @@ def test_pareto_and_recommendation_match_mlflow(swept):
     assert len(recommended) == 1
     assert recommended[0].data.tags["workbench.variant"] == logged["recommended"]
     assert result.dashboard is not None and result.dashboard.exists()
+    # a person reads it without a browser too: the Pareto chart as a PNG, beside the dashboard
+    png = Path(tr.client.download_artifacts(result.parent_run_id, "pareto.png", str(root)))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_dashboard_is_small():
+    """plotly.js travels compressed (the basic bundle, gzip + base64): 4.9 MB with it inlined raw, now < 1 MB."""
+    from workbench.views.dashboard import _plotly_loader
+
+    loader = _plotly_loader("[]")
+    assert 300_000 < len(loader) < 800_000
+    assert "DecompressionStream('gzip')" in loader
 
 
 def test_report_command_rebuilds_from_mlflow_only(swept):
@@ -90,7 +102,7 @@ def test_dashboard_renders_in_headless_chromium(swept):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run", "--disable-quic"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page = browser.new_context(offline=True, viewport={"width": 1400, "height": 1100}).new_page()  # offline
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(result.dashboard.as_uri())
@@ -103,3 +115,4 @@ def test_dashboard_renders_in_headless_chromium(swept):
         browser.close()
     assert errors == []
     assert shot.stat().st_size > 10_000
+    assert result.dashboard.stat().st_size < 1_000_000  # was 4.9 MB with plotly.js inlined raw

@@ -1,0 +1,61 @@
+"""The manager's paragraph and the units a person reads (pure functions: rows and a spec in, text out)."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.spec import ExperimentSpec
+from workbench.views.summary import experiment_description, fmt_bytes, fmt_ms, plain, recommendation
+
+
+@pytest.mark.parametrize("ms,text", [(0.00203, "2.03 µs"), (0.0412, "41.2 µs"), (0.412, "412 µs"),
+                                     (1.2345, "1.23 ms"), (41.26, "41.3 ms"), (412.0, "412 ms"), (2100.0, "2.10 s"),
+                                     (float("nan"), "-")])
+def test_latency_reads_in_the_right_unit(ms, text):
+    assert fmt_ms(ms) == text
+
+
+@pytest.mark.parametrize("size,text", [(10854.4, "10.6 KB"), (1024 * 1023.9, "1023.9 KB"),
+                                       (14_050_000.0, "13.40 MB")])
+def test_size_reads_in_kb_or_mb(size, text):
+    assert fmt_bytes(size) == text
+
+
+def _spec(**budgets):
+    return ExperimentSpec.model_validate({"name": "e", "baseline": {"model": "digits_cnn", "dataset": "digits"},
+                                          "budgets": budgets, "variants": [{"name": "int8", "quantization": "int8"}]})
+
+
+ROWS = [
+    {"variant": "float32", "technique": "ptq:float32", "accuracy": 0.9528, "accuracy_delta": 0.0,
+     "size_bytes": 25395.0, "latency_ms_p50": 0.00317, "compression_ratio": 1.0, "speedup_vs_float": 1.0},
+    {"variant": "int8", "technique": "ptq:int8", "accuracy": 0.9500, "accuracy_delta": -0.28,
+     "size_bytes": 10854.0, "latency_ms_p50": 0.00203, "compression_ratio": 2.34, "speedup_vs_float": 1.56},
+]
+
+
+def test_the_paragraph_answers_which_variant_and_at_what_cost():
+    spec = _spec(max_accuracy_drop=1.0, max_size_kb=20)
+    text = recommendation(spec, ROWS, ROWS[1], [], "#/experiments/1/runs/r/artifacts/dashboard.html",
+                          "`digits` (fingerprint abc)")
+    assert text.startswith("**Ship `int8`**")
+    assert "0.28 pts below float32" in text
+    assert "10.6 KB instead of 24.8 KB (2.3× smaller)" in text  # float's size = size × compression ratio
+    assert "p50 latency 2.03 µs instead of 3.17 µs (1.56× faster)" in text
+    assert "accuracy drop ≤ 1 pts, size ≤ 20 KB" in text
+    assert "1 of the 2 measured variants meet them" in text  # float32 (24.8 KB) breaks the size budget
+    assert "[dashboard](#/experiments/1/runs/r/artifacts/dashboard.html)" in text
+    terminal = plain(text)
+    assert terminal.startswith("Ship int8 (ptq:int8)") and "](" not in terminal and "**" not in terminal
+
+
+def test_without_a_fit_the_paragraph_says_so_and_why():
+    text = recommendation(_spec(max_size_kb=5), ROWS, None, ["int8: exceeds max_size_kb 5 (size 10.6)"])
+    assert text.startswith("**No variant meets every budget** (size ≤ 5 KB)")
+    assert "int8: exceeds max_size_kb 5" in text and "Ship" not in text
+
+
+def test_experiment_description_says_how_to_read_it():
+    text = experiment_description(_spec(max_latency_ms=0.5), 13)
+    assert "**13 variants**" in text and "p50 latency ≤ 500 µs" in text
+    assert "How to read it" in text and "(ad-hoc)" in text and "`recommended`" in text

@@ -392,8 +392,9 @@ def _publish(tracker: Tracker, parent: Any, spec: ExperimentSpec, sweep_id: str,
         if version is not None:
             text += f" Registered as model `{spec.name}` version {version}, alias `{RECOMMENDED_ALIAS}` (Models)."
     tracker.set_tags(parent.info.run_id, {TAG_NOTE: text})
-    tracker.rename_run(parent.info.run_id, f"sweep {sweep_id} · " + (f"ship {rec['variant']}" if rec else
-                                                                      "no variant fits"))
+    # the answer first: the runs table cuts long names short
+    tracker.rename_run(parent.info.run_id, (f"ship {rec['variant']}" if rec else "no variant fits")
+                       + f" · sweep {sweep_id}")
     return text
 
 

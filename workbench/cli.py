@@ -225,7 +225,7 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 @click.option("--ssh-port", default=22, show_default=True)
 @click.option("--ssh-key", default=None, type=click.Path(dir_okay=False), help="Private key for --host.")
 @click.option("--remote-python", default="python3", show_default=True,
-              help="Python on the device (needs numpy and ai-edge-litert).")
+              help="Python on the device (needs numpy and the runtime: ai-edge-litert, onnxruntime or openvino).")
 @click.option("--log-to", "log_to", default=None, metavar="EXPERIMENT",
               help="Also log the profile (metrics, JSON, the .tflite) as a run of this MLflow experiment.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON result (raw samples included).")

@@ -51,7 +51,8 @@ X_AXES: dict[str, tuple[str, float]] = {
     "peak memory (MB)": ("memory_mb_peak", 1.0),
 }
 #: the budget (``budgets:``) drawn as a vertical line on each x axis
-X_BUDGETS = {"latency p50 (ms)": "max_latency_ms", "size (KB)": "max_size_kb", "peak memory (MB)": "max_memory_mb"}
+X_BUDGETS = {"latency p50 (ms)": ("max_latency_ms", "ms"), "size (KB)": ("max_size_kb", "KB"),
+             "peak memory (MB)": ("max_memory_mb", "MB")}
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,15 @@ def latest_points(runs: list[Any]) -> list[Point]:
     return out
 
 
+def _accuracy_range(values: list[float]) -> list[float] | None:
+    """A y range around the points and the accuracy budget (plotly pads a single point to +-50%)."""
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    pad = max(0.005, (hi - lo) * 0.08)
+    return [lo - pad, min(hi + pad, 1.0 + pad / 2)]
+
+
 def _hover(p: Point) -> str:
     m = p.metrics
     lines = [f"<b>{html.escape(p.name)}</b> ({html.escape(p.technique)})",
@@ -167,30 +177,33 @@ class Explorer:
         self.last_summary: dict[str, Any] | None = None
         self._highlight: str | None = None
         style = {"description_width": "110px"}
-        wide = w.Layout(width="360px")
+
+        def wide() -> Any:  # one Layout per widget: hiding a knob must not hide the others
+            return w.Layout(width="360px")
+
         self.technique = w.Dropdown(options=[(label, key) for key, (label, _) in TECHNIQUES.items()], value="ptq",
                                     description="technique", style=style, layout=w.Layout(width="420px"))
         self.hint = w.HTML(layout=w.Layout(width="420px"))
         self.sparsity = w.FloatSlider(value=0.5, min=0.1, max=0.95, step=0.05, description="sparsity",
-                                      style=style, layout=wide)
-        self.clusters = w.IntSlider(value=16, min=2, max=64, description="clusters", style=style, layout=wide)
-        self.rank = w.IntSlider(value=16, min=1, max=128, description="rank", style=style, layout=wide)
+                                      style=style, layout=wide())
+        self.clusters = w.IntSlider(value=16, min=2, max=64, description="clusters", style=style, layout=wide())
+        self.rank = w.IntSlider(value=16, min=1, max=128, description="rank", style=style, layout=wide())
         self.keep_float = w.IntSlider(value=1, min=1, max=8, description="layers kept float", style=style,
-                                      layout=wide)
+                                      layout=wide())
         self.student_width = w.FloatSlider(value=0.5, min=0.125, max=1.0, step=0.125, description="student width",
-                                           style=style, layout=wide)
+                                           style=style, layout=wide())
         self.temperature = w.FloatSlider(value=4.0, min=1.0, max=20.0, step=0.5, description="temperature",
-                                         style=style, layout=wide)
+                                         style=style, layout=wide())
         self.alpha = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="teacher weight α",
-                                   style=style, layout=wide)
+                                   style=style, layout=wide())
         self.quantization = w.Dropdown(options=list(QUANTIZATIONS), value="int8", description="quantization",
-                                       style=style, layout=wide)
+                                       style=style, layout=wide())
         self.threads = w.IntSlider(value=self.spec.target.threads, min=1, max=8, description="threads",
-                                   style=style, layout=wide)
+                                   style=style, layout=wide())
         self.button = w.Button(description="run", button_style="primary", icon="play")
         self.status = w.HTML()
         self.x_axis = w.Dropdown(options=list(X_AXES), value="latency p50 (ms)", description="x axis", style=style,
-                                 layout=wide)
+                                 layout=wide())
         self.log_x = w.Checkbox(value=True, description="log scale", indent=False)
         self.button.on_click(self.run)
         self.technique.observe(lambda _: self._show_knobs(), names="value")
@@ -199,7 +212,7 @@ class Explorer:
         self.figure = go.FigureWidget(layout={
             "title": {"text": f"{self.spec.name}: every logged variant (newest run of each)"},
             "yaxis": {"title": {"text": "accuracy of the .tflite"}, "tickformat": ".1%"},
-            "template": "plotly_white", "height": 480, "margin": {"l": 70, "r": 30, "t": 60, "b": 60},
+            "template": "plotly_white", "height": 480, "width": 960, "margin": {"l": 70, "r": 30, "t": 60, "b": 60},
             "legend": {"orientation": "h", "y": -0.2}, "hovermode": "closest"})
         for name, color, size in (("sweep variants", "#8a9ba8", 10), ("ad-hoc runs", "#1f77b4", 10),
                                   ("new", "#d62728", 16)):
@@ -269,7 +282,10 @@ class Explorer:
                 trace.text = [_hover(p) for p in group]
             self.figure.layout.xaxis.type = "log" if self.log_x.value else "linear"
             self.figure.layout.xaxis.title.text = self.x_axis.value + (" (log scale)" if self.log_x.value else "")
-            self.figure.layout.shapes, self.figure.layout.annotations = self._budget_lines(points)
+            shapes, notes = self._budget_lines(points)
+            self.figure.layout.shapes, self.figure.layout.annotations = shapes, notes
+            self.figure.layout.yaxis.range = _accuracy_range([p.metrics["accuracy"] for p in points]
+                                                             + [s["y0"] for s in shapes if s["yref"] == "y"])
         if not points:
             self.status.value = ("no variant of this experiment is logged yet in "
                                  f"<code>{html.escape(self._tracker().uri)}</code>: press run (or <code>make demo"
@@ -289,14 +305,14 @@ class Explorer:
             notes.append({"xref": "paper", "x": 1, "yref": "y", "y": floor, "xanchor": "right", "yanchor": "top",
                           "showarrow": False, "font": {"color": "#2ca02c", "size": 11},
                           "text": f"budget: −{budgets.max_accuracy_drop:g} pts"})
-        limit_field = X_BUDGETS.get(self.x_axis.value)
+        limit_field, unit = X_BUDGETS.get(self.x_axis.value, ("", ""))
         limit = getattr(budgets, limit_field) if limit_field else None
         if limit is not None:
             shapes.append({"type": "line", "xref": "x", "x0": limit, "x1": limit, "yref": "paper", "y0": 0, "y1": 1,
                            "line": line})
             notes.append({"xref": "x", "x": limit, "yref": "paper", "y": 1, "xanchor": "left", "yanchor": "bottom",
                           "showarrow": False, "font": {"color": "#2ca02c", "size": 11},
-                          "text": f"budget {limit:g}"})
+                          "text": f"budget: {limit:g} {unit}"})
         return shapes, notes
 
     def point_count(self) -> int:

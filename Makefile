@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= experiments/digits_quick.yaml
 PORT   ?= 5000
+LAB_PORT ?= 8888
 
-.PHONY: demo test test-fast lint ui nightly bench clean help venv system-deps
+.PHONY: demo test test-fast lint ui lab nightly bench clean help venv system-deps
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
@@ -46,6 +47,14 @@ lint: $(STAMP)  ## ruff + mypy on the package
 
 ui: $(STAMP)  ## MLflow UI on the embedded store (127.0.0.1:$(PORT)); prints each experiment's address
 	$(BIN)/workbench ui --port $(PORT)
+
+# JupyterLab for the notebooks: loopback only, a fresh token per start (JUPYTER_TOKEN=... to choose one),
+# opened on the explorer; the kernel starts in notebooks/ and the notebooks find the project root themselves.
+lab: $(STAMP)  ## JupyterLab on 127.0.0.1:$(LAB_PORT) with the explorer open; prints the URL (with its token)
+	@echo "JupyterLab on 127.0.0.1 (stop: Ctrl-C twice). Open the http://127.0.0.1:... URL printed below."
+	$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+	  --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/explore.ipynb \
+	  --LabApp.extension_manager=readonly $(if $(filter 0,$(shell id -u)),--allow-root)
 
 nightly: $(STAMP)  ## the nightly sweep, compared with the previous night
 	$(BIN)/workbench run experiments/nightly.yaml --workers 2 --since 20h --compare-to previous --no-progress

@@ -107,3 +107,45 @@ def test_pairs_are_what_the_front_and_the_recommendation_see():
     best, _ = recommend(ok, BudgetSpec(max_latency_ms=2.2))
     assert best is not None and best["variant"] == "float32 @ onnxruntime" and best["run_id"] == "run-float32"
     assert runtime_payoff(pairs) == ["int8: pays off on litert (x2.00), not on onnxruntime (x0.80)"]
+
+
+def _profile(p50_ms: float, runtime: str = "litert", precision: str = ""):
+    """A parsed runner result (the captured one) whose samples sit around ``p50_ms`` on ``runtime``."""
+    import json
+    from pathlib import Path
+
+    from workbench.profile import parse_result
+
+    raw = json.loads((Path(__file__).resolve().parent.parent / "data" / "profile_result.json").read_text())
+    raw = {k: v for k, v in raw.items() if k not in ("stats", "metrics", "load")}
+    raw["request"].update(runtime=runtime, load_seconds=0.0, clients=1)
+    raw["samples_ms"] = [p50_ms * (1 + 0.001 * (i % 5)) for i in range(60)]
+    raw["runtime"]["package"] = {"litert": "ai-edge-litert"}.get(runtime, runtime)
+    if runtime != "litert":
+        raw["ignored_options"] = []
+        for key in ("ops", "op_count", "delegated_ops", "fallback_ops"):
+            raw.pop(key, None)
+    if precision:
+        raw["inference_precision"] = precision
+    return parse_result(raw)
+
+
+def test_runtime_notes_say_what_failed_and_where_a_variant_pays_off():
+    from workbench.runtimes import AxesProfile, runtime_notes, verdict
+
+    main = TargetSpec()
+    axes = {"ort": TargetSpec(runtime="onnxruntime"), "ov": TargetSpec(runtime="openvino"),
+            "trt": TargetSpec(runtime="onnxruntime", accelerator="tensorrt")}
+    measured = AxesProfile(results={"ort": _profile(2.0, "onnxruntime"), "ov": _profile(1.0, "openvino", "bf16")},
+                           float_results={"ort": _profile(1.8, "onnxruntime"), "ov": _profile(2.0, "openvino")},
+                           failed={"trt": "no TensorrtExecutionProvider"})
+    main_verdict = verdict(_profile(1.0), _profile(3.0))
+    assert main_verdict == (True, pytest.approx(3.0))
+    notes = runtime_notes(main, main_verdict, axes, measured, [_profile(1.0), *measured.results.values()], "int8")
+    assert notes == ["profile axis 'trt' (onnxruntime) FAILED: no TensorrtExecutionProvider",
+                     "pays off on litert (x3.00), openvino (x2.00) but not on onnxruntime (x0.90) (speed-up over "
+                     "float32 on the same runtime)"]
+    float_notes = runtime_notes(main, None, axes, AxesProfile(results=measured.results), measured.results.values(),
+                                "float32")
+    assert float_notes == ["OpenVINO computed this float model in bf16 (its default on this CPU): its latency and "
+                           "accuracy are that precision's"]

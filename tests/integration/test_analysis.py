@@ -29,6 +29,16 @@ def test_int8_sensitivity_has_one_row_per_quantized_layer(tiny_model, digits):
     assert top[0]["rmse_over_scale"] >= top[1]["rmse_over_scale"] >= min(r["rmse_over_scale"] for r in rows)
 
 
+def test_int8_sensitivity_names_layers_as_keras_does(tiny_model, digits):
+    from workbench.analysis.sensitivity import quant_sensitivity, weighted_layer_names
+    from workbench.convert import convert
+
+    names = weighted_layer_names(tiny_model)  # the names the pruning table uses
+    rows = quant_sensitivity(convert(tiny_model, "float32"), convert(tiny_model, "int8", digits.x_train[:50]),
+                             digits.x_test[:8], layer_names=names)
+    assert [r["layer"] for r in rows] == names == ["conv1", "conv2", "fc1", "logits"]
+
+
 def test_pruning_sensitivity_grows_with_sparsity(tiny_model, digits):
     from workbench.analysis.sensitivity import prune_sensitivity
 

@@ -22,8 +22,8 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 venv: $(STAMP)  ## create .venv from the pinned requirements (first time only)
 
-SYSTEM_PKGS := openssh-server openssh-client chromium
-system-deps:  ## Debian packages some tests use (sshd on loopback, headless Chromium); needs root + apt
+SYSTEM_PKGS := openssh-server openssh-client chromium postgresql
+system-deps:  ## Debian packages some tests use (sshd on loopback, headless Chromium, PostgreSQL for the shared-store test); needs root + apt
 	@missing=""; for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -116,7 +116,17 @@ def kill_tree(pid: int) -> None:
             p.send_signal(signal.SIGKILL)
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(procs, timeout=10)
+    # our own children are left to their Popen to reap: psutil would reap them first, and Popen.wait() in
+    # the thread supervising one would then read the exit status as 0 (ECHILD), a kill mistaken for success
+    mine = os.getpid()
+    others = []
+    for p in procs:
+        try:
+            if p.ppid() != mine:
+                others.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(others, timeout=10)
 
 
 def failure_from_notebook(path: Path) -> str | None:
@@ -278,6 +288,12 @@ def execute_variant(task: VariantTask) -> Outcome:
                     RUNNING_PIDS.discard(proc.pid)
             if rc is not None and rc != 0 and stop_reason():
                 stopped = stop_reason()  # killed by kill_running: say why, not "crashed"
+    if not stopped and stop_reason() and rc == 0:  # ended as the stop came: FINISHED only if complete
+        try:
+            if "accuracy" not in tr.get_run(run_id).data.metrics:
+                stopped = stop_reason()
+        except Exception:
+            stopped = stop_reason()
     if stopped:
         return _settle_stopped(tr, task, planned.name, run_id, out_nb, log_path, stopped, outcome)
     if rc is not None and rc != 0:

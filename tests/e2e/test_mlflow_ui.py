@@ -37,9 +37,11 @@ def launch(playwright):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """A project whose store holds: an ad-hoc int8 run (made first), one sweep, and a re-run that skipped all."""
+    """A project whose store holds: an ad-hoc int8 run (made first), one sweep, a re-run that skipped everything
+    (with the number of sweep runs and dashboards just after it), and a partial sweep (--only int8 --force)."""
     from workbench.pipeline import run_variant
     from workbench.run.sweep import run_sweep
+    from workbench.tracking import Tracker
 
     root = tmp_path_factory.mktemp("mgr")
     write_experiment(root, name=EXPERIMENT, extra="budgets: {max_accuracy_drop: 2.0, max_size_kb: 100}\n",
@@ -54,15 +56,19 @@ def store(tmp_path_factory):
         run_variant("experiments/mgr.yaml", "int8")  # a hand run: must never count as the sweep's result
         first = run_sweep("experiments/mgr.yaml", workers=2, progress=False)
         again = run_sweep("experiments/mgr.yaml", progress=False)
+        sweeps = len([r for r in Tracker(root=root).runs(first.experiment_id) if r.data.tags.get("workbench.kind")
+                      == "sweep"])
+        dashboards = len(list((root / ".workbench" / "reports").glob("*.html")))
+        partial = run_sweep("experiments/mgr.yaml", progress=False, only=("int8",), force=True)
     finally:
         os.chdir(cwd)
-    return root, first, again
+    return root, first, (again, sweeps, dashboards), partial
 
 
 def test_sweep_publishes_its_answer_and_ignores_the_adhoc_run(store):
     from workbench.tracking import RECOMMENDED_ALIAS, Tracker
 
-    root, first, again = store
+    root, first, (again, sweeps, dashboards), partial = store
     tr = Tracker(root=root)
     runs = tr.runs(first.experiment_id)
     adhoc = [r for r in runs if r.data.tags.get("workbench.origin") == "adhoc"]
@@ -81,9 +87,13 @@ def test_sweep_publishes_its_answer_and_ignores_the_adhoc_run(store):
     assert {"pareto.png", "dashboard.html"} <= {a.path for a in tr.client.list_artifacts(first.parent_run_id)}
     # the re-run skipped everything: no second sweep run, no second dashboard, the same answer
     assert again.parent_run_id == "" and {r["status"] for r in again.rows} == {"SKIPPED"}
-    assert len([r for r in tr.runs(first.experiment_id) if r.data.tags.get("workbench.kind") == "sweep"]) == 1
-    assert len(list((root / ".workbench" / "reports").glob("*.html"))) == 1
+    assert (sweeps, dashboards) == (1, 1)
     assert again.recommendation == first.recommendation != ""
+    # a partial sweep (--only) describes itself and moves neither the alias nor the tag
+    assert partial.recommendation.startswith("Partial sweep (--only int8)")
+    assert tr.client.get_model_version_by_alias(EXPERIMENT, RECOMMENDED_ALIAS).version == version.version
+    assert [r.info.run_id for r in tr.runs(first.experiment_id) if r.data.tags.get("workbench.recommended") == "true"
+            ] == [rec_run]
 
 
 def _free_port() -> int:
@@ -96,7 +106,7 @@ def _free_port() -> int:
 def server(store):
     from workbench.run.task import kill_tree
 
-    root, _, _ = store
+    root = store[0]
     port = _free_port()
     proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "mlflow"), "server", "--backend-store-uri",
                              f"sqlite:///{root / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port),
@@ -124,7 +134,7 @@ def test_manager_finds_the_answer_in_the_mlflow_ui(store, server):
 
     from workbench.tracking import ui_path
 
-    root, first, _ = store
+    first = store[1]
     rec = next(r["variant"] for r in first.rows if r["run_id"] and
                first.recommendation.startswith(f"**Ship `{r['variant']}`"))
     ARTIFACTS.mkdir(exist_ok=True)

@@ -171,7 +171,7 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
                                                 "already FINISHED in run " + run.info.run_id, run))
                 # duplicates of our own claims (a create_run retried after a lost response), never ours to keep
                 tracker.settle_own(exp_id, lease, "KILLED", "duplicate claim left by a retried request", keep=[parent])
-                _finish_parent(tracker, result, compare_to, spec)
+                _finish_parent(tracker, result, compare_to, spec, partial=f"--only {' '.join(only)}" if only else "")
         except BaseException as exc:
             raise _stopped(tracker, exp_id, lease, parent, sweep_id, exc, outcomes, len(todo)) from None
     return result
@@ -232,7 +232,8 @@ def _execute(engine: Any, tasks: list[VariantTask], skipped: int, progress: bool
         bar.close()
 
 
-def _finish_parent(tracker: Any, result: SweepResult, compare_to: str | None, spec: ExperimentSpec) -> None:
+def _finish_parent(tracker: Any, result: SweepResult, compare_to: str | None, spec: ExperimentSpec,
+                   partial: str = "") -> None:
     counts = {s: sum(1 for r in result.rows if r["status"] == s) for s in ("FINISHED", "FAILED", "SKIPPED")}
     tracker.log(result.parent_run_id, metrics={f"variants_{k.lower()}": v for k, v in counts.items()})
     tracker.log_text(result.parent_run_id, json.dumps(result.rows, indent=1, default=str), "summary.json")
@@ -244,7 +245,7 @@ def _finish_parent(tracker: Any, result: SweepResult, compare_to: str | None, sp
 
     try:
         report = build_report(tracker, result.experiment_id, result.sweep_id, Path(result.work_dir) / "reports",
-                              tag_recommended=True)
+                              tag_recommended=True, partial=partial)
         result.dashboard, result.recommendation = report.path, report.text
     except Exception as exc:  # a broken chart must not cost the night's measurements
         tracker.set_tags(result.parent_run_id, {"workbench.dashboard_error": f"{type(exc).__name__}: {exc}"[:500]})

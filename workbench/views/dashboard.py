@@ -337,10 +337,11 @@ def build_dashboard(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir
 
 
 def build_report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path,
-                 tag_recommended: bool = False) -> Report:
+                 tag_recommended: bool = False, partial: str = "") -> Report:
     """The dashboard and ``pareto.png``, written under ``out_dir`` and logged on the sweep's parent run. With
     ``tag_recommended`` (the sweep settling itself) the recommendation is also published: the run tags, the
-    parent run's description and name, and the registry's ``recommended`` alias."""
+    parent run's description and name, and the registry's ``recommended`` alias. A ``partial`` sweep (it ran only
+    some variants, e.g. ``--only int8``: the reason) gets its description and changes no tag and no alias."""
     parent, spec, rows = load_sweep(tracker, experiment_id, sweep_id)
     measured = [r for r in rows if r["status"] in ("FINISHED", "SKIPPED") and isinstance(r.get("accuracy"), float)]
     variant_rows, pairs = measured, runtime_pairs(measured, spec.target.runtime, axis_runtimes(spec))
@@ -373,7 +374,10 @@ def build_report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: P
     dataset = f"`{spec.baseline.dataset}` (fingerprint {parent.data.params.get('dataset.fingerprint', '?')[:12]})"
     text = recommendation(spec, measured, rec, why, ui_path(experiment_id, parent.info.run_id, "dashboard.html"),
                           dataset)
-    if tag_recommended:
+    if tag_recommended and partial:
+        text = f"Partial sweep ({partial}): among the variants it ran only. {text}"
+        tracker.set_tags(parent.info.run_id, {TAG_NOTE: text})
+    elif tag_recommended:
         _tag_recommended(tracker, experiment_id, rec["run_id"] if rec else None)
         tracker.set_tags(parent.info.run_id, {"workbench.recommended_variant": rec["variant"] if rec else "none"})
         text = _publish(tracker, parent, spec, sweep_id, rec, text)

@@ -293,11 +293,16 @@ def variant_run_tags(plan: Plan, planned: PlannedVariant, sweep_id: str = "") ->
         TAG_KIND: "variant", TAG_VARIANT: planned.id, TAG_VARIANT_NAME: planned.name,
         TAG_TECHNIQUE: planned.spec.technique, TAG_ROLE: planned.role,
         TAG_ORIGIN: "sweep" if sweep_id else "adhoc",
-        **provenance.tags(plan.experiment.target.threads),
+        **provenance.tags(plan.experiment.target.threads), **source_tags(plan.source),
     }
     if sweep_id:
         tags[TAG_SWEEP] = sweep_id
     return tags
+
+
+def source_tags(experiment_file: str) -> dict[str, str]:
+    """MLflow's Source column: the experiment file the run comes from."""
+    return {"mlflow.source.name": Path(experiment_file).name or experiment_file, "mlflow.source.type": "LOCAL"}
 
 
 def variant_run_params(plan: Plan, planned: PlannedVariant) -> dict[str, str]:

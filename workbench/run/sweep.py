@@ -257,10 +257,12 @@ def _finish_parent(tracker: Any, result: SweepResult, compare_to: str | None, sp
 
 def _describe(tracker: Any, plan: Plan, experiment_id: str, parent: str) -> None:
     """The experiment's description (what it compares, how to read it) and the sweep's dataset input."""
+    from workbench.tracking import source_tags
     from workbench.views.summary import experiment_description
 
     tracker.describe_experiment(experiment_id, experiment_description(plan.experiment, len(plan.variants)))
     tracker.log_dataset(parent, plan.experiment.baseline.dataset, plan.dataset_fingerprint)
+    tracker.set_tags(parent, source_tags(plan.source))
 
 
 def _nothing_to_do(tracker: Any, spec: ExperimentSpec, experiment_id: str, selected: list[Any],

@@ -31,6 +31,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except WorkbenchError as exc:
             _fail(exc)
+        except click.UsageError as exc:  # a command's own arguments: one line too, with where to look
+            name = exc.ctx.command_path if exc.ctx is not None else "workbench"
+            click.echo(f"error: {exc.format_message()} (see `{name} --help`)", err=True)
+            sys.exit(EXIT_USAGE)
         except OSError as exc:  # the OS refused (disk full, read-only, permissions): name it, not a traceback
             from workbench.errors import StorageError
             from workbench.files import describe_os_error

@@ -258,8 +258,10 @@ CASES += [
          needle="UTF-8"),
     Case("spec-empty-file", "bad YAML / spec", "empty experiment file", lambda root: _write(root, "")),
     Case("spec-missing-file", "bad YAML / spec", "experiment file does not exist", lambda root: ["run", "nope.yaml"]),
-    Case("spec-directory", "bad YAML / spec", "experiment path is a directory (click's 3-line usage error)",
-         lambda root: _then((root / "d.yaml").mkdir(), ["run", "d.yaml"]), gap=True),
+    Case("spec-directory", "bad YAML / spec", "experiment path is a directory",
+         lambda root: _then((root / "d.yaml").mkdir(), ["run", "d.yaml"]), needle="is a directory"),
+    Case("spec-bad-option", "bad YAML / spec", "`--workers x`",
+         lambda root: [*_write(root, GOOD), "--workers", "x"], needle="not a valid integer"),
     Case("spec-validate-missing-model", "bad YAML / spec", "`validate` of an experiment whose model file is missing",
          lambda root: _then((root / "e.yaml").write_text(GOOD.replace("digits_cnn", "missing.keras")), ["validate", "e.yaml"]),
          needle="missing.keras"),
@@ -440,8 +442,8 @@ CASES += [
          lambda root: [*_write(root, GOOD), "--work-dir", "/proc/workbench-test"]),
     Case("os-symlink-loop", "disk / OS errors", "experiment file is a symlink loop",
          lambda root: _then(os.symlink("e.yaml", root / "e.yaml"), ["run", "e.yaml"]), gap=True),
-    Case("os-report-out-is-file", "disk / OS errors", "`report --out` is a file (click's 3-line usage error)",
-         lambda root: _then((root / "r").write_text("x"), ["report", "ok", "--out", "r"]), gap=True),
+    Case("os-report-out-is-file", "disk / OS errors", "`report --out` is a file",
+         lambda root: _then((root / "r").write_text("x"), ["report", "ok", "--out", "r"]), needle="is a file"),
 ]
 
 # ------------------------------------------------------------------------------------------- cases: signals

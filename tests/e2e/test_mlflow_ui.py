@@ -155,6 +155,11 @@ def test_manager_finds_the_answer_in_the_mlflow_ui(store, server):
         expect(description).to_be_visible(timeout=60_000)
         assert "float32" in description.inner_text() and "Budgets" in description.inner_text()  # its cost
         page.screenshot(path=str(ARTIFACTS / "mlflow-sweep-run.png"))
+        with page.context.expect_page() as opened:  # its dashboard link opens the dashboard, rendered
+            description.get_by_role("link", name="dashboard").click()
+        tab = opened.value
+        expect(tab.frame_locator("iframe").first.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
+        tab.close()
         # 3. the Models page: the registered model and its alias
         page.goto(server + "#/models?workflowType=machine_learning")
         row = page.get_by_role("row").filter(has_text=EXPERIMENT)

@@ -377,6 +377,7 @@ def build_report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: P
     if tag_recommended and partial:
         text = f"Partial sweep ({partial}): among the variants it ran only. {text}"
         tracker.set_tags(parent.info.run_id, {TAG_NOTE: text})
+        tracker.rename_run(parent.info.run_id, f"partial ({partial}) · sweep {sweep_id}")
     elif tag_recommended:
         _tag_recommended(tracker, experiment_id, rec["run_id"] if rec else None)
         tracker.set_tags(parent.info.run_id, {"workbench.recommended_variant": rec["variant"] if rec else "none"})

@@ -59,3 +59,30 @@ def test_experiment_description_says_how_to_read_it():
     text = experiment_description(_spec(max_latency_ms=0.5), 13)
     assert "**13 variants**" in text and "p50 latency ≤ 500 µs" in text
     assert "How to read it" in text and "(ad-hoc)" in text and "`recommended`" in text
+
+
+def test_a_store_without_a_registry_still_gets_the_answer_on_the_run():
+    from types import SimpleNamespace
+
+    from workbench.views.dashboard import _publish
+
+    calls: dict[str, object] = {}
+
+    class NoRegistry:
+        def promote(self, *args):
+            raise RuntimeError("model registry not supported by this store")
+
+        def get_run(self, run_id):
+            return SimpleNamespace(info=SimpleNamespace(run_id=run_id))
+
+        def set_tags(self, run_id, tags):
+            calls["note"] = tags["mlflow.note.content"]
+
+        def rename_run(self, run_id, name):
+            calls["name"] = name
+
+    parent = SimpleNamespace(info=SimpleNamespace(run_id="p"))
+    text = _publish(NoRegistry(), parent, _spec(), "s1", {**ROWS[1], "run_id": "r", "variant_id": "v"}, "Ship int8.")
+    assert text == calls["note"]
+    assert text.startswith("Ship int8. The model registry was not updated (RuntimeError: model registry not supported")
+    assert calls["name"] == "ship int8 · sweep s1"

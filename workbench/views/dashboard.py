@@ -389,13 +389,20 @@ def _publish(tracker: Tracker, parent: Any, spec: ExperimentSpec, sweep_id: str,
              text: str) -> str:
     """The recommendation where a manager looks: the registry alias (a new model version when the recommended
     model changed), the parent run's description and its name. Returns the description."""
-    if rec is None:
-        tracker.demote(spec.name)
-    else:
-        version = tracker.promote(spec.name, tracker.get_run(rec["run_id"]), text, {
-            TAG_SWEEP: sweep_id, TAG_VARIANT: str(rec.get("variant_id", "")), "workbench.variant": rec["variant"]})
-        if version is not None:
-            text += f" Registered as model `{spec.name}` version {version}, alias `{RECOMMENDED_ALIAS}` (Models)."
+    from workbench.errors import TrackingLost
+
+    try:
+        if rec is None:
+            tracker.demote(spec.name)
+        else:
+            version = tracker.promote(spec.name, tracker.get_run(rec["run_id"]), text, {
+                TAG_SWEEP: sweep_id, TAG_VARIANT: str(rec.get("variant_id", "")), "workbench.variant": rec["variant"]})
+            if version is not None:
+                text += f" Registered as model `{spec.name}` version {version}, alias `{RECOMMENDED_ALIAS}` (Models)."
+    except TrackingLost:
+        raise
+    except Exception as exc:  # a store without a model registry: the answer still goes on the run
+        text += f" The model registry was not updated ({type(exc).__name__}: {str(exc).strip()[:160]})."
     tracker.set_tags(parent.info.run_id, {TAG_NOTE: text})
     # the answer first: the runs table cuts long names short
     tracker.rename_run(parent.info.run_id, (f"ship {rec['variant']}" if rec else "no variant fits")

@@ -296,11 +296,12 @@ def _export_onnx(ctx: VariantContext, compressed: ChainResult) -> tuple[Path | N
 
 def _convert_selective(ctx: VariantContext, model: Any) -> tuple[bytes, dict[str, Any], tuple[str, ...]]:
     """int8 with the ``keep_float`` most quantization-sensitive layers left in float32 (measured on LiteRT)."""
-    from workbench.analysis.sensitivity import most_sensitive, quant_sensitivity
+    from workbench.analysis.sensitivity import most_sensitive, quant_sensitivity, weighted_layer_names
     from workbench.convert import convert, convert_selective
 
     calib = calibration_samples(ctx)
-    rows = quant_sensitivity(convert(model, "float32"), convert(model, "int8", calib), ctx.dataset.x_test[:64])
+    rows = quant_sensitivity(convert(model, "float32"), convert(model, "int8", calib), ctx.dataset.x_test[:64],
+                             layer_names=weighted_layer_names(model))  # named as the sensitivity notebook does
     keep = most_sensitive(rows, ctx.variant.keep_float)
     note = (f"selective int8: kept in float32 the {len(keep)} most sensitive layer(s): "
             + ", ".join(f"{r['layer']} (RMSE/scale {r['rmse_over_scale']:.2f})" for r in keep))

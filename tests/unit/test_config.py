@@ -165,18 +165,18 @@ def test_variant_id_unchanged_by_explicit_defaults():
     assert a == variant_id(VariantSpec(name="a", quantization="int8"), b, "fp", TargetSpec(threads=1, kernels="optimized"))
 
 
-def test_readme_experiment_example_is_valid():
-    """The annotated example in the README is a real, valid experiment (docs match the code)."""
+def test_documented_experiment_example_is_valid():
+    """The annotated example in docs/experiments.md is a real, valid experiment (docs match the code)."""
     import re
 
     import yaml
 
-    text = (REPO / "README.md").read_text()
+    text = (REPO / "docs" / "experiments.md").read_text()
     block = re.search(r"```yaml\n(name: digits-quick.*?)```", text, re.S)
-    assert block, "README lost its experiment example"
+    assert block, "docs/experiments.md lost its experiment example"
     data = yaml.safe_load(block.group(1))
     data.pop("base")  # resolved relative to experiments/; the rest must stand on its own
-    spec = parse_experiment(data, "README.md")
+    spec = parse_experiment(data, "docs/experiments.md")
     assert len(spec.resolved_variants()) >= 7 and spec.search_candidates()
 
 

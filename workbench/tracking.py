@@ -465,9 +465,9 @@ class Tracker:
     def rename_run(self, run_id: str, name: str) -> None:
         self.client.update_run(run_id, name=name)
 
-    def log_image(self, run_id: str, png: bytes, name: str) -> None:
-        """A PNG as the artifact ``name`` (the artifact view shows it) and as an MLflow image under the key of
-        its stem (run comparisons' image charts show it)."""
+    def log_image(self, run_id: str, png: bytes, name: str, compare: bool = True) -> None:
+        """A PNG as the artifact ``name`` (the artifact view shows it) and, with ``compare``, as an MLflow image
+        under the key of its stem (run comparisons' image charts show it)."""
         import io
         import tempfile
 
@@ -477,7 +477,8 @@ class Tracker:
             path = Path(tmp) / name
             path.write_bytes(png)
             self.client.log_artifact(run_id, str(path))
-        self.client.log_image(run_id, Image.open(io.BytesIO(png)), key=Path(name).stem, step=0)
+        if compare:
+            self.client.log_image(run_id, Image.open(io.BytesIO(png)), key=Path(name).stem, step=0)
 
     def log_dataset(self, run_id: str, dataset: str, fingerprint: str, context: str = "test") -> None:
         """Record what the numbers were measured on as the run's MLflow dataset input (the Dataset column):

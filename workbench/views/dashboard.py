@@ -370,7 +370,7 @@ def build_report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: P
                                                      "recommended": rec["variant"] if rec else None,
                                                      "why_none": why}, indent=1), "pareto.json")
     png = pareto_png(measured, spec, rec["variant"] if rec else None, f"{spec.name} — sweep {sweep_id}")
-    tracker.log_image(parent.info.run_id, png, "pareto.png")
+    tracker.log_image(parent.info.run_id, png, "pareto.png", compare=tag_recommended)  # a rebuild adds no image
     dataset = f"`{spec.baseline.dataset}` (fingerprint {parent.data.params.get('dataset.fingerprint', '?')[:12]})"
     text = recommendation(spec, measured, rec, why, ui_path(experiment_id, parent.info.run_id, "dashboard.html"),
                           dataset)

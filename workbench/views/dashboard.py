@@ -40,7 +40,7 @@ from workbench.tracking import (
     ui_path,
 )
 from workbench.views.pareto_image import pareto_png
-from workbench.views.summary import fmt_bytes, fmt_ms, recommendation
+from workbench.views.summary import fmt_bytes, fmt_ms, plain, recommendation
 
 GREY, FRONT = "#b0b0b0", "#1f77b4"
 TABLE_COLS = [("variant", "variant", "{}"), ("status", "status", "{}"), ("technique", "technique", "{}"),
@@ -395,7 +395,7 @@ def _publish(tracker: Tracker, parent: Any, spec: ExperimentSpec, sweep_id: str,
         if rec is None:
             tracker.demote(spec.name)
         else:
-            version = tracker.promote(spec.name, tracker.get_run(rec["run_id"]), text, {
+            version = tracker.promote(spec.name, tracker.get_run(rec["run_id"]), plain(text), {  # a table cell
                 TAG_SWEEP: sweep_id, TAG_VARIANT: str(rec.get("variant_id", "")), "workbench.variant": rec["variant"]})
             if version is not None:
                 text += f" Registered as model `{spec.name}` version {version}, alias `{RECOMMENDED_ALIAS}` (Models)."

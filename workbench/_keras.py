@@ -67,4 +67,12 @@ def tflite_mlir_quantize() -> Any:
     return tfl_convert.mlir_quantize
 
 
-__all__ = ["keras", "tf", "tflite_mlir_quantize", "tfmot"]
+def tf2onnx_from_keras() -> Any:
+    """``tf2onnx.convert.from_keras`` (Keras -> ONNX). tf2onnx imports TensorFlow itself, so it is reached only
+    through this module, after Keras 2 is selected."""
+    import tf2onnx
+
+    return tf2onnx.convert.from_keras
+
+
+__all__ = ["keras", "tf", "tf2onnx_from_keras", "tflite_mlir_quantize", "tfmot"]

@@ -36,13 +36,11 @@ ONNX_MODE_DOC = {
 
 def keras_to_onnx(model: Any, opset: int = OPSET) -> Any:
     """The float ONNX ModelProto of a tf_keras model (batch dimension left dynamic)."""
-    import tf2onnx
-
-    from workbench._keras import tf
+    from workbench._keras import tf, tf2onnx_from_keras
 
     shape = (None, *(int(d) for d in model.inputs[0].shape[1:]))
     spec = (tf.TensorSpec(shape, tf.float32, name="input"),)
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
+    proto, _ = tf2onnx_from_keras()(model, input_signature=spec, opset=opset)
     return proto
 
 

@@ -233,7 +233,8 @@ def prepare_variant(experiment: str | Path | ExperimentSpec = "", variant: str |
                                    parent_run_id or None)
     tracker.log(run_id, params=tracking.variant_run_params(the_plan, planned))
     tracker.log_dataset(run_id, the_plan.experiment.baseline.dataset, the_plan.dataset_fingerprint)
-    tracker.log_history(run_id, baseline.history, prefix="baseline_")
+    if planned.role == "baseline":  # the float model's own curves, once: not copied into every variant's charts
+        tracker.log_history(run_id, baseline.history, prefix="baseline_")
     return VariantContext(the_plan, planned, dataset, baseline, wdir, out_dir, root_p, tracker, exp_id, run_id, owns)
 
 

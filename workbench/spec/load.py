@@ -160,7 +160,7 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if base is not None:
         if not isinstance(base, str):
             raise SpecError(f"{path}: base: must be a file path, got {base!r}")
-        data = _deep_merge(_read_yaml((path.parent / base).resolve(), chain + (path,)), data)
+        data = _deep_merge(_read_yaml(_resolve(path.parent / base), chain + (path,)), data)
     return data
 
 
@@ -180,7 +180,15 @@ def parse_experiment(data: dict[str, Any], source: str = "<experiment>") -> Expe
     return spec
 
 
+def _resolve(path: Path) -> Path:
+    """The absolute path; a symlink loop is a SpecError (``Path.resolve`` raises RuntimeError for it)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:
+        raise SpecError(f"{path}: cannot resolve the path ({exc}); point to a real experiment file") from None
+
+
 def load_experiment(path: str | Path) -> ExperimentSpec:
     """Read, merge (``base:``) and validate an experiment YAML file."""
     p = Path(path)
-    return parse_experiment(_read_yaml(p.resolve()), source=str(path))
+    return parse_experiment(_read_yaml(_resolve(p)), source=str(path))

@@ -1,323 +1,43 @@
-"""The only module that imports MLflow: experiments, sweep (parent) and variant (child) runs, LoggedModels.
-
-Store: ``MLFLOW_TRACKING_URI`` when set (MLflow's own convention, e.g. a tracking server backed by
-PostgreSQL + S3), else the embedded store: ``mlflow.db`` (SQLite) and ``mlartifacts/`` in the working
-directory.
-
-Shared stores: every call is retried with back-off while the store answers with a transient error
-(connection refused or reset, timeouts, 502/503/504, a locked SQLite file), for ``WORKBENCH_TRACKING_RETRY_S``
-seconds (default 60); past that a ``TrackingLost`` (one line) is raised. Sweep runs carry a **lease** (owner
-id, host, pid, expiry) that the sweep's process renews; a RUNNING run is settled KILLED only when its
-lease says its owner is gone (expired, or on this host with its process dead). A variant id is **claimed**
-by creating its run and then re-reading the variant's runs: the earliest live claim wins (see
-``Tracker.claim``).
-"""
+"""The ``Tracker``: experiments, sweep (parent) and variant (child) runs, LoggedModels, the registry, claims."""
 
 from __future__ import annotations
 
-import functools
-import logging
-import os
-import re
-import socket
 import time
-import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import TrackingError, TrackingLost
-from workbench.spec.plan import Plan, PlannedVariant
+from workbench.errors import TrackingError
+from workbench.tracking.leases import Claim, Lease, lease_state
+from workbench.tracking.names import (
+    EMBEDDED_ARTIFACTS,
+    EXPERIMENT_KIND_TRAINING,
+    RECOMMENDED_ALIAS,
+    TAG_ARTIFACTS_SHA256,
+    TAG_EXPERIMENT_KIND,
+    TAG_FAILURE,
+    TAG_INTEGRITY,
+    TAG_KIND,
+    TAG_LEASE_EXPIRES,
+    TAG_LEASE_OWNER,
+    TAG_MODEL_ID,
+    TAG_MODEL_SHA256,
+    TAG_NOTE,
+    TAG_ORIGIN,
+    TAG_SWEEP,
+    TAG_VARIANT,
+    default_tracking_uri,
+    is_embedded,
+    logged_model_name,
+)
+from workbench.tracking.retry import _RetryingClient, claim_settle_s, retry_budget_s, short_error
 
 if TYPE_CHECKING:
     from workbench.profile.result import ProfileResult
 
-EMBEDDED_DB = "mlflow.db"
-EMBEDDED_ARTIFACTS = "mlartifacts"
-TAG_VARIANT = "workbench.variant_id"
-TAG_SWEEP = "workbench.sweep_id"
-TAG_TECHNIQUE = "workbench.technique"
-TAG_VARIANT_NAME = "workbench.variant"
-TAG_KIND = "workbench.kind"  # "sweep" | "variant"
-TAG_FAILURE = "workbench.failure"
-TAG_ROLE = "workbench.role"  # "baseline" (the float reference) | "variant"
-TAG_ORIGIN = "workbench.origin"  # "sweep" | "adhoc" (a hand-run notebook, the explorer): ad-hoc never replaces a sweep's
-TAG_MODEL_ID = "workbench.model_id"  # the LoggedModel a variant run produced (what the registry promotes)
-TAG_NOTE = "mlflow.note.content"  # the description MLflow shows on a run, an experiment, a registered model
-TAG_EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow's experiment type: this is model training, not GenAI
-EXPERIMENT_KIND_TRAINING = "custom_model_development"
-RECOMMENDED_ALIAS = "recommended"  # the registry alias on the model version the newest sweep recommends
-TAG_MODEL_SHA256 = "workbench.model_sha256"  # SHA-256 of the measured .tflite (run and LoggedModel)
-TAG_ARTIFACTS_SHA256 = "workbench.artifacts_sha256"  # JSON {artifact path: SHA-256} of every file the run logged
-TAG_INTEGRITY = "workbench.integrity"  # set when a result's stored files fail their checksums: never reused again
-TAG_LEASE_OWNER = "workbench.lease.owner"  # one id per sweep process; the runs it created and renews
-TAG_LEASE_HOST = "workbench.lease.host"
-TAG_LEASE_PID = "workbench.lease.pid"
-TAG_LEASE_STARTED = "workbench.lease.process_started"  # the owner's process start time (guards pid reuse)
-TAG_LEASE_EXPIRES = "workbench.lease.expires"  # epoch seconds; renewed by the owner's heartbeat
-
-for _name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.store.sqlalchemy_store"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # Tracker retries itself, bounded in time
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
-
-
-def _env_s(name: str, default: float) -> float:
-    try:
-        return max(0.0, float(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
-def retry_budget_s() -> float:
-    """How long a call keeps retrying a store that answers with transient errors."""
-    return _env_s("WORKBENCH_TRACKING_RETRY_S", 60.0)
-
-
-def lease_ttl_s() -> float:
-    """How long a lease stays valid without a heartbeat (well above the retry budget: a sweep riding out a
-    short outage must not look dead)."""
-    return _env_s("WORKBENCH_LEASE_TTL_S", max(180.0, 3 * retry_budget_s()))
-
-
-def claim_settle_s() -> float:
-    """Pause between creating a claim and reading the others: claims from machines whose clocks differ by
-    less than this are ordered correctly."""
-    return _env_s("WORKBENCH_CLAIM_SETTLE_S", 0.5)
-
-
-_TRANSIENT = re.compile(
-    r"failed with (timeout )?exception|Max retries exceeded|Connection refused|Connection reset|Connection aborted|"
-    r"RemoteDisconnected|Read timed out|timed out|database is locked|server closed the connection|"
-    r"could not connect to server|connection to server|terminating connection|Temporarily Unavailable|"
-    r"TEMPORARILY_UNAVAILABLE|too many 50[0234] error|\b50[234]\b.*Server Error|Server Error.*\b50[234]\b",
-    re.IGNORECASE)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A store error worth retrying: the store was unreachable or overloaded, not a refused request."""
-    seen = 0
-    e: BaseException | None = exc
-    while e is not None and seen < 6:
-        if isinstance(e, ConnectionError | TimeoutError):
-            return True
-        mod = type(e).__module__
-        if mod.startswith("requests") and type(e).__name__ in ("ConnectionError", "Timeout", "ReadTimeout",
-                                                               "ConnectTimeout", "ChunkedEncodingError"):
-            return True
-        if _TRANSIENT.search(f"{type(e).__name__}: {e}"):
-            return True
-        e, seen = e.__cause__ or e.__context__, seen + 1
-    return False
-
-
-def short_error(exc: BaseException) -> str:
-    """A store error in a few words (the HTTP client's messages run to several hundred characters)."""
-    text = f"{exc}"
-    for pattern, words in (("Connection refused", "connection refused"), ("Connection reset", "connection reset"),
-                           ("timed out|timeout", "timed out"), ("RemoteDisconnected", "connection closed by the server"),
-                           ("database is locked", "database is locked")):
-        if re.search(pattern, text, re.IGNORECASE):
-            return words
-    status = re.search(r"\b50[234]\b", text)
-    if status:
-        return f"HTTP {status.group(0)}"
-    lines = text.strip().splitlines()
-    return (lines[0][:160] if lines else type(exc).__name__) or type(exc).__name__
-
-
-class _RetryingClient:
-    """``MlflowClient`` whose every public method retries transient store errors with back-off, for at most
-    ``budget_s`` seconds, then raises ``TrackingLost``. Retrying is safe for MLflow's calls (tags, params and
-    terminations are idempotent); a ``create_run`` whose response was lost may leave an extra run behind,
-    which carries the creator's lease and is settled by it (see ``Tracker.settle_own``)."""
-
-    def __init__(self, client: MlflowClient, uri: str, budget_s: float) -> None:
-        self._client = client
-        self._uri = uri
-        self._budget_s = budget_s
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if name.startswith("_") or not callable(attr):
-            return attr
-
-        @functools.wraps(attr)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return with_retries(attr, name, self._uri, self._budget_s, *args, **kwargs)
-
-        return call
-
-
-def with_retries(fn: Callable[..., Any], what: str, uri: str, budget_s: float, *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn``; on a transient store error wait (0.5 s, doubling, at most 8 s) and retry until
-    ``budget_s`` has passed, then raise ``TrackingLost``. Other errors propagate at once."""
-    start = time.monotonic()
-    delay = 0.5
-    while True:
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            waited = time.monotonic() - start
-            if waited + delay > budget_s:
-                raise TrackingLost(f"MLflow tracking store {uri} stopped answering ({what}: {short_error(exc)}; "
-                                   f"retried for {waited:.0f}s, WORKBENCH_TRACKING_RETRY_S={budget_s:g})") from None
-            time.sleep(delay)
-            delay = min(delay * 2, 8.0)
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Who owns a run: one sweep process (any machine). Renewed by that process's heartbeat."""
-
-    owner: str
-    host: str
-    pid: int
-    process_started: float
-    ttl_s: float
-
-    @classmethod
-    def mine(cls, ttl_s: float | None = None) -> Lease:
-        """A new lease for this process (a fresh owner id per sweep)."""
-        import psutil
-
-        return cls(uuid.uuid4().hex[:12], socket.gethostname(), os.getpid(),
-                   round(psutil.Process().create_time(), 2), lease_ttl_s() if ttl_s is None else ttl_s)
-
-    def tags(self, now: float | None = None) -> dict[str, str]:
-        return {TAG_LEASE_OWNER: self.owner, TAG_LEASE_HOST: self.host, TAG_LEASE_PID: str(self.pid),
-                TAG_LEASE_STARTED: f"{self.process_started:.2f}",
-                TAG_LEASE_EXPIRES: f"{(time.time() if now is None else now) + self.ttl_s:.1f}"}
-
-
-def lease_state(tags: dict[str, str], now: float | None = None) -> tuple[str, str]:
-    """("none" | "live" | "gone", why) for a run's tags. "none": no lease (a hand run, the explorer, a profile,
-    a run from before leases): nobody may settle it. "gone": the owner provably stopped: its lease expired,
-    or it ran on this host and its process is dead (or the pid now belongs to another process)."""
-    owner = tags.get(TAG_LEASE_OWNER)
-    if not owner:
-        return "none", "no lease"
-    now = time.time() if now is None else now
-    try:
-        expires = float(tags.get(TAG_LEASE_EXPIRES, "0"))
-    except ValueError:
-        expires = 0.0
-    host, pid = tags.get(TAG_LEASE_HOST, "?"), tags.get(TAG_LEASE_PID, "?")
-    who = f"sweep process {pid} on {host}"
-    if expires < now:
-        return "gone", f"the lease of its {who} expired {now - expires:.0f}s ago"
-    if host == socket.gethostname():
-        import psutil
-
-        try:
-            proc = psutil.Process(int(pid))
-            same = abs(proc.create_time() - float(tags.get(TAG_LEASE_STARTED, "0"))) < 1.0
-            if not same or proc.status() == psutil.STATUS_ZOMBIE:
-                return "gone", f"its {who} has ended (the pid is now another process)"
-        except (psutil.NoSuchProcess, ValueError):
-            return "gone", f"its {who} has ended"
-        except psutil.Error:
-            pass
-    return "live", f"{who}, lease valid {expires - now:.0f}s more"
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The outcome of claiming a variant id: ``won``, or who holds it (``reason`` in one line)."""
-
-    won: bool
-    reason: str = ""
-    holder_run_id: str = ""
-
-
-def default_tracking_uri(root: Path | None = None) -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else the embedded SQLite store under ``root`` (default: cwd)."""
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env
-    return f"sqlite:///{((root or Path.cwd()) / EMBEDDED_DB).resolve()}"
-
-
-def is_embedded(uri: str) -> bool:
-    return uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
-
-
-def logged_model_name(name: str) -> str:
-    """MLflow refuses LoggedModel names with / : . % " ' (variant names may hold '.', e.g. sparsity0.8)."""
-    return re.sub(r"[/:.%\"']", "_", name) or "model"
-
-
-def ui_path(experiment_id: str, run_id: str = "", artifact: str = "") -> str:
-    """The MLflow UI's address of an experiment (its runs), a run or one of its artifacts, relative to the
-    server's root, opening on the model-training view. MLflow 3.17 picks GenAI or model training from the
-    browser's last choice (GenAI when none) and ignores the experiment's kind, so the address says it."""
-    page = f"#/experiments/{experiment_id}/runs" + (f"/{run_id}" if run_id else "")
-    if run_id and artifact:
-        page += f"/artifacts/{artifact}"
-    return page + "?workflowType=machine_learning"
-
-
-def variant_run_name(name: str, sweep_id: str = "") -> str:
-    """A variant run's name: the variant's, marked ``(ad-hoc)`` when no sweep made it (a hand run, the explorer)."""
-    return name if sweep_id else f"{name} (ad-hoc)"
-
-
-def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested spec -> dotted keys with string values (MLflow params)."""
-    out: dict[str, str] = {}
-    for key, value in d.items():
-        k = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, k + "."))
-        elif isinstance(value, list | tuple) and value and all(isinstance(v, dict) for v in value):
-            for i, item in enumerate(value):
-                out.update(flatten(item, f"{k}.{i}."))
-        else:
-            out[k] = str(value)[:6000]
-    return out
-
-
-def variant_run_tags(plan: Plan, planned: PlannedVariant, sweep_id: str = "") -> dict[str, str]:
-    """The tags of a variant's run, built only here: by the sweep when it creates the run, or by a hand run."""
-    from workbench import provenance
-
-    tags = {
-        TAG_KIND: "variant", TAG_VARIANT: planned.id, TAG_VARIANT_NAME: planned.name,
-        TAG_TECHNIQUE: planned.spec.technique, TAG_ROLE: planned.role,
-        TAG_ORIGIN: "sweep" if sweep_id else "adhoc",
-        **provenance.tags(plan.experiment.target.threads), **source_tags(plan.source),
-    }
-    if sweep_id:
-        tags[TAG_SWEEP] = sweep_id
-    return tags
-
-
-def source_tags(experiment_file: str) -> dict[str, str]:
-    """MLflow's Source column: the experiment file the run comes from."""
-    return {"mlflow.source.name": Path(experiment_file).name or experiment_file, "mlflow.source.type": "LOCAL"}
-
-
-def variant_run_params(plan: Plan, planned: PlannedVariant) -> dict[str, str]:
-    """The planned spec as dotted params (variant, baseline, target), with the data fingerprint."""
-    spec = {
-        "variant": planned.spec.model_dump(mode="json"),
-        "baseline": plan.experiment.baseline.model_dump(mode="json"),
-        "target": plan.experiment.target.model_dump(mode="json"),
-    }
-    params = flatten(spec)
-    params["dataset.fingerprint"] = plan.dataset_fingerprint
-    if plan.model_fingerprint:  # a user's model file, by content (zoo models have none)
-        params["model.fingerprint"] = plan.model_fingerprint
-    params["experiment.file"] = plan.source
-    return params
 
 
 def _open_client(uri: str) -> MlflowClient:
@@ -686,105 +406,6 @@ class Tracker:
 
     def download(self, run_id: str, path: str, dst: Path) -> Path:
         return Path(self.client.download_artifacts(run_id, path, str(dst)))
-
-
-
-# --- integrity: the SHA-256 recorded for every logged file, checked against what the store now holds --------
-@dataclass(frozen=True)
-class Mismatch:
-    """A stored file that is not what was recorded: changed (``actual`` set) or missing (``actual`` None)."""
-
-    run_id: str
-    variant: str
-    where: str  # "run artifact model/model.tflite" | "LoggedModel m-... model.tflite"
-    expected: str
-    actual: str | None
-    detail: str = ""
-
-    def __str__(self) -> str:
-        what = (f"is missing ({self.detail})" if self.actual is None and self.detail else "is missing"
-                if self.actual is None else f"has SHA-256 {self.actual[:12]}, recorded {self.expected[:12]}")
-        return f"{self.variant} (run {self.run_id[:12]}): {self.where} {what}"
-
-
-def recorded_sha256(tags: dict[str, str]) -> dict[str, str]:
-    """artifact path -> SHA-256 recorded in a run's tags (the manifest, else the model alone); {} for a run
-    logged before checksums were recorded (it cannot be verified)."""
-    import json
-
-    try:
-        manifest = json.loads(tags.get(TAG_ARTIFACTS_SHA256, ""))
-    except ValueError:
-        manifest = None
-    if isinstance(manifest, dict) and manifest:
-        return {str(k): str(v) for k, v in manifest.items()}
-    model = tags.get(TAG_MODEL_SHA256)
-    return {"model/model.tflite": model} if model else {}
-
-
-def _sha256_of_download(download: Callable[..., Any]) -> tuple[str | None, str]:
-    """(SHA-256 of the file ``download(dst_path=...)`` fetched, '') or (None, why it could not be fetched)."""
-    import tempfile
-
-    from workbench.model_files import sha256_file
-
-    with tempfile.TemporaryDirectory(prefix="wb-verify-") as tmp:
-        try:
-            local = Path(download(dst_path=tmp))
-        except TrackingLost:
-            raise
-        except Exception as exc:
-            return None, short_error(exc)[:120]
-        if not local.is_file():
-            return None, "not a file"
-        return sha256_file(local), ""
-
-
-def logged_models_by_run(tracker: Tracker, experiment_id: str) -> dict[str, list[Any]]:
-    """run id -> the LoggedModels it produced (every page of the experiment's models)."""
-    out: dict[str, list[Any]] = {}
-    token = None
-    while True:
-        page = tracker.client.search_logged_models([experiment_id], max_results=100, page_token=token)
-        for m in page:
-            out.setdefault(str(m.source_run_id), []).append(m)
-        token = page.token
-        if not token:
-            return out
-
-
-def verify_run(tracker: Tracker, run: Any, logged_models: list[Any] | None = None) -> list[Mismatch]:
-    """Re-hash the files a run logged (run artifacts, and each READY LoggedModel's .tflite) against the
-    SHA-256s the run recorded. Empty when everything matches; a run with nothing recorded gives nothing
-    (``recorded_sha256`` tells those apart)."""
-    import mlflow.artifacts
-
-    run_id = str(run.info.run_id)
-    tags = dict(run.data.tags)
-    variant = tags.get(TAG_VARIANT_NAME) or str(run.info.run_name)
-    found: list[Mismatch] = []
-    for path, expected in sorted(recorded_sha256(tags).items()):
-        actual, why = _sha256_of_download(functools.partial(tracker.client.download_artifacts, run_id, path))
-        if actual != expected:
-            found.append(Mismatch(run_id, variant, f"run artifact {path}", expected, actual, why))
-    model_sha = tags.get(TAG_MODEL_SHA256, "")
-    for m in logged_models or []:
-        if str(getattr(m.status, "name", m.status)) != "READY":
-            continue  # a model whose upload failed was finalized FAILED: it never stood for the run
-        expected = m.tags.get(TAG_MODEL_SHA256, "")
-        if not expected:
-            continue  # logged before checksums were recorded
-        where = f"LoggedModel {m.model_id} model.tflite"
-        if model_sha and expected != model_sha:
-            found.append(Mismatch(run_id, variant, f"LoggedModel {m.model_id} tag {TAG_MODEL_SHA256}", model_sha,
-                                  expected))
-        uri = f"{str(m.artifact_location).rstrip('/')}/model.tflite"
-        fetch = functools.partial(with_retries, mlflow.artifacts.download_artifacts, "download_artifacts", tracker.uri,
-                                  tracker.retry_s, artifact_uri=uri, tracking_uri=tracker.uri)
-        actual, why = _sha256_of_download(fetch)
-        if actual != expected:
-            found.append(Mismatch(run_id, variant, where, expected, actual, why))
-    return found
 
 
 def log_profile_run(experiment: str, model: Path, result: ProfileResult, tracking_uri: str | None = None) -> str:

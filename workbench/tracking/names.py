@@ -1,0 +1,118 @@
+"""Tag names, store locations, run names, tags and params: what the workbench writes, built in one place.
+
+No MLflow import: these are plain strings and dicts."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from workbench.spec.plan import Plan, PlannedVariant
+
+EMBEDDED_DB = "mlflow.db"
+EMBEDDED_ARTIFACTS = "mlartifacts"
+TAG_VARIANT = "workbench.variant_id"
+TAG_SWEEP = "workbench.sweep_id"
+TAG_TECHNIQUE = "workbench.technique"
+TAG_VARIANT_NAME = "workbench.variant"
+TAG_KIND = "workbench.kind"  # "sweep" | "variant"
+TAG_FAILURE = "workbench.failure"
+TAG_ROLE = "workbench.role"  # "baseline" (the float reference) | "variant"
+TAG_ORIGIN = "workbench.origin"  # "sweep" | "adhoc" (a hand-run notebook, the explorer): ad-hoc never replaces a sweep's
+TAG_MODEL_ID = "workbench.model_id"  # the LoggedModel a variant run produced (what the registry promotes)
+TAG_NOTE = "mlflow.note.content"  # the description MLflow shows on a run, an experiment, a registered model
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow's experiment type: this is model training, not GenAI
+EXPERIMENT_KIND_TRAINING = "custom_model_development"
+RECOMMENDED_ALIAS = "recommended"  # the registry alias on the model version the newest sweep recommends
+TAG_MODEL_SHA256 = "workbench.model_sha256"  # SHA-256 of the measured .tflite (run and LoggedModel)
+TAG_ARTIFACTS_SHA256 = "workbench.artifacts_sha256"  # JSON {artifact path: SHA-256} of every file the run logged
+TAG_INTEGRITY = "workbench.integrity"  # set when a result's stored files fail their checksums: never reused again
+TAG_LEASE_OWNER = "workbench.lease.owner"  # one id per sweep process; the runs it created and renews
+TAG_LEASE_HOST = "workbench.lease.host"
+TAG_LEASE_PID = "workbench.lease.pid"
+TAG_LEASE_STARTED = "workbench.lease.process_started"  # the owner's process start time (guards pid reuse)
+TAG_LEASE_EXPIRES = "workbench.lease.expires"  # epoch seconds; renewed by the owner's heartbeat
+
+
+def default_tracking_uri(root: Path | None = None) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the embedded SQLite store under ``root`` (default: cwd)."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{((root or Path.cwd()) / EMBEDDED_DB).resolve()}"
+
+
+def is_embedded(uri: str) -> bool:
+    return uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
+
+
+def logged_model_name(name: str) -> str:
+    """MLflow refuses LoggedModel names with / : . % " ' (variant names may hold '.', e.g. sparsity0.8)."""
+    return re.sub(r"[/:.%\"']", "_", name) or "model"
+
+
+def ui_path(experiment_id: str, run_id: str = "", artifact: str = "") -> str:
+    """The MLflow UI's address of an experiment (its runs), a run or one of its artifacts, relative to the
+    server's root, opening on the model-training view. MLflow 3.17 picks GenAI or model training from the
+    browser's last choice (GenAI when none) and ignores the experiment's kind, so the address says it."""
+    page = f"#/experiments/{experiment_id}/runs" + (f"/{run_id}" if run_id else "")
+    if run_id and artifact:
+        page += f"/artifacts/{artifact}"
+    return page + "?workflowType=machine_learning"
+
+
+def variant_run_name(name: str, sweep_id: str = "") -> str:
+    """A variant run's name: the variant's, marked ``(ad-hoc)`` when no sweep made it (a hand run, the explorer)."""
+    return name if sweep_id else f"{name} (ad-hoc)"
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested spec -> dotted keys with string values (MLflow params)."""
+    out: dict[str, str] = {}
+    for key, value in d.items():
+        k = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, k + "."))
+        elif isinstance(value, list | tuple) and value and all(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value):
+                out.update(flatten(item, f"{k}.{i}."))
+        else:
+            out[k] = str(value)[:6000]
+    return out
+
+
+def variant_run_tags(plan: Plan, planned: PlannedVariant, sweep_id: str = "") -> dict[str, str]:
+    """The tags of a variant's run, built only here: by the sweep when it creates the run, or by a hand run."""
+    from workbench import provenance
+
+    tags = {
+        TAG_KIND: "variant", TAG_VARIANT: planned.id, TAG_VARIANT_NAME: planned.name,
+        TAG_TECHNIQUE: planned.spec.technique, TAG_ROLE: planned.role,
+        TAG_ORIGIN: "sweep" if sweep_id else "adhoc",
+        **provenance.tags(plan.experiment.target.threads), **source_tags(plan.source),
+    }
+    if sweep_id:
+        tags[TAG_SWEEP] = sweep_id
+    return tags
+
+
+def source_tags(experiment_file: str) -> dict[str, str]:
+    """MLflow's Source column: the experiment file the run comes from."""
+    return {"mlflow.source.name": Path(experiment_file).name or experiment_file, "mlflow.source.type": "LOCAL"}
+
+
+def variant_run_params(plan: Plan, planned: PlannedVariant) -> dict[str, str]:
+    """The planned spec as dotted params (variant, baseline, target), with the data fingerprint."""
+    spec = {
+        "variant": planned.spec.model_dump(mode="json"),
+        "baseline": plan.experiment.baseline.model_dump(mode="json"),
+        "target": plan.experiment.target.model_dump(mode="json"),
+    }
+    params = flatten(spec)
+    params["dataset.fingerprint"] = plan.dataset_fingerprint
+    if plan.model_fingerprint:  # a user's model file, by content (zoo models have none)
+        params["model.fingerprint"] = plan.model_fingerprint
+    params["experiment.file"] = plan.source
+    return params

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import textwrap
 from pathlib import Path
 
@@ -73,3 +74,10 @@ def tiny_tflite(tmp_path_factory, tiny_model) -> Path:
 
 def rng_images(n: int, shape=(8, 8, 1)) -> np.ndarray:
     return np.random.default_rng(0).uniform(0, 1, size=(n, *shape)).astype(np.float32)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (servers the tests start; closed ports)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_experiment
+from tests.conftest import write_experiment
+from tests.e2e.browser import ARTIFACTS, launch, needs_chromium
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = REPO / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +90,7 @@ def test_report_command_rebuilds_from_mlflow_only(swept):
     assert (root / ".workbench" / "reports" / f"dash-{result.sweep_id}.html").exists()
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make system-deps installs it)")
+@needs_chromium
 def test_dashboard_renders_in_headless_chromium(swept):
     from playwright.sync_api import sync_playwright
 
@@ -99,9 +98,7 @@ def test_dashboard_renders_in_headless_chromium(swept):
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "dashboard.png"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = launch(p)
         page = browser.new_context(offline=True, viewport={"width": 1400, "height": 1100}).new_page()  # offline
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

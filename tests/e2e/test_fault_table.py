@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 from tests.unit.test_bad_input import DATA_CASES, FILE_CASES, HEAD, YAML_CASES
 
 pytestmark = pytest.mark.slow
@@ -174,12 +173,6 @@ def _then(effect: Any, args: list[str]) -> list[str]:
 def _write(root: Path, text: str, name: str = "e.yaml") -> list[str]:
     (root / name).write_text(text)
     return ["run", name, "--no-progress"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ------------------------------------------------------------------------ a tiny real .tflite (no TensorFlow here)
@@ -390,7 +383,7 @@ CASES += [
 
 # ------------------------------------------------------------------------------------ cases: tracking store
 
-CLOSED = {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{_free_port()}"}  # nothing listens there
+CLOSED = {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"}  # nothing listens there
 
 
 def _http_404_server() -> str:

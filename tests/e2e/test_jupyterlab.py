@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_experiment
+from tests.conftest import REPO, free_port, write_experiment
 from tests.e2e.browser import ARTIFACTS, launch, needs_chromium
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -30,12 +29,6 @@ IDLE = f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']"
 POINTS = f"{PANEL} .js-plotly-plot .scatterlayer .point"  # every marker: sweep variants, ad-hoc runs, the new one
 NEW = f"{PANEL} .js-plotly-plot .scatterlayer .trace:nth-child(3) .point"  # the red highlight of the run just made
 TABLES = f"{PANEL} .jp-OutputArea-output table.dataframe"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +53,7 @@ def lab(project):
     """JupyterLab from this environment, working directory notebooks/, on 127.0.0.1 with a token."""
     from workbench.run.task import kill_tree
 
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     home = project / ".lab-home"  # config, runtime, workspaces and settings of this test only
     notification = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)

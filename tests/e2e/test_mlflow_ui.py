@@ -8,31 +8,19 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_experiment
+from tests.conftest import free_port, write_experiment
+from tests.e2e.browser import ARTIFACTS, launch, needs_chromium
 
 pytestmark = pytest.mark.slow
 EXPERIMENT = "mgr"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's (make system-deps), as in test_dashboard
-ARTIFACTS = REPO / "test-artifacts"
-needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                    reason="needs Debian's chromium (make system-deps installs it)")
-
-
-def launch(playwright):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"])
 
 
 @pytest.fixture(scope="module")
@@ -96,18 +84,12 @@ def test_sweep_publishes_its_answer_and_ignores_the_adhoc_run(store):
             ] == [rec_run]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(store):
     from workbench.run.task import kill_tree
 
     root = store[0]
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "mlflow"), "server", "--backend-store-uri",
                              f"sqlite:///{root / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port),
                              "--workers", "1"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, write_experiment
+from tests.conftest import REPO, free_port, write_experiment
 
 pytestmark = pytest.mark.slow
 
@@ -69,12 +69,6 @@ def _skip_reason() -> str:
         if not shutil.which("runuser"):
             return "running as root without runuser"
     return ""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
@@ -135,8 +129,8 @@ def shared() -> Iterator[Shared]:
     data.mkdir()
     if as_pg:
         shutil.chown(data, "postgres", "postgres")
-    port = _free_port()
-    state = Shared(tmp, f"postgresql://wb@127.0.0.1:{port}/mlflow", "", "", _free_port())
+    port = free_port()
+    state = Shared(tmp, f"postgresql://wb@127.0.0.1:{port}/mlflow", "", "", free_port())
     try:
         subprocess.run([*as_pg, str(pg / "initdb"), "-D", str(data), "-U", "wb", "--auth=trust", "-E", "UTF8"],
                        check=True, capture_output=True, timeout=120)
@@ -158,7 +152,7 @@ def shared() -> Iterator[Shared]:
         con.close()
         state.start_mlflow()
         state.tracking_uri = f"http://127.0.0.1:{state.mlflow_port}"
-        sport = _free_port()
+        sport = free_port()
         state.scheduler = f"tcp://127.0.0.1:{sport}"
         sched = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(sport),
                                   "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=open(tmp / "dask.log", "ab"),

@@ -365,8 +365,8 @@ def ui(port: int, host: str) -> None:
 @click.option("--out", default=".workbench/reports", show_default=True, type=click.Path(file_okay=False))
 def report(experiment: str, sweep: str, out: str) -> None:
     """Rebuild the HTML dashboard of a past sweep from MLflow (EXPERIMENT: a name or an experiment YAML)."""
-    from workbench.tracking import TAG_KIND, TAG_SWEEP, Tracker
-    from workbench.views.dashboard import build_dashboard
+    from workbench.run.settle import report as build_report
+    from workbench.tracking import KIND_SWEEP, TAG_KIND, TAG_SWEEP, Tracker
 
     name = experiment
     if experiment.endswith((".yaml", ".yml")):
@@ -375,18 +375,18 @@ def report(experiment: str, sweep: str, out: str) -> None:
         name = load_experiment(experiment).name
     tr = Tracker()
     tr.check()
-    exp = tr.client.get_experiment_by_name(name)
+    exp = tr.experiment(name)
     if exp is None:
         raise WorkbenchError(f"no MLflow experiment named '{name}' in {tr.uri}")
     if sweep == "latest":
-        sweeps = tr.runs(exp.experiment_id, f"tags.`{TAG_KIND}` = 'sweep'")
+        sweeps = tr.runs(exp.experiment_id, f"tags.`{TAG_KIND}` = '{KIND_SWEEP}'")
         if not sweeps:
             raise WorkbenchError(f"experiment '{name}' has no sweeps yet; run `workbench run` first")
-        sweep = sweeps[0].data.tags[TAG_SWEEP]
+        sweep = sweeps[0].tags[TAG_SWEEP]
     from workbench.run.verify import refuse_if_tampered
 
     refuse_if_tampered(tr, exp.experiment_id, sweep)  # a result whose stored files changed is not shown as valid
-    path = build_dashboard(tr, exp.experiment_id, sweep, Path(out))
+    path = build_report(tr, exp.experiment_id, sweep, Path(out)).path
     click.echo(f"Dashboard for sweep {sweep}: {path}")
 
 

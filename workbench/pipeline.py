@@ -465,21 +465,22 @@ def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported
     atomic_write(ctx.out_dir / "summary.json", json.dumps(summary, indent=1, default=str))
     if ctx.tracker is None:
         return summary
-    from workbench.tracking import TAG_ARTIFACTS_SHA256, TAG_MODEL_SHA256
+    from workbench import tracking as t
+
     tr = ctx.tracker
     axis_params = {f"{name}.{k}": v for name, extra in profiled.axes.items() for k, v in extra.params().items()}
     tr.log(ctx.run_id, params={**prof.params(), **axis_params}, metrics=metrics, tags={
-        "workbench.noisy": str(prof.latency.noisy).lower(),
-        "workbench.paid_off": profiled.paid_off,
-        "workbench.fallback_ops": ",".join(prof.ops.fallback) or "none",
-        "workbench.io_types": json.dumps(quality.facts.get("io_types")),
-        "workbench.ops": ",".join(quality.facts.get("ops", [])),
-        "workbench.device": json.dumps(prof.device),
-        "workbench.runtime": prof.request.runtime,
-        **({"workbench.profile_axes": json.dumps({**{n: "FINISHED" for n in profiled.axes},
+        t.TAG_NOISY: str(prof.latency.noisy).lower(),
+        t.TAG_PAID_OFF: profiled.paid_off,
+        t.TAG_FALLBACK_OPS: ",".join(prof.ops.fallback) or "none",
+        t.TAG_IO_TYPES: json.dumps(quality.facts.get("io_types")),
+        t.TAG_OPS: ",".join(quality.facts.get("ops", [])),
+        t.TAG_DEVICE: json.dumps(prof.device),
+        t.TAG_RUNTIME: prof.request.runtime,
+        **({t.TAG_PROFILE_AXES: json.dumps({**{n: "FINISHED" for n in profiled.axes},
                                                   **{n: f"FAILED: {why}" for n, why in profiled.failed_axes.items()}})}
            if profiled.axes or profiled.failed_axes else {}),
-        **({"mlflow.note.content": "\n".join(notes)} if notes else {}),
+        **({t.TAG_NOTE: "\n".join(notes)} if notes else {}),
     })
     files = [(exported.path, "model"), *([(exported.onnx, "model")] if exported.onnx is not None else []),
              (ctx.out_dir / "profile.json", "profile"),
@@ -489,18 +490,19 @@ def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported
              (ctx.out_dir / "summary.json", "")]
     # the checksums go in before the files: a run whose upload breaks off is never FINISHED anyway
     manifest = {f"{folder}/{path.name}" if folder else path.name: sha256_file(path) for path, folder in files}
-    tr.log(ctx.run_id, tags={TAG_MODEL_SHA256: model_sha256, TAG_ARTIFACTS_SHA256: json.dumps(manifest)})
+    tr.log(ctx.run_id, tags={t.TAG_MODEL_SHA256: model_sha256, t.TAG_ARTIFACTS_SHA256: json.dumps(manifest)})
     for path, folder in files:
         tr.log_artifact(ctx.run_id, path, folder or None)
     facts = {**compressed.facts, **exported.facts}
     if facts:
         tr.log_text(ctx.run_id, json.dumps(facts, indent=1, default=str), "compress_info.json")
-    model_tags = {"workbench.variant_id": ctx.variant_id, "workbench.technique": ctx.variant.technique,
-                  TAG_MODEL_SHA256: model_sha256}
+    model_tags = {t.TAG_VARIANT: ctx.variant_id, t.TAG_TECHNIQUE: ctx.variant.technique,
+                  t.TAG_MODEL_SHA256: model_sha256}
     tr.log_model(ctx.experiment_id, ctx.run_id, ctx.variant.name, exported.path,
                  {"quantization": ctx.variant.quantization, "technique": ctx.variant.technique}, metrics, model_tags)
+    tr.set_tags(ctx.run_id, {t.TAG_COMPLETE: "true"})  # last: everything above is in the store
     if ctx.owns_run:
-        tr.end_run(ctx.run_id, "FINISHED")
+        tr.end_run(ctx.run_id, t.RunStatus.FINISHED)
     return summary
 
 
@@ -516,6 +518,8 @@ def run_variant(experiment: str | Path | ExperimentSpec = "", variant: str | Var
         return log_variant(ctx, compressed, exported, quality, profiled)
     except BaseException as exc:
         if ctx.tracker is not None and ctx.owns_run:
-            ctx.tracker.set_tags(ctx.run_id, {"workbench.failure": f"{type(exc).__name__}: {exc}"[:500]})
-            ctx.tracker.end_run(ctx.run_id, "FAILED")
+            from workbench.tracking import TAG_FAILURE, RunStatus
+
+            ctx.tracker.set_tags(ctx.run_id, {TAG_FAILURE: f"{type(exc).__name__}: {exc}"[:500]})
+            ctx.tracker.end_run(ctx.run_id, RunStatus.FAILED)
         raise

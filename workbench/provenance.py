@@ -1,11 +1,10 @@
-"""What a number depends on besides the spec: library versions, CPU, threads, git commit.
+"""What a number depends on besides the spec: library versions, CPU, git commit (the run tags: tracking.provenance_tags).
 
 Read from package metadata and /proc, without importing the libraries themselves.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 from functools import lru_cache
@@ -56,16 +55,3 @@ def git_commit(root: str | None = None) -> str:
     if out.returncode != 0:
         return "unknown"
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def tags(threads: int) -> dict[str, str]:
-    """MLflow tags: versions, CPU model and count, profiling threads, git commit."""
-    t = {f"workbench.version.{k}": v for k, v in versions().items()}
-    t.update({
-        "workbench.cpu_model": cpu_model(),
-        "workbench.cpu_count": str(os.cpu_count()),
-        "workbench.threads": str(threads),
-        "mlflow.source.git.commit": git_commit(),
-        "workbench.hostname": platform.node(),
-    })
-    return t

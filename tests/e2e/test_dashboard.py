@@ -43,7 +43,7 @@ def swept(tmp_path_factory):
 
 
 def _independent_front(runs):
-    pts = [(r.data.tags["workbench.variant"], r.data.metrics["accuracy"], r.data.metrics["latency_ms_p50"])
+    pts = [(r.tags["workbench.variant"], r.metrics["accuracy"], r.metrics["latency_ms_p50"])
            for r in runs]
     front = []
     for name, acc, lat in pts:
@@ -60,15 +60,15 @@ def test_pareto_and_recommendation_match_mlflow(swept):
     tr = Tracker(root=root)
     runs = [r for r in tr.runs(result.experiment_id, "tags.`workbench.kind` = 'variant'", statuses=["FINISHED"])]
     with (root / "p.json").open("w") as f:
-        f.write(Path(tr.client.download_artifacts(result.parent_run_id, "pareto.json", str(root))).read_text())
+        f.write(Path(tr.download(result.parent_run_id, "pareto.json", str(root))).read_text())
     logged = json.loads((root / "p.json").read_text())
     assert sorted(logged["pareto_accuracy_latency"]) == _independent_front(runs)
-    recommended = [r for r in tr.runs(result.experiment_id) if r.data.tags.get("workbench.recommended") == "true"]
+    recommended = [r for r in tr.runs(result.experiment_id) if r.tags.get("workbench.recommended") == "true"]
     assert len(recommended) == 1
-    assert recommended[0].data.tags["workbench.variant"] == logged["recommended"]
+    assert recommended[0].tags["workbench.variant"] == logged["recommended"]
     assert result.dashboard is not None and result.dashboard.exists()
     # a person reads it without a browser too: the Pareto chart as a PNG, beside the dashboard
-    png = Path(tr.client.download_artifacts(result.parent_run_id, "pareto.png", str(root)))
+    png = Path(tr.download(result.parent_run_id, "pareto.png", str(root)))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 

@@ -56,5 +56,5 @@ def test_search_stops_when_the_goal_is_met(project):
     assert r.best is not None and r.best["compression_ratio_gzip"] >= 2.0
     tr = Tracker(root=project)
     trial_run = tr.get_run(r.trials[0]["run_id"])
-    assert trial_run.info.status == "FINISHED" and trial_run.data.tags["workbench.kind"] == "variant"
-    assert tr.get_run(r.parent_run_id).data.tags["workbench.stopped_by"] == r.stopped_by
+    assert trial_run.status == "FINISHED" and trial_run.tags["workbench.kind"] == "variant"
+    assert tr.get_run(r.parent_run_id).tags["workbench.stopped_by"] == r.stopped_by

@@ -110,7 +110,7 @@ def _runs(root: Path, experiment: str) -> list[Any]:
     from workbench.tracking import Tracker
 
     tr = Tracker(root=root)
-    exp = tr.raw.get_experiment_by_name(experiment)
+    exp = tr.experiment(experiment)
     return tr.runs(exp.experiment_id) if exp else []
 
 
@@ -477,8 +477,8 @@ def _signal_check(sig: signal.Signals) -> Callable[[Path, Result], tuple[bool, s
         if res.traceback:
             problems.append("traceback")
         runs = _runs(root, "two")
-        bad = [(r.info.run_name, r.info.status, r.data.tags.get("workbench.failure")) for r in runs
-               if r.info.status != "KILLED" or r.data.tags.get("workbench.failure") != f"interrupted by {sig.name}"]
+        bad = [(r.name, r.status, r.tags.get("workbench.failure")) for r in runs
+               if r.status != "KILLED" or r.tags.get("workbench.failure") != f"interrupted by {sig.name}"]
         if bad or len(runs) < 3:
             problems.append(f"runs not settled with the reason: {bad or len(runs)}")
         pids = [int(p) for f in (root / "pids").glob("*.pids") for p in f.read_text().split()]
@@ -516,12 +516,12 @@ def _sigkill_act(root: Path, args: list[str], env: dict[str, str]) -> Result:
 
 def _sigkill_check(root: Path, res: Result) -> tuple[bool, str]:
     runs = _runs(root, "two")
-    variants = [r for r in runs if r.data.tags.get("workbench.kind") == "variant"]
-    finished = [r.data.tags["workbench.variant_id"] for r in variants if r.info.status == "FINISHED"]
-    killed = [r for r in runs if r.info.status == "KILLED"]
+    variants = [r for r in runs if r.tags.get("workbench.kind") == "variant"]
+    finished = [r.tags["workbench.variant_id"] for r in variants if r.status == "FINISHED"]
+    killed = [r for r in runs if r.status == "KILLED"]
     ok = (res.exit == 0 and len(finished) == len(set(finished)) == 3 and len(killed) >= 3
-          and all("its sweep is gone" in r.data.tags.get("workbench.failure", "") for r in killed)
-          and not [r for r in runs if r.info.status == "RUNNING"] and not res.traceback)
+          and all("its sweep is gone" in r.tags.get("workbench.failure", "") for r in killed)
+          and not [r for r in runs if r.status == "RUNNING"] and not res.traceback)
     return ok, f"exit {res.exit}; {len(finished)} FINISHED once each, {len(killed)} settled KILLED on re-run"
 
 
@@ -615,9 +615,9 @@ def _live_elsewhere(root: Path) -> list[str]:
 
 def _live_check(root: Path, res: Result) -> tuple[bool, str]:
     runs = _runs(root, "two")
-    variants = [r for r in runs if r.data.tags.get("workbench.kind") == "variant"]
+    variants = [r for r in runs if r.tags.get("workbench.kind") == "variant"]
     ok = (res.exit == 0 and res.stdout.count("ELSEWHERE") >= 3 and len(variants) == 3
-          and all(r.info.status == "RUNNING" for r in variants) and not res.traceback)
+          and all(r.status == "RUNNING" for r in variants) and not res.traceback)
     return ok, f"exit {res.exit}; the other sweep's {len(variants)} live runs untouched, nothing run twice"
 
 
@@ -634,8 +634,8 @@ def _stale_and_foreign(root: Path) -> list[str]:
 
 
 def _stale_check(root: Path, res: Result) -> tuple[bool, str]:
-    runs = {r.info.run_name: r for r in _runs(root, "two") if r.info.status in ("RUNNING", "KILLED")}
-    statuses = {name: r.info.status for name, r in runs.items()}
+    runs = {r.name: r for r in _runs(root, "two") if r.status in ("RUNNING", "KILLED")}
+    statuses = {name: r.status for name, r in runs.items()}
     ok = res.exit == 0 and statuses == {"float32": "KILLED", "explorer": "RUNNING"} and not res.traceback
     return ok, f"exit {res.exit}; {statuses}"
 
@@ -661,9 +661,9 @@ def _two_sweeps_act(root: Path, args: list[str], env: dict[str, str]) -> Result:
 
 def _two_sweeps_check(root: Path, res: Result) -> tuple[bool, str]:
     runs = _runs(root, "two")
-    variants = [r for r in runs if r.data.tags.get("workbench.kind") == "variant"]
-    finished = [r.data.tags["workbench.variant_id"] for r in variants if r.info.status == "FINISHED"]
-    other = [r.info.status for r in variants if r.info.status != "FINISHED"]
+    variants = [r for r in runs if r.tags.get("workbench.kind") == "variant"]
+    finished = [r.tags["workbench.variant_id"] for r in variants if r.status == "FINISHED"]
+    other = [r.status for r in variants if r.status != "FINISHED"]
     ok = res.exit == 0 and len(finished) == len(set(finished)) == 3 and not other and not res.traceback
     return ok, f"{res.note}; {len(finished)} FINISHED ({len(set(finished))} ids), others {other}"
 

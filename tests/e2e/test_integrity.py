@@ -24,8 +24,8 @@ def _save_digits_cnn(path: Path, width: float, dense: int) -> None:
 def _variants(tr, runs) -> dict[str, list]:
     out: dict[str, list] = {}
     for r in runs:
-        if r.data.tags.get("workbench.kind") == "variant":
-            out.setdefault(r.data.tags["workbench.variant"], []).append(r)
+        if r.tags.get("workbench.kind") == "variant":
+            out.setdefault(r.tags["workbench.variant"], []).append(r)
     return out
 
 
@@ -46,12 +46,12 @@ def test_a_user_model_replaced_at_the_same_path_is_measured_again(project: Path)
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
     assert "skipped" not in second.stdout  # measured again, not served from the old result
     tr, runs = runs_of(project, "usermodel")
-    old, new = sorted(_variants(tr, runs)["float32"], key=lambda r: r.info.start_time)
-    assert old.info.status == new.info.status == "FINISHED"
-    assert old.data.tags["workbench.variant_id"] != new.data.tags["workbench.variant_id"]
-    assert new.data.params["model.fingerprint"] == sha256_file(model) != old.data.params["model.fingerprint"]
+    old, new = sorted(_variants(tr, runs)["float32"], key=lambda r: r.start_time)
+    assert old.status == new.status == "FINISHED"
+    assert old.tags["workbench.variant_id"] != new.tags["workbench.variant_id"]
+    assert new.params["model.fingerprint"] == sha256_file(model) != old.params["model.fingerprint"]
     # the new float file is the new (larger) network: its own baseline, not the cached old one
-    assert new.data.metrics["size_bytes"] > 4 * old.data.metrics["size_bytes"]
+    assert new.metrics["size_bytes"] > 4 * old.metrics["size_bytes"]
     caches = [p for p in (project / ".workbench" / "baselines").iterdir() if p.is_dir() and p.name[0] != "."]
     assert len(caches) == 2
 
@@ -65,7 +65,7 @@ def test_a_tampered_result_is_refused_by_report_and_measured_again_on_resume(pro
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     tr, runs = runs_of(project, "tiny")
     [int8] = _variants(tr, runs)["int8"]
-    stored = Path(int8.info.artifact_uri.removeprefix("file://")) / "model" / "model.tflite"
+    stored = Path(int8.artifact_uri.removeprefix("file://")) / "model" / "model.tflite"
     data = bytearray(stored.read_bytes())
     third = len(data) // 3
     data[third : 2 * third] = np.random.default_rng(0).integers(0, 256, third, dtype=np.uint8).tobytes()
@@ -74,23 +74,23 @@ def test_a_tampered_result_is_refused_by_report_and_measured_again_on_resume(pro
     report = cli("report", "tiny", cwd=project)
     assert report.returncode == 2
     assert report.stderr.startswith("error: sweep ") and report.stderr.count("\n") == 1, report.stderr
-    assert f"int8 (run {int8.info.run_id[:12]}): run artifact model/model.tflite has SHA-256" in report.stderr
+    assert f"int8 (run {int8.run_id[:12]}): run artifact model/model.tflite has SHA-256" in report.stderr
 
     resumed = cli("run", "experiments/tiny.yaml", "--no-progress", cwd=project)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
-    assert f"RE-MEASURED int8: the stored files of its FINISHED run {int8.info.run_id} no longer match" \
+    assert f"RE-MEASURED int8: the stored files of its FINISHED run {int8.run_id} no longer match" \
         in resumed.stdout
     assert "1 variant(s) skipped" in resumed.stdout  # float32 was intact: reused
     tr, runs = runs_of(project, "tiny")
     by_name = _variants(tr, runs)
     assert len(by_name["float32"]) == 1 and len(by_name["int8"]) == 2
-    old = tr.get_run(int8.info.run_id)
-    assert old.data.tags[TAG_INTEGRITY].startswith("mismatch: run artifact model/model.tflite has SHA-256 ")
-    [new] = [r for r in by_name["int8"] if r.info.run_id != int8.info.run_id]
-    assert new.info.status == "FINISHED" and TAG_INTEGRITY not in new.data.tags
+    old = tr.get_run(int8.run_id)
+    assert old.tags[TAG_INTEGRITY].startswith("mismatch: run artifact model/model.tflite has SHA-256 ")
+    [new] = [r for r in by_name["int8"] if r.run_id != int8.run_id]
+    assert new.status == "FINISHED" and TAG_INTEGRITY not in new.tags
 
     assert cli("report", "tiny", cwd=project).returncode == 0  # the latest sweep's results all match
     verify = cli("verify", "tiny", cwd=project)
     assert verify.returncode == 1  # the tampered run is still in the store, and still reported
     [line] = [ln for ln in verify.stdout.splitlines() if ln.startswith("MISMATCH")]
-    assert int8.info.run_id[:12] in line and line.endswith("[already excluded from results]")
+    assert int8.run_id[:12] in line and line.endswith("[already excluded from results]")

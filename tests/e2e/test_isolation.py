@@ -22,10 +22,10 @@ def variant_runs(root: Path, name: str):
     from workbench.tracking import Tracker
 
     tr = Tracker(root=root)
-    exp = tr.client.get_experiment_by_name(name)
+    exp = tr.experiment(name)
     if exp is None:
         return []
-    return [r for r in tr.runs(exp.experiment_id) if r.data.tags.get("workbench.kind") == "variant"]
+    return [r for r in tr.runs(exp.experiment_id) if r.tags.get("workbench.kind") == "variant"]
 
 
 def _variants(*pairs: tuple[str, str]) -> str:
@@ -46,13 +46,13 @@ def test_raise_crash_timeout_are_isolated(project):
     assert status["crash"][0] == "FAILED" and status["crash"][1].startswith("crashed")
     assert status["hang"][0] == "FAILED" and status["hang"][1].startswith("timeout")
     assert len({status[v][1] for v in ("boom", "crash", "hang")}) == 3
-    runs = {r.data.tags["workbench.variant"]: r for r in variant_runs(project, "faults")}
+    runs = {r.tags["workbench.variant"]: r for r in variant_runs(project, "faults")}
     for name in ("boom", "crash", "hang"):
-        assert runs[name].info.status == "FAILED"
-        assert runs[name].data.tags["workbench.failure"] == status[name][1]
+        assert runs[name].status == "FAILED"
+        assert runs[name].tags["workbench.failure"] == status[name][1]
     from workbench.tracking import Tracker
 
-    arts = [a.path for a in Tracker(root=project).client.list_artifacts(runs["boom"].info.run_id, "notebook")]
+    arts = [a.path for a in Tracker(root=project).list_artifacts(runs["boom"].run_id, "notebook")]
     assert "notebook/boom.ipynb" in arts  # the failed notebook is logged too
     assert not psutil.Process().children(recursive=True)  # nothing left running
 
@@ -88,17 +88,17 @@ def test_sigkill_then_rerun_completes_without_duplicates(project):
         pytest.fail("the sweep never reached a state worth killing")
     kill_tree(proc.pid)  # the whole tree: CLI, papermill, kernels, runners
     before = variant_runs(project, "killme")
-    assert any(r.info.status == "RUNNING" for r in before)  # the kill left dangling runs behind
+    assert any(r.status == "RUNNING" for r in before)  # the kill left dangling runs behind
 
     again = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "KILLED" in again.stdout
     runs = variant_runs(project, "killme")
-    finished = [r.data.tags["workbench.variant_id"] for r in runs if r.info.status == "FINISHED"]
+    finished = [r.tags["workbench.variant_id"] for r in runs if r.status == "FINISHED"]
     assert len(finished) == len(set(finished)) == 5
-    assert not [r for r in runs if r.info.status == "RUNNING"]
-    done_before = {r.info.run_id for r in before if r.info.status == "FINISHED"}
-    assert done_before <= {r.info.run_id for r in runs if r.info.status == "FINISHED"}  # none lost
+    assert not [r for r in runs if r.status == "RUNNING"]
+    done_before = {r.run_id for r in before if r.status == "FINISHED"}
+    assert done_before <= {r.run_id for r in runs if r.status == "FINISHED"}  # none lost
 
 
 def test_dask_local_cluster_matches_local_plan(project):
@@ -112,8 +112,8 @@ def test_dask_local_cluster_matches_local_plan(project):
                            progress=False)
     assert result.exit_code == 0, result.failed
     expected = {p.id for p in plan_experiment("experiments/dasky.yaml", project).variants}
-    finished = {r.data.tags["workbench.variant_id"] for r in variant_runs(project, "dasky")
-                if r.info.status == "FINISHED"}
+    finished = {r.tags["workbench.variant_id"] for r in variant_runs(project, "dasky")
+                if r.status == "FINISHED"}
     assert finished == expected and len(expected) == 2
 
 

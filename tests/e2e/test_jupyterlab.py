@@ -184,13 +184,13 @@ def _explore_then_sensitivity(page, base: str, token: str, project: Path) -> Non
 
     # what the browser asked for is what was built and logged, under the session's parent run
     tr = Tracker(root=project)
-    exp = tr.client.get_experiment_by_name("digits_quick")
+    exp = tr.experiment("digits_quick")
     runs = tr.runs(exp.experiment_id)
-    [parent] = [r for r in runs if r.data.tags.get("workbench.kind") == "explorer"]
-    [child] = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert child.info.status == "FINISHED" and child.data.tags["workbench.origin"] == "adhoc"
-    assert child.data.tags["workbench.technique"].startswith("prune>")
-    assert float(child.data.params["variant.steps.0.sparsity"]) == pytest.approx(float(readout))
+    [parent] = [r for r in runs if r.tags.get("workbench.kind") == "explorer"]
+    [child] = [r for r in runs if r.tags.get("mlflow.parentRunId") == parent.run_id]
+    assert child.status == "FINISHED" and child.tags["workbench.origin"] == "adhoc"
+    assert child.tags["workbench.technique"].startswith("prune>")
+    assert float(child.params["variant.steps.0.sparsity"]) == pytest.approx(float(readout))
 
     # --- sensitivity: opens unmodified, tables render, no TensorFlow log lines ----------------------
     page.keyboard.press("Escape")

@@ -44,7 +44,7 @@ def store(tmp_path_factory):
         run_variant("experiments/mgr.yaml", "int8")  # a hand run: must never count as the sweep's result
         first = run_sweep("experiments/mgr.yaml", workers=2, progress=False)
         again = run_sweep("experiments/mgr.yaml", progress=False)
-        sweeps = len([r for r in Tracker(root=root).runs(first.experiment_id) if r.data.tags.get("workbench.kind")
+        sweeps = len([r for r in Tracker(root=root).runs(first.experiment_id) if r.tags.get("workbench.kind")
                       == "sweep"])
         dashboards = len(list((root / ".workbench" / "reports").glob("*.html")))
         partial = run_sweep("experiments/mgr.yaml", progress=False, only=("int8",), force=True)
@@ -54,33 +54,33 @@ def store(tmp_path_factory):
 
 
 def test_sweep_publishes_its_answer_and_ignores_the_adhoc_run(store):
-    from workbench.tracking import RECOMMENDED_ALIAS, Tracker
+    from workbench.tracking import Tracker
 
     root, first, (again, sweeps, dashboards), partial = store
     tr = Tracker(root=root)
     runs = tr.runs(first.experiment_id)
-    adhoc = [r for r in runs if r.data.tags.get("workbench.origin") == "adhoc"]
-    assert [r.info.run_name for r in adhoc] == ["int8 (ad-hoc)"]
+    adhoc = [r for r in runs if r.tags.get("workbench.origin") == "adhoc"]
+    assert [r.name for r in adhoc] == ["int8 (ad-hoc)"]
     sweep_int8 = next(r for r in first.rows if r["variant"] == "int8")
-    assert sweep_int8["status"] == "FINISHED" and sweep_int8["run_id"] != adhoc[0].info.run_id  # not reused
+    assert sweep_int8["status"] == "FINISHED" and sweep_int8["run_id"] != adhoc[0].run_id  # not reused
     parent = tr.get_run(first.parent_run_id)
-    rec = parent.data.tags["workbench.recommended_variant"]
+    rec = parent.tags["workbench.recommended_variant"]
     assert rec in {"float32", "int8"}
-    assert f"Ship `{rec}`" in parent.data.tags["mlflow.note.content"]
-    assert f"ship {rec}" in parent.info.run_name
-    version = tr.client.get_model_version_by_alias(EXPERIMENT, RECOMMENDED_ALIAS)
+    assert f"Ship `{rec}`" in parent.tags["mlflow.note.content"]
+    assert f"ship {rec}" in parent.name
+    version = tr.recommended_version(EXPERIMENT)
     rec_run = next(r for r in first.rows if r["variant"] == rec)["run_id"]
     assert version.run_id == rec_run  # the sweep's own run, never the ad-hoc one
-    assert {i.dataset.name for i in parent.inputs.dataset_inputs} == {"digits"}
-    assert {"pareto.png", "dashboard.html"} <= {a.path for a in tr.client.list_artifacts(first.parent_run_id)}
+    assert set(parent.datasets) == {"digits"}
+    assert {"pareto.png", "dashboard.html"} <= {a.path for a in tr.list_artifacts(first.parent_run_id)}
     # the re-run skipped everything: no second sweep run, no second dashboard, the same answer
     assert again.parent_run_id == "" and {r["status"] for r in again.rows} == {"SKIPPED"}
     assert (sweeps, dashboards) == (1, 1)
     assert again.recommendation == first.recommendation != ""
     # a partial sweep (--only) describes itself and moves neither the alias nor the tag
     assert partial.recommendation.startswith("Partial sweep (--only int8)")
-    assert tr.client.get_model_version_by_alias(EXPERIMENT, RECOMMENDED_ALIAS).version == version.version
-    assert [r.info.run_id for r in tr.runs(first.experiment_id) if r.data.tags.get("workbench.recommended") == "true"
+    assert tr.recommended_version(EXPERIMENT).version == version.version
+    assert [r.run_id for r in tr.runs(first.experiment_id) if r.tags.get("workbench.recommended") == "true"
             ] == [rec_run]
 
 

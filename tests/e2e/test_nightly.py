@@ -29,5 +29,5 @@ def test_compare_to_previous_flags_an_accuracy_drop(project):
     assert "accuracy down" in second.regressions[0]["what"]
     assert second.exit_code == EXIT_REGRESSIONS
     parent = tr.get_run(second.parent_run_id)
-    assert parent.data.tags["workbench.regressions"] == "1"
-    assert parent.data.tags["workbench.compared_to"] == first.sweep_id
+    assert parent.tags["workbench.regressions"] == "1"
+    assert parent.tags["workbench.compared_to"] == first.sweep_id

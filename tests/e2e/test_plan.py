@@ -47,19 +47,19 @@ def test_editing_the_yaml_during_a_sweep_changes_nothing_it_runs(project):
     assert proc.returncode == 0, out[-3000:]
 
     tr = Tracker(root=project)
-    exp = tr.client.get_experiment_by_name("edited")
-    runs = {r.data.tags["workbench.variant"]: r for r in tr.runs(exp.experiment_id)
-            if r.data.tags.get("workbench.kind") == "variant"}
+    exp = tr.experiment("edited")
+    runs = {r.tags["workbench.variant"]: r for r in tr.runs(exp.experiment_id)
+            if r.tags.get("workbench.kind") == "variant"}
     by_name = {v["spec"]["name"]: v for v in planned["variants"]}
     assert set(runs) == set(by_name) == {"float32", "int8", "late"}
     for name, run in runs.items():
-        assert run.info.status == "FINISHED"
-        assert run.data.tags["workbench.variant_id"] == by_name[name]["id"]  # labelled as planned ...
-        p = run.data.params  # ... and computed as planned
+        assert run.status == "FINISHED"
+        assert run.tags["workbench.variant_id"] == by_name[name]["id"]  # labelled as planned ...
+        p = run.params  # ... and computed as planned
         assert p["variant.quantization"] == by_name[name]["spec"]["quantization"]
         assert p["target.threads"] == "1" and p["profile.threads"] == "1"
         assert p["variant.calibration_samples"] == "50" and p["baseline.training.epochs"] == "3"
-    assert runs["late"].data.params["variant.quantization"] == "dynamic"
+    assert runs["late"].params["variant.quantization"] == "dynamic"
     # the next sweep plans the edited file: new ids for what changed, nothing silently reused
     from workbench.run.sweep import plan_experiment
 

@@ -186,7 +186,7 @@ def _runs(shared: Shared, experiment: str) -> list[Any]:
     from workbench.tracking import Tracker
 
     tr = Tracker(shared.tracking_uri)
-    exp = tr.client.get_experiment_by_name(experiment)
+    exp = tr.experiment(experiment)
     return tr.runs(exp.experiment_id) if exp else []
 
 
@@ -203,10 +203,10 @@ def _variant_statuses(shared: Shared, experiment: str) -> list[str]:
 
 
 def _finished_once(runs: list[Any], expected: int) -> None:
-    variants = [r for r in runs if r.data.tags.get("workbench.kind") == "variant"]
-    finished = [r.data.tags["workbench.variant_id"] for r in variants if r.info.status == "FINISHED"]
-    assert len(finished) == len(set(finished)) == expected, [(r.info.run_name, r.info.status) for r in variants]
-    assert not [r for r in runs if r.info.status == "RUNNING"]
+    variants = [r for r in runs if r.tags.get("workbench.kind") == "variant"]
+    finished = [r.tags["workbench.variant_id"] for r in variants if r.status == "FINISHED"]
+    assert len(finished) == len(set(finished)) == expected, [(r.name, r.status) for r in variants]
+    assert not [r for r in runs if r.status == "RUNNING"]
 
 
 def test_real_sweep_on_dask_rides_out_a_tracking_server_restart(shared: Shared, tmp_path: Path) -> None:
@@ -226,14 +226,14 @@ def test_real_sweep_on_dask_rides_out_a_tracking_server_restart(shared: Shared, 
     assert sweep.returncode == 0, out[-2000:] + err[-3000:]
     runs = _runs(shared, "shared-real")
     _finished_once(runs, 2)
-    parents = [r for r in runs if r.data.tags.get("workbench.kind") == "sweep"]
-    assert [p.info.status for p in parents] == ["FINISHED"]
-    assert not [r for r in runs if r.info.status == "KILLED"]  # no live run was settled by anyone
+    parents = [r for r in runs if r.tags.get("workbench.kind") == "sweep"]
+    assert [p.status for p in parents] == ["FINISHED"]
+    assert not [r for r in runs if r.status == "KILLED"]  # no live run was settled by anyone
     from workbench.tracking import Tracker
 
     tr = Tracker(shared.tracking_uri)
-    child = next(r for r in runs if r.data.tags.get("workbench.variant") == "int8")
-    arts = {a.path for a in tr.client.list_artifacts(child.info.run_id, "model")}
+    child = next(r for r in runs if r.tags.get("workbench.variant") == "int8")
+    arts = {a.path for a in tr.list_artifacts(child.run_id, "model")}
     assert "model/model.tflite" in arts  # artifacts went through the server to its root on disk
     assert any((shared.tmp / "artifacts").rglob("model.tflite"))
 
@@ -260,21 +260,21 @@ def test_server_down_too_long_stops_cleanly_then_resumes(shared: Shared, tmp_pat
     assert len(lines) == 1 and lines[0].startswith("error: MLflow tracking store") and "stopped answering" in lines[0]
     assert "run the same command again" in lines[0] and "Traceback" not in err
     before = _runs(shared, "shared-down")
-    assert not [r for r in before if r.info.status == "FINISHED" and r.data.tags.get("workbench.kind") == "variant"
-                and "accuracy" not in r.data.metrics]  # nothing half-logged marked FINISHED
+    assert not [r for r in before if r.status == "FINISHED" and r.tags.get("workbench.kind") == "variant"
+                and "accuracy" not in r.metrics]  # nothing half-logged marked FINISHED
 
     again = subprocess.run(cmd, cwd=tmp_path, env=_env(shared, STUB_SLEEP_S="0"), capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 0, again.stdout[-1500:] + again.stderr[-3000:]
     runs = _runs(shared, "shared-down")
     _finished_once(runs, 4)
-    done_before = {r.info.run_id for r in before if r.info.status == "FINISHED"}
-    assert done_before <= {r.info.run_id for r in runs if r.info.status == "FINISHED"}  # kept, not redone
-    redone = [r for r in runs if r.info.status == "FINISHED" and r.info.run_id not in done_before
-              and r.data.tags.get("workbench.kind") == "variant"]
-    assert len(redone) == 4 - len([r for r in before if r.info.run_id in done_before
-                                   and r.data.tags.get("workbench.kind") == "variant"])
-    assert all(r.info.status in ("FINISHED", "KILLED") for r in runs)  # the first sweep's leftovers settled
+    done_before = {r.run_id for r in before if r.status == "FINISHED"}
+    assert done_before <= {r.run_id for r in runs if r.status == "FINISHED"}  # kept, not redone
+    redone = [r for r in runs if r.status == "FINISHED" and r.run_id not in done_before
+              and r.tags.get("workbench.kind") == "variant"]
+    assert len(redone) == 4 - len([r for r in before if r.run_id in done_before
+                                   and r.tags.get("workbench.kind") == "variant"])
+    assert all(r.status in ("FINISHED", "KILLED") for r in runs)  # the first sweep's leftovers settled
 
 
 def test_two_concurrent_sweeps_from_two_work_dirs_run_each_variant_once(shared: Shared, tmp_path: Path) -> None:
@@ -291,5 +291,5 @@ def test_two_concurrent_sweeps_from_two_work_dirs_run_each_variant_once(shared: 
         assert p.returncode == 0, out[-1500:] + err[-3000:]
     runs = _runs(shared, "shared-two")
     _finished_once(runs, 6)
-    assert not [r for r in runs if r.info.status in ("KILLED", "FAILED")]  # no live run killed, nothing failed
+    assert not [r for r in runs if r.status in ("KILLED", "FAILED")]  # no live run killed, nothing failed
     assert "ELSEWHERE" in outs[0][0] + outs[1][0]  # they did meet: one left variants to the other

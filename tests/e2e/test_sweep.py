@@ -30,7 +30,7 @@ def runs_of(root: Path, experiment: str):
     from workbench.tracking import Tracker
 
     tr = Tracker(root=root)
-    exp = tr.client.get_experiment_by_name(experiment)
+    exp = tr.experiment(experiment)
     return tr, (tr.runs(exp.experiment_id) if exp else [])
 
 
@@ -42,9 +42,9 @@ def test_papermill_runs_one_variant_directly(project):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     tr, runs = runs_of(project, "tiny")
-    assert [r.info.status for r in runs] == ["FINISHED"]
-    assert DESIGN_METRICS <= set(runs[0].data.metrics)
-    assert 0.5 < runs[0].data.metrics["accuracy"] <= 1.0
+    assert [r.status for r in runs] == ["FINISHED"]
+    assert DESIGN_METRICS <= set(runs[0].metrics)
+    assert 0.5 < runs[0].metrics["accuracy"] <= 1.0
 
 
 def test_sweep_logs_everything_then_resume_skips(project):
@@ -53,38 +53,38 @@ def test_sweep_logs_everything_then_resume_skips(project):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "MLflow UI:" in proc.stdout and "127.0.0.1" in proc.stdout
     tr, runs = runs_of(project, "tiny")
-    parents = [r for r in runs if r.data.tags.get("workbench.kind") == "sweep"]
-    children = [r for r in runs if r.data.tags.get("workbench.kind") == "variant"]
+    parents = [r for r in runs if r.tags.get("workbench.kind") == "sweep"]
+    children = [r for r in runs if r.tags.get("workbench.kind") == "variant"]
     assert len(parents) == 1 and len(children) == 2
     for run in children:
-        assert run.info.status == "FINISHED"
-        assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
-        assert DESIGN_METRICS <= set(run.data.metrics), DESIGN_METRICS - set(run.data.metrics)
-        arts = {a.path for top in tr.client.list_artifacts(run.info.run_id)
-                for a in (tr.client.list_artifacts(run.info.run_id, top.path) if top.is_dir else [top])}
-        name = run.data.tags["workbench.variant"]
+        assert run.status == "FINISHED"
+        assert run.tags["mlflow.parentRunId"] == parents[0].run_id
+        assert DESIGN_METRICS <= set(run.metrics), DESIGN_METRICS - set(run.metrics)
+        arts = {a.path for top in tr.list_artifacts(run.run_id)
+                for a in (tr.list_artifacts(run.run_id, top.path) if top.is_dir else [top])}
+        name = run.tags["workbench.variant"]
         assert {"model/model.tflite", f"notebook/{name}.ipynb", "profile/profile.json"} <= arts
         for tag in ("workbench.variant_id", "workbench.version.tensorflow", "workbench.version.litert",
                     "workbench.cpu_model", "workbench.threads", "mlflow.source.git.commit"):
-            assert run.data.tags.get(tag), tag
-        dst = project / "dl" / run.info.run_id
+            assert run.tags.get(tag), tag
+        dst = project / "dl" / run.run_id
         dst.mkdir(parents=True)
-        prof = json.loads(Path(tr.client.download_artifacts(run.info.run_id, "profile/profile.json", str(dst))).read_text())
-        assert len(prof["samples_ms"]) == run.data.metrics["latency_runs"]
-        assert run.data.params["profile.threads"] == "1"
-    int8 = next(r for r in children if r.data.tags["workbench.variant"] == "int8")
-    assert int8.data.metrics["compression_ratio"] > 2.0
+        prof = json.loads(Path(tr.download(run.run_id, "profile/profile.json", str(dst))).read_text())
+        assert len(prof["samples_ms"]) == run.metrics["latency_runs"]
+        assert run.params["profile.threads"] == "1"
+    int8 = next(r for r in children if r.tags["workbench.variant"] == "int8")
+    assert int8.metrics["compression_ratio"] > 2.0
     import mlflow
 
-    models = mlflow.search_logged_models(experiment_ids=[parents[0].info.experiment_id], output_format="list")
-    ids = {r.data.tags["workbench.variant"]: r.data.tags["workbench.variant_id"] for r in children}
+    models = mlflow.search_logged_models(experiment_ids=[parents[0].experiment_id], output_format="list")
+    ids = {r.tags["workbench.variant"]: r.tags["workbench.variant_id"] for r in children}
     assert {m.name for m in models} == {f"tiny-{v}-{vid[:8]}" for v, vid in ids.items()}  # unique, readable
 
     again = cli("run", "experiments/tiny.yaml", "--no-progress", cwd=project)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "2 variant(s) skipped" in again.stdout
     _, runs2 = runs_of(project, "tiny")
-    assert len([r for r in runs2 if r.data.tags.get("workbench.kind") == "variant"]) == 2
+    assert len([r for r in runs2 if r.tags.get("workbench.kind") == "variant"]) == 2
 
 
 @pytest.mark.parametrize("body,needle", [

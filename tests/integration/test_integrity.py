@@ -78,11 +78,11 @@ def test_verify_finds_tampered_artifacts_and_cache_files(project: Path) -> None:
     tr = Tracker(root=project)
     run = tr.get_run(summary["run_id"])
     produced = next((project / ".wb" / "variants").glob("int8-*")) / "model.tflite"
-    assert run.data.tags[TAG_MODEL_SHA256] == summary["model_sha256"] == sha256_file(produced)
-    manifest = json.loads(run.data.tags[TAG_ARTIFACTS_SHA256])
+    assert run.tags[TAG_MODEL_SHA256] == summary["model_sha256"] == sha256_file(produced)
+    manifest = json.loads(run.tags[TAG_ARTIFACTS_SHA256])
     assert set(manifest) == {"model/model.tflite", "profile/profile.json", "profile/profile-float-baseline.json",
                              "summary.json"}
-    [model] = tr.client.search_logged_models([run.info.experiment_id])
+    [model] = tr.logged_models(run.experiment_id)
     assert model.tags[TAG_MODEL_SHA256] == summary["model_sha256"]
 
     cli = CliRunner()
@@ -91,7 +91,7 @@ def test_verify_finds_tampered_artifacts_and_cache_files(project: Path) -> None:
     assert "Checked 5 stored file(s) of 1 run(s) in 1 experiment(s) and 1 cached baseline(s): 0 mismatch(es)" \
         in clean.output
 
-    run_copy = _local(run.info.artifact_uri) / "model" / "model.tflite"
+    run_copy = _local(run.artifact_uri) / "model" / "model.tflite"
     _overwrite_a_third(run_copy)
     (_local(model.artifact_location) / "model.tflite").unlink()
     bdir = _cache_dir(project / ".wb")
@@ -99,7 +99,7 @@ def test_verify_finds_tampered_artifacts_and_cache_files(project: Path) -> None:
     found = cli.invoke(main, ["verify", str(exp), "--work-dir", ".wb"])
     assert found.exit_code == 1, found.output
     lines = [ln for ln in found.output.splitlines() if ln.startswith("MISMATCH ")]
-    rid = run.info.run_id[:12]
+    rid = run.run_id[:12]
     assert lines == [
         f"MISMATCH tiny: int8 (run {rid}): run artifact model/model.tflite has SHA-256 "
         f"{sha256_file(run_copy)[:12]}, recorded {summary['model_sha256'][:12]}",

@@ -53,7 +53,7 @@ def test_concurrent_claims_have_exactly_one_winner(tmp_path, monkeypatch):
         assert sum(results.values()) == 1, results
         tr = Tracker(root=tmp_path)
         exp = tr.experiment_id("t")
-        alive = [r.info.run_id for r in tr.variant_claims(exp, vid)]
+        alive = [r.run_id for r in tr.variant_claims(exp, vid)]
         assert alive == [rid for rid, won in results.items() if won]  # the losers withdrew their claims
 
 
@@ -77,10 +77,10 @@ def test_a_claim_loses_to_finished_unless_forced_and_ignores_dead_owners(tmp_pat
     dead = _claim_run(tr, exp, dataclasses.replace(Lease.mine(), pid=2**22 + 17), other)  # an older, dead claim
     ours = _claim_run(tr, exp, lease, other)
     assert tr.claim(exp, ours, other, lease).won
-    held = {vid: run.info.run_id for vid, run in tr.live_claims(exp, Lease.mine()).items()}
+    held = {vid: run.run_id for vid, run in tr.live_claims(exp, Lease.mine()).items()}
     assert held == {VID: recent, other: ours}  # the dead owner's older claim does not count
     assert tr.live_claims(exp, lease) == {}  # a sweep never waits for itself
-    assert tr.get_run(dead).info.status == "RUNNING"  # only settle_abandoned settles it, not a claim
+    assert tr.get_run(dead).status == "RUNNING"  # only settle_abandoned settles it, not a claim
 
 
 def test_an_older_live_claim_of_another_sweep_wins(tmp_path, monkeypatch):
@@ -93,11 +93,11 @@ def test_an_older_live_claim_of_another_sweep_wins(tmp_path, monkeypatch):
     b = _claim_run(tr, exp, second)
     lost = tr.claim(exp, b, VID, second)
     assert not lost.won and lost.holder_run_id == a and lost.reason.startswith("running elsewhere: run " + a)
-    assert tr.client.get_run(b).info.lifecycle_stage == "deleted"
+    assert tr.get_run(b).lifecycle_stage == "deleted"
     assert tr.claim(exp, a, VID, first).won
     dup = _claim_run(tr, exp, first)  # our own duplicate (a create_run retried after a lost response)
     assert tr.claim(exp, a, VID, first).won
-    assert tr.client.get_run(dup).info.lifecycle_stage == "deleted"
+    assert tr.get_run(dup).lifecycle_stage == "deleted"
 
 
 def test_heartbeat_renews_only_its_own_runs(tmp_path):
@@ -105,15 +105,15 @@ def test_heartbeat_renews_only_its_own_runs(tmp_path):
     exp = tr.experiment_id("t")
     mine, theirs = Lease.mine(ttl_s=30), Lease.mine(ttl_s=30)
     a, b = _claim_run(tr, exp, mine), _claim_run(tr, exp, theirs)
-    before = {r: float(tr.get_run(r).data.tags[TAG_LEASE_EXPIRES]) for r in (a, b)}
+    before = {r: float(tr.get_run(r).tags[TAG_LEASE_EXPIRES]) for r in (a, b)}
     time.sleep(0.2)
     with LeaseKeeper(tr, exp, mine, every_s=0.3) as keeper:
         time.sleep(1.0)
     assert keeper.beats >= 2 and not keeper.lost
-    assert float(tr.get_run(a).data.tags[TAG_LEASE_EXPIRES]) > before[a]
-    assert float(tr.get_run(b).data.tags[TAG_LEASE_EXPIRES]) == before[b]
+    assert float(tr.get_run(a).tags[TAG_LEASE_EXPIRES]) > before[a]
+    assert float(tr.get_run(b).tags[TAG_LEASE_EXPIRES]) == before[b]
     assert tr.settle_own(exp, mine, "KILLED", "test") == [a]
-    assert tr.get_run(b).info.status == "RUNNING"
+    assert tr.get_run(b).status == "RUNNING"
 
 
 def test_lease_state():
@@ -158,7 +158,7 @@ def test_a_closed_port_is_transient_and_bounded():
     tr = Tracker("http://127.0.0.1:9", retry_s=1.0)
     start = time.monotonic()
     with pytest.raises(TrackingLost) as info:
-        tr.client.get_experiment_by_name("x")
+        tr.experiment("x")
     assert time.monotonic() - start < 10
     assert "connection refused" in str(info.value) and "\n" not in str(info.value)
     assert not is_transient(ValueError("INVALID_PARAMETER_VALUE: bad"))

@@ -134,6 +134,6 @@ def test_cli_profile_log_to_mlflow(tiny_tflite, project):
                            "--min-seconds", "0.05", "--log-to", "adhoc"], capture_output=True, text=True, cwd=project)
     assert proc.returncode == 0, proc.stderr
     tr = Tracker(root=project)
-    runs = tr.runs(tr.client.get_experiment_by_name("adhoc").experiment_id)
-    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
-    assert "latency_ms_p50" in runs[0].data.metrics and runs[0].data.params["profile.threads"] == "1"
+    runs = tr.runs(tr.experiment("adhoc").experiment_id)
+    assert len(runs) == 1 and runs[0].status == "FINISHED"
+    assert "latency_ms_p50" in runs[0].metrics and runs[0].params["profile.threads"] == "1"

@@ -185,6 +185,6 @@ def test_profile_axes_are_measured_and_logged(tmp_path):
                      extra="profiles: [{name: t2, threads: 2}, {name: ref, kernels: reference}]\n")
     summary = run_variant(tmp_path / "experiments" / "axes.yaml", "int8", work_dir=tmp_path / ".wb", root=tmp_path)
     run = Tracker(root=tmp_path).get_run(summary["run_id"])
-    assert {"latency_ms_p50.t2", "latency_ms_p50.ref", "memory_mb_peak.t2"} <= set(run.data.metrics)
-    assert run.data.params["t2.profile.threads"] == "2" and run.data.params["ref.profile.kernels"] == "reference"
-    assert run.data.metrics["latency_ms_p50.ref"] > run.data.metrics["latency_ms_p50"]  # reference kernels are slower
+    assert {"latency_ms_p50.t2", "latency_ms_p50.ref", "memory_mb_peak.t2"} <= set(run.metrics)
+    assert run.params["t2.profile.threads"] == "2" and run.params["ref.profile.kernels"] == "reference"
+    assert run.metrics["latency_ms_p50.ref"] > run.metrics["latency_ms_p50"]  # reference kernels are slower

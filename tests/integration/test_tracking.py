@@ -20,14 +20,13 @@ def test_variant_run_with_logged_model(tmp_path):
     model_id = tr.log_model(exp, child, "prune-sparsity0.8_int8", f, {"quantization": "int8"}, {"accuracy": 0.9}, {})
     tr.end_run(child)
     run = tr.get_run(child)
-    assert run.info.status == "FINISHED"
-    assert run.data.tags["mlflow.parentRunId"] == parent
-    assert run.data.params["a.b"] == "1"
-    hist = tr.client.get_metric_history(child, "loss")
-    assert [m.value for m in sorted(hist, key=lambda m: m.step)] == [3.0, 2.0, 1.0]
+    assert run.status == "FINISHED"
+    assert run.tags["mlflow.parentRunId"] == parent
+    assert run.params["a.b"] == "1"
+    assert tr.metric_history(child, "loss") == [3.0, 2.0, 1.0]
     assert set(tr.finished_variant_runs(exp)) == {"abc"}
-    logged = tr.client.get_logged_model(model_id)
-    assert logged.name == "t-prune-sparsity0_8_int8" and str(logged.status) == "READY"  # <experiment>-<variant>
+    logged = tr.logged_model(model_id)
+    assert logged.name == "t-prune-sparsity0_8_int8" and logged.status == "READY"  # <experiment>-<variant>
     assert (tmp_path / "mlflow.db").exists() and (tmp_path / "mlartifacts").is_dir()
 
 
@@ -43,13 +42,13 @@ def test_only_runs_whose_owner_is_gone_are_settled(tmp_path):
     live = tr.start_run(exp, "v", {"workbench.kind": "variant", **Lease.mine().tags()})
     expired = tr.start_run(exp, "v", {"workbench.kind": "variant", **Lease.mine(ttl_s=-1).tags()})
     assert tr.settle_abandoned(exp) == [expired]
-    assert tr.get_run(expired).info.status == "KILLED"
-    assert "lease of its sweep process" in tr.get_run(expired).data.tags["workbench.failure"]
-    assert {r.info.run_id for r in tr.runs(exp, statuses=["RUNNING"])} == {no_lease, live}
+    assert tr.get_run(expired).status == "KILLED"
+    assert "lease of its sweep process" in tr.get_run(expired).tags["workbench.failure"]
+    assert {r.run_id for r in tr.runs(exp, statuses=["RUNNING"])} == {no_lease, live}
     dead = dataclasses.replace(Lease.mine(), pid=2**22 + 17)  # this host, no such process
     gone = tr.start_run(exp, "v", {"workbench.kind": "variant", **dead.tags()})
     assert tr.settle_abandoned(exp) == [gone]
-    assert "has ended" in tr.get_run(gone).data.tags["workbench.failure"]
+    assert "has ended" in tr.get_run(gone).tags["workbench.failure"]
 
 
 def test_unreachable_server_is_one_line(monkeypatch):

@@ -23,7 +23,7 @@ def test_ui_prints_the_training_view_address_of_each_experiment(tmp_path: Path) 
     exp = tr.experiment_id("digits-quick")
     tr.end_run(tr.start_run(exp, "v", {"workbench.kind": "variant"}))
     tr.experiment_id("empty")  # no runs: not listed
-    assert tr.client.get_experiment(exp).tags[TAG_EXPERIMENT_KIND] == EXPERIMENT_KIND_TRAINING
+    assert tr.experiment_by_id(exp).tags[TAG_EXPERIMENT_KIND] == EXPERIMENT_KIND_TRAINING
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "ui", "--port", str(port)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,

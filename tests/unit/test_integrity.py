@@ -442,10 +442,10 @@ def test_a_model_file_changed_since_planning_is_refused_before_training(tmp_path
 
 
 def _finished_run(tr: Any, exp: str, vid: str, files: dict[str, bytes], record: bool, tmp: Path) -> str:
-    from workbench.tracking import TAG_ARTIFACTS_SHA256, TAG_MODEL_SHA256
+    from workbench.tracking import TAG_ARTIFACTS_SHA256, TAG_COMPLETE, TAG_MODEL_SHA256
 
     run_id = tr.start_run(exp, "v", {"workbench.kind": "variant", "workbench.variant_id": vid,
-                                     "workbench.origin": "sweep"})
+                                     "workbench.origin": "sweep", TAG_COMPLETE: "true"})
     manifest = {}
     for rel, data in files.items():
         local = tmp / run_id / rel
@@ -472,7 +472,7 @@ def test_resume_reuses_only_results_whose_files_still_match(tmp_path: Path) -> N
     intact = _finished_run(tr, exp, "a" * 64, files, True, tmp_path / "src")
     tampered = _finished_run(tr, exp, "b" * 64, files, True, tmp_path / "src")
     legacy = _finished_run(tr, exp, "c" * 64, files, False, tmp_path / "src")
-    stored = Path(urlparse(tr.get_run(tampered).info.artifact_uri).path) / "model" / "model.tflite"
+    stored = Path(urlparse(tr.get_run(tampered).artifact_uri).path) / "model" / "model.tflite"
     stored.write_bytes(stored.read_bytes()[:-100] + bytes(100))  # weights overwritten, same size
 
     finished = tr.finished_variant_runs(exp)
@@ -482,6 +482,6 @@ def test_resume_reuses_only_results_whose_files_still_match(tmp_path: Path) -> N
     assert stale["b" * 64].startswith(f"the stored files of its FINISHED run {tampered} no longer match their "
                                       "checksums: run artifact model/model.tflite has SHA-256 ")
     assert stale["c" * 64] == f"its FINISHED run {legacy} was logged before checksums were recorded"
-    assert tr.get_run(tampered).data.tags[TAG_INTEGRITY].startswith("mismatch: run artifact model/model.tflite")
-    assert TAG_INTEGRITY not in tr.get_run(intact).data.tags
+    assert tr.get_run(tampered).tags[TAG_INTEGRITY].startswith("mismatch: run artifact model/model.tflite")
+    assert TAG_INTEGRITY not in tr.get_run(intact).tags
     assert set(tr.finished_variant_runs(exp)) == {"a" * 64}  # the others never count as results again

@@ -64,7 +64,7 @@ def test_experiment_description_says_how_to_read_it():
 def test_a_store_without_a_registry_still_gets_the_answer_on_the_run():
     from types import SimpleNamespace
 
-    from workbench.views.dashboard import _publish
+    from workbench.run.settle import _publish
 
     calls: dict[str, object] = {}
 
@@ -73,7 +73,7 @@ def test_a_store_without_a_registry_still_gets_the_answer_on_the_run():
             raise RuntimeError("model registry not supported by this store")
 
         def get_run(self, run_id):
-            return SimpleNamespace(info=SimpleNamespace(run_id=run_id))
+            return SimpleNamespace(run_id=run_id)
 
         def set_tags(self, run_id, tags):
             calls["note"] = tags["mlflow.note.content"]
@@ -81,8 +81,7 @@ def test_a_store_without_a_registry_still_gets_the_answer_on_the_run():
         def rename_run(self, run_id, name):
             calls["name"] = name
 
-    parent = SimpleNamespace(info=SimpleNamespace(run_id="p"))
-    text = _publish(NoRegistry(), parent, _spec(), "s1", {**ROWS[1], "run_id": "r", "variant_id": "v"}, "Ship int8.")
+    text = _publish(NoRegistry(), "p", _spec(), "s1", {**ROWS[1], "run_id": "r", "variant_id": "v"}, "Ship int8.")
     assert text == calls["note"]
     assert text.startswith("Ship int8. The model registry was not updated (RuntimeError: model registry not supported")
     assert calls["name"] == "ship int8 · sweep s1"

@@ -8,23 +8,26 @@ the two profiles' own noise (half-widths of their p50 confidence intervals, adde
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
 from workbench.spec import ExperimentSpec
 
+if TYPE_CHECKING:
+    from workbench.tracking import RunRecord
 
-def find_previous_sweep(tracker: Any, experiment_id: str, current_sweep: str, wanted: str) -> Any | None:
-    from workbench.tracking import TAG_KIND, TAG_SWEEP
 
-    sweeps = tracker.runs(experiment_id, f"tags.`{TAG_KIND}` = 'sweep'")
+def find_previous_sweep(tracker: Any, experiment_id: str, current_sweep: str, wanted: str) -> RunRecord | None:
+    from workbench.tracking import KIND_SWEEP, TAG_KIND, TAG_SWEEP, RunStatus
+
+    sweeps = tracker.runs(experiment_id, f"tags.`{TAG_KIND}` = '{KIND_SWEEP}'")
     if wanted != "previous":
-        match = [r for r in sweeps if r.data.tags.get(TAG_SWEEP) == wanted]
+        match = [r for r in sweeps if r.tags.get(TAG_SWEEP) == wanted]
         if not match:
             raise WorkbenchError(f"--compare-to: no sweep '{wanted}' in this experiment")
         return match[0]
-    done = [r for r in sweeps if r.info.status == "FINISHED" and r.data.tags.get(TAG_SWEEP) != current_sweep]
-    return max(done, key=lambda r: r.info.start_time) if done else None
+    done = [r for r in sweeps if r.status == RunStatus.FINISHED and r.tags.get(TAG_SWEEP) != current_sweep]
+    return max(done, key=lambda r: r.start_time) if done else None
 
 
 def regressions_between(cur: dict[str, float], prev: dict[str, float], rules: Any) -> list[str]:
@@ -51,16 +54,24 @@ def regressions_between(cur: dict[str, float], prev: dict[str, float], rules: An
 
 def compare_with_previous(tracker: Any, result: Any, compare_to: str, spec: ExperimentSpec) -> list[dict[str, Any]]:
     """Compare, log ``regressions.json`` on the parent run, tag the count; returns the regressions."""
-    from workbench.tracking import TAG_KIND, TAG_SWEEP, TAG_VARIANT
+    from workbench.tracking import (
+        KIND_VARIANT,
+        TAG_COMPARED_TO,
+        TAG_KIND,
+        TAG_REGRESSIONS,
+        TAG_SWEEP,
+        TAG_VARIANT,
+        RunStatus,
+    )
 
     prev = find_previous_sweep(tracker, result.experiment_id, result.sweep_id, compare_to)
     if prev is None:
-        tracker.set_tags(result.parent_run_id, {"workbench.regressions": "0", "workbench.compared_to": "none"})
+        tracker.set_tags(result.parent_run_id, {TAG_REGRESSIONS: "0", TAG_COMPARED_TO: "none"})
         return []
-    prev_id = prev.data.tags[TAG_SWEEP]
-    prev_runs = {r.data.tags.get(TAG_VARIANT): r for r in tracker.runs(
-        result.experiment_id, f"tags.`{TAG_SWEEP}` = '{prev_id}' and tags.`{TAG_KIND}` = 'variant'",
-        statuses=["FINISHED"])}
+    prev_id = prev.tags[TAG_SWEEP]
+    prev_runs = {r.tags.get(TAG_VARIANT): r for r in tracker.runs(
+        result.experiment_id, f"tags.`{TAG_SWEEP}` = '{prev_id}' and tags.`{TAG_KIND}` = '{KIND_VARIANT}'",
+        statuses=[RunStatus.FINISHED])}
     regressions, table = [], []
     for row in result.rows:
         if row["status"] != "FINISHED":
@@ -69,12 +80,11 @@ def compare_with_previous(tracker: Any, result: Any, compare_to: str, spec: Expe
         if before is None:
             continue
         metrics = {k: v for k, v in row.items() if isinstance(v, float)}
-        problems = regressions_between(metrics, dict(before.data.metrics), spec.regression)
-        table.append({"variant": row["variant"], "variant_id": row["variant_id"], "previous_run": before.info.run_id,
+        problems = regressions_between(metrics, dict(before.metrics), spec.regression)
+        table.append({"variant": row["variant"], "variant_id": row["variant_id"], "previous_run": before.run_id,
                       "regressions": problems})
         regressions += [{"variant": row["variant"], "what": p} for p in problems]
     tracker.log_text(result.parent_run_id, json.dumps({"compared_to": prev_id, "variants": table}, indent=1),
                      "regressions.json")
-    tracker.set_tags(result.parent_run_id, {"workbench.regressions": str(len(regressions)),
-                                            "workbench.compared_to": prev_id})
+    tracker.set_tags(result.parent_run_id, {TAG_REGRESSIONS: str(len(regressions)), TAG_COMPARED_TO: prev_id})
     return regressions

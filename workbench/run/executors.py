@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Protocol
 
 from workbench.errors import WorkbenchError
-from workbench.run.task import Outcome, VariantTask, execute_variant
+from workbench.run.status import Outcome, VariantStatus
+from workbench.run.task import VariantTask, execute_variant
 
 
 class Executor(Protocol):
@@ -80,7 +81,7 @@ class DaskExecutor:
                     yield fut.result()
                 except Exception as exc:  # the worker process itself died
                     t = tasks[futures.index(fut)]
-                    yield Outcome(t.variant, t.variant_id, "FAILED", f"crashed: Dask worker lost ({exc})"[:300],
+                    yield Outcome(t.variant, t.variant_id, VariantStatus.FAILED, f"crashed: Dask worker lost ({exc})"[:300],
                                   "", 0.0)
         finally:
             client.close()

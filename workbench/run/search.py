@@ -5,7 +5,6 @@ front of size and measured latency among trials within the budget is logged at t
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -35,15 +34,16 @@ def within_budget(row: dict[str, Any], max_drop: float) -> bool:
 
 def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench", root: str | Path | None = None,
                progress: bool = True, notebook: str | Path | None = None) -> SearchResult:
-    from workbench import provenance
     from workbench.data import load_dataset
     from workbench.files import experiment_lock
     from workbench.run.lease import LeaseKeeper
-    from workbench.run.sweep import _stopped, new_sweep_id
+    from workbench.run.settle import settle_stopped
+    from workbench.run.status import Stop
+    from workbench.run.sweep import new_sweep_id
     from workbench.run.task import NOTEBOOK, clear_stop, kill_running
     from workbench.spec import load_experiment
     from workbench.spec.plan import make_plan
-    from workbench.tracking import TAG_KIND, TAG_SWEEP, Lease, Tracker
+    from workbench.tracking import KIND_SEARCH, TAG_KIND, TAG_SWEEP, Lease, Tracker, provenance_tags
 
     root_p = Path(root or Path.cwd()).resolve()
     wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
@@ -70,16 +70,16 @@ def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench",
         tracker.settle_abandoned(exp_id)
         lease = Lease.mine()
         sweep_id = "search-" + new_sweep_id()
-        parent = tracker.start_run(exp_id, sweep_id, {TAG_KIND: "search", TAG_SWEEP: sweep_id,
-                                                       **provenance.tags(spec.target.threads), **lease.tags()})
+        parent = tracker.start_run(exp_id, sweep_id, {TAG_KIND: KIND_SEARCH, TAG_SWEEP: sweep_id,
+                                                       **provenance_tags(spec.target.threads), **lease.tags()})
         clear_stop()
-        keeper = LeaseKeeper(tracker, exp_id, lease, on_lost=lambda why: kill_running(f"tracking store lost: {why}"))
+        keeper = LeaseKeeper(tracker, exp_id, lease, on_lost=lambda why: kill_running(Stop.tracking_lost(why)))
         try:
             with keeper:
                 result = _trials(tracker, plan, plan_json, exp_id, parent, sweep_id, lease, wdir, root_p, max_drop,
                                  notebook or NOTEBOOK, progress)
         except BaseException as exc:
-            raise _stopped(tracker, exp_id, lease, parent, sweep_id, exc, {}, 0) from None
+            raise settle_stopped(tracker, exp_id, lease, parent, sweep_id, exc, {}, 0) from None
     return result
 
 
@@ -89,6 +89,8 @@ def _trials(tracker: Any, plan: Any, plan_json: str, exp_id: str, parent: str, s
     from workbench.errors import TrackingLost
     from workbench.files import atomic_write
     from workbench.run.executors import LocalExecutor
+    from workbench.run.settle import settle_search
+    from workbench.run.status import VariantStatus
     from workbench.run.task import VariantTask
 
     pool = LocalExecutor(1)
@@ -120,11 +122,11 @@ def _trials(tracker: Any, plan: Any, plan_json: str, exp_id: str, parent: str, s
             finished_after_ms=None)  # a search measures every trial it draws: only a live claim stops it
         # in a worker thread, so that a signal reaching the main thread stops and settles it properly
         outcome = list(pool.run([task], lambda t: None, lambda t: None))[0]
-        if outcome.status == "LOST":
-            raise TrackingLost(outcome.reason.removeprefix("tracking store lost: "))
-        run = tracker.get_run(outcome.run_id) if outcome.run_id and outcome.status != "ELSEWHERE" else None
+        if outcome.status == VariantStatus.LOST:
+            raise TrackingLost(outcome.stop.detail if outcome.stop else outcome.reason)
+        run = tracker.get_run(outcome.run_id) if outcome.run_id and outcome.status != VariantStatus.ELSEWHERE else None
         row = {"variant": pv.name, "variant_id": pv.id, "technique": pv.spec.technique, "status": outcome.status,
-               "reason": outcome.reason, "run_id": outcome.run_id, **(dict(run.data.metrics) if run else {})}
+               "reason": outcome.reason, "run_id": outcome.run_id, **(dict(run.metrics) if run else {})}
         result.trials.append(row)
         bar.update(1)
         goal = s.goal_compression_ratio_gzip
@@ -138,11 +140,5 @@ def _trials(tracker: Any, plan: Any, plan_json: str, exp_id: str, parent: str, s
     ok = [r for r in result.trials if within_budget(r, max_drop)]
     result.front = pareto_front(ok, SIZE_LATENCY)
     result.best = max(ok, key=lambda r: r.get("compression_ratio_gzip", 0), default=None)
-    tracker.log(parent, metrics={"trials": len(result.trials), "trials_within_budget": len(ok),
-                                 "search_seconds": result.seconds,
-                                 "best_compression_ratio_gzip": (result.best or {}).get("compression_ratio_gzip", 0.0)},
-                tags={"workbench.stopped_by": result.stopped_by, "workbench.pareto_size_latency": ",".join(result.front)})
-    tracker.log_text(parent, json.dumps({"trials": result.trials, "front": result.front,
-                                         "stopped_by": result.stopped_by}, indent=1, default=str), "search.json")
-    tracker.end_run(parent, "FINISHED")
+    settle_search(tracker, parent, result.trials, result.front, result.best, len(ok), result.stopped_by, result.seconds)
     return result

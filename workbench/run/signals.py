@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from workbench.run.status import Stop, StopReason
+
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -24,17 +26,18 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(f"interrupted by {self.signal_name}")
 
     @property
-    def reason(self) -> str:
-        return f"interrupted by {self.signal_name}"
+    def stop(self) -> Stop:
+        return Stop(StopReason.SIGNAL, f"interrupted by {self.signal_name}")
 
 
-def reason_of(exc: BaseException) -> str:
-    """The settle reason for an exception that ended a sweep."""
+def reason_of(exc: BaseException) -> Stop:
+    """The stop (and the settle reason) for an exception that ended a sweep."""
     if isinstance(exc, Interrupted):
-        return exc.reason
+        return exc.stop
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted by SIGINT"
-    return f"sweep stopped: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
+        return Stop(StopReason.SIGNAL, "interrupted by SIGINT")
+    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return Stop(StopReason.ERROR, f"sweep stopped: {type(exc).__name__}: {first}")
 
 
 @contextmanager
@@ -51,7 +54,7 @@ def stop_on_signals() -> Iterator[None]:
         fired.append(signum)
         from workbench.run.task import request_stop
 
-        request_stop(f"interrupted by {signal.Signals(signum).name}")
+        request_stop(Stop(StopReason.SIGNAL, f"interrupted by {signal.Signals(signum).name}"))
         raise Interrupted(signum)
 
     previous = {s: signal.signal(s, handler) for s in HANDLED}

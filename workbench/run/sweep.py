@@ -1,25 +1,28 @@
 """Run a whole experiment: validate and plan once (ids, roles, data fingerprint), resume, execute the planned
 variants through an executor (the first task to need the baseline trains it, under a file lock), settle,
-summarise. The supervising process never imports TensorFlow. ``workbench run`` is a thin shell around
+summarise (``run.settle``). The supervising process never imports TensorFlow. ``workbench run`` is a thin shell around
 ``run_sweep``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import TrackingLost, WorkbenchError
 from workbench.files import atomic_write, experiment_lock
-from workbench.run.task import NOTEBOOK, Outcome, VariantTask
+from workbench.run.status import Outcome, Stop, VariantStatus
+from workbench.run.task import NOTEBOOK, VariantTask
 from workbench.spec import ExperimentSpec, load_experiment
 from workbench.spec.plan import Plan, make_plan
+
+if TYPE_CHECKING:
+    from workbench.tracking import RunRecord
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_REGRESSIONS = 0, 1, 2, 3
 
@@ -42,11 +45,11 @@ class SweepResult:
     @property
     def elsewhere(self) -> list[dict[str, Any]]:
         """Variants another live sweep held (claimed first, or FINISHED while this one waited)."""
-        return [r for r in self.rows if r["status"] == "ELSEWHERE"]
+        return [r for r in self.rows if r["status"] == VariantStatus.ELSEWHERE]
 
     @property
     def failed(self) -> list[dict[str, Any]]:
-        return [r for r in self.rows if r["status"] == "FAILED"]
+        return [r for r in self.rows if r["status"] == VariantStatus.FAILED]
 
     @property
     def exit_code(self) -> int:
@@ -71,11 +74,20 @@ def new_sweep_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def _row(name: str, vid: str, technique: str, status: str, reason: str, run: Any) -> dict[str, Any]:
-    metrics = dict(run.data.metrics) if run is not None else {}
-    sha = run.data.tags.get("workbench.model_sha256", "") if run is not None else ""
+def _row(name: str, vid: str, technique: str, status: VariantStatus, reason: str,
+         run: RunRecord | None) -> dict[str, Any]:
+    from workbench.tracking import TAG_MODEL_SHA256
+
+    metrics = dict(run.metrics) if run is not None else {}
+    sha = run.tags.get(TAG_MODEL_SHA256, "") if run is not None else ""
     return {"variant": name, "variant_id": vid, "technique": technique, "status": status, "reason": reason,
-            "run_id": run.info.run_id if run is not None else "", "model_sha256": sha, **metrics}
+            "run_id": run.run_id if run is not None else "", "model_sha256": sha, **metrics}
+
+
+def _held_elsewhere(held: RunRecord) -> str:
+    from workbench.tracking import TAG_SWEEP
+
+    return f"running elsewhere: run {held.run_id} of sweep {held.tags.get(TAG_SWEEP, '?')}"
 
 
 def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "local", scheduler: str | None = None,
@@ -87,8 +99,20 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
     for bad input before any MLflow run is created."""
     from workbench.run.executors import make_executor
     from workbench.run.lease import LeaseKeeper
+    from workbench.run.settle import settle_stopped, settle_sweep
     from workbench.run.task import clear_stop, kill_running
-    from workbench.tracking import TAG_KIND, TAG_SWEEP, Lease, Tracker
+    from workbench.tracking import (
+        KIND_SWEEP,
+        TAG_EXECUTOR,
+        TAG_EXPERIMENT_FILE,
+        TAG_KIND,
+        TAG_SWEEP,
+        TAG_VARIANT_COUNT,
+        Lease,
+        RunStatus,
+        Tracker,
+        provenance_tags,
+    )
 
     root_p = Path(root or Path.cwd()).resolve()
     wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
@@ -120,17 +144,15 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
         if not todo:  # nothing to measure: no empty sweep run, no new dashboard; the newest sweep's answer stands
             return _nothing_to_do(tracker, spec, exp_id, selected, finished, elsewhere, killed, wdir)
         sweep_id = new_sweep_id()
-        from workbench import provenance
-
         parent = tracker.start_run(exp_id, f"sweep {sweep_id}", {
-            TAG_KIND: "sweep", TAG_SWEEP: sweep_id, "workbench.experiment_file": the_plan.source,
-            "workbench.variants": str(len(selected)), "workbench.executor": executor,
-            **provenance.tags(spec.target.threads), **lease.tags()})
+            TAG_KIND: KIND_SWEEP, TAG_SWEEP: sweep_id, TAG_EXPERIMENT_FILE: the_plan.source,
+            TAG_VARIANT_COUNT: str(len(selected)), TAG_EXECUTOR: executor,
+            **provenance_tags(spec.target.threads), **lease.tags()})
         result = SweepResult(spec.name, exp_id, sweep_id, parent, tracker.uri, killed_runs=killed, work_dir=str(wdir))
         result.remeasured = {p.name: stale[p.id] for p in the_plan.variants if p.id in stale}
         outcomes: dict[str, Outcome] = {}
         clear_stop()
-        keeper = LeaseKeeper(tracker, exp_id, lease, on_lost=lambda why: kill_running(f"tracking store lost: {why}"))
+        keeper = LeaseKeeper(tracker, exp_id, lease, on_lost=lambda why: kill_running(Stop.tracking_lost(why)))
         try:
             with keeper:
                 out_dir = wdir / "sweeps" / sweep_id
@@ -151,56 +173,29 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
                 ) for p in todo]
                 for outcome in _execute(exec_engine, tasks, skipped=len(selected) - len(todo), progress=progress):
                     outcomes[outcome.variant_id] = outcome
-                    if outcome.status == "LOST":
-                        raise TrackingLost(outcome.reason.removeprefix("tracking store lost: "))
+                    if outcome.status == VariantStatus.LOST:
+                        raise TrackingLost(outcome.stop.detail if outcome.stop else outcome.reason)
                 if keeper.lost:
                     raise TrackingLost(keeper.lost)
                 for p in selected:
                     if p.id in outcomes:
                         o = outcomes[p.id]
-                        run = tracker.get_run(o.run_id) if o.run_id and o.status != "ELSEWHERE" else None
+                        run = tracker.get_run(o.run_id) if o.run_id and o.status != VariantStatus.ELSEWHERE else None
                         result.rows.append(_row(p.name, p.id, p.spec.technique, o.status, o.reason, run))
                     elif p.id in elsewhere:
-                        held = elsewhere[p.id]
-                        result.rows.append(_row(p.name, p.id, p.spec.technique, "ELSEWHERE",
-                                                f"running elsewhere: run {held.info.run_id} of sweep "
-                                                f"{held.data.tags.get(TAG_SWEEP, '?')}", None))
+                        result.rows.append(_row(p.name, p.id, p.spec.technique, VariantStatus.ELSEWHERE,
+                                                _held_elsewhere(elsewhere[p.id]), None))
                     else:
                         run = finished[p.id]
-                        result.rows.append(_row(p.name, p.id, p.spec.technique, "SKIPPED",
-                                                "already FINISHED in run " + run.info.run_id, run))
+                        result.rows.append(_row(p.name, p.id, p.spec.technique, VariantStatus.SKIPPED,
+                                                "already FINISHED in run " + run.run_id, run))
                 # duplicates of our own claims (a create_run retried after a lost response), never ours to keep
-                tracker.settle_own(exp_id, lease, "KILLED", "duplicate claim left by a retried request", keep=[parent])
-                _finish_parent(tracker, result, compare_to, spec, partial=f"--only {' '.join(only)}" if only else "")
+                tracker.settle_own(exp_id, lease, RunStatus.KILLED, "duplicate claim left by a retried request",
+                                   keep=[parent])
+                settle_sweep(tracker, result, compare_to, spec, partial=f"--only {' '.join(only)}" if only else "")
         except BaseException as exc:
-            raise _stopped(tracker, exp_id, lease, parent, sweep_id, exc, outcomes, len(todo)) from None
+            raise settle_stopped(tracker, exp_id, lease, parent, sweep_id, exc, outcomes, len(todo)) from None
     return result
-
-
-def _stopped(tracker: Any, exp_id: str, lease: Any, parent: str, sweep_id: str, exc: BaseException,
-             outcomes: dict[str, Outcome], planned: int) -> BaseException:
-    """The sweep cannot go on (a signal, the store lost, a bug): stop every variant this process runs, settle
-    every run the sweep still holds KILLED with the true reason (when the store answers), and return the
-    exception to raise: a one-line TrackingLost naming what to do, else ``exc`` itself."""
-    from workbench.errors import TrackingLost
-    from workbench.run.signals import reason_of
-    from workbench.run.task import kill_running
-    from workbench.tracking import Tracker
-
-    lost = isinstance(exc, TrackingLost)
-    reason = f"tracking store lost: {exc}" if lost else reason_of(exc)
-    kill_running(reason)
-    quick = Tracker(tracker.uri, tracker.root, retry_s=0 if lost else 5)
-    try:  # children still RUNNING (Dask workers notice their run ended and stop their trees), then the parent
-        quick.settle_own(exp_id, lease, "KILLED", reason, keep=[parent])
-    except Exception:  # noqa: S110 - the store is gone: the leases expire and the next sweep settles them
-        pass
-    quick.try_settle(parent, "KILLED", reason)
-    if lost:
-        done = sum(1 for o in outcomes.values() if o.status == "FINISHED")
-        return TrackingLost(f"{exc}; sweep {sweep_id} stopped after {done} of {planned} variant(s): run the same "
-                            "command again when the store is back, it redoes only what is missing")
-    return exc
 
 
 def _execute(engine: Any, tasks: list[VariantTask], skipped: int, progress: bool) -> Iterator[Outcome]:
@@ -221,7 +216,7 @@ def _execute(engine: Any, tasks: list[VariantTask], skipped: int, progress: bool
 
     try:
         for outcome in engine.run(tasks, on_start, on_end):
-            kind = {"FINISHED": "done", "ELSEWHERE": "skipped"}.get(outcome.status, "failed")
+            kind = {VariantStatus.FINISHED: "done", VariantStatus.ELSEWHERE: "skipped"}.get(outcome.status, "failed")
             counts[kind] += 1
             bar.set_postfix(counts)
             bar.update(1)
@@ -230,29 +225,6 @@ def _execute(engine: Any, tasks: list[VariantTask], skipped: int, progress: bool
             yield outcome
     finally:
         bar.close()
-
-
-def _finish_parent(tracker: Any, result: SweepResult, compare_to: str | None, spec: ExperimentSpec,
-                   partial: str = "") -> None:
-    counts = {s: sum(1 for r in result.rows if r["status"] == s) for s in ("FINISHED", "FAILED", "SKIPPED")}
-    tracker.log(result.parent_run_id, metrics={f"variants_{k.lower()}": v for k, v in counts.items()})
-    tracker.log_text(result.parent_run_id, json.dumps(result.rows, indent=1, default=str), "summary.json")
-    if compare_to:
-        from workbench.run.compare import compare_with_previous
-
-        result.regressions = compare_with_previous(tracker, result, compare_to, spec)
-    from workbench.views.dashboard import build_report
-
-    try:
-        report = build_report(tracker, result.experiment_id, result.sweep_id, Path(result.work_dir) / "reports",
-                              tag_recommended=True, partial=partial)
-        result.dashboard, result.recommendation = report.path, report.text
-    except Exception as exc:  # a broken chart must not cost the night's measurements
-        tracker.set_tags(result.parent_run_id, {"workbench.dashboard_error": f"{type(exc).__name__}: {exc}"[:500]})
-    failures = [f"{r['variant']}: {r['reason']}" for r in result.failed]
-    if failures:
-        tracker.set_tags(result.parent_run_id, {"workbench.failures": "\n".join(failures)[:5000]})
-    tracker.end_run(result.parent_run_id, "FAILED" if failures else "FINISHED")
 
 
 def _describe(tracker: Any, plan: Plan, experiment_id: str, parent: str) -> None:
@@ -266,21 +238,20 @@ def _describe(tracker: Any, plan: Plan, experiment_id: str, parent: str) -> None
 
 
 def _nothing_to_do(tracker: Any, spec: ExperimentSpec, experiment_id: str, selected: list[Any],
-                   finished: dict[str, Any], elsewhere: dict[str, Any], killed: list[str], wdir: Path) -> SweepResult:
+                   finished: dict[str, RunRecord], elsewhere: dict[str, RunRecord], killed: list[str],
+                   wdir: Path) -> SweepResult:
     """Every selected variant is already FINISHED (or held by another live sweep): the result lists them, with
     no parent run, and carries the recommendation of the newest sweep that made one."""
-    from workbench.tracking import TAG_SWEEP
-    from workbench.views.dashboard import standing_recommendation
+    from workbench.run.settle import standing_recommendation
 
     result = SweepResult(spec.name, experiment_id, "", "", tracker.uri, killed_runs=killed, work_dir=str(wdir))
     for p in selected:
         if p.id in elsewhere:
-            held = elsewhere[p.id]
-            result.rows.append(_row(p.name, p.id, p.spec.technique, "ELSEWHERE", f"running elsewhere: run "
-                                    f"{held.info.run_id} of sweep {held.data.tags.get(TAG_SWEEP, '?')}", None))
+            result.rows.append(_row(p.name, p.id, p.spec.technique, VariantStatus.ELSEWHERE,
+                                    _held_elsewhere(elsewhere[p.id]), None))
         else:
             run = finished[p.id]
-            result.rows.append(_row(p.name, p.id, p.spec.technique, "SKIPPED",
-                                    "already FINISHED in run " + run.info.run_id, run))
+            result.rows.append(_row(p.name, p.id, p.spec.technique, VariantStatus.SKIPPED,
+                                    "already FINISHED in run " + run.run_id, run))
     result.recommendation = standing_recommendation(tracker, experiment_id)
     return result

@@ -19,11 +19,13 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from workbench.files import atomic_write
+from workbench.run.status import Outcome, Stop, StopReason, VariantStatus
 from workbench.spec.plan import Plan, PlannedVariant
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "variant.ipynb"
 RUNNING_PIDS: set[int] = set()  # papermill processes started by this process (killed on Ctrl-C)
-_STOP: list[str] = []  # set once by request_stop: no new variant starts, running ones are settled with it
+_STOP: list[Stop] = []  # set once by request_stop: no new variant starts, running ones are settled with it
 _PIDS_LOCK = threading.Lock()
 POLL_S = 10.0  # how often a running variant asks the store whether its sweep still wants it
 
@@ -64,28 +66,16 @@ class VariantTask:
         return self.planned.name
 
 
-@dataclass(frozen=True)
-class Outcome:
-    variant: str
-    variant_id: str
-    status: str  # FINISHED | FAILED | KILLED (stopped by the sweep) | ELSEWHERE (claimed by another sweep) | LOST
-    reason: str
-    run_id: str
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def request_stop(reason: str) -> None:
+def request_stop(stop: Stop) -> None:
     """Stop this process's variants: none starts from now on, and the running ones are settled KILLED with
-    ``reason`` once their trees are killed (``kill_running``). The first reason given is kept."""
+    ``stop`` once their trees are killed (``kill_running``). The first stop given is kept."""
     if not _STOP:
-        _STOP.append(reason)
+        _STOP.append(stop)
 
 
-def stop_reason() -> str:
-    return _STOP[0] if _STOP else ""
+def stop_reason() -> Stop | None:
+    """The stop this process was asked for, if any."""
+    return _STOP[0] if _STOP else None
 
 
 def clear_stop() -> None:
@@ -93,9 +83,9 @@ def clear_stop() -> None:
     _STOP.clear()
 
 
-def kill_running(reason: str = "interrupted") -> None:
+def kill_running(stop: Stop | None = None) -> None:
     """Kill every papermill tree this process started (used when the sweep is interrupted)."""
-    request_stop(reason)
+    request_stop(stop or Stop(StopReason.SIGNAL, "interrupted"))
     with _PIDS_LOCK:
         pids = list(RUNNING_PIDS)
     for pid in pids:
@@ -192,28 +182,28 @@ def papermill_command(task: VariantTask, out_nb: Path, plan_path: Path, run_id: 
     return cmd
 
 
-def _stop_asked(tr: Tracker, task: VariantTask, run_id: str, last_ok: list[float]) -> str:
-    """Why this variant must stop now ("" = keep going): this process was interrupted, the sweep's parent run
+def _stop_asked(tr: Tracker, task: VariantTask, run_id: str, last_ok: list[float]) -> Stop | None:
+    """Why this variant must stop now (None = keep going): this process was interrupted, the sweep's parent run
     or this run was ended in the store, or the store stayed unreachable past the retry budget."""
     if stop_reason():
         return stop_reason()
     if task.lease is None:
-        return ""
-    from workbench.tracking import TAG_FAILURE, short_error
+        return None
+    from workbench.tracking import RunStatus, short_error
 
     try:
-        parent = tr.raw.get_run(task.parent_run_id)
-        own = tr.raw.get_run(run_id)
+        parent = tr.poll_run(task.parent_run_id)
+        own = tr.poll_run(run_id)
     except Exception as exc:  # judged below by how long the store has been silent
         if time.monotonic() - last_ok[0] > tr.retry_s:
-            return f"tracking store lost: {tr.uri} unreachable for {tr.retry_s:g}s ({short_error(exc)})"
-        return ""
+            return Stop.tracking_lost(f"{tr.uri} unreachable for {tr.retry_s:g}s ({short_error(exc)})")
+        return None
     last_ok[0] = time.monotonic()
-    if own.info.status != "RUNNING":
-        return f"its run was settled {own.info.status} by another sweep ({own.data.tags.get(TAG_FAILURE, '')})"
-    if parent.info.status != "RUNNING":
-        return parent.data.tags.get(TAG_FAILURE) or f"its sweep ended ({parent.info.status})"
-    return ""
+    if own.status != RunStatus.RUNNING:
+        return Stop(StopReason.RUN_SETTLED, f"its run was settled {own.status} by another sweep ({own.failure})")
+    if parent.status != RunStatus.RUNNING:
+        return Stop(StopReason.SWEEP_ENDED, parent.failure or f"its sweep ended ({parent.status})")
+    return None
 
 
 def execute_variant(task: VariantTask) -> Outcome:
@@ -225,11 +215,12 @@ def execute_variant(task: VariantTask) -> Outcome:
     plan = Plan.from_json(task.plan_json)
     planned = plan.variant(task.variant_id)
 
-    def outcome(status: str, reason: str, run_id: str = "") -> Outcome:
-        return Outcome(planned.name, task.variant_id, status, reason, run_id, time.monotonic() - start)
+    def outcome(status: VariantStatus, reason: str, run_id: str = "", stop: Stop | None = None) -> Outcome:
+        return Outcome(planned.name, task.variant_id, status, reason, run_id, time.monotonic() - start, stop)
 
-    if stop_reason():
-        return outcome("KILLED", stop_reason())
+    early = stop_reason()
+    if early is not None:
+        return outcome(VariantStatus.KILLED, early.text, stop=early)
     out_dir = Path(task.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plan_path = out_dir / "plan.json"
@@ -245,13 +236,15 @@ def execute_variant(task: VariantTask) -> Outcome:
         if task.lease is not None:
             claim = tr.claim(task.experiment_id, run_id, task.variant_id, task.lease, task.finished_after_ms)
             if not claim.won:
-                return outcome("ELSEWHERE", claim.reason, claim.holder_run_id)
+                return outcome(VariantStatus.ELSEWHERE, claim.reason, claim.holder_run_id)
     except TrackingLost as exc:
-        return outcome("LOST", str(exc))
+        return outcome(VariantStatus.LOST, str(exc), stop=Stop(StopReason.TRACKING_LOST, str(exc), str(exc)))
     except Exception as exc:
-        return outcome("FAILED", f"tracking: cannot create run ({exc})"[:300])
+        return outcome(VariantStatus.FAILED, f"tracking: cannot create run ({exc})"[:300])
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    reason = stopped = ""
+    reason = ""
+    stopped: Stop | None = None  # stopped from outside: settled KILLED
+    cause: Stop | None = None  # ended by itself or its time limit: FAILED with this cause
     rc: int | None = None
     with open(log_path, "w") as log:
         with _PIDS_LOCK:
@@ -262,7 +255,7 @@ def execute_variant(task: VariantTask) -> Outcome:
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=task.root,
                                         start_new_session=True)
                 RUNNING_PIDS.add(proc.pid)
-        if not stopped:
+        if stopped is None:
             last_ok = [time.monotonic()]
             deadline = start + task.timeout_s
             try:
@@ -275,10 +268,12 @@ def execute_variant(task: VariantTask) -> Outcome:
                             kill_tree(proc.pid)
                             proc.wait()
                             rc = None
-                            reason = f"timeout: exceeded the variant time limit of {task.timeout_s:g}s"
+                            cause = Stop(StopReason.TIMEOUT,
+                                         f"timeout: exceeded the variant time limit of {task.timeout_s:g}s")
+                            reason = cause.text
                             break
                         stopped = _stop_asked(tr, task, run_id, last_ok)
-                        if stopped:
+                        if stopped is not None:
                             kill_tree(proc.pid)
                             proc.wait()
                             rc = None
@@ -288,56 +283,60 @@ def execute_variant(task: VariantTask) -> Outcome:
                     RUNNING_PIDS.discard(proc.pid)
             if rc is not None and rc != 0 and stop_reason():
                 stopped = stop_reason()  # killed by kill_running: say why, not "crashed"
-    if not stopped and stop_reason() and rc == 0:  # ended as the stop came: FINISHED only if complete
+    late = stop_reason()
+    if stopped is None and late is not None and rc == 0:  # ended as the stop came: FINISHED only if complete
         try:
-            if "accuracy" not in tr.get_run(run_id).data.metrics:
-                stopped = stop_reason()
+            if not tr.get_run(run_id).complete:
+                stopped = late
         except Exception:
-            stopped = stop_reason()
-    if stopped:
-        return _settle_stopped(tr, task, planned.name, run_id, out_nb, log_path, stopped, outcome)
+            stopped = late
+    if stopped is not None:
+        return _settle_stopped(tr, run_id, out_nb, log_path, stopped, outcome)
     if rc is not None and rc != 0:
         reason = failure_from_notebook(out_nb) or _crash_reason(log_path.read_text(errors="replace"), rc, out_nb)
-    status = "FINISHED" if rc == 0 else "FAILED"
+        cause = Stop(StopReason.NOTEBOOK_ERROR, reason)
+    status = VariantStatus.FINISHED if rc == 0 else VariantStatus.FAILED
     try:
         if out_nb.exists():
             tr.log_artifact(run_id, out_nb, "notebook")
         tr.log_artifact(run_id, log_path, "notebook")
         run = tr.get_run(run_id)
-        if run.info.status != "RUNNING":  # settled by another sweep meanwhile: not ours to end any more
-            return outcome("FAILED", f"its run was settled {run.info.status} by another sweep while it ran "
-                                     f"({run.data.tags.get(tracking.TAG_FAILURE, '')})"[:300], run_id)
-        if status == "FINISHED" and "accuracy" not in run.data.metrics:
-            status, reason = "FAILED", "failed: the notebook finished without logging its metrics"
-        if status == "FAILED":
-            tr.set_tags(run_id, {tracking.TAG_FAILURE: reason, "mlflow.note.content": f"Variant failed: {reason}"})
-        tr.end_run(run_id, status)
+        if run.status != tracking.RunStatus.RUNNING:  # settled by another sweep meanwhile: not ours to end any more
+            return outcome(VariantStatus.FAILED, f"its run was settled {run.status} by another sweep while it ran "
+                                                 f"({run.failure})"[:300], run_id)
+        if status == VariantStatus.FINISHED and not run.complete:
+            status, reason = VariantStatus.FAILED, "failed: the notebook finished without logging its metrics"
+            cause = Stop(StopReason.NOTEBOOK_ERROR, reason)
+        if status == VariantStatus.FAILED:
+            tr.set_tags(run_id, {tracking.TAG_FAILURE: reason, tracking.TAG_NOTE: f"Variant failed: {reason}"})
+        tr.end_run(run_id, tracking.RunStatus(status))
     except TrackingLost as exc:
-        return outcome("LOST", str(exc), run_id)
+        return outcome(VariantStatus.LOST, str(exc), run_id, Stop(StopReason.TRACKING_LOST, str(exc), str(exc)))
     except Exception as exc:
-        status, reason = "FAILED", f"tracking: could not settle run ({str(exc)[:200]})"
-    return outcome(status, reason, run_id)
+        status, reason = VariantStatus.FAILED, f"tracking: could not settle run ({str(exc)[:200]})"
+        cause = Stop(StopReason.ERROR, reason)
+    return outcome(status, reason, run_id, cause)
 
 
-def _settle_stopped(tr: Tracker, task: VariantTask, name: str, run_id: str, out_nb: Path, log_path: Path,
-                    why: str, outcome: Any) -> Outcome:
+def _settle_stopped(tr: Tracker, run_id: str, out_nb: Path, log_path: Path, why: Stop,
+                    outcome: Callable[..., Outcome]) -> Outcome:
     """The variant was stopped (interrupted, its sweep ended, its run settled elsewhere, the store lost):
     end its run KILLED with the reason, unless it is no longer ours or the store is gone."""
-    from workbench.tracking import Tracker
+    from workbench.tracking import TAG_NOTE, RunStatus, Tracker
 
-    if why.startswith("tracking store lost"):
-        return outcome("LOST", why, run_id)
-    if why.startswith("its run was settled"):
-        return outcome("KILLED", why, run_id)
+    if why.reason == StopReason.TRACKING_LOST:
+        return outcome(VariantStatus.LOST, why.text, run_id, why)
+    if why.reason == StopReason.RUN_SETTLED:
+        return outcome(VariantStatus.KILLED, why.text, run_id, why)
     quick = Tracker(tr.uri, tr.root, retry_s=10)  # the store is up: ride out a locked or busy moment, briefly
     try:
-        if quick.client.get_run(run_id).info.status != "RUNNING":
-            return outcome("KILLED", why, run_id)  # the sweep settled it already
+        if quick.get_run(run_id).status != RunStatus.RUNNING:
+            return outcome(VariantStatus.KILLED, why.text, run_id, why)  # the sweep settled it already
         for path in (out_nb, log_path):
             if path.exists():
-                quick.client.log_artifact(run_id, str(path), "notebook")
-        quick.client.set_tag(run_id, "mlflow.note.content", f"Variant stopped: {why}")
+                quick.log_artifact(run_id, path, "notebook")
+        quick.set_tags(run_id, {TAG_NOTE: f"Variant stopped: {why.text}"})
     except Exception:  # noqa: S110 - the notebook is a nicety; settling below is what matters
         pass
-    quick.try_settle(run_id, "KILLED", why)
-    return outcome("KILLED", why, run_id)
+    quick.try_settle(run_id, RunStatus.KILLED, why.text)
+    return outcome(VariantStatus.KILLED, why.text, run_id, why)

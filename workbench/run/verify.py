@@ -10,9 +10,12 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workbench.errors import IntegrityError, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.tracking import ExperimentRecord, RunRecord, Tracker
 
 UNVERIFIABLE = "unverifiable: logged before checksums were recorded"
 
@@ -33,13 +36,13 @@ class VerifyReport:
         return not self.mismatches
 
 
-def _experiments(tracker: Any, name: str | None) -> list[Any]:
+def _experiments(tracker: Tracker, name: str | None) -> list[ExperimentRecord]:
     if name:
-        exp = tracker.client.get_experiment_by_name(name)
+        exp = tracker.experiment(name)
         if exp is None:
             raise WorkbenchError(f"no MLflow experiment named '{name}' in {tracker.uri}")
         return [exp]
-    return list(tracker.client.search_experiments(max_results=1000))
+    return tracker.all_experiments(max_results=1000)
 
 
 def verify_store(experiment: str | None = None, work_dir: str | Path = ".workbench", root: str | Path | None = None,
@@ -48,8 +51,11 @@ def verify_store(experiment: str | None = None, work_dir: str | Path = ".workben
     experiment in the store) and every cached baseline under ``work_dir``."""
     from workbench.baseline import cache_problems, cached_baselines
     from workbench.tracking import (
+        KIND_PROFILE,
+        KIND_VARIANT,
         TAG_INTEGRITY,
         TAG_KIND,
+        RunStatus,
         Tracker,
         logged_models_by_run,
         recorded_sha256,
@@ -65,19 +71,19 @@ def verify_store(experiment: str | None = None, work_dir: str | Path = ".workben
         report.experiments.append(exp.name)
         models = logged_models_by_run(tracker, exp.experiment_id)
         for run in tracker.runs(exp.experiment_id):
-            kind = run.data.tags.get(TAG_KIND)
-            if kind not in ("variant", "profile"):
+            kind = run.tags.get(TAG_KIND)
+            if kind not in (KIND_VARIANT, KIND_PROFILE):
                 continue
-            recorded = recorded_sha256(run.data.tags)
+            recorded = recorded_sha256(run.tags)
             if not recorded:
-                if run.info.status == "FINISHED":
-                    report.unverifiable.append(f"{exp.name}: run {run.info.run_id[:12]} "
-                                               f"({run.info.run_name}): {UNVERIFIABLE}")
+                if run.status == RunStatus.FINISHED:
+                    report.unverifiable.append(f"{exp.name}: run {run.run_id[:12]} "
+                                               f"({run.name}): {UNVERIFIABLE}")
                 continue
-            mine = models.get(run.info.run_id, [])
+            mine = models.get(run.run_id, [])
             report.runs_checked += 1
             report.files_checked += len(recorded) + len(mine)
-            known = " [already excluded from results]" if run.data.tags.get(TAG_INTEGRITY) else ""
+            known = " [already excluded from results]" if run.tags.get(TAG_INTEGRITY) else ""
             report.mismatches += [f"{exp.name}: {m}{known}" for m in verify_run(tracker, run, mine)]
     for bdir in cached_baselines(wdir):
         if not (bdir / "baseline.json").exists():
@@ -91,7 +97,7 @@ def verify_store(experiment: str | None = None, work_dir: str | Path = ".workben
     return report
 
 
-def recheck_finished(tracker: Any, experiment_id: str, finished: dict[str, Any],
+def recheck_finished(tracker: Tracker, experiment_id: str, finished: dict[str, RunRecord],
                      variant_ids: Iterable[str]) -> dict[str, str]:
     """Before a sweep reuses the FINISHED runs of ``variant_ids``: verify each one's stored files. Returns
     variant id -> why it must be measured again (its files changed, are missing, or were never checksummed);
@@ -105,8 +111,8 @@ def recheck_finished(tracker: Any, experiment_id: str, finished: dict[str, Any],
     stale: dict[str, str] = {}
     for vid in wanted:
         run = finished[vid]
-        rid = run.info.run_id
-        if not recorded_sha256(run.data.tags):
+        rid = run.run_id
+        if not recorded_sha256(run.tags):
             stale[vid] = f"its FINISHED run {rid} was {UNVERIFIABLE.split(': ')[1]}"
             tracker.set_tags(rid, {TAG_INTEGRITY: UNVERIFIABLE})
             continue
@@ -119,16 +125,16 @@ def recheck_finished(tracker: Any, experiment_id: str, finished: dict[str, Any],
     return stale
 
 
-def verify_sweep(tracker: Any, experiment_id: str, sweep_id: str) -> list[str]:
+def verify_sweep(tracker: Tracker, experiment_id: str, sweep_id: str) -> list[str]:
     """The mismatches of the runs a sweep's summary names (what ``report`` would show)."""
-    from workbench.tracking import TAG_KIND, TAG_SWEEP, logged_models_by_run, verify_run
+    from workbench.tracking import KIND_SWEEP, TAG_KIND, TAG_SWEEP, logged_models_by_run, verify_run
 
-    parents = tracker.runs(experiment_id, f"tags.`{TAG_SWEEP}` = '{sweep_id}' and tags.`{TAG_KIND}` = 'sweep'")
+    parents = tracker.runs(experiment_id, f"tags.`{TAG_SWEEP}` = '{sweep_id}' and tags.`{TAG_KIND}` = '{KIND_SWEEP}'")
     if not parents:
         return []
     with tempfile.TemporaryDirectory(prefix="wb-verify-") as tmp:
         try:
-            rows = json.loads(Path(tracker.download(parents[0].info.run_id, "summary.json", Path(tmp))).read_text())
+            rows = json.loads(Path(tracker.download(parents[0].run_id, "summary.json", Path(tmp))).read_text())
         except Exception:  # noqa: BLE001 - no summary: the dashboard refuses the sweep itself
             return []
     run_ids = sorted({r["run_id"] for r in rows if isinstance(r, dict) and r.get("run_id")})
@@ -141,7 +147,7 @@ def verify_sweep(tracker: Any, experiment_id: str, sweep_id: str) -> list[str]:
     return found
 
 
-def refuse_if_tampered(tracker: Any, experiment_id: str, sweep_id: str) -> None:
+def refuse_if_tampered(tracker: Tracker, experiment_id: str, sweep_id: str) -> None:
     """IntegrityError (one line) when a result of the sweep no longer matches its recorded checksums."""
     found = verify_sweep(tracker, experiment_id, sweep_id)
     if found:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import TrackingLost
 from workbench.tracking.names import TAG_ARTIFACTS_SHA256, TAG_MODEL_SHA256, TAG_VARIANT_NAME
+from workbench.tracking.records import LoggedModelRecord, RunRecord
 from workbench.tracking.retry import short_error, with_retries
 from workbench.tracking.store import Tracker
 
@@ -31,7 +32,7 @@ class Mismatch:
         return f"{self.variant} (run {self.run_id[:12]}): {self.where} {what}"
 
 
-def recorded_sha256(tags: dict[str, str]) -> dict[str, str]:
+def recorded_sha256(tags: Mapping[str, str]) -> dict[str, str]:
     """artifact path -> SHA-256 recorded in a run's tags (the manifest, else the model alone); {} for a run
     logged before checksums were recorded (it cannot be verified)."""
     import json
@@ -44,6 +45,10 @@ def recorded_sha256(tags: dict[str, str]) -> dict[str, str]:
         return {str(k): str(v) for k, v in manifest.items()}
     model = tags.get(TAG_MODEL_SHA256)
     return {"model/model.tflite": model} if model else {}
+
+
+def _download(tracker: Tracker, run_id: str, path: str, dst_path: str) -> Path:
+    return tracker.download(run_id, path, Path(dst_path))
 
 
 def _sha256_of_download(download: Callable[..., Any]) -> tuple[str | None, str]:
@@ -64,36 +69,32 @@ def _sha256_of_download(download: Callable[..., Any]) -> tuple[str | None, str]:
         return sha256_file(local), ""
 
 
-def logged_models_by_run(tracker: Tracker, experiment_id: str) -> dict[str, list[Any]]:
+def logged_models_by_run(tracker: Tracker, experiment_id: str) -> dict[str, list[LoggedModelRecord]]:
     """run id -> the LoggedModels it produced (every page of the experiment's models)."""
-    out: dict[str, list[Any]] = {}
-    token = None
-    while True:
-        page = tracker.client.search_logged_models([experiment_id], max_results=100, page_token=token)
-        for m in page:
-            out.setdefault(str(m.source_run_id), []).append(m)
-        token = page.token
-        if not token:
-            return out
+    out: dict[str, list[LoggedModelRecord]] = {}
+    for m in tracker.logged_models(experiment_id):
+        out.setdefault(m.source_run_id, []).append(m)
+    return out
 
 
-def verify_run(tracker: Tracker, run: Any, logged_models: list[Any] | None = None) -> list[Mismatch]:
+def verify_run(tracker: Tracker, run: RunRecord,
+               logged_models: list[LoggedModelRecord] | None = None) -> list[Mismatch]:
     """Re-hash the files a run logged (run artifacts, and each READY LoggedModel's .tflite) against the
     SHA-256s the run recorded. Empty when everything matches; a run with nothing recorded gives nothing
     (``recorded_sha256`` tells those apart)."""
     import mlflow.artifacts
 
-    run_id = str(run.info.run_id)
-    tags = dict(run.data.tags)
-    variant = tags.get(TAG_VARIANT_NAME) or str(run.info.run_name)
+    run_id = run.run_id
+    tags = dict(run.tags)
+    variant = tags.get(TAG_VARIANT_NAME) or run.name
     found: list[Mismatch] = []
     for path, expected in sorted(recorded_sha256(tags).items()):
-        actual, why = _sha256_of_download(functools.partial(tracker.client.download_artifacts, run_id, path))
+        actual, why = _sha256_of_download(functools.partial(_download, tracker, run_id, path))
         if actual != expected:
             found.append(Mismatch(run_id, variant, f"run artifact {path}", expected, actual, why))
     model_sha = tags.get(TAG_MODEL_SHA256, "")
     for m in logged_models or []:
-        if str(getattr(m.status, "name", m.status)) != "READY":
+        if m.status != "READY":
             continue  # a model whose upload failed was finalized FAILED: it never stood for the run
         expected = m.tags.get(TAG_MODEL_SHA256, "")
         if not expected:

@@ -6,6 +6,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from workbench.tracking.names import (
@@ -42,7 +43,7 @@ class Lease:
                 TAG_LEASE_EXPIRES: f"{(time.time() if now is None else now) + self.ttl_s:.1f}"}
 
 
-def lease_state(tags: dict[str, str], now: float | None = None) -> tuple[str, str]:
+def lease_state(tags: Mapping[str, str], now: float | None = None) -> tuple[str, str]:
     """("none" | "live" | "gone", why) for a run's tags. "none": no lease (a hand run, the explorer, a profile,
     a run from before leases): nobody may settle it. "gone": the owner provably stopped: its lease expired,
     or it ran on this host and its process is dead (or the pid now belongs to another process)."""

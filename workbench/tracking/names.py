@@ -34,6 +34,44 @@ TAG_LEASE_HOST = "workbench.lease.host"
 TAG_LEASE_PID = "workbench.lease.pid"
 TAG_LEASE_STARTED = "workbench.lease.process_started"  # the owner's process start time (guards pid reuse)
 TAG_LEASE_EXPIRES = "workbench.lease.expires"  # epoch seconds; renewed by the owner's heartbeat
+TAG_COMPLETE = "workbench.complete"  # "true", set last by log_variant: the variant logged everything
+TAG_PARENT_RUN = "mlflow.parentRunId"
+TAG_SOURCE_NAME = "mlflow.source.name"
+TAG_SOURCE_TYPE = "mlflow.source.type"
+TAG_GIT_COMMIT = "mlflow.source.git.commit"
+TAG_VERSION_PREFIX = "workbench.version."  # + package short name (provenance.versions())
+TAG_CPU_MODEL = "workbench.cpu_model"
+TAG_CPU_COUNT = "workbench.cpu_count"
+TAG_THREADS = "workbench.threads"
+TAG_HOSTNAME = "workbench.hostname"
+TAG_DEVICE = "workbench.device"  # JSON: the device the profile ran on
+# what a variant run measured (log_variant)
+TAG_RUNTIME = "workbench.runtime"
+TAG_PROFILE_AXES = "workbench.profile_axes"  # JSON {axis: "FINISHED" | "FAILED: why"}
+TAG_NOISY = "workbench.noisy"
+TAG_PAID_OFF = "workbench.paid_off"
+TAG_FALLBACK_OPS = "workbench.fallback_ops"
+TAG_IO_TYPES = "workbench.io_types"
+TAG_OPS = "workbench.ops"
+# a sweep's parent run
+TAG_EXPERIMENT_FILE = "workbench.experiment_file"
+TAG_VARIANT_COUNT = "workbench.variants"
+TAG_EXECUTOR = "workbench.executor"
+TAG_FAILURES = "workbench.failures"
+TAG_DASHBOARD_ERROR = "workbench.dashboard_error"
+TAG_REGRESSIONS = "workbench.regressions"
+TAG_COMPARED_TO = "workbench.compared_to"
+TAG_RECOMMENDED = "workbench.recommended"  # "true" on exactly one variant run of an experiment: the newest pick
+TAG_RECOMMENDED_VARIANT = "workbench.recommended_variant"  # on a sweep that settled a recommendation ("none")
+# a search's parent run
+TAG_STOPPED_BY = "workbench.stopped_by"
+TAG_PARETO_SIZE_LATENCY = "workbench.pareto_size_latency"
+# MLflow's dataset inputs
+TAG_DATASET = "workbench.dataset"
+TAG_DATA_CONTEXT = "mlflow.data.context"
+# values of TAG_KIND and TAG_ORIGIN
+KIND_SWEEP, KIND_VARIANT, KIND_SEARCH, KIND_EXPLORER, KIND_PROFILE = "sweep", "variant", "search", "explorer", "profile"
+ORIGIN_SWEEP, ORIGIN_ADHOC = "sweep", "adhoc"
 
 
 def default_tracking_uri(root: Path | None = None) -> str:
@@ -85,13 +123,11 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 def variant_run_tags(plan: Plan, planned: PlannedVariant, sweep_id: str = "") -> dict[str, str]:
     """The tags of a variant's run, built only here: by the sweep when it creates the run, or by a hand run."""
-    from workbench import provenance
-
     tags = {
-        TAG_KIND: "variant", TAG_VARIANT: planned.id, TAG_VARIANT_NAME: planned.name,
+        TAG_KIND: KIND_VARIANT, TAG_VARIANT: planned.id, TAG_VARIANT_NAME: planned.name,
         TAG_TECHNIQUE: planned.spec.technique, TAG_ROLE: planned.role,
-        TAG_ORIGIN: "sweep" if sweep_id else "adhoc",
-        **provenance.tags(plan.experiment.target.threads), **source_tags(plan.source),
+        TAG_ORIGIN: ORIGIN_SWEEP if sweep_id else ORIGIN_ADHOC,
+        **provenance_tags(plan.experiment.target.threads), **source_tags(plan.source),
     }
     if sweep_id:
         tags[TAG_SWEEP] = sweep_id
@@ -100,7 +136,20 @@ def variant_run_tags(plan: Plan, planned: PlannedVariant, sweep_id: str = "") ->
 
 def source_tags(experiment_file: str) -> dict[str, str]:
     """MLflow's Source column: the experiment file the run comes from."""
-    return {"mlflow.source.name": Path(experiment_file).name or experiment_file, "mlflow.source.type": "LOCAL"}
+    return {TAG_SOURCE_NAME: Path(experiment_file).name or experiment_file, TAG_SOURCE_TYPE: "LOCAL"}
+
+
+def provenance_tags(threads: int) -> dict[str, str]:
+    """What a number depends on besides the spec, as run tags: versions, CPU model and count, profiling
+    threads, git commit, host."""
+    import platform
+
+    from workbench import provenance
+
+    tags = {f"{TAG_VERSION_PREFIX}{k}": v for k, v in provenance.versions().items()}
+    tags.update({TAG_CPU_MODEL: provenance.cpu_model(), TAG_CPU_COUNT: str(os.cpu_count()), TAG_THREADS: str(threads),
+                 TAG_GIT_COMMIT: provenance.git_commit(), TAG_HOSTNAME: platform.node()})
+    return tags
 
 
 def variant_run_params(plan: Plan, planned: PlannedVariant) -> dict[str, str]:

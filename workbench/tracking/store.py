@@ -12,8 +12,14 @@ from workbench.tracking.leases import Claim, Lease, lease_state
 from workbench.tracking.names import (
     EMBEDDED_ARTIFACTS,
     EXPERIMENT_KIND_TRAINING,
+    KIND_PROFILE,
+    KIND_VARIANT,
+    ORIGIN_ADHOC,
     RECOMMENDED_ALIAS,
     TAG_ARTIFACTS_SHA256,
+    TAG_DATA_CONTEXT,
+    TAG_DATASET,
+    TAG_DEVICE,
     TAG_EXPERIMENT_KIND,
     TAG_FAILURE,
     TAG_INTEGRITY,
@@ -24,11 +30,25 @@ from workbench.tracking.names import (
     TAG_MODEL_SHA256,
     TAG_NOTE,
     TAG_ORIGIN,
+    TAG_PARENT_RUN,
     TAG_SWEEP,
     TAG_VARIANT,
     default_tracking_uri,
     is_embedded,
     logged_model_name,
+    provenance_tags,
+)
+from workbench.tracking.records import (
+    ArtifactEntry,
+    ExperimentRecord,
+    LoggedModelRecord,
+    ModelVersionRecord,
+    RunRecord,
+    RunStatus,
+    experiment_record,
+    logged_model_record,
+    model_version_record,
+    run_record,
 )
 from workbench.tracking.retry import _RetryingClient, claim_settle_s, retry_budget_s, short_error
 
@@ -73,15 +93,15 @@ class Tracker:
         self.uri = tracking_uri or default_tracking_uri(root)
         self.root = (root or Path.cwd()).resolve()
         # no mlflow.set_tracking_uri(): it exports MLFLOW_TRACKING_URI and would leak into later Trackers
-        self.raw = _open_client(self.uri)  # no retries: reachability checks, last-chance settling
+        self._raw = _open_client(self.uri)  # no retries: reachability checks, a running variant's polls
         self.retry_s = retry_budget_s() if retry_s is None else retry_s
-        self.client: Any = _RetryingClient(self.raw, self.uri, self.retry_s)
+        self._client: Any = _RetryingClient(self._raw, self.uri, self.retry_s)
 
     # --- reachability -------------------------------------------------------------------------
     def check(self) -> None:
         """Raise TrackingError (one line, with what to do) when the store cannot be used."""
         try:
-            self.raw.search_experiments(max_results=1)
+            self._raw.search_experiments(max_results=1)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             hint = ("start the tracking server or unset MLFLOW_TRACKING_URI to use the embedded store"
@@ -91,21 +111,21 @@ class Tracker:
     # --- experiments and runs -----------------------------------------------------------------
     def experiment_id(self, name: str) -> str:
         """The experiment's id, created (as a model-training experiment) or restored when needed."""
-        exp = self.client.get_experiment_by_name(name)
+        exp = self._client.get_experiment_by_name(name)
         if exp is not None:
             if exp.lifecycle_stage == "deleted":
-                self.client.restore_experiment(exp.experiment_id)
+                self._client.restore_experiment(exp.experiment_id)
             if exp.tags.get(TAG_EXPERIMENT_KIND) != EXPERIMENT_KIND_TRAINING:
-                self.client.set_experiment_tag(exp.experiment_id, TAG_EXPERIMENT_KIND, EXPERIMENT_KIND_TRAINING)
+                self._client.set_experiment_tag(exp.experiment_id, TAG_EXPERIMENT_KIND, EXPERIMENT_KIND_TRAINING)
             return str(exp.experiment_id)
         location = None
         if is_embedded(self.uri):
             location = (self.root / EMBEDDED_ARTIFACTS).resolve().as_uri()
         try:
-            return str(self.client.create_experiment(name, artifact_location=location,
+            return str(self._client.create_experiment(name, artifact_location=location,
                                                      tags={TAG_EXPERIMENT_KIND: EXPERIMENT_KIND_TRAINING}))
         except Exception:  # created concurrently by another worker
-            exp = self.client.get_experiment_by_name(name)
+            exp = self._client.get_experiment_by_name(name)
             if exp is None:
                 raise
             return str(exp.experiment_id)
@@ -113,14 +133,14 @@ class Tracker:
     def start_run(self, experiment_id: str, name: str, tags: dict[str, str], parent_run_id: str | None = None) -> str:
         all_tags = dict(tags)
         if parent_run_id:
-            all_tags["mlflow.parentRunId"] = parent_run_id
-        run = self.client.create_run(experiment_id, run_name=name, tags=all_tags)
+            all_tags[TAG_PARENT_RUN] = parent_run_id
+        run = self._client.create_run(experiment_id, run_name=name, tags=all_tags)
         return str(run.info.run_id)
 
     def log(self, run_id: str, params: dict[str, Any] | None = None, metrics: dict[str, float] | None = None,
             tags: dict[str, Any] | None = None, step: int = 0) -> None:
         now = int(time.time() * 1000)
-        self.client.log_batch(
+        self._client.log_batch(
             run_id,
             metrics=[Metric(k, float(v), now, step) for k, v in (metrics or {}).items()],
             params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
@@ -133,16 +153,16 @@ class Tracker:
         metrics = [Metric(f"{prefix}{k}", float(v), now, step) for k, vals in history.items()
                    for step, v in enumerate(vals)]
         for i in range(0, len(metrics), 900):
-            self.client.log_batch(run_id, metrics=metrics[i : i + 900])
+            self._client.log_batch(run_id, metrics=metrics[i : i + 900])
 
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(run_id, str(path), artifact_path)
+        self._client.log_artifact(run_id, str(path), artifact_path)
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
-        self.client.log_text(run_id, text, name)
+        self._client.log_text(run_id, text, name)
 
-    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
-        self.client.set_terminated(run_id, status)
+    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED) -> None:
+        self._client.set_terminated(run_id, str(status))
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
         self.log(run_id, tags=tags)
@@ -152,38 +172,38 @@ class Tracker:
                   metrics: dict[str, float], tags: dict[str, str]) -> str:
         """Register the variant as an MLflow LoggedModel with its .tflite, params and metrics. Its name says
         which experiment and variant it is, and is unique: ``<experiment>-<variant>-<variant id[:8]>``."""
-        experiment = self.client.get_experiment(experiment_id).name
+        experiment = self._client.get_experiment(experiment_id).name
         vid = tags.get(TAG_VARIANT, "")
-        model = self.client.create_logged_model(
+        model = self._client.create_logged_model(
             experiment_id, name=logged_model_name(f"{experiment}-{name}" + (f"-{vid[:8]}" if vid else "")),
             source_run_id=run_id, tags=tags,
             params={k: str(v) for k, v in params.items()}, model_type="tflite",
         )
         try:
-            self.client.log_model_artifact(model.model_id, str(tflite))
+            self._client.log_model_artifact(model.model_id, str(tflite))
             now = int(time.time() * 1000)
-            self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0, model_id=model.model_id)
+            self._client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0, model_id=model.model_id)
                                                    for k, v in metrics.items()])
-            self.client.finalize_logged_model(model.model_id, "READY")
+            self._client.finalize_logged_model(model.model_id, "READY")
         except Exception:
-            self.client.finalize_logged_model(model.model_id, "FAILED")
+            self._client.finalize_logged_model(model.model_id, "FAILED")
             raise
-        self.client.set_tag(run_id, TAG_MODEL_ID, model.model_id)
+        self._client.set_tag(run_id, TAG_MODEL_ID, model.model_id)
         return str(model.model_id)
 
     # --- what a manager sees: descriptions, the dataset, the registry --------------------------
     def experiments(self) -> list[tuple[str, str]]:
         """(name, id) of every active experiment that holds runs, newest first."""
-        exps = self.client.search_experiments(order_by=["creation_time DESC"])
+        exps = self._client.search_experiments(order_by=["creation_time DESC"])
         return [(str(e.name), str(e.experiment_id)) for e in exps
-                if self.client.search_runs([e.experiment_id], max_results=1)]
+                if self._client.search_runs([e.experiment_id], max_results=1)]
 
     def describe_experiment(self, experiment_id: str, text: str) -> None:
         """The experiment's description (markdown, shown above its runs)."""
-        self.client.set_experiment_tag(experiment_id, TAG_NOTE, text)
+        self._client.set_experiment_tag(experiment_id, TAG_NOTE, text)
 
     def rename_run(self, run_id: str, name: str) -> None:
-        self.client.update_run(run_id, name=name)
+        self._client.update_run(run_id, name=name)
 
     def log_image(self, run_id: str, png: bytes, name: str, compare: bool = True) -> None:
         """A PNG as the artifact ``name`` (the artifact view shows it) and, with ``compare``, as an MLflow image
@@ -196,9 +216,9 @@ class Tracker:
         with tempfile.TemporaryDirectory(prefix="wb-img-") as tmp:
             path = Path(tmp) / name
             path.write_bytes(png)
-            self.client.log_artifact(run_id, str(path))
+            self._client.log_artifact(run_id, str(path))
         if compare:
-            self.client.log_image(run_id, Image.open(io.BytesIO(png)), key=Path(name).stem, step=0)
+            self._client.log_image(run_id, Image.open(io.BytesIO(png)), key=Path(name).stem, step=0)
 
     def log_dataset(self, run_id: str, dataset: str, fingerprint: str, context: str = "test") -> None:
         """Record what the numbers were measured on as the run's MLflow dataset input (the Dataset column):
@@ -211,20 +231,20 @@ class Tracker:
         local = dataset.endswith(".npz")
         name = Path(dataset).stem if local else dataset
         ds = Dataset(name=name[:500], digest=fingerprint[:16], source_type="local" if local else "code",
-                     source=json.dumps({"uri": dataset} if local else {"tags": {"workbench.dataset": dataset}}),
+                     source=json.dumps({"uri": dataset} if local else {"tags": {TAG_DATASET: dataset}}),
                      profile=json.dumps({"dataset": dataset, "fingerprint": fingerprint}))
-        self.client.log_inputs(run_id, [DatasetInput(ds, [InputTag("mlflow.data.context", context)])])
+        self._client.log_inputs(run_id, [DatasetInput(ds, [InputTag(TAG_DATA_CONTEXT, context)])])
 
-    def model_id_of(self, run: Any) -> str | None:
+    def model_id_of(self, run: RunRecord) -> str | None:
         """The LoggedModel a variant run produced (its tag, else a search by source run)."""
-        if run.data.tags.get(TAG_MODEL_ID):
-            return str(run.data.tags[TAG_MODEL_ID])
-        models = self.client.search_logged_models([run.info.experiment_id],
-                                                  filter_string=f"source_run_id = '{run.info.run_id}'",
+        if run.tags.get(TAG_MODEL_ID):
+            return str(run.tags[TAG_MODEL_ID])
+        models = self._client.search_logged_models([run.experiment_id],
+                                                  filter_string=f"source_run_id = '{run.run_id}'",
                                                   output_format="list")
         return str(models[0].model_id) if models else None
 
-    def promote(self, registered_name: str, run: Any, description: str, tags: dict[str, str]) -> str | None:
+    def promote(self, registered_name: str, run: RunRecord, description: str, tags: dict[str, str]) -> str | None:
         """Point the ``recommended`` alias of the registered model ``registered_name`` at ``run``'s LoggedModel,
         adding a model version when that model is not already the aliased one (so the version history is the
         history of recommendations). Returns the aliased version, None when the run has no LoggedModel."""
@@ -234,7 +254,7 @@ class Tracker:
         if model_id is None:
             return None
         try:
-            self.client.create_registered_model(registered_name, description=(
+            self._client.create_registered_model(registered_name, description=(
                 f"What ships for experiment '{registered_name}': the alias `{RECOMMENDED_ALIAS}` "
                 "is the variant the newest sweep recommends; each version is one recommendation, with the sweep "
                 "that made it."))
@@ -242,15 +262,15 @@ class Tracker:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         try:
-            current = self.client.get_model_version_by_alias(registered_name, RECOMMENDED_ALIAS)
+            current = self._client.get_model_version_by_alias(registered_name, RECOMMENDED_ALIAS)
         except MlflowException:
             current = None
         if current is not None and current.source == f"models:/{model_id}":  # (the store may not keep model_id)
             return str(current.version)
-        version = self.client.create_model_version(registered_name, source=f"models:/{model_id}",
-                                                   run_id=run.info.run_id, tags=tags, description=description,
+        version = self._client.create_model_version(registered_name, source=f"models:/{model_id}",
+                                                   run_id=run.run_id, tags=tags, description=description,
                                                    model_id=model_id)
-        self.client.set_registered_model_alias(registered_name, RECOMMENDED_ALIAS, version.version)
+        self._client.set_registered_model_alias(registered_name, RECOMMENDED_ALIAS, version.version)
         return str(version.version)
 
     def demote(self, registered_name: str) -> None:
@@ -258,38 +278,41 @@ class Tracker:
         from mlflow.exceptions import MlflowException
 
         try:
-            self.client.delete_registered_model_alias(registered_name, RECOMMENDED_ALIAS)
+            self._client.delete_registered_model_alias(registered_name, RECOMMENDED_ALIAS)
         except MlflowException:
             pass  # no such model or alias: nothing was recommended
 
     # --- queries ------------------------------------------------------------------------------
     def runs(self, experiment_id: str, filter_string: str = "", statuses: Iterable[str] | None = None,
-             max_results: int = 5000) -> list[Any]:
-        runs: list[Any] = []
+             max_results: int = 5000) -> list[RunRecord]:
+        """The experiment's runs matching an MLflow ``filter_string`` (and ``statuses``), newest first."""
+        runs: list[RunRecord] = []
         token = None
         while True:
-            page = self.client.search_runs([experiment_id], filter_string=filter_string, max_results=1000,
+            page = self._client.search_runs([experiment_id], filter_string=filter_string, max_results=1000,
                                            page_token=token, order_by=["attributes.start_time DESC"])
-            runs.extend(page)
+            runs.extend(run_record(r) for r in page)
             token = page.token
             if not token or len(runs) >= max_results:
                 break
         if statuses is not None:
             wanted = set(statuses)
-            runs = [r for r in runs if r.info.status in wanted]
+            runs = [r for r in runs if r.status in wanted]
         return runs
 
-    def finished_variant_runs(self, experiment_id: str, since_ms: int = 0) -> dict[str, Any]:
+    def finished_variant_runs(self, experiment_id: str, since_ms: int = 0) -> dict[str, RunRecord]:
         """variant id -> its newest FINISHED run (resume and de-duplication), ended after ``since_ms``."""
-        out: dict[str, Any] = {}
-        for run in self.runs(experiment_id, f"tags.`{TAG_KIND}` = 'variant'", statuses=["FINISHED"]):
-            if since_ms and (run.info.end_time or 0) < since_ms:
+        out: dict[str, RunRecord] = {}
+        for run in self.runs(experiment_id, f"tags.`{TAG_KIND}` = '{KIND_VARIANT}'", statuses=[RunStatus.FINISHED]):
+            if since_ms and (run.end_time or 0) < since_ms:
                 continue
-            vid = run.data.tags.get(TAG_VARIANT)
-            if run.data.tags.get(TAG_ORIGIN) == "adhoc":
+            vid = run.tags.get(TAG_VARIANT)
+            if run.tags.get(TAG_ORIGIN) == ORIGIN_ADHOC:
                 continue  # a hand run is not a sweep result: it never replaces one
-            if run.data.tags.get(TAG_INTEGRITY):
+            if run.tags.get(TAG_INTEGRITY):
                 continue  # its stored files failed their checksums: it is no result any more
+            if not run.complete:
+                continue  # ended without its completion marker (nor, from before the marker, its accuracy)
             if vid and vid not in out:
                 out[vid] = run
         return out
@@ -301,50 +324,50 @@ class Tracker:
         never touched. Returns the ids settled."""
         ids = []
         now = time.time()
-        for run in self.runs(experiment_id, statuses=["RUNNING"]):
-            state, why = lease_state(run.data.tags, now)
+        for run in self.runs(experiment_id, statuses=[RunStatus.RUNNING]):
+            state, why = lease_state(run.tags, now)
             if state != "gone":
                 continue
-            self.set_tags(run.info.run_id, {TAG_FAILURE: f"killed: its sweep is gone ({why})"})
-            self.end_run(run.info.run_id, "KILLED")
-            ids.append(run.info.run_id)
+            self.set_tags(run.run_id, {TAG_FAILURE: f"killed: its sweep is gone ({why})"})
+            self.end_run(run.run_id, RunStatus.KILLED)
+            ids.append(run.run_id)
         return ids
 
     def renew(self, experiment_id: str, lease: Lease) -> int:
         """Heartbeat: push the expiry of every RUNNING run this lease owns. Returns how many."""
-        runs = self.runs(experiment_id, f"tags.`{TAG_LEASE_OWNER}` = '{lease.owner}'", statuses=["RUNNING"])
+        runs = self.runs(experiment_id, f"tags.`{TAG_LEASE_OWNER}` = '{lease.owner}'", statuses=[RunStatus.RUNNING])
         expires = lease.tags()[TAG_LEASE_EXPIRES]
         for run in runs:
-            self.client.set_tag(run.info.run_id, TAG_LEASE_EXPIRES, expires)
+            self._client.set_tag(run.run_id, TAG_LEASE_EXPIRES, expires)
         return len(runs)
 
-    def settle_own(self, experiment_id: str, lease: Lease, status: str, reason: str,
+    def settle_own(self, experiment_id: str, lease: Lease, status: RunStatus | str, reason: str,
                    keep: Iterable[str] = ()) -> list[str]:
         """End every run this lease still holds RUNNING (but ``keep``) with ``status`` and ``reason``."""
         kept = set(keep)
         ids = []
-        for run in self.runs(experiment_id, f"tags.`{TAG_LEASE_OWNER}` = '{lease.owner}'", statuses=["RUNNING"]):
-            if run.info.run_id in kept:
+        for run in self.runs(experiment_id, f"tags.`{TAG_LEASE_OWNER}` = '{lease.owner}'", statuses=[RunStatus.RUNNING]):
+            if run.run_id in kept:
                 continue
-            self.set_tags(run.info.run_id, {TAG_FAILURE: reason})
-            self.end_run(run.info.run_id, status)
-            ids.append(run.info.run_id)
+            self.set_tags(run.run_id, {TAG_FAILURE: reason})
+            self.end_run(run.run_id, status)
+            ids.append(run.run_id)
         return ids
 
-    def variant_claims(self, experiment_id: str, variant_id: str) -> list[Any]:
+    def variant_claims(self, experiment_id: str, variant_id: str) -> list[RunRecord]:
         """The sweep runs of one variant id (RUNNING or FINISHED), oldest claim first."""
-        runs = self.runs(experiment_id, f"tags.`{TAG_VARIANT}` = '{variant_id}' and tags.`{TAG_KIND}` = 'variant'",
-                         statuses=["RUNNING", "FINISHED"])
-        runs = [r for r in runs if r.data.tags.get(TAG_ORIGIN) != "adhoc" and not r.data.tags.get(TAG_INTEGRITY)]
-        return sorted(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id))
+        wanted = f"tags.`{TAG_VARIANT}` = '{variant_id}' and tags.`{TAG_KIND}` = '{KIND_VARIANT}'"
+        runs = self.runs(experiment_id, wanted, statuses=[RunStatus.RUNNING, RunStatus.FINISHED])
+        runs = [r for r in runs if r.tags.get(TAG_ORIGIN) != ORIGIN_ADHOC and not r.tags.get(TAG_INTEGRITY)]
+        return sorted(runs, key=lambda r: (r.start_time or 0, r.run_id))
 
-    def live_claims(self, experiment_id: str, lease: Lease | None = None) -> dict[str, Any]:
+    def live_claims(self, experiment_id: str, lease: Lease | None = None) -> dict[str, RunRecord]:
         """variant id -> the oldest RUNNING sweep run of another live owner (what a new sweep must leave alone)."""
-        out: dict[str, Any] = {}
+        out: dict[str, RunRecord] = {}
         now = time.time()
-        runs = self.runs(experiment_id, f"tags.`{TAG_KIND}` = 'variant'", statuses=["RUNNING"])
-        for run in sorted(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id)):
-            tags = run.data.tags
+        runs = self.runs(experiment_id, f"tags.`{TAG_KIND}` = '{KIND_VARIANT}'", statuses=[RunStatus.RUNNING])
+        for run in sorted(runs, key=lambda r: (r.start_time or 0, r.run_id)):
+            tags = run.tags
             if lease is not None and tags.get(TAG_LEASE_OWNER) == lease.owner:
                 continue
             vid = tags.get(TAG_VARIANT)
@@ -368,16 +391,16 @@ class Tracker:
         mine = None
         now = time.time()
         for run in self.variant_claims(experiment_id, variant_id):
-            tags, rid = run.data.tags, run.info.run_id
+            tags, rid = run.tags, run.run_id
             if rid == run_id:
                 mine = run
                 continue
-            if run.info.status == "FINISHED":
-                if finished_after_ms is not None and (run.info.end_time or 0) >= finished_after_ms:
+            if run.status == RunStatus.FINISHED:
+                if finished_after_ms is not None and (run.end_time or 0) >= finished_after_ms:
                     return self._lose(run_id, f"already FINISHED in run {rid}", rid)
                 continue
             if tags.get(TAG_LEASE_OWNER) == lease.owner:
-                self.client.delete_run(rid)  # our own duplicate
+                self._client.delete_run(rid)  # our own duplicate
                 continue
             state, why = lease_state(tags, now)
             if state == "live" and mine is None:  # sorted: a live claim older than ours
@@ -388,24 +411,77 @@ class Tracker:
         return Claim(True)
 
     def _lose(self, run_id: str, reason: str, holder: str) -> Claim:
-        self.client.delete_run(run_id)
+        self._client.delete_run(run_id)
         return Claim(False, reason, holder)
 
-    def try_settle(self, run_id: str, status: str, reason: str) -> bool:
+    def try_settle(self, run_id: str, status: RunStatus | str, reason: str) -> bool:
         """Tag the reason and end the run, retrying only within this tracker's budget (the store may be down:
         a Tracker made with ``retry_s=0`` tries once). False if the store refused."""
         try:
-            self.client.set_tag(run_id, TAG_FAILURE, reason[:5000])
-            self.client.set_terminated(run_id, status)
+            self._client.set_tag(run_id, TAG_FAILURE, reason[:5000])
+            self._client.set_terminated(run_id, str(status))
             return True
         except Exception:
             return False
 
-    def get_run(self, run_id: str) -> Any:
-        return self.client.get_run(run_id)
+    def get_run(self, run_id: str) -> RunRecord:
+        return run_record(self._client.get_run(run_id))
+
+    def poll_run(self, run_id: str) -> RunRecord:
+        """The run, asked once (no retries): a running variant's poll judges silence by its own clock."""
+        return run_record(self._raw.get_run(run_id))
+
+    def experiment(self, name: str) -> ExperimentRecord | None:
+        """The experiment named ``name`` (None when there is none); nothing is created."""
+        exp = self._client.get_experiment_by_name(name)
+        return experiment_record(exp) if exp is not None else None
+
+    def experiment_by_id(self, experiment_id: str) -> ExperimentRecord:
+        return experiment_record(self._client.get_experiment(experiment_id))
+
+    def all_experiments(self, max_results: int = 1000) -> list[ExperimentRecord]:
+        return [experiment_record(e) for e in self._client.search_experiments(max_results=max_results)]
 
     def download(self, run_id: str, path: str, dst: Path) -> Path:
-        return Path(self.client.download_artifacts(run_id, path, str(dst)))
+        return Path(self._client.download_artifacts(run_id, path, str(dst)))
+
+    def read_text(self, run_id: str, path: str) -> str:
+        """A text artifact of a run, read through a temporary download."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="wb-read-") as tmp:
+            return self.download(run_id, path, Path(tmp)).read_text()
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[ArtifactEntry]:
+        return [ArtifactEntry(str(a.path), bool(a.is_dir), a.file_size)
+                for a in self._client.list_artifacts(run_id, path)]
+
+    def metric_history(self, run_id: str, key: str) -> list[float]:
+        """A metric's values in step order."""
+        return [float(m.value) for m in sorted(self._client.get_metric_history(run_id, key), key=lambda m: m.step)]
+
+    def logged_model(self, model_id: str) -> LoggedModelRecord:
+        return logged_model_record(self._client.get_logged_model(model_id))
+
+    def logged_models(self, experiment_id: str) -> list[LoggedModelRecord]:
+        """Every LoggedModel of the experiment (all pages)."""
+        out: list[LoggedModelRecord] = []
+        token = None
+        while True:
+            page = self._client.search_logged_models([experiment_id], max_results=100, page_token=token)
+            out.extend(logged_model_record(m) for m in page)
+            token = page.token
+            if not token:
+                return out
+
+    def recommended_version(self, registered_name: str) -> ModelVersionRecord | None:
+        """The model version the ``recommended`` alias points at (None: no such model or alias)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return model_version_record(self._client.get_model_version_by_alias(registered_name, RECOMMENDED_ALIAS))
+        except MlflowException:
+            return None
 
 
 def log_profile_run(experiment: str, model: Path, result: ProfileResult, tracking_uri: str | None = None) -> str:
@@ -413,14 +489,12 @@ def log_profile_run(experiment: str, model: Path, result: ProfileResult, trackin
     import json
     import tempfile
 
-    from workbench import provenance
-
     tr = Tracker(tracking_uri)
     tr.check()
     exp = tr.experiment_id(experiment)
-    run_id = tr.start_run(exp, f"profile {model.name}", {TAG_KIND: "profile",
-                                                         **provenance.tags(result.request.threads),
-                                                         "workbench.device": json.dumps(result.device)})
+    run_id = tr.start_run(exp, f"profile {model.name}", {TAG_KIND: KIND_PROFILE,
+                                                         **provenance_tags(result.request.threads),
+                                                         TAG_DEVICE: json.dumps(result.device)})
     tr.log(run_id, params=result.params(), metrics=result.metrics())
     from workbench.model_files import sha256_file
 

@@ -1,10 +1,7 @@
-"""The sweep dashboard: plotly figures built from what MLflow holds, written as one standalone HTML file
-and logged on the sweep's parent run, with the Pareto chart as a PNG beside it. The page opens offline:
+"""The sweep dashboard, rendered: plotly figures and tables from a sweep's rows and its ``Recommendation``,
+as one standalone HTML page (text; ``workbench.run.settle`` writes and logs it). The page opens offline:
 plotly.js's basic bundle (vendored in assets/) travels inside it gzip-compressed (base64) and the browser
 inflates it (``DecompressionStream``), so a dashboard weighs about 0.6 MB instead of 4.9 MB.
-
-``build_dashboard`` reads only MLflow (the parent run's ``summary.json`` and ``experiment.resolved.json``,
-and the variant runs), so ``workbench report`` can rebuild any past sweep on any machine.
 """
 
 from __future__ import annotations
@@ -13,34 +10,16 @@ import base64
 import functools
 import gzip
 import html
-import json
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
+from string import Template
 from typing import Any
 
-from workbench.analysis.pareto import (
-    ACC_VS_LATENCY,
-    ACC_VS_SIZE,
-    budget_violations,
-    pareto_front,
-    recommend,
-    runtime_pairs,
-    runtime_payoff,
-)
+from workbench.analysis.pareto import budget_violations, runtime_payoff
+from workbench.analysis.recommend import Recommendation
 from workbench.spec import ExperimentSpec
-from workbench.tracking import (
-    RECOMMENDED_ALIAS,
-    TAG_KIND,
-    TAG_NOTE,
-    TAG_ORIGIN,
-    TAG_SWEEP,
-    TAG_VARIANT,
-    Tracker,
-    ui_path,
-)
-from workbench.views.pareto_image import pareto_png
-from workbench.views.summary import fmt_bytes, fmt_ms, plain, recommendation
+from workbench.tracking import TAG_VARIANT, RunRecord
+from workbench.views.summary import fmt_bytes, fmt_ms
 
 GREY, FRONT = "#b0b0b0", "#1f77b4"
 TABLE_COLS = [("variant", "variant", "{}"), ("status", "status", "{}"), ("technique", "technique", "{}"),
@@ -48,34 +27,6 @@ TABLE_COLS = [("variant", "variant", "{}"), ("status", "status", "{}"), ("techni
               ("size_bytes", "size", "{}"), ("compression_ratio_gzip", "gzip ratio", "{:.2f}"),
               ("latency_ms_p50", "p50", "{}"), ("latency_ms_p95", "p95", "{}"),
               ("memory_mb_peak", "peak MB", "{:.1f}"), ("speedup_vs_float", "speedup", "{:.2f}")]
-
-
-def _read_artifact(tracker: Tracker, run_id: str, name: str) -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        return Path(tracker.client.download_artifacts(run_id, name, tmp)).read_text()
-
-
-def load_sweep(tracker: Tracker, experiment_id: str, sweep_id: str) -> tuple[Any, ExperimentSpec, list[dict[str, Any]]]:
-    """(parent run, resolved spec, rows with the metrics as logged in each variant's run)."""
-    parents = tracker.runs(experiment_id, f"tags.`{TAG_SWEEP}` = '{sweep_id}' and tags.`{TAG_KIND}` = 'sweep'")
-    if not parents:
-        from workbench.errors import WorkbenchError
-
-        raise WorkbenchError(f"no sweep '{sweep_id}' in this experiment")
-    parent = parents[0]
-    spec = ExperimentSpec.model_validate(json.loads(_read_artifact(tracker, parent.info.run_id,
-                                                                   "experiment.resolved.json")))
-    rows = []
-    for row in json.loads(_read_artifact(tracker, parent.info.run_id, "summary.json")):
-        run = tracker.get_run(row["run_id"]) if row.get("run_id") else None
-        metrics = dict(run.data.metrics) if run is not None else {}
-        tags = dict(run.data.tags) if run is not None else {}
-        rows.append({"variant": row["variant"], "variant_id": row["variant_id"], "technique": row["technique"],
-                     "status": row["status"], "reason": row.get("reason", ""), "run_id": row.get("run_id", ""),
-                     "params": dict(run.data.params) if run is not None else {}, **metrics,
-                     "runtime": tags.get("workbench.runtime", ""),
-                     "axes_status": json.loads(tags.get("workbench.profile_axes", "{}"))})
-    return parent, spec, rows
 
 
 def _hover(r: dict[str, Any]) -> str:
@@ -86,19 +37,21 @@ def _hover(r: dict[str, Any]) -> str:
             f"{fmt_bytes(r.get('size_bytes', float('nan')))}<br>{spec}")
 
 
-def latency_unit(rows: list[dict[str, Any]]) -> tuple[float, str]:
+def latency_unit(rows: Sequence[dict[str, Any]]) -> tuple[float, str]:
     """(factor from ms, unit) for latency axes: µs when every p50 is under a millisecond, else ms."""
     values = [r["latency_ms_p50"] for r in rows if isinstance(r.get("latency_ms_p50"), float)]
     return (1000.0, "µs") if values and max(values) < 1.0 else (1.0, "ms")
 
 
-def tradeoff_figure(rows: list[dict[str, Any]], x: str, objectives: Any, spec: ExperimentSpec, title: str) -> Any:
+def tradeoff_figure(rows: Sequence[dict[str, Any]], x: str, front_names: Sequence[str], spec: ExperimentSpec,
+                    title: str) -> Any:
+    """Accuracy against ``x`` (latency p50 or size), the front (``front_names``) joined, budgets as lines."""
     import plotly.graph_objects as go
 
     k, unit = latency_unit(rows) if x == "latency_ms_p50" else (1 / 1024, "KB") if x == "size_bytes" else (1.0, "")
     scale = (lambda v: v * k)  # noqa: E731 - one factor for points, Pareto line and budget line alike
     pts = [r for r in rows if isinstance(r.get("accuracy"), float) and isinstance(r.get(x), float)]
-    front = set(pareto_front(pts, objectives))
+    front = set(front_names)
     fig = go.Figure()
     for on_front in (False, True):
         sel = [r for r in pts if (r["variant"] in front) == on_front]
@@ -143,25 +96,23 @@ def bars_figure(rows: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def trends_figure(tracker: Tracker, experiment_id: str, rows: list[dict[str, Any]]) -> Any:
-    """Each variant id's metrics across every FINISHED run of it in this experiment (nightly drift)."""
+def trends_figure(history: Sequence[RunRecord], rows: Sequence[dict[str, Any]]) -> Any:
+    """Each variant id's metrics across ``history`` (its FINISHED sweep runs in this experiment: nightly drift)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    k, unit = latency_unit(rows)
+    k, unit = latency_unit(list(rows))
     fig = make_subplots(rows=1, cols=3, subplot_titles=("accuracy", f"latency p50 ({unit})", "size (KB)"))
-    history = [h for h in tracker.runs(experiment_id, f"tags.`{TAG_KIND}` = 'variant'", statuses=["FINISHED"])
-               if h.data.tags.get(TAG_ORIGIN) != "adhoc"]  # a hand run is no night of the sweep
     for r in rows:
-        runs = sorted((h for h in history if h.data.tags.get(TAG_VARIANT) == r["variant_id"]),
-                      key=lambda h: h.info.start_time)
+        runs = sorted((h for h in history if h.tags.get(TAG_VARIANT) == r["variant_id"]),
+                      key=lambda h: h.start_time)
         if not runs:
             continue
         import datetime as dt
 
-        when = [dt.datetime.fromtimestamp(h.info.start_time / 1000, dt.UTC) for h in runs]
+        when = [dt.datetime.fromtimestamp(h.start_time / 1000, dt.UTC) for h in runs]
         for col, (metric, f) in enumerate((("accuracy", 1.0), ("latency_ms_p50", k), ("size_bytes", 1 / 1024)), 1):
-            fig.add_trace(go.Scatter(x=when, y=[h.data.metrics.get(metric, float("nan")) * f for h in runs],
+            fig.add_trace(go.Scatter(x=when, y=[h.metrics.get(metric, float("nan")) * f for h in runs],
                                      mode="lines+markers", name=r["variant"], legendgroup=r["variant"],
                                      showlegend=col == 1), 1, col)
     fig.update_layout(height=380, template="plotly_white")
@@ -183,11 +134,6 @@ def axes_figure(rows: list[dict[str, Any]], spec: ExperimentSpec) -> Any | None:
     fig.update_layout(barmode="group", title="latency p50 by runtime option (profile axes)", height=420,
                       template="plotly_white", yaxis_title="ms")
     return fig
-
-
-def axis_runtimes(spec: ExperimentSpec) -> dict[str, str]:
-    """Profile axes that put the variant on another runtime's CPU: axis name -> runtime."""
-    return {p["name"]: p["runtime"] for p in spec.profiles if "runtime" in p and p.get("accelerator", "cpu") == "cpu"}
 
 
 def runtimes_figure(pairs: list[dict[str, Any]]) -> Any:
@@ -264,32 +210,61 @@ STYLE = ("<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}ta
          "padding:12px;border-left:4px solid #2a2}.none{background:#fdf0f0;border-left-color:#c33}</style>")
 
 
-def render(spec: ExperimentSpec, sweep_id: str, rows: list[dict[str, Any]], figures: list[Any],
-           recommended: dict[str, Any] | None, why_none: list[str]) -> str:
-    """The standalone HTML page (pure: figures in, text out)."""
+PAGE = Template("""<!doctype html><html><head><meta charset='utf-8'><title>$title</title>$style</head><body>\
+<h1>$name</h1><p>sweep $sweep · $count variants · $description</p>$recommended$plots$runtimes\
+<h2>All variants</h2>$table$failed$sort_js$plotly</body></html>""")
+
+
+def _recommended_html(rec: Recommendation) -> str:
+    r = rec.chosen
+    if r is None:
+        return ("<div class='rec none' id='recommended'>No variant fits every budget. Closest candidates:<ul>"
+                + "".join(f"<li>{html.escape(w)}</li>" for w in rec.reasons) + "</ul></div>")
+    return (f"<div class='rec' id='recommended'>Recommended: <b>{html.escape(r['variant'])}</b> — "
+            f"accuracy {r['accuracy']:.4f} ({r.get('accuracy_delta', 0):+.2f} pts), "
+            f"p50 {html.escape(fmt_ms(r.get('latency_ms_p50', float('nan'))))}, "
+            f"{html.escape(fmt_bytes(r.get('size_bytes', float('nan'))))} "
+            f"(best accuracy within every budget, ties broken by latency)</div>")
+
+
+def _failed_html(rows: Sequence[dict[str, Any]]) -> str:
+    failed = [r for r in rows if r["status"] == "FAILED"]
+    if not failed:
+        return ""
+    return "<h2>Failed variants</h2><ul>" + "".join(
+        f"<li><b>{html.escape(r['variant'])}</b>: {html.escape(r['reason'])}</li>" for r in failed) + "</ul>"
+
+
+def figures(spec: ExperimentSpec, rec: Recommendation, history: Sequence[RunRecord]) -> list[Any]:
+    """The page's plotly figures: the two trade-offs, the bars, the trends, and the profile axes and the
+    runtimes when the sweep has them."""
+    out = [tradeoff_figure(rec.candidates, "latency_ms_p50", rec.front_latency, spec, "accuracy vs latency p50"),
+           tradeoff_figure(rec.candidates, "size_bytes", rec.front_size, spec, "accuracy vs size"),
+           bars_figure(list(rec.candidates)), trends_figure(history, rec.variants)]
+    axes = axes_figure(list(rec.candidates), spec)
+    if axes is not None:
+        out.append(axes)
+    if rec.multi_runtime:
+        out.append(runtimes_figure(list(rec.pairs)))
+    return out
+
+
+def render(spec: ExperimentSpec, sweep_id: str, rows: Sequence[dict[str, Any]], rec: Recommendation,
+           history: Sequence[RunRecord] = ()) -> str:
+    """The standalone HTML page of a sweep (pure: records in, text out). ``history``: the FINISHED sweep runs
+    of the experiment, for the trends."""
     import plotly.io as pio
 
-    measured = [r for r in rows if isinstance(r.get("accuracy"), float)]
-    front = set(pareto_front(measured, ACC_VS_LATENCY))
-    if recommended is not None:
-        head = (f"<div class='rec' id='recommended'>Recommended: <b>{html.escape(recommended['variant'])}</b> — "
-                f"accuracy {recommended['accuracy']:.4f} ({recommended.get('accuracy_delta', 0):+.2f} pts), "
-                f"p50 {fmt_ms(recommended.get('latency_ms_p50', float('nan')))}, "
-                f"{fmt_bytes(recommended.get('size_bytes', float('nan')))} "
-                f"(best accuracy within every budget, ties broken by latency)</div>")
-    else:
-        head = ("<div class='rec none' id='recommended'>No variant fits every budget. Closest candidates:<ul>"
-                + "".join(f"<li>{html.escape(w)}</li>" for w in why_none) + "</ul></div>")
-    plots = [f"<div id='plot{i}' class='plot'></div>" for i in range(len(figures))]
-    figs = "[" + ",".join(pio.to_json(f, validate=False) for f in figures) + "]"
-    basic = all(t.type in BASIC_TRACES for f in figures for t in f.data)
-    failed = [r for r in rows if r["status"] == "FAILED"]
-    fail_html = ("<h2>Failed variants</h2><ul>" + "".join(
-        f"<li><b>{html.escape(r['variant'])}</b>: {html.escape(r['reason'])}</li>" for r in failed) + "</ul>") if failed else ""
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(spec.name)} — {sweep_id}</title>"
-            f"{STYLE}</head><body><h1>{html.escape(spec.name)}</h1><p>sweep {sweep_id} · {len(rows)} variants · "
-            f"{html.escape(spec.description)}</p>{head}{''.join(plots)}<h2>All variants</h2>"
-            f"{_table(rows, front, spec)}{fail_html}{SORT_JS}{_plotly_loader(figs, basic)}</body></html>")
+    figs = figures(spec, rec, history)
+    figs_json = "[" + ",".join(pio.to_json(f, validate=False) for f in figs) + "]"
+    basic = all(t.type in BASIC_TRACES for f in figs for t in f.data)
+    return PAGE.substitute(
+        title=html.escape(f"{spec.name} — {sweep_id}"), style=STYLE, name=html.escape(spec.name),
+        sweep=html.escape(sweep_id), count=len(rows), description=html.escape(spec.description),
+        recommended=_recommended_html(rec), plots="".join(f"<div id='plot{i}' class='plot'></div>" for i in range(len(figs))),
+        runtimes=runtimes_section(list(rec.pairs)) if rec.multi_runtime else "",
+        table=_table(list(rows), set(rec.variant_front), spec), failed=_failed_html(rows), sort_js=SORT_JS,
+        plotly=_plotly_loader(figs_json, basic))
 
 
 BASIC_TRACES = {"scatter", "bar", "pie"}  # what plotly.js's basic bundle draws
@@ -318,110 +293,3 @@ def _plotly_loader(figs_json: str, basic: bool = True) -> str:
             "new DecompressionStream('gzip'))).text();const s=document.createElement('script');s.textContent=js;"
             "document.head.appendChild(s);const figs=JSON.parse(document.getElementById('figures').textContent);"
             "figs.forEach((f,i)=>Plotly.newPlot('plot'+i,f.data,f.layout,{responsive:true}));})();</script>")
-
-
-@dataclass(frozen=True)
-class Report:
-    """What a sweep's report produced: the dashboard file, the recommended variant (None: no variant fits every
-    budget) and the paragraph that answers "which variant do we ship, and what does it cost?"."""
-
-    path: Path
-    recommended: str | None
-    text: str
-
-
-def build_dashboard(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path,
-                    tag_recommended: bool = False) -> Path:
-    """Rebuild the dashboard of ``sweep_id`` from MLflow, write it under ``out_dir``, log it on the parent run."""
-    return build_report(tracker, experiment_id, sweep_id, out_dir, tag_recommended).path
-
-
-def build_report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path,
-                 tag_recommended: bool = False, partial: str = "") -> Report:
-    """The dashboard and ``pareto.png``, written under ``out_dir`` and logged on the sweep's parent run. With
-    ``tag_recommended`` (the sweep settling itself) the recommendation is also published: the run tags, the
-    parent run's description and name, and the registry's ``recommended`` alias. A ``partial`` sweep (it ran only
-    some variants, e.g. ``--only int8``: the reason) gets its description and changes no tag and no alias."""
-    parent, spec, rows = load_sweep(tracker, experiment_id, sweep_id)
-    measured = [r for r in rows if r["status"] in ("FINISHED", "SKIPPED") and isinstance(r.get("accuracy"), float)]
-    variant_rows, pairs = measured, runtime_pairs(measured, spec.target.runtime, axis_runtimes(spec))
-    if len({p["runtime"] for p in pairs}) > 1:  # decisions are over (variant, runtime) pairs
-        measured = [p for p in pairs if p.get("status") != "FAILED" and isinstance(p.get("accuracy"), float)
-                    and isinstance(p.get("latency_ms_p50"), float)]
-    rec, why = recommend(measured, spec.budgets)
-    figures = [tradeoff_figure(measured, "latency_ms_p50", ACC_VS_LATENCY, spec, "accuracy vs latency p50"),
-               tradeoff_figure(measured, "size_bytes", ACC_VS_SIZE, spec, "accuracy vs size"),
-               bars_figure(measured), trends_figure(tracker, experiment_id, variant_rows)]
-    axes = axes_figure(measured, spec)
-    if axes is not None:
-        figures.append(axes)
-    if len({p["runtime"] for p in pairs}) > 1:
-        figures.append(runtimes_figure(pairs))
-    page = render(spec, sweep_id, rows, figures, rec, why)
-    if len({p["runtime"] for p in pairs}) > 1:
-        page = page.replace("<h2>All variants</h2>", runtimes_section(pairs) + "<h2>All variants</h2>", 1)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{spec.name}-{sweep_id}.html"
-    path.write_text(page)
-    tracker.log_text(parent.info.run_id, page, "dashboard.html")
-    front = pareto_front(measured, ACC_VS_LATENCY)
-    tracker.log_text(parent.info.run_id, json.dumps({"pareto_accuracy_latency": front,
-                                                     "pareto_accuracy_size": pareto_front(measured, ACC_VS_SIZE),
-                                                     "recommended": rec["variant"] if rec else None,
-                                                     "why_none": why}, indent=1), "pareto.json")
-    png = pareto_png(measured, spec, rec["variant"] if rec else None, f"{spec.name} — sweep {sweep_id}")
-    tracker.log_image(parent.info.run_id, png, "pareto.png", compare=tag_recommended)  # a rebuild adds no image
-    dataset = f"`{spec.baseline.dataset}` (fingerprint {parent.data.params.get('dataset.fingerprint', '?')[:12]})"
-    text = recommendation(spec, measured, rec, why, ui_path(experiment_id, parent.info.run_id, "dashboard.html"),
-                          dataset)
-    if tag_recommended and partial:
-        text = f"Partial sweep ({partial}): among the variants it ran only. {text}"
-        tracker.set_tags(parent.info.run_id, {TAG_NOTE: text})
-        tracker.rename_run(parent.info.run_id, f"partial ({partial}) · sweep {sweep_id}")
-    elif tag_recommended:
-        _tag_recommended(tracker, experiment_id, rec["run_id"] if rec else None)
-        tracker.set_tags(parent.info.run_id, {"workbench.recommended_variant": rec["variant"] if rec else "none"})
-        text = _publish(tracker, parent, spec, sweep_id, rec, text)
-    return Report(path, rec["variant"] if rec else None, text)
-
-
-def _publish(tracker: Tracker, parent: Any, spec: ExperimentSpec, sweep_id: str, rec: dict[str, Any] | None,
-             text: str) -> str:
-    """The recommendation where a manager looks: the registry alias (a new model version when the recommended
-    model changed), the parent run's description and its name. Returns the description."""
-    from workbench.errors import TrackingLost
-
-    try:
-        if rec is None:
-            tracker.demote(spec.name)
-        else:
-            version = tracker.promote(spec.name, tracker.get_run(rec["run_id"]), plain(text), {  # a table cell
-                TAG_SWEEP: sweep_id, TAG_VARIANT: str(rec.get("variant_id", "")), "workbench.variant": rec["variant"]})
-            if version is not None:
-                text += f" Registered as model `{spec.name}` version {version}, alias `{RECOMMENDED_ALIAS}` (Models)."
-    except TrackingLost:
-        raise
-    except Exception as exc:  # a store without a model registry: the answer still goes on the run
-        text += f" The model registry was not updated ({type(exc).__name__}: {str(exc).strip()[:160]})."
-    tracker.set_tags(parent.info.run_id, {TAG_NOTE: text})
-    # the answer first: the runs table cuts long names short
-    tracker.rename_run(parent.info.run_id, (f"ship {rec['variant']}" if rec else "no variant fits")
-                       + f" · sweep {sweep_id}")
-    return text
-
-
-def _tag_recommended(tracker: Tracker, experiment_id: str, run_id: str | None) -> None:
-    """Exactly one run of the experiment carries workbench.recommended=true: the newest recommendation."""
-    for run in tracker.runs(experiment_id, "tags.`workbench.recommended` = 'true'"):
-        if run.info.run_id != run_id:
-            tracker.set_tags(run.info.run_id, {"workbench.recommended": "false"})
-    if run_id:
-        tracker.set_tags(run_id, {"workbench.recommended": "true"})
-
-
-def standing_recommendation(tracker: Tracker, experiment_id: str) -> str:
-    """The description of the newest sweep that settled a recommendation ('' when none has)."""
-    for run in tracker.runs(experiment_id, f"tags.`{TAG_KIND}` = 'sweep'"):
-        if run.data.tags.get("workbench.recommended_variant") and run.data.tags.get(TAG_NOTE):
-            return str(run.data.tags[TAG_NOTE])
-    return ""

@@ -13,12 +13,15 @@ import html
 import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.quiet import quiet_native_output
 from workbench.spec import BaselineSpec, ExperimentSpec, VariantSpec, load_experiment
+
+if TYPE_CHECKING:
+    from workbench.tracking import RunRecord
 
 #: technique key -> (label in the dropdown, what it does: shown under it)
 TECHNIQUES: dict[str, tuple[str, str]] = {
@@ -123,18 +126,20 @@ class Point:
     metrics: dict[str, float]
 
 
-def latest_points(runs: list[Any]) -> list[Point]:
+def latest_points(runs: list[RunRecord]) -> list[Point]:
     """The newest FINISHED run of each variant id (runs come newest first), with accuracy and latency."""
+    from workbench.tracking import ORIGIN_SWEEP, TAG_ORIGIN, TAG_TECHNIQUE, TAG_VARIANT, TAG_VARIANT_NAME
+
     seen: set[str] = set()
     out = []
     for r in runs:
-        m, tags = r.data.metrics, r.data.tags
-        vid = tags.get("workbench.variant_id", r.info.run_id)
+        m, tags = r.metrics, r.tags
+        vid = tags.get(TAG_VARIANT, r.run_id)
         if vid in seen or "accuracy" not in m or "latency_ms_p50" not in m:
             continue
         seen.add(vid)
-        out.append(Point(r.info.run_id, tags.get("workbench.variant", ""), tags.get("workbench.technique", ""),
-                         tags.get("workbench.origin", "sweep"), dict(m)))
+        out.append(Point(r.run_id, tags.get(TAG_VARIANT_NAME, ""), tags.get(TAG_TECHNIQUE, ""),
+                         tags.get(TAG_ORIGIN, ORIGIN_SWEEP), dict(m)))
     return out
 
 
@@ -259,13 +264,14 @@ class Explorer:
         return Tracker(self.tracking_uri or None, self.root)
 
     def _logged(self) -> list[Point]:
-        from workbench.tracking import TAG_KIND
+        from workbench.tracking import KIND_VARIANT, TAG_KIND, RunStatus
 
         tr = self._tracker()
-        exp = tr.client.get_experiment_by_name(self.spec.name)
+        exp = tr.experiment(self.spec.name)
         if exp is None:
             return []
-        return latest_points(tr.runs(exp.experiment_id, f"tags.`{TAG_KIND}` = 'variant'", statuses=["FINISHED"]))
+        return latest_points(tr.runs(exp.experiment_id, f"tags.`{TAG_KIND}` = '{KIND_VARIANT}'",
+                                     statuses=[RunStatus.FINISHED]))
 
     def refresh(self, highlight_run: str | None = None) -> None:
         """Re-read the store and redraw (the new run, if given, in red)."""
@@ -325,7 +331,7 @@ class Explorer:
     # --- running ------------------------------------------------------------------------------------
     def _session_run(self) -> str:
         """The parent run of this explorer session's runs (created once, kept FINISHED between runs)."""
-        from workbench.tracking import TAG_KIND, TAG_ORIGIN
+        from workbench.tracking import KIND_EXPLORER, ORIGIN_ADHOC, TAG_KIND, TAG_NOTE, TAG_ORIGIN, RunStatus
 
         if not self.session_run_id:
             tr = self._tracker()
@@ -333,11 +339,11 @@ class Explorer:
             exp_id = tr.experiment_id(self.spec.name)
             started = time.strftime("%Y-%m-%d %H:%M")
             self.session_run_id = tr.start_run(exp_id, f"explorer {started}", {
-                TAG_KIND: "explorer", TAG_ORIGIN: "adhoc",
-                "mlflow.note.content": (f"Variants built interactively in the JupyterLab explorer "
+                TAG_KIND: KIND_EXPLORER, TAG_ORIGIN: ORIGIN_ADHOC,
+                TAG_NOTE: (f"Variants built interactively in the JupyterLab explorer "
                                         f"(notebooks/explore.ipynb), session started {started}. Ad-hoc runs: "
                                         "never a sweep's result, never recommended.")})
-            tr.end_run(self.session_run_id, "FINISHED")
+            tr.end_run(self.session_run_id, RunStatus.FINISHED)
         return self.session_run_id
 
     def run(self, _button: Any = None) -> dict[str, Any]:

@@ -6,22 +6,23 @@ the Pareto front joined, budgets as red dashed lines, the recommended variant st
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 
-from workbench.analysis.pareto import ACC_VS_LATENCY, ACC_VS_SIZE, pareto_front
+from workbench.analysis.recommend import Recommendation
 from workbench.spec import ExperimentSpec
 from workbench.views.summary import fmt_ms
 
 GREY, FRONT, BUDGET, STAR = "#9a9a9a", "#1f77b4", "#d62728", "#2ca02c"
 
 
-def _panel(ax: Any, rows: list[dict[str, Any]], x: str, objectives: Any, spec: ExperimentSpec,
+def _panel(ax: Any, rows: Sequence[dict[str, Any]], x: str, front_names: Sequence[str], spec: ExperimentSpec,
            recommended: str | None) -> None:
     from matplotlib.ticker import FuncFormatter
 
     scale = (lambda v: v / 1024.0) if x == "size_bytes" else (lambda v: v)
     pts = [r for r in rows if isinstance(r.get("accuracy"), float) and isinstance(r.get(x), float) and r[x] > 0]
-    front = set(pareto_front(pts, objectives))
+    front = set(front_names)
     for r in pts:
         on = r["variant"] in front
         ax.scatter(scale(r[x]), r["accuracy"] * 100, s=60 if on else 30, color=FRONT if on else GREY, zorder=3)
@@ -57,14 +58,15 @@ def _panel(ax: Any, rows: list[dict[str, Any]], x: str, objectives: Any, spec: E
     ax.grid(True, alpha=0.3)
 
 
-def pareto_png(rows: list[dict[str, Any]], spec: ExperimentSpec, recommended: str | None, title: str) -> bytes:
-    """Two panels (accuracy vs p50 latency, accuracy vs size) as PNG bytes."""
+def pareto_png(rec: Recommendation, spec: ExperimentSpec, title: str) -> bytes:
+    """Two panels (accuracy vs p50 latency, accuracy vs size) of the candidates ``rec`` decided over, its fronts
+    joined and its choice starred, as PNG bytes."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(12, 4.8), dpi=100, layout="constrained")
     left, right = fig.subplots(1, 2)
-    _panel(left, rows, "latency_ms_p50", ACC_VS_LATENCY, spec, recommended)
-    _panel(right, rows, "size_bytes", ACC_VS_SIZE, spec, recommended)
+    _panel(left, rec.candidates, "latency_ms_p50", rec.front_latency, spec, rec.variant)
+    _panel(right, rec.candidates, "size_bytes", rec.front_size, spec, rec.variant)
     left.set_title("accuracy vs latency", fontsize=10)
     right.set_title("accuracy vs size", fontsize=10)
     fig.suptitle(title, fontsize=11)

@@ -63,29 +63,17 @@ def main() -> None:
     """
 
 
-def _fmt(v: Any, spec: str) -> str:
-    return "-" if v is None or v != v else format(v, spec)
-
-
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    cols = [("variant", "variant", "<"), ("status", "status", "<"), ("accuracy", "acc", ".4f"),
-            ("accuracy_delta", "Δacc pts", "+.2f"), ("size_bytes", "size KB", ".1f"),
-            ("compression_ratio", "ratio", ".2f"), ("compression_ratio_gzip", "ratio gz", ".2f"),
-            ("latency_ms_p50", "p50 ms", ".4f"), ("latency_ms_p95", "p95 ms", ".4f"),
-            ("memory_mb_peak", "peak MB", ".1f")]
-    table = []
-    for r in rows:
-        line = []
-        for key, _, spec in cols:
-            v = r.get(key)
-            if key == "size_bytes" and v is not None:
-                v = v / 1024
-            line.append(str(v) if spec == "<" else _fmt(v, spec))
-        table.append(line)
-    widths = [max(len(h), *(len(row[i]) for row in table)) for i, (_, h, _) in enumerate(cols)]
-    click.echo("  ".join(h.ljust(w) for (_, h, _), w in zip(cols, widths, strict=True)))
+    """The sweep's table: the catalogue's ``CLI_TABLE`` columns, headings and formats."""
+    from workbench.catalog.metrics import CLI_TABLE, FIELDS, cell, heading
+
+    heads = [heading(c) for c in CLI_TABLE]
+    table = [[cell(c, r.get(c)) for c in CLI_TABLE] for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(heads)]
+    left = [c in FIELDS for c in CLI_TABLE]  # text left, numbers right
+    click.echo("  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)))
     for row in table:
-        click.echo("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        click.echo("  ".join(c.ljust(w) if lj else c.rjust(w) for c, w, lj in zip(row, widths, left, strict=True)))
 
 
 @main.command()
@@ -421,15 +409,19 @@ def verify(experiment: str | None, work_dir: str) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 def zoo(as_json: bool) -> None:
-    """List the built-in baseline models and datasets."""
-    from workbench.data import BUILTIN
-    from workbench.models import ZOO
+    """List the built-in baseline models and datasets (from the catalogue: no TensorFlow, prints at once)."""
+    from workbench.catalog.zoo import DATASETS, ZOO_MODELS
 
     if as_json:
-        click.echo(json.dumps({"models": sorted(ZOO), "datasets": sorted(BUILTIN)}))
+        click.echo(json.dumps({"models": sorted(ZOO_MODELS), "datasets": sorted(DATASETS)}))
         return
-    click.echo("models:   " + ", ".join(sorted(ZOO)) + "  (or a .keras / .h5 / SavedModel path)")
-    click.echo("datasets: " + ", ".join(sorted(BUILTIN)) + "  (or an .npz with x_train,y_train,x_test,y_test)")
+    click.echo("models (or a .keras / .h5 / SavedModel path):")
+    width = max(len(n) for n in ZOO_MODELS)
+    for m in ZOO_MODELS.values():
+        shape = "x".join(str(d) for d in m.input_shape)
+        click.echo(f"  {m.name.ljust(width)}  {m.description}; made for {shape}, {m.classes} classes; "
+                   f"fits {', '.join(m.datasets)}" + (f"; model_args: {', '.join(m.args)}" if m.args else ""))
+    click.echo("datasets: " + ", ".join(sorted(DATASETS)) + "  (or an .npz with x_train,y_train,x_test,y_test)")
 
 
 if __name__ == "__main__":

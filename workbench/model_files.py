@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from workbench.catalog.zoo import ZOO_NAMES
 from workbench.errors import ModelFileError, SpecError
 
-#: the built-in models (``workbench.models.ZOO`` builds them; a test keeps the two equal)
-ZOO_NAMES = ("digits_cnn", "mobilenet_v2", "mobilenet_v3_small")
 KERAS_SUFFIXES = (".keras",)
 H5_SUFFIXES = (".h5", ".hdf5")
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from workbench._keras import keras, tf
+from workbench.catalog.zoo import ZOO_NAMES
 from workbench.data import Dataset
 from workbench.errors import DataError, ModelFileError, SpecError
-from workbench.model_files import ZOO_NAMES, ModelFile, check_model_file, resolve_model
+from workbench.model_files import ModelFile, check_model_file, resolve_model
 from workbench.spec import TrainingSpec
 
 
@@ -49,13 +50,14 @@ def _application(factory: Callable[..., Any]) -> Callable[..., Any]:
     return build
 
 
+#: the builders, keyed by the catalogue's names (``workbench.catalog.zoo``)
 ZOO: dict[str, Callable[..., Any]] = {
     "digits_cnn": digits_cnn,
     "mobilenet_v2": _application(keras.applications.MobileNetV2),
     "mobilenet_v3_small": _application(keras.applications.MobileNetV3Small),
 }
 if set(ZOO) != set(ZOO_NAMES):  # pragma: no cover - the TF-free checks must know every zoo name
-    raise ImportError(f"workbench.model_files.ZOO_NAMES {sorted(ZOO_NAMES)} != models.ZOO {sorted(ZOO)}")
+    raise ImportError(f"workbench.catalog.zoo.ZOO_NAMES {sorted(ZOO_NAMES)} != models.ZOO {sorted(ZOO)}")
 
 
 def build_zoo_model(name: str, input_shape: tuple[int, ...], num_classes: int, args: dict[str, Any]) -> Any:

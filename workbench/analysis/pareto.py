@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.catalog.metrics import AXIS_METRICS, objectives
+
 Objective = tuple[str, str]  # (metric, "max" | "min")
-ACC_VS_LATENCY: tuple[Objective, ...] = (("accuracy", "max"), ("latency_ms_p50", "min"))
-ACC_VS_SIZE: tuple[Objective, ...] = (("accuracy", "max"), ("size_bytes", "min"))
+ACC_VS_LATENCY: tuple[Objective, ...] = objectives("accuracy", "latency_ms_p50")  # directions from the catalogue
+ACC_VS_SIZE: tuple[Objective, ...] = objectives("accuracy", "size_bytes")
 
 
 def _better_or_equal(a: dict[str, Any], b: dict[str, Any], objectives: Sequence[Objective]) -> bool:
@@ -53,8 +55,7 @@ def recommend(rows: Sequence[dict[str, Any]], budgets: Any) -> tuple[dict[str, A
 
 
 #: the per-measurement metrics a profile axis logs as ``<metric>.<axis>``
-_AXIS_METRICS = ("accuracy", "accuracy_delta", "agreement", "size_bytes", "latency_ms_p50", "latency_ms_p95",
-                 "latency_ms_p5", "memory_mb_peak", "init_ms", "speedup_vs_float")
+_AXIS_METRICS = AXIS_METRICS
 
 
 def runtime_pairs(rows: Sequence[dict[str, Any]], default_runtime: str,

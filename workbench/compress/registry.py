@@ -13,6 +13,7 @@ from workbench.compress.quantize import apply_qat
 from workbench.compress.result import StepResult
 from workbench.data import Dataset
 from workbench.spec import TrainingSpec
+from workbench.spec.steps import TECHNIQUES as STEP_TECHNIQUES
 
 # (model, step spec, data, training) -> StepResult; the step spec's class is the technique's own.
 Technique = Callable[[Any, Any, Dataset, TrainingSpec], StepResult]
@@ -25,3 +26,5 @@ TECHNIQUES: dict[str, Technique] = {
     "distill": apply_distill,
     "lowrank": apply_lowrank,
 }
+if set(TECHNIQUES) != set(STEP_TECHNIQUES):  # pragma: no cover - every step spec has its function, and no more
+    raise ImportError(f"compress TECHNIQUES {sorted(TECHNIQUES)} != step specs {sorted(STEP_TECHNIQUES)}")

@@ -17,16 +17,12 @@ from typing import Any
 
 from workbench.analysis.pareto import budget_violations, runtime_payoff
 from workbench.analysis.recommend import Recommendation
+from workbench.catalog.metrics import DASHBOARD_TABLE, FIELDS, RUNTIME_TABLE, cell, heading
 from workbench.spec import ExperimentSpec
 from workbench.tracking import TAG_VARIANT, RunRecord
 from workbench.views.summary import fmt_bytes, fmt_ms
 
 GREY, FRONT = "#b0b0b0", "#1f77b4"
-TABLE_COLS = [("variant", "variant", "{}"), ("status", "status", "{}"), ("technique", "technique", "{}"),
-              ("accuracy", "accuracy", "{:.4f}"), ("accuracy_delta", "Δ pts", "{:+.2f}"),
-              ("size_bytes", "size", "{}"), ("compression_ratio_gzip", "gzip ratio", "{:.2f}"),
-              ("latency_ms_p50", "p50", "{}"), ("latency_ms_p95", "p95", "{}"),
-              ("memory_mb_peak", "peak MB", "{:.1f}"), ("speedup_vs_float", "speedup", "{:.2f}")]
 
 
 def _hover(r: dict[str, Any]) -> str:
@@ -152,21 +148,10 @@ def runtimes_figure(pairs: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def _shown(value: Any, fmt: str, kilo: bool = False) -> str:
-    """A table cell's text: the value formatted (bytes as KB when ``kilo``), '-' when missing or NaN."""
-    if value is None or value != value:
-        return "-"
-    return html.escape(fmt.format(value / 1024 if kilo else value))
-
-
 def runtimes_section(pairs: list[dict[str, Any]]) -> str:
     """The variant × runtime table, and the variants that pay off on one runtime and not another."""
-    cols = [("base_variant", "variant", "{}"), ("runtime", "runtime", "{}"), ("accuracy", "accuracy", "{:.4f}"),
-            ("agreement", "agreement", "{:.4f}"), ("latency_ms_p50", "p50 ms", "{:.4f}"),
-            ("latency_ms_p95", "p95 ms", "{:.4f}"), ("memory_mb_peak", "peak MB", "{:.1f}"),
-            ("speedup_vs_float", "speedup", "{:.2f}"), ("size_bytes", "file KB", "{:.1f}")]
-    head = "".join(f"<th onclick='sortTable(this)'>{h}</th>" for _, h, _ in cols) + "<th>status</th>"
-    body = ["<tr>" + "".join(f"<td>{_shown(p.get(key), fmt, key == 'size_bytes')}</td>" for key, _, fmt in cols)
+    head = "".join(f"<th onclick='sortTable(this)'>{heading(c)}</th>" for c in RUNTIME_TABLE) + "<th>status</th>"
+    body = ["<tr>" + "".join(f"<td>{html.escape(cell(c, p.get(c)))}</td>" for c in RUNTIME_TABLE)
             + f"<td>{html.escape('FAILED: ' + p.get('reason', '') if p.get('status') == 'FAILED' else 'measured')}</td></tr>"
             for p in pairs]
     payoff = runtime_payoff(pairs)
@@ -175,22 +160,16 @@ def runtimes_section(pairs: list[dict[str, Any]]) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-UNITS = {"size_bytes": fmt_bytes, "latency_ms_p50": fmt_ms, "latency_ms_p95": fmt_ms}
-
-
 def _table(rows: list[dict[str, Any]], front: set[str], spec: ExperimentSpec) -> str:
-    head = "".join(f"<th onclick='sortTable(this)'>{h}</th>" for _, h, _ in TABLE_COLS) + "<th>Pareto</th><th>budgets</th>"
+    head = ("".join(f"<th onclick='sortTable(this)'>{heading(c, readable=True)}</th>" for c in DASHBOARD_TABLE)
+            + "<th>Pareto</th><th>budgets</th>")
     body = []
     for r in rows:
         cells = []
-        for key, _, fmt in TABLE_COLS:
-            v = r.get(key)
-            if v is None or v != v:
-                cells.append("<td>-</td>")
-            elif key in UNITS:  # read as µs/ms, KB/MB; sorted by the raw value
-                cells.append(f"<td data-v='{float(v)!r}'>{html.escape(UNITS[key](float(v)))}</td>")
-            else:
-                cells.append(f"<td>{html.escape(fmt.format(v))}</td>")
+        for c in DASHBOARD_TABLE:  # numbers read in their unit (µs/ms, KB/MB), sorted by the raw value
+            v = r.get(c)
+            raw = f" data-v='{float(v)!r}'" if c not in FIELDS and isinstance(v, int | float) and v == v else ""
+            cells.append(f"<td{raw}>{html.escape(cell(c, v, readable=True))}</td>")
         fails = budget_violations(r, spec.budgets) if "accuracy" in r else ["not measured"]
         cells.append(f"<td>{'yes' if r['variant'] in front else ''}</td>")
         cells.append(f"<td>{html.escape('; '.join(fails)) if fails else 'all met'}</td>")

@@ -11,108 +11,132 @@ from __future__ import annotations
 
 import html
 import time
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from workbench.catalog.metrics import EXPLORER_AXES, METRICS
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.quiet import quiet_native_output
 from workbench.spec import BaselineSpec, ExperimentSpec, VariantSpec, load_experiment
+from workbench.spec.knobs import Knob
+from workbench.spec.steps import STEP_SPECS, ClusterSpec, PruneSpec, QATSpec
 
 if TYPE_CHECKING:
     from workbench.tracking import RunRecord
 
-#: technique key -> (label in the dropdown, what it does: shown under it)
-TECHNIQUES: dict[str, tuple[str, str]] = {
-    "ptq": ("post-training quantization only", "the baseline converted with the chosen mode, no fine-tuning"),
-    "prune": ("prune (magnitude)", "tfmot magnitude pruning to the target sparsity, 6 fine-tuning epochs"),
-    "prune_structured": ("2:4 structured sparsity", "2 zeros in every 4 weights (Conv2D, Dense), 3 epochs"),
-    "cluster": ("cluster weights", "k-means clusters per kernel, 3 fine-tuning epochs"),
-    "qat": ("quantization-aware training", "fake-quant fine-tuning (2 epochs), then full-integer export"),
-    "prune+cluster+qat": ("prune → cluster → QAT (PCQAT)",
-                          "pruning, sparsity-preserving clustering, then QAT preserving both"),
-    "distill": ("distill into a smaller student", "the baseline teaches a narrower copy of itself (10 epochs); "
-                "the same student trained from labels alone is measured too"),
-    "lowrank": ("low-rank (SVD) factorization", "Dense kernels split into two rank-r layers, 3 epochs"),
-    "keep_float": ("selective int8 (keep_float)", "full-integer int8 with the k most quantization-sensitive "
-                   "layers (measured on LiteRT) left in float32"),
-}
-#: the knobs each technique uses (quantization and threads apply to all)
-KNOBS: dict[str, tuple[str, ...]] = {
-    "ptq": (), "prune": ("sparsity",), "prune_structured": (), "cluster": ("clusters",), "qat": (),
-    "prune+cluster+qat": ("sparsity", "clusters"), "distill": ("student_width", "temperature", "alpha"),
-    "lowrank": ("rank",), "keep_float": ("keep_float",),
-}
-QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int8_io", "int16x8")
-INT8_ONLY = frozenset({"qat", "prune+cluster+qat", "keep_float"})
-#: x-axis choices: label -> (metric key, scale to display units); y is always the .tflite's accuracy
-X_AXES: dict[str, tuple[str, float]] = {
-    "latency p50 (ms)": ("latency_ms_p50", 1.0),
-    "size (KB)": ("size_bytes", 1 / 1024),
-    "gzip size (KB)": ("size_gzip_bytes", 1 / 1024),
-    "peak memory (MB)": ("memory_mb_peak", 1.0),
-}
-#: the budget (``budgets:``) drawn as a vertical line on each x axis
-X_BUDGETS = {"latency p50 (ms)": ("max_latency_ms", "ms"), "size (KB)": ("max_size_kb", "KB"),
-             "peak memory (MB)": ("max_memory_mb", "MB")}
+Steps = Callable[[Mapping[str, int | float], BaselineSpec], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One dropdown entry: a technique (built from its step spec), a chain of them, or none (PTQ only)."""
+
+    key: str
+    label: str
+    hint: str  # what it does, shown under the dropdown
+    knobs: tuple[Knob, ...]
+    steps: Steps
+    int8_only: bool = False
+    keep_float: bool = False  # the ``keep_float`` knob sets the variant's ``keep_float``
+
+
+def _from_spec(spec: Any) -> Choice:
+    """The entry of one step spec: its label, docstring, knobs and ``from_knobs``."""
+    doc = " ".join((spec.__doc__ or spec.name()).split())
+    epochs = spec.explore.get("epochs", spec.model_fields["epochs"].default)
+    return Choice(spec.name(), spec.label or spec.name(), f"{doc} ({epochs} fine-tuning epochs)", spec.knobs(),
+                  lambda values, baseline: [spec.from_knobs(values, baseline)], spec.int8_only)
+
+
+def _pcqat(values: Mapping[str, int | float], baseline: BaselineSpec) -> list[dict[str, Any]]:
+    return [PruneSpec.from_knobs({"sparsity": values["sparsity"]}, baseline),
+            {**ClusterSpec.from_knobs({"clusters": values["clusters"]}, baseline), "preserve_sparsity": True},
+            {**QATSpec.from_knobs({}, baseline), "preserve": "both"}]
+
+
+KEEP_FLOAT = Knob("keep_float", "layers kept float", 1, 8, 1, 1)
+#: every entry of the dropdown: PTQ, each step spec's technique, then two presets
+CHOICES: Mapping[str, Choice] = MappingProxyType({c.key: c for c in (
+    Choice("ptq", "post-training quantization only", "the baseline converted with the chosen mode, no fine-tuning",
+           (), lambda values, baseline: []),
+    *(_from_spec(spec) for spec in STEP_SPECS),
+    Choice("prune+cluster+qat", "prune → cluster → QAT (PCQAT)",
+           "pruning, sparsity-preserving clustering, then QAT preserving both",
+           (*PruneSpec.knobs(), *ClusterSpec.knobs()), _pcqat, int8_only=True),
+    Choice("keep_float", "selective int8 (keep_float)", "full-integer int8 with the k most quantization-sensitive "
+           "layers (measured on LiteRT) left in float32", (KEEP_FLOAT,), lambda values, baseline: [],
+           int8_only=True, keep_float=True),
+)})
+#: technique key -> (label in the dropdown, what it does: shown under it)
+TECHNIQUES: Mapping[str, tuple[str, str]] = MappingProxyType({k: (c.label, c.hint) for k, c in CHOICES.items()})
+#: the knobs each technique uses (quantization and threads apply to all)
+KNOBS: Mapping[str, tuple[str, ...]] = MappingProxyType({k: tuple(n.name for n in c.knobs) for k, c in CHOICES.items()})
+
+
+def _one_per_name(choices: Mapping[str, Choice]) -> dict[str, Knob]:
+    out: dict[str, Knob] = {}
+    for c in choices.values():
+        for k in c.knobs:
+            out.setdefault(k.name, k)
+    return out
+
+
+#: every knob, one control each (techniques sharing a knob's name share the first one's control)
+ALL_KNOBS: Mapping[str, Knob] = MappingProxyType(_one_per_name(CHOICES))
+CONTROLS = ("technique", *ALL_KNOBS, "quantization", "threads")
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int8_io", "int16x8")
+INT8_ONLY = frozenset(k for k, c in CHOICES.items() if c.int8_only)
+#: x-axis choices: chart label -> (metric key, scale to display units); y is always the .tflite's accuracy
+X_AXES: dict[str, tuple[str, float]] = {METRICS[m].title: (m, METRICS[m].scale) for m in EXPLORER_AXES}
+#: the budget (``budgets:``) drawn as a vertical line on each x axis: chart label -> (field, unit)
+X_BUDGETS = {METRICS[m].title: (METRICS[m].budget, METRICS[m].shown_unit or METRICS[m].unit)
+             for m in EXPLORER_AXES if METRICS[m].budget}
+
+
+@dataclass(frozen=True, init=False)
 class Knobs:
-    """What the controls say (every knob; a technique reads only its own, see ``KNOBS``)."""
+    """What the controls say: the technique, every knob (a technique reads only its own, see ``KNOBS``),
+    quantization and threads. ``Knobs(technique="prune", sparsity=0.6)``; ``knobs.sparsity`` reads one."""
 
-    technique: str = "ptq"
-    sparsity: float = 0.5
-    clusters: int = 16
-    rank: int = 16
-    keep_float: int = 1
-    student_width: float = 0.5
-    temperature: float = 4.0
-    alpha: float = 0.5
-    quantization: str = "int8"
-    threads: int = 1
+    technique: str
+    quantization: str
+    threads: int
+    values: Mapping[str, float]
 
+    def __init__(self, technique: str = "ptq", quantization: str = "int8", threads: int = 1, **values: float) -> None:
+        unknown = sorted(set(values) - set(ALL_KNOBS))
+        if unknown:
+            raise ValueError(f"unknown control(s) {unknown}; known: {list(CONTROLS)}")
+        for name, value in (("technique", technique), ("quantization", quantization), ("threads", threads),
+                            ("values", MappingProxyType({n: k.default for n, k in ALL_KNOBS.items()} | values))):
+            object.__setattr__(self, name, value)
 
-def _student(baseline: BaselineSpec, width: float) -> dict[str, Any]:
-    """A narrower copy of the baseline (zoo models); other baselines get the digits CNN at that width."""
-    args = dict(baseline.model_args)
-    if baseline.model == "digits_cnn":
-        dense = int(args.get("dense", 128))
-        return {"student": "digits_cnn", "student_args": {**args, "width": float(args.get("width", 1.0)) * width,
-                                                          "dense": max(8, round(dense * width))}}
-    if baseline.model.startswith("mobilenet"):
-        return {"student": baseline.model, "student_args": {**args, "alpha": float(args.get("alpha", 1.0)) * width}}
-    return {"student": "digits_cnn", "student_args": {"width": width}}
+    def __getattr__(self, name: str) -> float:
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return float(values[name])
+        raise AttributeError(name)
 
 
 def variant_for(knobs: Knobs, baseline: BaselineSpec) -> VariantSpec:
     """The variant the controls describe (pure: no widgets, no files). ValueError on an unknown technique."""
-    if knobs.technique not in TECHNIQUES:
-        raise ValueError(f"unknown technique '{knobs.technique}'; known: {', '.join(TECHNIQUES)}")
-    prune = {"technique": "prune", "sparsity": knobs.sparsity, "epochs": 6, "learning_rate": 0.001}
-    cluster = {"technique": "cluster", "clusters": knobs.clusters, "epochs": 3, "learning_rate": 0.0001}
-    steps: list[dict[str, Any]] = {
-        "ptq": [], "keep_float": [],
-        "prune": [prune],
-        "prune_structured": [{"technique": "prune_structured", "epochs": 3, "learning_rate": 0.0005}],
-        "cluster": [cluster],
-        "qat": [{"technique": "qat", "epochs": 2, "learning_rate": 0.0001}],
-        "prune+cluster+qat": [prune, {**cluster, "preserve_sparsity": True},
-                              {"technique": "qat", "preserve": "both", "epochs": 2}],
-        "distill": [{"technique": "distill", **_student(baseline, knobs.student_width), "epochs": 10,
-                     "temperature": knobs.temperature, "alpha": knobs.alpha}],
-        "lowrank": [{"technique": "lowrank", "rank": knobs.rank, "epochs": 3, "learning_rate": 0.0005}],
-    }[knobs.technique]
+    choice = CHOICES.get(knobs.technique)
+    if choice is None:
+        raise ValueError(f"unknown technique '{knobs.technique}'; known: {', '.join(CHOICES)}")
+    used = {k.name: k.value(knobs.values[k.name]) for k in choice.knobs}
     quant = knobs.quantization
-    if knobs.technique in INT8_ONLY and quant not in ("int8", "int8_io"):
+    if choice.int8_only and quant not in ("int8", "int8_io"):
         quant = "int8"
-    keep = knobs.keep_float if knobs.technique == "keep_float" else 0
-    used = {k: getattr(knobs, k) for k in KNOBS[knobs.technique]}
+    keep = int(used["keep_float"]) if choice.keep_float else 0
     label = "".join(f"-{k.replace('_', '')}{v:g}" if isinstance(v, float) else f"-{k.replace('_', '')}{v}"
                     for k, v in used.items())
     name = f"explore-{knobs.technique.replace('+', '-')}{label}-{quant}"
-    return VariantSpec.model_validate({"name": name, "steps": steps, "quantization": quant, "keep_float": keep})
+    return VariantSpec.model_validate({"name": name, "steps": choice.steps(used, baseline), "quantization": quant,
+                                       "keep_float": keep})
 
 
 @dataclass(frozen=True)
@@ -189,25 +213,18 @@ class Explorer:
         self.technique = w.Dropdown(options=[(label, key) for key, (label, _) in TECHNIQUES.items()], value="ptq",
                                     description="technique", style=style, layout=w.Layout(width="420px"))
         self.hint = w.HTML(layout=w.Layout(width="420px"))
-        self.sparsity = w.FloatSlider(value=0.5, min=0.1, max=0.95, step=0.05, description="sparsity",
-                                      style=style, layout=wide())
-        self.clusters = w.IntSlider(value=16, min=2, max=64, description="clusters", style=style, layout=wide())
-        self.rank = w.IntSlider(value=16, min=1, max=128, description="rank", style=style, layout=wide())
-        self.keep_float = w.IntSlider(value=1, min=1, max=8, description="layers kept float", style=style,
-                                      layout=wide())
-        self.student_width = w.FloatSlider(value=0.5, min=0.125, max=1.0, step=0.125, description="student width",
-                                           style=style, layout=wide())
-        self.temperature = w.FloatSlider(value=4.0, min=1.0, max=20.0, step=0.5, description="temperature",
-                                         style=style, layout=wide())
-        self.alpha = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="teacher weight α",
-                                   style=style, layout=wide())
+        self.knob_widgets: dict[str, Any] = {}
+        for k in ALL_KNOBS.values():  # one slider per knob, from the step specs' field metadata
+            slider = w.IntSlider if k.integer else w.FloatSlider
+            self.knob_widgets[k.name] = slider(value=k.value(k.default), min=k.value(k.low), max=k.value(k.high),
+                                               step=k.value(k.step), description=k.label, style=style, layout=wide())
         self.quantization = w.Dropdown(options=list(QUANTIZATIONS), value="int8", description="quantization",
                                        style=style, layout=wide())
         self.threads = w.IntSlider(value=self.spec.target.threads, min=1, max=8, description="threads",
                                    style=style, layout=wide())
         self.button = w.Button(description="run", button_style="primary", icon="play")
         self.status = w.HTML()
-        self.x_axis = w.Dropdown(options=list(X_AXES), value="latency p50 (ms)", description="x axis", style=style,
+        self.x_axis = w.Dropdown(options=list(X_AXES), value=next(iter(X_AXES)), description="x axis", style=style,
                                  layout=wide())
         self.log_x = w.Checkbox(value=True, description="log scale", indent=False)
         self.button.on_click(self.run)
@@ -227,31 +244,42 @@ class Explorer:
         self.refresh()
 
     # --- controls -----------------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        """A knob's slider by the knob's name: ``explorer.sparsity``."""
+        widgets = self.__dict__.get("knob_widgets", {})
+        if name in widgets:
+            return widgets[name]
+        raise AttributeError(name)
+
+    def control(self, name: str) -> Any:
+        """The widget of one control (``CONTROLS``)."""
+        return self.knob_widgets[name] if name in self.knob_widgets else getattr(self, name)
+
     def knobs(self) -> Knobs:
-        return Knobs(**{f.name: getattr(self, f.name).value for f in fields(Knobs)})
+        return Knobs(self.technique.value, self.quantization.value, self.threads.value,
+                     **{n: wd.value for n, wd in self.knob_widgets.items()})
 
     def set_controls(self, **knobs: Any) -> None:
         """Set any controls at once (notebook parameters, tests): ``set_controls(technique="prune", sparsity=.6)``."""
-        unknown = set(knobs) - {f.name for f in fields(Knobs)}
+        unknown = set(knobs) - set(CONTROLS)
         if unknown:
-            raise ValueError(f"unknown control(s) {sorted(unknown)}; known: {[f.name for f in fields(Knobs)]}")
-        wanted = replace(Knobs(), **knobs)
-        variant_for(wanted, self.spec.baseline)  # ValueError before any control changes
+            raise ValueError(f"unknown control(s) {sorted(unknown)}; known: {list(CONTROLS)}")
+        variant_for(Knobs(**knobs), self.spec.baseline)  # ValueError before any control changes
         if "technique" in knobs:
-            self.technique.value = wanted.technique
+            self.technique.value = knobs["technique"]
         for name, value in knobs.items():
             if name != "technique":
-                getattr(self, name).value = value
+                self.control(name).value = value
 
     def _show_knobs(self) -> None:
         tech = self.technique.value
-        for knob in ("sparsity", "clusters", "rank", "keep_float", "student_width", "temperature", "alpha"):
-            getattr(self, knob).layout.display = "" if knob in KNOBS[tech] else "none"
+        for name, slider in self.knob_widgets.items():
+            slider.layout.display = "" if name in KNOBS[tech] else "none"
         options = ["int8", "int8_io"] if tech in INT8_ONLY else list(QUANTIZATIONS)
         current = self.quantization.value
         self.quantization.options = options
         self.quantization.value = current if current in options else "int8"
-        self.hint.value = f"<small style='color:#555'>{html.escape(TECHNIQUES[tech][1])}</small>"
+        self.hint.value = f"<small style='color:#555'>{html.escape(CHOICES[tech].hint)}</small>"
 
     def variant(self) -> VariantSpec:
         """The variant the controls describe now."""
@@ -374,7 +402,6 @@ class Explorer:
     def widget(self) -> Any:
         import ipywidgets as w
 
-        knobs = w.VBox([self.technique, self.hint, self.sparsity, self.clusters, self.rank, self.keep_float,
-                        self.student_width, self.temperature, self.alpha])
+        knobs = w.VBox([self.technique, self.hint, *self.knob_widgets.values()])
         common = w.VBox([self.quantization, self.threads, self.x_axis, self.log_x, self.button])
         return w.VBox([w.HBox([knobs, common]), self.status, self.figure])

@@ -8,29 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.analysis.pareto import budget_violations
+from workbench.catalog.metrics import fmt_bytes, fmt_ms
 from workbench.spec import ExperimentSpec
 
+__all__ = ["SHIP_RULE", "experiment_description", "fmt_budgets", "fmt_bytes", "fmt_ms", "plain", "recommendation",
+           "target_words"]
+
 SHIP_RULE = "the most accurate variant within every budget, ties broken by latency"
-
-
-def fmt_ms(ms: float) -> str:
-    """A latency in the unit that reads best: ``2.03 µs``, ``412 µs``, ``1.24 ms``, ``2.10 s``."""
-    if ms != ms:  # NaN
-        return "-"
-    us = ms * 1000.0
-    if us < 1000.0:
-        return f"{us:.2f} µs" if us < 10 else f"{us:.1f} µs" if us < 100 else f"{us:.0f} µs"
-    if ms < 1000.0:
-        return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms" if ms < 100 else f"{ms:.0f} ms"
-    return f"{ms / 1000.0:.2f} s"
-
-
-def fmt_bytes(size_bytes: float) -> str:
-    """A file size in KB (1024 bytes) below 1 MB, else MB: ``27.6 KB``, ``13.4 MB``."""
-    if size_bytes != size_bytes:
-        return "-"
-    kb = size_bytes / 1024.0
-    return f"{kb:.1f} KB" if kb < 1024.0 else f"{kb / 1024.0:.2f} MB"
 
 
 def fmt_budgets(spec: ExperimentSpec) -> str:

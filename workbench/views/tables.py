@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-COLUMNS = ["variant", "technique", "accuracy", "accuracy_delta", "agreement", "size_bytes", "compression_ratio",
-           "compression_ratio_gzip", "sparsity", "latency_ms_p50", "latency_ms_p95", "memory_mb_peak"]
+from workbench.catalog.metrics import NOTEBOOK_TABLE
+
+COLUMNS = list(NOTEBOOK_TABLE)
 
 
 def show_summary(summary: dict[str, Any]) -> Any:

@@ -1,0 +1,166 @@
+"""Every metric the workbench logs, shows or ranks by, declared once: its MLflow name (history depends on
+it: never rename one), unit, better direction, labels and format. Tables, chart axes and Pareto objectives
+are lists of these names; their headings and cells come from here. Pure and TensorFlow-free.
+
+A new visible metric: one ``Metric`` line in ``METRICS`` and its name in the table or axis list below that
+should show it; the code that measures it logs it under that name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal, TypedDict
+
+Better = Literal["max", "min"] | None
+
+
+def fmt_ms(ms: float) -> str:
+    """A latency in the unit that reads best: ``2.03 µs``, ``412 µs``, ``1.24 ms``, ``2.10 s``."""
+    if ms != ms:  # NaN
+        return "-"
+    us = ms * 1000.0
+    if us < 1000.0:
+        return f"{us:.2f} µs" if us < 10 else f"{us:.1f} µs" if us < 100 else f"{us:.0f} µs"
+    if ms < 1000.0:
+        return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms" if ms < 100 else f"{ms:.0f} ms"
+    return f"{ms / 1000.0:.2f} s"
+
+
+def fmt_bytes(size_bytes: float) -> str:
+    """A file size in KB (1024 bytes) below 1 MB, else MB: ``27.6 KB``, ``13.4 MB``."""
+    if size_bytes != size_bytes:
+        return "-"
+    kb = size_bytes / 1024.0
+    return f"{kb:.1f} KB" if kb < 1024.0 else f"{kb / 1024.0:.2f} MB"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One logged metric. ``scale`` turns the logged value into ``shown_unit`` (bytes shown as KB);
+    ``spec`` formats it there; ``readable`` (when set) picks the unit per value (µs/ms, KB/MB)."""
+
+    name: str
+    unit: str  # the logged value's unit: "fraction", "pts", "bytes", "ms", "MB", "x", "1/s", "count"
+    better: Better
+    label: str  # short, for table headings: "p50"
+    title: str  # long, for chart axes: "latency p50 (ms)"
+    spec: str = ".4g"
+    scale: float = 1.0
+    shown_unit: str = ""  # the unit after ``scale``, appended to the heading of fixed-format columns
+    readable: Callable[[float], str] | None = None
+    budget: str = ""  # the ``budgets:`` field that limits it (in ``shown_unit``), if any
+
+    def heading(self, readable: bool = False) -> str:
+        """``p50 ms`` for a fixed-format column; ``p50`` when each cell carries its own unit."""
+        return self.label if (readable and self.readable) or not self.shown_unit else f"{self.label} {self.shown_unit}"
+
+    def cell(self, value: Any, readable: bool = False) -> str:
+        """The value as a table shows it; ``-`` when missing or NaN."""
+        if value is None or (isinstance(value, float) and value != value):
+            return "-"
+        if not isinstance(value, int | float):
+            return str(value)
+        if readable and self.readable is not None:
+            return self.readable(float(value))
+        return format(value * self.scale, self.spec)
+
+
+def _latency(stat: str, title: str) -> Metric:
+    return Metric(f"latency_ms_{stat}", "ms", "min", stat, f"latency {title} (ms)", ".4f", shown_unit="ms",
+                  readable=fmt_ms, budget="max_latency_ms" if stat == "p50" else "")
+
+
+_ALL = (
+    Metric("accuracy", "fraction", "max", "accuracy", "accuracy (top-1, test split)", ".4f"),
+    Metric("accuracy_delta", "pts", "max", "Δ pts", "accuracy − float32 (percentage points)", "+.2f",
+           budget="max_accuracy_drop"),
+    Metric("agreement", "fraction", "max", "agreement", "top-1 agreement with float32", ".4f"),
+    Metric("size_bytes", "bytes", "min", "size", "size (KB)", ".1f", 1 / 1024, "KB", fmt_bytes, "max_size_kb"),
+    Metric("size_gzip_bytes", "bytes", "min", "gzip size", "gzip size (KB)", ".1f", 1 / 1024, "KB", fmt_bytes),
+    Metric("compression_ratio", "x", "max", "ratio", "float32 size / size", ".2f"),
+    Metric("compression_ratio_gzip", "x", "max", "gzip ratio", "float32 gzip size / gzip size", ".2f"),
+    Metric("sparsity", "fraction", None, "sparsity", "fraction of zero weights", ".3f"),
+    _latency("p50", "p50"), _latency("p90", "p90"), _latency("p95", "p95"), _latency("p99", "p99"),
+    _latency("p5", "p5"), _latency("mean", "mean"), _latency("std", "std. deviation"), _latency("min", "min"),
+    Metric("latency_runs", "count", None, "runs", "timed invocations", ".0f"),
+    Metric("init_ms", "ms", "min", "init", "load + allocate (ms)", ".2f", shown_unit="ms", readable=fmt_ms),
+    Metric("memory_mb_init", "MB", "min", "init MB", "memory after load + allocate (MB)", ".1f"),
+    Metric("memory_mb_peak", "MB", "min", "peak MB", "peak memory (MB)", ".1f", budget="max_memory_mb"),
+    Metric("throughput_ips", "1/s", "max", "ips", "throughput (inferences/s)", ".1f"),
+    Metric("speedup_vs_float", "x", "max", "speedup", "speed-up over float32 (p50 ratio)", ".2f"),
+)
+METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in _ALL})
+"""Metric name (as logged) -> its record."""
+
+#: a row's identity fields (not metrics) -> table heading
+FIELDS: Mapping[str, str] = MappingProxyType({
+    "variant": "variant", "status": "status", "technique": "technique", "runtime": "runtime",
+    "base_variant": "variant"})
+
+
+class RowIdentity(TypedDict, total=False):
+    """The identity keys of a result row. A row is a ``dict[str, Any]`` holding these plus metrics by their
+    logged name (``accuracy``, ``latency_ms_p50``) and per-axis metrics as ``<metric>.<axis>``."""
+
+    variant: str
+    variant_id: str
+    technique: str
+    status: str  # FINISHED | FAILED | SKIPPED | ...
+    reason: str
+    run_id: str
+    params: dict[str, str]
+    runtime: str
+    axes_status: dict[str, str]
+    base_variant: str  # runtime pairs: the variant's own name
+    axis: str  # runtime pairs: the profile axis ("" = the main target)
+
+
+Row = dict[str, Any]
+
+# --- what each view shows (names only; headings and formats come from METRICS) ---------------------------
+CLI_TABLE = ("variant", "status", "accuracy", "accuracy_delta", "size_bytes", "compression_ratio",
+             "compression_ratio_gzip", "latency_ms_p50", "latency_ms_p95", "memory_mb_peak")
+DASHBOARD_TABLE = ("variant", "status", "technique", "accuracy", "accuracy_delta", "size_bytes",
+                   "compression_ratio_gzip", "latency_ms_p50", "latency_ms_p95", "memory_mb_peak", "speedup_vs_float")
+RUNTIME_TABLE = ("base_variant", "runtime", "accuracy", "agreement", "latency_ms_p50", "latency_ms_p95",
+                 "memory_mb_peak", "speedup_vs_float", "size_bytes")
+NOTEBOOK_TABLE = ("variant", "technique", "accuracy", "accuracy_delta", "agreement", "size_bytes",
+                  "compression_ratio", "compression_ratio_gzip", "sparsity", "latency_ms_p50", "latency_ms_p95",
+                  "memory_mb_peak")
+EXPLORER_AXES = ("latency_ms_p50", "size_bytes", "size_gzip_bytes", "memory_mb_peak")
+#: the metrics a profile axis logs again as ``<metric>.<axis>`` (one set per runtime)
+AXIS_METRICS = ("accuracy", "accuracy_delta", "agreement", "size_bytes", "latency_ms_p50", "latency_ms_p95",
+                "latency_ms_p5", "memory_mb_peak", "init_ms", "speedup_vs_float")
+
+
+def metric(name: str) -> Metric:
+    """The record of ``name``; KeyError naming the known metrics."""
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise KeyError(f"unknown metric '{name}'; known: {', '.join(METRICS)}") from None
+
+
+def objectives(*names: str) -> tuple[tuple[str, str], ...]:
+    """Pareto objectives ``(metric, "max" | "min")`` from the metrics' better directions."""
+    out = []
+    for n in names:
+        better = metric(n).better
+        if better is None:
+            raise ValueError(f"metric '{n}' has no better direction: it cannot be a Pareto objective")
+        out.append((n, better))
+    return tuple(out)
+
+
+def heading(name: str, readable: bool = False) -> str:
+    """A column's heading: the identity field's or the metric's."""
+    return FIELDS[name] if name in FIELDS else metric(name).heading(readable)
+
+
+def cell(name: str, value: Any, readable: bool = False) -> str:
+    """A column's cell text for ``value`` (identity fields as text)."""
+    if name in FIELDS:
+        return "-" if value is None else str(value)
+    return metric(name).cell(value, readable)

@@ -1,0 +1,40 @@
+"""The built-in baseline models, declared once: name, kind, the input they are made for, and which built-in
+dataset fits. ``workbench.models.ZOO`` holds the builders keyed by these names (a test keeps the two equal);
+``model_files`` and ``workbench zoo`` read the names from here, without TensorFlow. Every zoo model is built
+untrained for the dataset's own input shape and class count; ``input_shape`` and ``classes`` say what it is
+made for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """One zoo model."""
+
+    name: str
+    kind: str  # "cnn" (the workbench's own) | "keras.applications"
+    input_shape: tuple[int, ...]  # the input it is made for (height, width, channels)
+    classes: int
+    description: str
+    datasets: tuple[str, ...]  # built-in datasets that fit (with their arguments, when they matter)
+    args: tuple[str, ...] = ()  # the ``model_args`` it accepts
+
+
+_ALL = (
+    ZooModel("digits_cnn", "cnn", (8, 8, 1), 10, "two 3x3 convs, max-pool, a dense layer (~72k parameters at width 1)",
+             ("digits", "synthetic"), ("width", "dense")),
+    ZooModel("mobilenet_v2", "keras.applications", (224, 224, 3), 1000,
+             "MobileNetV2, weights=None (inputs of at least 32x32x3)", ("synthetic shape=[224, 224, 3]",), ("alpha",)),
+    ZooModel("mobilenet_v3_small", "keras.applications", (224, 224, 3), 1000,
+             "MobileNetV3-Small, weights=None (inputs of at least 32x32x3)", ("synthetic shape=[224, 224, 3]",),
+             ("alpha",)),
+)
+ZOO_MODELS: Mapping[str, ZooModel] = MappingProxyType({m.name: m for m in _ALL})
+ZOO_NAMES: tuple[str, ...] = tuple(ZOO_MODELS)
+#: the built-in datasets (``workbench.data.BUILTIN`` loads them; a test keeps the two equal)
+DATASETS: tuple[str, ...] = ("digits", "synthetic")

@@ -8,12 +8,12 @@ import json
 import re
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from tests.conftest import REPO, write_experiment
 from workbench.paths import ENV_ROOT, project_root, resolve
+from workbench.tracking.records import RunRecord, RunStatus
 from workbench.spec.steps import TECHNIQUES as STEP_TECHNIQUES
 from workbench.views.explorer import KNOBS, TECHNIQUES, Knobs, latest_points, variant_for
 
@@ -95,9 +95,10 @@ def test_explorer_offers_every_technique_with_its_own_knobs() -> None:
         variant_for(Knobs(technique="magic"), baseline)
 
 
-def _run(run_id: str, vid: str, acc: float, origin: str = "sweep") -> SimpleNamespace:
-    return SimpleNamespace(info=SimpleNamespace(run_id=run_id), data=SimpleNamespace(
-        metrics={"accuracy": acc, "latency_ms_p50": 0.1}, tags={"workbench.variant_id": vid, "workbench.origin": origin}))
+def _run(run_id: str, vid: str, acc: float, origin: str = "sweep") -> RunRecord:
+    return RunRecord(run_id=run_id, experiment_id="1", name=run_id, status=RunStatus.FINISHED, start_time=0,
+                     end_time=None, metrics={"accuracy": acc, "latency_ms_p50": 0.1},
+                     tags={"workbench.variant_id": vid, "workbench.origin": origin})
 
 
 def test_figure_points_are_the_newest_run_of_each_variant() -> None:

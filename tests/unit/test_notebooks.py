@@ -15,7 +15,7 @@ from tests.conftest import REPO, write_experiment
 from workbench.paths import ENV_ROOT, project_root, resolve
 from workbench.tracking.records import RunRecord, RunStatus
 from workbench.spec.steps import TECHNIQUES as STEP_TECHNIQUES
-from workbench.views.explorer import KNOBS, TECHNIQUES, Knobs, latest_points, variant_for
+from workbench.views.explorer import ALL_KNOBS, KNOBS, TECHNIQUES, Knobs, latest_points, variant_for
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
@@ -113,7 +113,8 @@ def test_explorer_shows_only_the_knobs_of_the_chosen_technique(tmp_path: Path) -
     write_experiment(tmp_path, extra="budgets: {max_accuracy_drop: 1.0, max_latency_ms: 2}\n")
     ex = Explorer("experiments/tiny.yaml", root=tmp_path)
     assert ex.point_count() == 0 and "no variant" in ex.status.value
-    knobs = ("sparsity", "clusters", "rank", "keep_float", "student_width", "temperature", "alpha")
+    knobs = tuple(ALL_KNOBS)  # every slider, from the step specs' knob fields
+    assert {"sparsity", "clusters", "rank", "keep_float", "student_width", "temperature", "alpha"} <= set(knobs)
     for technique, shown in KNOBS.items():
         ex.set_controls(technique=technique)
         assert {k for k in knobs if getattr(ex, k).layout.display != "none"} == set(shown), technique

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from workbench.analysis.recommend import Recommendation
+from workbench.catalog.metrics import fmt_ms
 from workbench.spec import ExperimentSpec
-from workbench.views.summary import fmt_ms
 
 GREY, FRONT, BUDGET, STAR = "#9a9a9a", "#1f77b4", "#d62728", "#2ca02c"
 

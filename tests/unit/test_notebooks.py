@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import REPO, write_experiment
 from workbench.paths import ENV_ROOT, project_root, resolve
-from workbench.tracking.records import RunRecord, RunStatus
 from workbench.spec.steps import TECHNIQUES as STEP_TECHNIQUES
+from workbench.tracking.records import RunRecord, RunStatus
 from workbench.views.explorer import ALL_KNOBS, KNOBS, TECHNIQUES, Knobs, latest_points, variant_for
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))

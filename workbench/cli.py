@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from workbench.catalog import RUNTIMES, accelerators, runtime_names
 from workbench.errors import WorkbenchError
 
 EXIT_USAGE = 2
@@ -192,11 +193,11 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 
 @main.command()
 @click.argument("model", type=click.Path())
-@click.option("--runtime", "-r", type=click.Choice(["litert", "onnxruntime", "openvino"]), default="litert",
-              show_default=True, help="litert and openvino run .tflite files; onnxruntime and openvino .onnx files.")
-@click.option("--accelerator", type=click.Choice(["cpu", "gpu", "npu", "cuda", "tensorrt"]), default="cpu",
-              show_default=True, help="LiteRT: gpu/npu (compiled_model API); ONNX Runtime: cuda/tensorrt; "
-                                      "OpenVINO: gpu/npu. Fails in one line when the device is absent.")
+@click.option("--runtime", "-r", type=click.Choice(runtime_names()), default=runtime_names()[0], show_default=True,
+              help="; ".join(f"{r.name} runs {' and '.join(r.formats)} files" for r in RUNTIMES.values()) + ".")
+@click.option("--accelerator", type=click.Choice(accelerators()), default="cpu", show_default=True,
+              help="; ".join(f"{r.display}: {'/'.join(r.accelerators[1:])}" for r in RUNTIMES.values() if r.accelerators[1:])
+              + " (LiteRT's: compiled_model API). Fails in one line when the device is absent.")
 @click.option("--threads", "-t", default=1, show_default=True, help="Interpreter threads.")
 @click.option("--no-xnnpack", is_flag=True, help="Disable the XNNPACK delegate (builtin kernels only).")
 @click.option("--kernels", type=click.Choice(["optimized", "reference"]), default="optimized", show_default=True,
@@ -217,7 +218,8 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 @click.option("--ssh-port", default=22, show_default=True)
 @click.option("--ssh-key", default=None, type=click.Path(dir_okay=False), help="Private key for --host.")
 @click.option("--remote-python", default="python3", show_default=True,
-              help="Python on the device (needs numpy and the runtime: ai-edge-litert, onnxruntime or openvino).")
+              help="Python on the device (needs numpy and the runtime: "
+                   + ", ".join(r.package for r in RUNTIMES.values()) + ").")
 @click.option("--log-to", "log_to", default=None, metavar="EXPERIMENT",
               help="Also log the profile (metrics, JSON, the .tflite) as a run of this MLflow experiment.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON result (raw samples included).")
@@ -226,8 +228,7 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
             warmup: int, min_runs: int, min_seconds: float, max_runs: int, max_seconds: float,
             cpu_pin: tuple[int, ...], clients: int, load_seconds: float, host: str | None, ssh_port: int,
             ssh_key: str | None, remote_python: str, log_to: str | None, as_json: bool, output: str | None) -> None:
-    """Profile any .tflite or .onnx MODEL on LiteRT, ONNX Runtime or OpenVINO in a fresh process: latency
-    stats, init, memory."""
+    """Profile a MODEL file on any runtime (see --runtime) in a fresh process: latency stats, init, memory."""
     from pydantic import ValidationError
 
     from workbench.profile import profile_model

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.baseline import Baseline, ensure_baseline
+from workbench.catalog import display_name, runtime
 from workbench.data import Dataset, load_dataset
 from workbench.errors import DataError, ModelFileError, SpecError
 from workbench.files import atomic_write, file_lock
@@ -29,13 +30,13 @@ from workbench.model_files import model_fingerprint, sha256_file
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.profile import ProfileResult, profile_model
-from workbench.runtime_model import RUNTIME_NAMES
 from workbench.runtimes import (
-    ONNX_RUNTIMES,
     RuntimeFiles,
+    Sources,
     axis_metrics,
     baseline_file,
-    export_onnx,
+    formats_needed,
+    make_files,
     profile_axes,
     runtime_notes,
     runtime_quality,
@@ -96,13 +97,13 @@ class Exported:
     facts: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     sha256: str = ""  # of the bytes written: evaluation, profiling and logging must see this very file
-    onnx: Path | None = None  # model.onnx, when a target or profile axis runs ONNX Runtime
-    onnx_error: str = ""  # why there is no model.onnx although one was needed
+    others: dict[str, Path] = field(default_factory=dict)  # format -> model.<format>, for the runtimes that run it
+    other_errors: dict[str, str] = field(default_factory=dict)  # format -> why it could not be made
 
     @property
     def files(self) -> RuntimeFiles:
-        """The file each runtime runs (LiteRT and OpenVINO: the .tflite; ONNX Runtime: the .onnx)."""
-        return RuntimeFiles(self.path, self.onnx, self.onnx_error)
+        """The file each runtime runs (the .tflite, or the format its catalogue record names)."""
+        return RuntimeFiles(self.path, self.others, self.other_errors)
 
 
 def _same_file(exported: Exported, content: bytes | None = None) -> str:
@@ -275,24 +276,22 @@ def convert_variant(ctx: VariantContext, compressed: ChainResult) -> Exported:
         content = convert(compressed.model, ctx.variant.quantization, calibration_samples(ctx), qat=qat)
     path = ctx.out_dir / "model.tflite"
     atomic_write(path, content)
-    onnx, onnx_error, onnx_notes = _export_onnx(ctx, compressed)
-    return Exported(path, facts, (*notes, *onnx_notes), hashlib.sha256(content).hexdigest(), onnx, onnx_error)
+    others, errors, other_notes = _other_files(ctx, compressed, path)
+    return Exported(path, facts, (*notes, *other_notes), hashlib.sha256(content).hexdigest(), others, errors)
 
 
-def _export_onnx(ctx: VariantContext, compressed: ChainResult) -> tuple[Path | None, str, tuple[str, ...]]:
-    """``model.onnx`` when the variant's target or a profile axis runs ONNX Runtime (a failure is fatal
-    only when the main target needs it; an axis is then recorded FAILED with the reason)."""
+def _other_files(ctx: VariantContext, compressed: ChainResult,
+                 tflite: Path) -> tuple[dict[str, Path], dict[str, str], tuple[str, ...]]:
+    """The file of every other format the variant's target or profile axes run (``model.onnx``, ...). A
+    failure is fatal only when the main target needs it; an axis is then recorded FAILED with the reason."""
     main = ctx.experiment.target_for(ctx.variant)
-    needed = [rt for rt in runtimes_of(main, ctx.experiment.profile_targets(ctx.variant)) if rt in ONNX_RUNTIMES]
-    if not needed:
-        return None, "", ()
+    formats = formats_needed(runtimes_of(main, ctx.experiment.profile_targets(ctx.variant)))
+    if not formats:
+        return {}, {}, ()
     mode = "float32" if ctx.planned.role == "baseline" else ctx.variant.quantization
-    qat = any(s.technique == "qat" for s in ctx.variant.steps)
-    path, error, notes = export_onnx(compressed.model, mode, calibration_samples(ctx), qat, ctx.out_dir,
-                                     required=main.runtime in ONNX_RUNTIMES)
-    if ctx.variant.keep_float and path is not None:
-        notes = (*notes, "keep_float applies to the .tflite only: the .onnx is plain int8")
-    return path, error, notes
+    src = Sources(lambda: compressed.model, mode, tflite, calibration_samples(ctx),
+                  qat=any(s.technique == "qat" for s in ctx.variant.steps), keep_float=bool(ctx.variant.keep_float))
+    return make_files(src, formats, ctx.out_dir, required=runtime(main.runtime).file_format)
 
 
 def _convert_selective(ctx: VariantContext, model: Any) -> tuple[bytes, dict[str, Any], tuple[str, ...]]:
@@ -343,7 +342,7 @@ def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: ChainR
         metrics.update(extra)
         notes = (note,)
     failed = _evaluate_runtimes(ctx, exported, metrics)
-    notes = (*notes, *(f"{RUNTIME_NAMES[rt]} cannot run this variant: {why}" for rt, why in failed.items()))
+    notes = (*notes, *(f"{display_name(rt)} cannot run this variant: {why}" for rt, why in failed.items()))
     return Quality(metrics, facts, notes, failed)
 
 
@@ -365,13 +364,13 @@ def _evaluate_runtimes(ctx: VariantContext, exported: Exported, metrics: dict[st
         metrics.update({**ours, "compression_ratio": len(base) / ours["size_bytes"],
                         "compression_ratio_gzip": gzip_size(base) / ours["size_gzip_bytes"]})
     metrics.update(axis_metrics(rq, main.runtime, axes))
-    if exported.onnx is not None:
-        metrics["onnx_size_bytes"] = float(exported.onnx.stat().st_size)
+    for fmt, path in exported.others.items():  # onnx_size_bytes, ...
+        metrics[f"{fmt.lstrip('.')}_size_bytes"] = float(path.stat().st_size)
     return rq.failed
 
 
 def _float_file(ctx: VariantContext, runtime: str) -> Path:
-    """The float baseline's file for ``runtime`` (its .onnx is converted once and cached)."""
+    """The float baseline's file for ``runtime`` (another format than .tflite is made once and cached)."""
     return baseline_file(ctx.baseline.dir, ctx.baseline.tflite_path, runtime, ctx.baseline.load_model)
 
 
@@ -443,9 +442,9 @@ def profile_variant(ctx: VariantContext, exported: Exported) -> Profiled:
 
 
 def quality_failures(exported: Exported, axes: dict[str, Any]) -> dict[str, str]:
-    """Runtimes that cannot run the variant because it has no file for them (the .onnx export failed)."""
-    return {t.runtime: f"no .onnx: {exported.onnx_error}" for t in axes.values()
-            if t.runtime in ONNX_RUNTIMES and exported.onnx is None and exported.onnx_error}
+    """Runtimes that cannot run the variant because it has no file for them (its conversion failed)."""
+    return {t.runtime: f"no {fmt}: {exported.other_errors[fmt]}" for t in axes.values()
+            if (fmt := runtime(t.runtime).file_format) in exported.other_errors}
 
 
 def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported, quality: Quality,
@@ -482,7 +481,7 @@ def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported
            if profiled.axes or profiled.failed_axes else {}),
         **({t.TAG_NOTE: "\n".join(notes)} if notes else {}),
     })
-    files = [(exported.path, "model"), *([(exported.onnx, "model")] if exported.onnx is not None else []),
+    files = [(exported.path, "model"), *((path, "model") for path in exported.others.values()),
              (ctx.out_dir / "profile.json", "profile"),
              *((ctx.out_dir / f"profile-{name}.json", "profile") for name in profiled.axes),
              *((ctx.out_dir / f"profile-{name}-float-baseline.json", "profile") for name in profiled.axis_float_results),

@@ -11,11 +11,14 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from workbench.catalog import RUNTIMES
+
+#: short name -> pip distribution, for the version tags of every run (each runtime's from the catalogue)
 PACKAGES = {
     "tensorflow": "tensorflow",
     "tf_keras": "tf-keras",
     "tfmot": "tensorflow-model-optimization",
-    "litert": "ai-edge-litert",
+    **{r.name: r.package for r in RUNTIMES.values()},
     "mlflow": "mlflow",
     "numpy": "numpy",
     "papermill": "papermill",

@@ -8,38 +8,33 @@ runtime in its own fresh process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from workbench.catalog import display_name, runtime
 from workbench.errors import ModelFileError
 from workbench.tflite_model import TfliteModel, read_tflite
 
-RUNTIME_NAMES = {"litert": "LiteRT", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
 
-
-def predict_on(runtime: str, path: str | Path, x: np.ndarray, threads: int = 1) -> np.ndarray:
-    """Float outputs of the model at ``path`` on ``runtime`` for every sample of ``x`` (batch 1, as
+def predict_on(runtime_name: str, path: str | Path, x: np.ndarray, threads: int = 1) -> np.ndarray:
+    """Float outputs of the model at ``path`` on runtime ``runtime_name`` for every sample of ``x`` (batch 1, as
     deployed), shape (N, classes). Integer outputs are dequantized; inputs are quantized as the model says.
 
     Raises:
         ModelFileError: the runtime cannot load, compile or run the model (one line, naming the runtime).
     """
+    info = runtime(runtime_name)  # ValueError naming the known runtimes
     path = Path(path)
     x = np.asarray(x, dtype=np.float32)
     try:
-        if runtime == "litert":
-            return TfliteModel(read_tflite(path), num_threads=threads, source=str(path)).predict(x)
-        if runtime == "onnxruntime":
-            return _predict_onnxruntime(path, x, threads)
-        if runtime == "openvino":
-            return _predict_openvino(path, x, threads)
+        return PREDICT[info.name](path, x, threads)
     except ModelFileError:
         raise
     except Exception as exc:  # the runtimes raise their own types; the message is what matters
-        raise ModelFileError(f"{path.name}: {RUNTIME_NAMES[runtime]} cannot run it ({one_line(exc)})") from None
-    raise ValueError(f"unknown runtime '{runtime}'; known: {', '.join(RUNTIME_NAMES)}")
+        raise ModelFileError(f"{path.name}: {display_name(info.name)} cannot run it ({one_line(exc)})") from None
 
 
 def one_line(exc: BaseException) -> str:
@@ -48,6 +43,10 @@ def one_line(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
     useful = [ln for ln in lines if not ln.startswith("Exception from ")]
     return (useful[-1] if useful else lines[0] if lines else type(exc).__name__)[:300]
+
+
+def _predict_litert(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
+    return TfliteModel(read_tflite(path), num_threads=threads, source=str(path)).predict(x)
 
 
 def _predict_onnxruntime(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
@@ -98,3 +97,11 @@ def _predict_openvino(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
     out = compiled.output(0)
     y = np.concatenate([np.array(request.infer({0: x[i : i + 1]})[out]) for i in range(len(x))])
     return _dequantized(y, io_out) if path.suffix.lower() == ".tflite" else y.astype(np.float32)
+
+
+#: catalogue name -> (model file, float samples, threads) -> float outputs; a unit test checks it covers the catalogue
+PREDICT: dict[str, Callable[[Path, np.ndarray, int], np.ndarray]] = {
+    "litert": _predict_litert,
+    "onnxruntime": _predict_onnxruntime,
+    "openvino": _predict_openvino,
+}

@@ -1,9 +1,10 @@
 """One variant on several runtimes: the file each runtime runs, accuracy on each, the profile axes that
 change the runtime, and what the comparison says. Used by ``pipeline.py``; knows nothing of its context.
 
-LiteRT runs the ``.tflite``; OpenVINO compiles the same ``.tflite``; ONNX Runtime runs an ``.onnx``
-exported from the same Keras model (``workbench.convert.onnx``). What a runtime cannot convert or run is
-reported (a reason per runtime), never raised past the variant's own main target.
+Which file each runtime runs, and how it is made, is its catalogue record (``workbench.catalog.runtimes``);
+the file is made here by the producer of its format (``PRODUCERS``: the ``.onnx`` exported from the Keras
+model, ...). What a runtime cannot convert or run is reported (a reason per runtime), never raised past
+the variant's own main target.
 """
 
 from __future__ import annotations
@@ -15,34 +16,34 @@ from typing import Any
 
 import numpy as np
 
+from workbench.catalog import RUNTIMES, display_name, runtime
 from workbench.errors import ModelFileError, ProfileError
 from workbench.files import atomic_write, file_lock
 from workbench.profile import ProfileResult
-from workbench.runtime_model import RUNTIME_NAMES, predict_on
+from workbench.runtime_model import predict_on
 from workbench.spec import TargetSpec
 from workbench.tflite_model import accuracy, agreement, gzip_size
 
-#: the runtimes that read the .onnx file; the others read the .tflite
-ONNX_RUNTIMES = frozenset({"onnxruntime"})
 #: a variant "pays off" in speed only if its p50 is both outside the noise of float's and >= 5% lower
 MIN_SPEEDUP = 1.05
 
 
 @dataclass(frozen=True)
 class RuntimeFiles:
-    """The deployable files of one variant: the .tflite always, the .onnx when a target runs ONNX."""
+    """The deployable files of one variant: the .tflite always, and each other format a target runs."""
 
     tflite: Path
-    onnx: Path | None = None
-    onnx_error: str = ""  # why there is no .onnx (what tf2onnx or the quantizer said)
+    others: dict[str, Path] = field(default_factory=dict)  # file format (".onnx", ...) -> file
+    errors: dict[str, str] = field(default_factory=dict)  # file format -> why it could not be made
 
-    def for_runtime(self, runtime: str) -> Path:
-        """The file ``runtime`` runs. Raises ModelFileError when it could not be produced."""
-        if runtime not in ONNX_RUNTIMES:
+    def for_runtime(self, runtime_name: str) -> Path:
+        """The file ``runtime_name`` runs. Raises ModelFileError when it could not be produced."""
+        fmt = runtime(runtime_name).file_format
+        if fmt == ".tflite":
             return self.tflite
-        if self.onnx is None:
-            raise ModelFileError(f"no .onnx for {RUNTIME_NAMES[runtime]}: {self.onnx_error or 'not exported'}")
-        return self.onnx
+        if fmt not in self.others:
+            raise ModelFileError(f"no {fmt} for {display_name(runtime_name)}: {self.errors.get(fmt) or 'not made'}")
+        return self.others[fmt]
 
 
 @dataclass(frozen=True)
@@ -58,41 +59,79 @@ def runtimes_of(main: TargetSpec, axes: dict[str, TargetSpec]) -> list[str]:
     return list(dict.fromkeys([main.runtime, *(t.runtime for t in axes.values())]))
 
 
-def export_onnx(model: Any, mode: str, x_calib: np.ndarray, qat: bool, out_dir: Path,
-                required: bool) -> tuple[Path | None, str, tuple[str, ...]]:
-    """Write ``model.onnx`` for ``mode`` into ``out_dir``: (path, "", notes), or (None, reason, notes) when
-    tf2onnx or the quantizer cannot do it and ``required`` is False (else the error is raised)."""
+@dataclass(frozen=True)
+class Sources:
+    """What a runtime's file is made from: the variant's Keras model (loaded only by a producer that needs
+    it), quantization mode, calibration samples and QAT flag, and its .tflite."""
+
+    load_model: Callable[[], Any]
+    mode: str
+    tflite: Path
+    x_calib: np.ndarray | None = None
+    qat: bool = False
+    keep_float: bool = False
+
+
+def _onnx(src: Sources, out_path: Path) -> tuple[str, ...]:
+    """``model.onnx`` from the Keras model (tf2onnx; integer modes by ONNX Runtime's quantizer)."""
     from workbench.convert.onnx import ONNX_MODE_DOC, convert_onnx
 
-    try:
-        content = convert_onnx(model, mode, x_calib, qat=qat)
-    except Exception as exc:  # tf2onnx and the quantizer raise many types; the message is what matters
-        reason = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
-        if required:
-            raise ModelFileError(f"cannot export this variant to ONNX ({reason})") from None
-        return None, reason, (f"ONNX export failed, so ONNX Runtime cannot measure this variant: {reason}",)
-    path = out_dir / "model.onnx"
-    atomic_write(path, content)
-    notes = (f"ONNX {mode}: {ONNX_MODE_DOC[mode]}",) if mode == "int8_io" else ()
-    if qat:
+    atomic_write(out_path, convert_onnx(src.load_model(), src.mode, src.x_calib, qat=src.qat))
+    notes = (f"ONNX {src.mode}: {ONNX_MODE_DOC[src.mode]}",) if src.mode == "int8_io" else ()
+    if src.qat:
         notes = (*notes, "the QAT .onnx keeps float32 weights behind QuantizeLinear/DequantizeLinear pairs "
                          "(tf2onnx converts the fake-quant nodes, not the weights): it is not smaller than float")
-    return path, "", notes
+    if src.keep_float:
+        notes = (*notes, "keep_float applies to the .tflite only: the .onnx is plain int8")
+    return notes
 
 
-def baseline_file(baseline_dir: Path, tflite: Path, runtime: str, load_model: Callable[[], Any]) -> Path:
-    """The float baseline's file for ``runtime``: its .tflite, or a float .onnx converted once and cached
-    beside it (file-locked: parallel workers wait for one converter)."""
-    if runtime not in ONNX_RUNTIMES:
+#: file format -> (sources, the path to write) -> notes; raises when the format cannot be made. The
+#: formats made from the .tflite by a converter subprocess, or from the Keras model.
+PRODUCERS: dict[str, Callable[[Sources, Path], tuple[str, ...]]] = {
+    ".onnx": _onnx,
+}
+
+
+def formats_needed(runtimes: Iterable[str]) -> list[str]:
+    """The file formats (other than the .tflite) the given runtimes run, in order."""
+    return list(dict.fromkeys(f for f in (runtime(rt).file_format for rt in runtimes) if f != ".tflite"))
+
+
+def make_files(src: Sources, formats: Iterable[str], out_dir: Path,
+               required: str | None) -> tuple[dict[str, Path], dict[str, str], tuple[str, ...]]:
+    """Write ``model<format>`` into ``out_dir`` for each format: (files, errors, notes). A format that cannot
+    be made is an error and a note (ModelFileError when it is ``required``: the main target's)."""
+    files: dict[str, Path] = {}
+    errors: dict[str, str] = {}
+    notes: tuple[str, ...] = ()
+    for fmt in formats:
+        path = out_dir / f"model{fmt}"
+        try:
+            notes = (*notes, *PRODUCERS[fmt](src, path))
+            files[fmt] = path
+        except Exception as exc:  # converters raise many types; the message is what matters
+            reason = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
+            if fmt == required:
+                raise ModelFileError(f"cannot make the {fmt} file for this variant ({reason})") from None
+            errors[fmt] = reason
+            users = ", ".join(r.display for r in RUNTIMES.values() if r.file_format == fmt)
+            notes = (*notes, f"{fmt} conversion failed, so {users} cannot measure this variant: {reason}")
+    return files, errors, notes
+
+
+def baseline_file(baseline_dir: Path, tflite: Path, runtime_name: str, load_model: Callable[[], Any]) -> Path:
+    """The float baseline's file for ``runtime_name``: its .tflite, or a float file of the runtime's format
+    made once and cached beside it (file-locked: parallel workers wait for one converter)."""
+    fmt = runtime(runtime_name).file_format
+    if fmt == ".tflite":
         return tflite
-    path = baseline_dir / "float32.onnx"
+    path = baseline_dir / f"float32{fmt}"
     if path.exists():
         return path
-    with file_lock(baseline_dir / ".float32.onnx.lock"):
+    with file_lock(baseline_dir / f".float32{fmt}.lock"):
         if not path.exists():
-            from workbench.convert.onnx import convert_onnx
-
-            atomic_write(path, convert_onnx(load_model(), "float32"))
+            PRODUCERS[fmt](Sources(load_model, "float32", tflite), path)
     return path
 
 
@@ -101,18 +140,18 @@ def runtime_quality(files: RuntimeFiles, runtimes: Iterable[str], x_test: np.nda
     """Accuracy, its delta against the float baseline (points), agreement with the float model's top-1
     and the file's sizes, measured by running the test split on each runtime."""
     out, failed = {}, {}
-    for runtime in runtimes:
+    for name in runtimes:
         try:
-            path = files.for_runtime(runtime)
-            logits = predict_on(runtime, path, x_test)
+            path = files.for_runtime(name)
+            logits = predict_on(name, path, x_test)
         except ModelFileError as exc:
-            failed[runtime] = str(exc)
+            failed[name] = str(exc)
             continue
         acc = accuracy(logits, y_test)
         content = path.read_bytes()
-        out[runtime] = {"accuracy": acc, "accuracy_delta": (acc - baseline_accuracy) * 100.0,
-                        "agreement": agreement(logits, reference_top1), "size_bytes": float(len(content)),
-                        "size_gzip_bytes": float(gzip_size(content))}
+        out[name] = {"accuracy": acc, "accuracy_delta": (acc - baseline_accuracy) * 100.0,
+                     "agreement": agreement(logits, reference_top1), "size_bytes": float(len(content)),
+                     "size_gzip_bytes": float(gzip_size(content))}
     return RuntimeQuality(out, failed)
 
 

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from workbench.analysis.pareto import pareto_front, recommend, runtime_pairs, runtime_payoff
+from workbench.catalog import accelerators, runtime_names
 from workbench.errors import ModelFileError
 from workbench.profile.targets import check_model_file
 from workbench.spec import BaselineSpec, BudgetSpec, ExperimentSpec, TargetSpec, VariantSpec, variant_id
@@ -29,7 +30,8 @@ def test_default_runtime_keeps_every_existing_id():
     ({"runtime": "openvino", "kernels": "reference"}, "kernels: 'reference' is a LiteRT option; runtime openvino"),
     ({"runtime": "onnxruntime", "api": "compiled_model"}, "api: 'compiled_model' is a LiteRT option"),
     ({"accelerator": "gpu"}, "LiteRT's accelerators need api: compiled_model"),
-    ({"runtime": "tvm"}, "Input should be 'litert', 'onnxruntime' or 'openvino'"),
+    ({"runtime": "tvm"}, "unknown runtime 'tvm'; known: " + ", ".join(runtime_names())),
+    ({"accelerator": "tpu"}, "unknown accelerator 'tpu'; known: " + ", ".join(accelerators())),
 ])
 def test_bad_runtime_combinations_are_refused(fields, message):
     with pytest.raises(ValidationError, match=message):

@@ -15,7 +15,12 @@ from workbench.profile.request import ProfileRequest
 from workbench.profile.stats import LatencyStats, latency_stats
 
 _EXTERNAL = "external_peak_rss_mb"  # added by a local parent, never by the runner
-_RUNTIME_FACTS = ("providers", "inference_precision", "runtime_precisions")  # free-form, reported as written
+#: what the runner's protocol writes; every other key of its result is a runtime fact (ONNX Runtime's providers,
+#: OpenVINO's precisions, ...), free-form, reported as the backend wrote it: a new backend needs no edit here
+_PROTOCOL_KEYS = frozenset({
+    "request", "samples_ms", "init_ms", "loop_seconds", "throughput_ips", "memory_mb", "input_source_used", "runtime",
+    "tensorflow_imported", "device", "affinity", "startup_s", "peak_reset", "load", "ops", "op_count", "delegated_ops",
+    "fallback_ops", "ignored_options", "error", "traceback", _EXTERNAL, "stats", "metrics"})
 
 #: request fields recorded as ``profile.<name>`` params, in this order
 PARAM_FIELDS = ("accelerator", "threads", "xnnpack", "kernels", "api", "batch", "input_source", "warmup_runs", "min_runs",
@@ -165,7 +170,7 @@ def parse_result(raw: Any) -> ProfileResult:
         memory=MemoryPhases(mem.number("baseline"), mem.number("after_load"), mem.number("after_allocate"),
                             mem.number("peak"), mem.number("after_release")),
         ops=ops, ignored_options=ignored,
-        facts={k: top.data[k] for k in _RUNTIME_FACTS if k in top.data},
+        facts={k: v for k, v in top.data.items() if k not in _PROTOCOL_KEYS},
         load=_load(top.obj("load")) if load_expected or "load" in top.data else None,
         device=_device(dev), runtime=RuntimeInfo(rt.text("package"), rt.text("version"), rt.text("api")),
         input_source_used=top.text("input_source_used"), tensorflow_imported=top.flag("tensorflow_imported"),

@@ -4,7 +4,7 @@ It imports only the standard library, NumPy and ONE runtime: the caller's Tensor
 memory or steal cores. The protocol (warm-up, the timed loop, memory by phase, inputs, the load scenario,
 the device fingerprint, the JSON result) is here, once; what differs per runtime (load a model, feed it,
 run it, say what it did) is a small backend in ``runners/<runtime>.py`` beside this file, loaded by path
-(``runners/litert.py``, ``runners/onnxruntime.py``, ``runners/openvino.py``).
+(one per runtime of ``workbench.catalog.runtimes``; this script finds them by file).
 
 Usage: ``python runner.py REQUEST.json``; writes the JSON result to the request's ``output`` path
 (atomically), or to stdout when ``output`` is empty. Exit 0 on success, 1 on a reported error (the JSON
@@ -28,8 +28,9 @@ _T0 = time.perf_counter()
 REQUEST_FIELDS = ("model_path", "input_path", "output", "runtime", "accelerator", "threads", "api", "xnnpack",
                   "kernels", "batch", "input_source", "warmup_runs", "min_runs", "min_seconds", "max_runs",
                   "max_seconds", "cpu_pin", "clients", "load_seconds")
-RUNTIMES = ("litert", "onnxruntime", "openvino")
 BACKEND_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runners")
+#: the runtimes with a backend here: runners/<name>.py (a unit test checks they are the catalogue's runtimes)
+RUNTIMES = tuple(sorted(f[:-3] for f in os.listdir(BACKEND_DIR) if f.endswith(".py") and not f.startswith("_")))
 
 
 def _status_kb(field):

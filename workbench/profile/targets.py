@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.catalog import RUNTIMES, display_name
 from workbench.errors import ModelFileError, ProfileError
 from workbench.profile.request import ProfileRequest
 from workbench.profile.result import ProfileResult, parse_result
@@ -21,9 +22,8 @@ from workbench.spec import TargetSpec
 
 RUNNER = Path(__file__).with_name("runner.py")
 BACKENDS = RUNNER.with_name("runners")  # runners/<runtime>.py: what differs per runtime
-#: the model formats each runtime reads, by file suffix
-FORMATS = {"litert": (".tflite",), "onnxruntime": (".onnx",), "openvino": (".tflite", ".onnx")}
-_RUNTIME_NAMES = {"litert": "LiteRT", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
+#: the model formats each runtime reads, by file suffix (from the catalogue)
+FORMATS = {name: r.formats for name, r in RUNTIMES.items()}
 
 
 def _interpret_exit(source: str, code: int, result_text: str | None, stderr: str) -> dict[str, Any]:
@@ -181,16 +181,18 @@ def check_model_file(path: Path, runtime: str) -> None:
     """A cheap check that ``path`` is a model file ``runtime`` reads (before a child may crash on it).
 
     Raises:
-        ModelFileError: missing file, a format the runtime does not read, or not a .tflite / .onnx inside.
+        ModelFileError: missing or empty file, a format the runtime does not read, or not a .tflite / .onnx
+            inside.
     """
     from workbench.tflite_model import read_tflite
 
     suffixes, suffix = FORMATS[runtime], path.suffix.lower()
-    if suffix in (".tflite", ".onnx") and suffix not in suffixes:
+    if any(suffix in fmts for fmts in FORMATS.values()) and suffix not in suffixes:
         others = [rt for rt, fmts in FORMATS.items() if suffix in fmts]
-        raise ModelFileError(f"{path}: {_RUNTIME_NAMES[runtime]} runs {' and '.join(suffixes)} files, not {suffix}; "
+        raise ModelFileError(f"{path}: {display_name(runtime)} runs {' and '.join(suffixes)} files, not {suffix}; "
                              f"profile it with --runtime {' or '.join(others)}")
-    if suffix == ".tflite" or (suffix != ".onnx" and ".tflite" in suffixes):  # no known suffix: by content
+    kind = suffix if suffix in suffixes else suffixes[0]  # no known suffix: by content, as the runtime's own format
+    if kind == ".tflite":
         read_tflite(path)
         return
     try:
@@ -198,6 +200,8 @@ def check_model_file(path: Path, runtime: str) -> None:
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, expected an .onnx file") from None
-    if len(head) < 2 or head[0] != 0x08:  # an ONNX ModelProto starts with its ir_version field (tag 1, varint)
+        raise ModelFileError(f"{path}: is a directory, expected a {' or '.join(suffixes)} file") from None
+    if kind == ".onnx" and (len(head) < 2 or head[0] != 0x08):  # a ModelProto starts with ir_version (tag 1)
         raise ModelFileError(f"{path}: not an ONNX model (no ModelProto header)")
+    if not head:  # other formats: the runtime's own loader says what is wrong
+        raise ModelFileError(f"{path}: is empty")

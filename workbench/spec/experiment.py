@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from workbench.catalog.runtimes import RUNTIMES as RUNTIMES_INFO
+from workbench.catalog.runtimes import accelerators, runtime, runtime_names
 from workbench.errors import SpecError
 from workbench.spec.matrix import count_matrix, expand_matrix
 from workbench.spec.steps import StepSpec
@@ -53,15 +56,22 @@ class BaselineSpec(Spec):
     training: TrainingSpec = TrainingSpec()
 
 
-Runtime = Literal["litert", "onnxruntime", "openvino"]
-RUNTIMES: tuple[str, ...] = Runtime.__args__  # type: ignore[attr-defined]
-Accelerator = Literal["cpu", "gpu", "npu", "cuda", "tensorrt"]
-#: the accelerators each runtime offers (LiteRT's compiled-model accelerators, ONNX Runtime's execution
-#: providers, OpenVINO's devices); none but "cpu" has hardware on the reference machine
-ACCELERATORS: dict[str, tuple[str, ...]] = {"litert": ("cpu", "gpu", "npu"), "onnxruntime": ("cpu", "cuda", "tensorrt"),
-                                            "openvino": ("cpu", "gpu", "npu")}
-#: options only LiteRT has, with their defaults: another runtime refuses a non-default value
-LITERT_ONLY = {"api": "interpreter", "kernels": "optimized"}
+def _known_runtime(name: str) -> str:
+    runtime(name)  # ValueError naming the known runtimes
+    return name
+
+
+def _known_accelerator(name: str) -> str:
+    if name not in accelerators():
+        raise ValueError(f"unknown accelerator '{name}'; known: {', '.join(accelerators())}")
+    return name
+
+
+#: a runtime of the catalogue (workbench.catalog.runtimes): litert, onnxruntime, openvino, ...
+Runtime = Annotated[str, AfterValidator(_known_runtime)]
+RUNTIMES: tuple[str, ...] = runtime_names()
+#: an accelerator some runtime offers; which runtime offers which is each catalogue record's ``accelerators``
+Accelerator = Annotated[str, AfterValidator(_known_accelerator)]
 
 
 class TargetSpec(Spec):
@@ -69,8 +79,8 @@ class TargetSpec(Spec):
 
     name: str = "local"
     host: str | None = Field(default=None, description="user@host for an SSH target; None = this machine")
-    runtime: Runtime = "litert"  # litert runs the .tflite; onnxruntime the .onnx; openvino compiles the .tflite
-    accelerator: Accelerator = "cpu"  # see ACCELERATORS
+    runtime: Runtime = "litert"  # what each runs: workbench.catalog.runtimes
+    accelerator: Accelerator = "cpu"  # each runtime's own: its catalogue record
     threads: Annotated[int, Field(ge=1, le=256)] = 1
     api: Literal["interpreter", "compiled_model"] = "interpreter"
     xnnpack: bool = True
@@ -95,13 +105,15 @@ class TargetSpec(Spec):
             raise ValueError(f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})")
         if self.max_seconds < self.min_seconds:
             raise ValueError(f"max_seconds ({self.max_seconds}) must be >= min_seconds ({self.min_seconds})")
-        if self.accelerator not in ACCELERATORS[self.runtime]:
+        info = runtime(self.runtime)
+        if self.accelerator not in info.accelerators:
             raise ValueError(f"accelerator '{self.accelerator}' is not one of {self.runtime}'s: "
-                             f"{', '.join(ACCELERATORS[self.runtime])}")
-        for key, default in LITERT_ONLY.items():
-            if self.runtime != "litert" and getattr(self, key) != default:
-                raise ValueError(f"{key}: '{getattr(self, key)}' is a LiteRT option; runtime {self.runtime} "
-                                 f"takes only {key}: {default}")
+                             f"{', '.join(info.accelerators)}")
+        for other in RUNTIMES_INFO.values():
+            for key, default in other.own_options.items():
+                if other.name != self.runtime and getattr(self, key) != default:
+                    raise ValueError(f"{key}: '{getattr(self, key)}' is a {other.display} option; runtime "
+                                     f"{self.runtime} takes only {key}: {default}")
         if self.runtime == "litert" and self.accelerator != "cpu" and self.api != "compiled_model":
             raise ValueError(f"accelerator '{self.accelerator}': LiteRT's accelerators need api: compiled_model")
         return self

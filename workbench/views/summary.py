@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.analysis.pareto import budget_violations
+from workbench.catalog import display_name
 from workbench.catalog.metrics import fmt_bytes, fmt_ms
 from workbench.spec import ExperimentSpec
 
@@ -35,8 +36,7 @@ def fmt_budgets(spec: ExperimentSpec) -> str:
 def target_words(spec: ExperimentSpec) -> str:
     """Where the latency was measured, e.g. ``LiteRT, 1 thread, XNNPACK``."""
     t = spec.target
-    runtime = {"litert": "LiteRT", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}.get(t.runtime, t.runtime)
-    parts = [runtime, f"{t.threads} thread{'s' if t.threads != 1 else ''}"]
+    parts = [display_name(t.runtime), f"{t.threads} thread{'s' if t.threads != 1 else ''}"]
     if t.runtime == "litert":
         parts.append("XNNPACK" if t.xnnpack else "no XNNPACK")
     if t.accelerator != "cpu":

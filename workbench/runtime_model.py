@@ -99,9 +99,37 @@ def _predict_openvino(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
     return _dequantized(y, io_out) if path.suffix.lower() == ".tflite" else y.astype(np.float32)
 
 
+def _feedable(tensor: Any) -> bool:
+    """Whether MNN's Python API can hand over this tensor's data (it cannot for int8)."""
+    try:
+        return tensor.getNumpyData() is not None
+    except (SystemError, TypeError):
+        return False
+
+
+def _predict_mnn(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
+    import MNN
+
+    interpreter = MNN.Interpreter(str(path))
+    session = interpreter.createSession({"backend": "CPU", "numThread": threads, "precision": "normal"})
+    inp, out = interpreter.getSessionInput(session), interpreter.getSessionOutput(session)
+    if not _feedable(inp):
+        raise ValueError("its input has a type MNN's Python API cannot feed (integer I/O)")
+    in_dim, out_dim = inp.getDimensionType(), out.getDimensionType()
+    ys = []
+    for i in range(len(x)):
+        inp.copyFrom(MNN.Tensor(x[i : i + 1].shape, MNN.Halide_Type_Float, np.ascontiguousarray(x[i : i + 1]), in_dim))
+        interpreter.runSession(session)
+        host = MNN.Tensor(out.getShape(), MNN.Halide_Type_Float, np.zeros(out.getShape(), np.float32), out_dim)
+        out.copyToHostTensor(host)
+        ys.append(np.array(host.getNumpyData(), dtype=np.float32).reshape(1, -1))
+    return np.concatenate(ys)
+
+
 #: catalogue name -> (model file, float samples, threads) -> float outputs; a unit test checks it covers the catalogue
 PREDICT: dict[str, Callable[[Path, np.ndarray, int], np.ndarray]] = {
     "litert": _predict_litert,
     "onnxruntime": _predict_onnxruntime,
     "openvino": _predict_openvino,
+    "mnn": _predict_mnn,
 }

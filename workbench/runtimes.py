@@ -86,10 +86,19 @@ def _onnx(src: Sources, out_path: Path) -> tuple[str, ...]:
     return notes
 
 
+def _mnn(src: Sources, out_path: Path) -> tuple[str, ...]:
+    """``model.mnn`` from the .tflite, by MNN's own converter in a subprocess."""
+    from workbench.convert.mnn import convert_mnn
+
+    convert_mnn(src.tflite, out_path)
+    return ()
+
+
 #: file format -> (sources, the path to write) -> notes; raises when the format cannot be made. The
 #: formats made from the .tflite by a converter subprocess, or from the Keras model.
 PRODUCERS: dict[str, Callable[[Sources, Path], tuple[str, ...]]] = {
     ".onnx": _onnx,
+    ".mnn": _mnn,
 }
 
 

@@ -56,6 +56,10 @@ RUNTIMES: dict[str, RuntimeInfo] = {r.name: r for r in (
         how="the variant's .tflite, compiled by OpenVINO", package="openvino", also_reads=(".onnx",),
         description="Intel's OpenVINO: compiles the .tflite (or an .onnx) for the CPU, bf16 where the CPU has it",
         accelerators=("cpu", "gpu", "npu")),  # devices
+    RuntimeInfo(
+        name="mnn", display="MNN", file_format=".mnn", made_from="tflite",
+        how="model.mnn converted from the variant's .tflite by MNN's own converter (MNNConvert)", package="mnn",
+        description="Alibaba's MNN mobile inference engine: session API on its CPU backend, precision normal"),
 )}
 
 

@@ -86,7 +86,8 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 @click.option("--force", is_flag=True, help="Re-run variants that already have a FINISHED run.")
 @click.option("--only", multiple=True, help="Run only this variant (repeatable).")
 @click.option("--compare-to", default=None, metavar="previous|SWEEP_ID",
-              help="Compare with the previous successful sweep (or a sweep id); exit 3 on regressions.")
+              help="Compare with the previous successful sweep (or a sweep id) and print one line saying what "
+                   "was compared; exit 3 on regressions, 4 when no variant id matched that sweep's.")
 @click.option("--since", default=None, metavar="DURATION",
               help="Skip only variants FINISHED within DURATION (e.g. 20h, 90m): nightly re-measures, yet a "
                    "re-run after a crash skips what tonight already did.")
@@ -122,6 +123,9 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
         click.echo(f"RE-MEASURED {name}: {why}")
     for r in result.failed:
         click.echo(f"FAILED {r['variant']}: {r['reason']}")
+    if result.comparison:
+        click.echo(("\n" if result.compared_nothing else "") + f"Nightly comparison: {result.comparison}",
+                   err=result.compared_nothing)
     for reg in result.regressions:
         click.echo(f"REGRESSION {reg['variant']}: {reg['what']}")
     if result.dashboard:

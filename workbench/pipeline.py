@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from workbench.analysis.significance import accuracy_metrics
 from workbench.baseline import Baseline, ensure_baseline
 from workbench.catalog import display_name, runtime
 from workbench.data import Dataset, load_dataset
@@ -30,6 +31,8 @@ from workbench.model_files import model_fingerprint, sha256_file
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.profile import ProfileResult, profile_model
+from workbench.profile.paired import Paired, measure_rounds
+from workbench.profile.stats import Ratio
 from workbench.runtimes import (
     RuntimeFiles,
     Sources,
@@ -128,7 +131,7 @@ class Quality:
 
 @dataclass(frozen=True)
 class Profiled:
-    """The variant's profile, the extra profile axes, and the float baseline measured beside it."""
+    """The variant's profile, the extra profile axes, and the float baseline measured beside it (same rounds)."""
 
     result: ProfileResult
     axes: dict[str, ProfileResult]
@@ -138,6 +141,9 @@ class Profiled:
     notes: tuple[str, ...] = ()
     failed_axes: dict[str, str] = field(default_factory=dict)  # axis name -> why it could not be measured
     axis_float_results: dict[str, ProfileResult] = field(default_factory=dict)  # float beside each runtime axis
+    speedup: Ratio | None = None  # float p50 / variant p50 per round, with its interval (None: the reference)
+    axis_speedups: dict[str, Ratio] = field(default_factory=dict)  # the same per runtime axis
+    rounds: int = 1  # interleaved profiling rounds
 
 
 def parse_variant_json(text: str) -> VariantSpec:
@@ -331,6 +337,9 @@ def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: ChainR
         "max_unique_per_channel": float(max_unique_per_channel(kernels)),
         "params_before": float(compressed.params_before),
         "params_after": float(compressed.params_after),
+        # how sure the accuracy is (Wilson over the test split) and whether its change against float is real
+        # (McNemar on per-sample correctness against the float model's top-1, same samples)
+        **accuracy_metrics(np.argmax(logits, axis=1), ctx.baseline.top1, ctx.dataset.y_test),
     }
     facts = {"io_types": {"input": m.inputs[0].dtype, "output": m.outputs[0].dtype}, "ops": sorted(set(m.op_names()))}
     notes: tuple[str, ...] = ()
@@ -393,25 +402,30 @@ def _measure(ctx: VariantContext, tflite: Path, target: Any) -> ProfileResult:
 
 
 def profile_variant(ctx: VariantContext, exported: Exported) -> Profiled:
-    """Latency and memory on the target, in a fresh process; the raw results are saved as JSON.
+    """Latency and memory on the target, in fresh processes; the raw results are saved as JSON.
     Also says plainly when the variant is not faster than float here, or when ops left the delegate.
 
-    The float baseline is profiled right before the variant, under the same lock, so both numbers see
-    the same machine state (a cached baseline profile taken under other load would bias the comparison).
+    The variant and the float baseline are profiled in ``rounds`` interleaved rounds (A B, B A, ...: each a
+    fresh process with 1/R of the timing budget) under one lock hold, so the speed-up is a ratio measured
+    side by side with an interval over rounds, and the float figures quoted beside the variant are these.
     """
     target = ctx.experiment.target_for(ctx.variant)
     reference = ctx.planned.role == "baseline"
     axis_targets = ctx.experiment.profile_targets(ctx.variant)
     files = exported.files
+    rounds = ctx.experiment.rounds
+
+    def measure(path: Path, t: Any) -> ProfileResult:
+        return _measure(ctx, path, t)
+
     # one lock hold: parallel sweep workers never profile at the same time (shared cores and caches)
     with file_lock(ctx.work_dir / "locks" / "profile.lock"):
-        base_result = None if reference else _measure(ctx, _float_file(ctx, target.runtime), target)
-        result = _measure(ctx, files.for_runtime(target.runtime), target)
+        main = measure_rounds(measure, files.for_runtime(target.runtime),
+                              None if reference else _float_file(ctx, target.runtime), target, rounds)
         # the experiment's extra `profiles` (runtime, threads, XNNPACK, kernels, API, batch, ...) on this variant
-        measured = profile_axes(lambda path, t: _measure(ctx, path, t), files, target.runtime, axis_targets,
-                                quality_failures(exported, axis_targets), None if reference else
-                                (lambda rt: _float_file(ctx, rt)))
-    axes = measured.results
+        measured = profile_axes(measure, files, target.runtime, axis_targets, quality_failures(exported, axis_targets),
+                                None if reference else (lambda rt: _float_file(ctx, rt)), rounds)
+    result, axes = main.subject, measured.results
     atomic_write(ctx.out_dir / "profile.json", result.to_json())
     for name, axis in axes.items():
         atomic_write(ctx.out_dir / f"profile-{name}.json", axis.to_json())
@@ -426,19 +440,27 @@ def profile_variant(ctx: VariantContext, exported: Exported) -> Profiled:
     if fallback and target.xnnpack and target.kernels == "optimized":
         notes.append(f"{len(fallback)} op(s) ran on LiteRT's builtin kernels, not the XNNPACK delegate: "
                      f"{', '.join(sorted(set(fallback)))}")
-    main_verdict = None if base_result is None else verdict(result, base_result)
-    notes += runtime_notes(target, main_verdict, axis_targets, measured, [result, *axes.values()],
+    notes += runtime_notes(target, main.speedup, axis_targets, measured, [result, *axes.values()],
                            ctx.variant.quantization)
-    if base_result is None:
-        return Profiled(result, axes, None, "reference", 1.0, tuple(notes), measured.failed)
-    atomic_write(ctx.out_dir / "profile-float-baseline.json", base_result.to_json())
-    base = base_result.latency
-    paid_off, speedup = verdict(result, base_result)
+    if main.reference is None or main.speedup is None:
+        return Profiled(result, axes, None, "reference", 1.0, tuple(notes), measured.failed, rounds=rounds)
+    atomic_write(ctx.out_dir / "profile-float-baseline.json", main.reference.to_json())
+    paid_off, word = verdict(main.speedup)
     if not paid_off:
-        notes.append(f"not faster than float32 on this target: p50 {lat.p50:.4f} ms vs {base.p50:.4f} ms "
-                     f"(x{speedup:.2f})")
-    return Profiled(result, axes, base_result, str(paid_off).lower(), speedup, tuple(notes), measured.failed,
-                    measured.float_results)
+        notes.append(f"{word} against float32 on this target: {side_by_side(main)}")
+    return Profiled(result, axes, main.reference, str(paid_off).lower(), main.speedup.value, tuple(notes),
+                    measured.failed, measured.float_results, main.speedup, measured.speedups, rounds)
+
+
+def side_by_side(paired: Paired) -> str:
+    """"p50 3.30 ms vs float32 7.20 ms measured side by side (x2.18, 95% interval 2.05-2.31 over 5 rounds)"."""
+    sub, ref, s = paired.subject.latency, paired.reference, paired.speedup
+    if ref is None or s is None:
+        return f"p50 {sub.p50:.4g} ms"
+    interval = (f", 95% interval {s.ci_low:.2f}-{s.ci_high:.2f} over {s.rounds} rounds" if s.ci_low == s.ci_low
+                else f", {s.rounds} round")
+    return (f"p50 {sub.p50:.4g} ms vs float32 {ref.latency.p50:.4g} ms measured side by side "
+            f"(x{s.value:.2f}{interval})")
 
 
 def quality_failures(exported: Exported, axes: dict[str, Any]) -> dict[str, str]:
@@ -452,10 +474,15 @@ def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported
     """Log metrics, the .tflite, profile JSON and a LoggedModel; end the run if this context created it."""
     prof = profiled.result
     metrics = {**quality.metrics, **prof.metrics(), "speedup_vs_float": float(profiled.speedup_vs_float)}
+    if profiled.speedup is not None:  # the float figures measured in the same rounds, beside the variant's
+        metrics.update(profiled.speedup.metrics())
+        if profiled.float_result is not None:
+            metrics["float_latency_ms_p50"] = profiled.float_result.latency.p50
     for name, extra in profiled.axes.items():
         metrics.update({f"{k}.{name}": v for k, v in extra.metrics().items()})
-    for name, base in profiled.axis_float_results.items():
-        metrics[f"speedup_vs_float.{name}"] = verdict(profiled.axes[name], base)[1]
+    for name, ratio in profiled.axis_speedups.items():
+        metrics.update(ratio.metrics(suffix=f".{name}"))
+        metrics[f"float_latency_ms_p50.{name}"] = profiled.axis_float_results[name].latency.p50
     notes = [*ctx.baseline.notes, *compressed.notes, *exported.notes, *quality.notes, *profiled.notes]
     model_sha256 = _same_file(exported)  # the file evaluated and profiled above, byte for byte
     summary = {"variant": ctx.variant.name, "variant_id": ctx.variant_id, "technique": ctx.variant.technique,
@@ -468,7 +495,7 @@ def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported
 
     tr = ctx.tracker
     axis_params = {f"{name}.{k}": v for name, extra in profiled.axes.items() for k, v in extra.params().items()}
-    tr.log(ctx.run_id, params={**prof.params(), **axis_params}, metrics=metrics, tags={
+    tr.log(ctx.run_id, params={**prof.params(), **axis_params, "profile.rounds": profiled.rounds}, metrics=metrics, tags={
         t.TAG_NOISY: str(prof.latency.noisy).lower(),
         t.TAG_PAID_OFF: profiled.paid_off,
         t.TAG_FALLBACK_OPS: ",".join(prof.ops.fallback) or "none",

@@ -20,12 +20,11 @@ from workbench.catalog import RUNTIMES, display_name, runtime
 from workbench.errors import ModelFileError, ProfileError
 from workbench.files import atomic_write, file_lock
 from workbench.profile import ProfileResult
+from workbench.profile.paired import Measure, measure_rounds
+from workbench.profile.stats import Ratio, payoff
 from workbench.runtime_model import predict_on
 from workbench.spec import TargetSpec
 from workbench.tflite_model import accuracy, agreement, gzip_size
-
-#: a variant "pays off" in speed only if its p50 is both outside the noise of float's and >= 5% lower
-MIN_SPEEDUP = 1.05
 
 
 @dataclass(frozen=True)
@@ -171,56 +170,66 @@ def axis_metrics(quality: RuntimeQuality, main_runtime: str, axes: dict[str, Tar
             for k, v in quality.metrics.get(t.runtime, {}).items()}
 
 
-def verdict(result: ProfileResult, base: ProfileResult) -> tuple[bool, float]:
-    """(paid off, speedup): faster than float beyond both p50 confidence intervals and by >= 5%."""
-    lat, ref = result.latency, base.latency
-    speedup = ref.p50 / lat.p50
-    return bool(lat.p50_ci_high < ref.p50_ci_low and speedup >= MIN_SPEEDUP), speedup
+def verdict(speedup: Ratio) -> tuple[bool, str]:
+    """(paid off, in words) for a side-by-side speed-up: ``stats.payoff`` is the one definition."""
+    word = payoff(speedup.value, speedup.ci_low, speedup.ci_high)
+    return word == "pays off", word
 
 
 @dataclass(frozen=True)
 class AxesProfile:
-    """The extra profile axes: results, the float baseline beside each runtime axis, and the failures."""
+    """The extra profile axes: results, the float baseline beside each runtime axis (from the same interleaved
+    rounds), the speed-up per runtime axis, and the failures."""
 
     results: dict[str, ProfileResult] = field(default_factory=dict)
     float_results: dict[str, ProfileResult] = field(default_factory=dict)  # runtime axes only
     failed: dict[str, str] = field(default_factory=dict)
+    speedups: dict[str, Ratio] = field(default_factory=dict)  # runtime axes only
 
 
-def profile_axes(measure: Callable[[Path, TargetSpec], ProfileResult], files: RuntimeFiles, main_runtime: str,
-                 axes: dict[str, TargetSpec], failed_runtimes: dict[str, str],
-                 float_file: Callable[[str], Path] | None) -> AxesProfile:
-    """Profile every axis (call with the profiling lock held). An axis whose runtime could not run the
-    variant, or whose runner fails, is recorded FAILED with the reason. With ``float_file`` the float
-    baseline is profiled beside every axis that changes the runtime (the pay-off check per runtime)."""
+def profile_axes(measure: Measure, files: RuntimeFiles, main_runtime: str, axes: dict[str, TargetSpec],
+                 failed_runtimes: dict[str, str], float_file: Callable[[str], Path] | None,
+                 rounds: int = 1) -> AxesProfile:
+    """Profile every axis in ``rounds`` rounds (call with the profiling lock held). An axis whose runtime could
+    not run the variant, or whose runner fails, is recorded FAILED with the reason. With ``float_file`` the
+    float baseline is interleaved with the variant on every axis that changes the runtime (A B / B A per
+    round: the pay-off check per runtime)."""
     out = AxesProfile()
     for name, target in axes.items():
         if target.runtime in failed_runtimes:
             out.failed[name] = failed_runtimes[target.runtime]
             continue
         try:
-            if float_file is not None and target.runtime != main_runtime:
-                out.float_results[name] = measure(float_file(target.runtime), target)
-            out.results[name] = measure(files.for_runtime(target.runtime), target)
+            ref = float_file(target.runtime) if float_file is not None and target.runtime != main_runtime else None
+            paired = measure_rounds(measure, files.for_runtime(target.runtime), ref, target, rounds)
         except (ProfileError, ModelFileError) as exc:
             out.failed[name] = str(exc)
-            out.float_results.pop(name, None)
+            continue
+        out.results[name] = paired.subject
+        if paired.reference is not None and paired.speedup is not None:
+            out.float_results[name], out.speedups[name] = paired.reference, paired.speedup
     return out
 
 
-def runtime_notes(main: TargetSpec, main_verdict: tuple[bool, float] | None, axes: dict[str, TargetSpec],
+def _speedup_words(runtime: str, s: Ratio) -> str:
+    interval = f", {s.ci_low:.2f}-{s.ci_high:.2f}" if s.ci_low == s.ci_low else ""
+    return f"{runtime} (x{s.value:.2f}{interval})"
+
+
+def runtime_notes(main: TargetSpec, main_speedup: Ratio | None, axes: dict[str, TargetSpec],
                   profiled: AxesProfile, results: Iterable[ProfileResult], quantization: str) -> list[str]:
     """What the comparison across runtimes says: failed axes, a variant that pays off on one runtime and
-    not another, and a float model that OpenVINO computed in reduced precision."""
+    not another (speed-ups with their intervals over rounds), and a float model that OpenVINO computed in
+    reduced precision."""
     notes = [f"profile axis '{name}' ({axes[name].runtime}) FAILED: {why}" for name, why in profiled.failed.items()]
-    verdicts = {main.runtime: main_verdict} if main_verdict is not None else {}
-    for name, base in profiled.float_results.items():
-        verdicts.setdefault(axes[name].runtime, verdict(profiled.results[name], base))
-    paid = [f"{rt} (x{s:.2f})" for rt, (ok, s) in verdicts.items() if ok]
-    unpaid = [f"{rt} (x{s:.2f})" for rt, (ok, s) in verdicts.items() if not ok]
+    speedups = {main.runtime: main_speedup} if main_speedup is not None else {}
+    for name, ratio in profiled.speedups.items():
+        speedups.setdefault(axes[name].runtime, ratio)
+    paid = [_speedup_words(rt, s) for rt, s in speedups.items() if verdict(s)[0]]
+    unpaid = [_speedup_words(rt, s) for rt, s in speedups.items() if not verdict(s)[0]]
     if paid and unpaid:
         notes.append(f"pays off on {', '.join(paid)} but not on {', '.join(unpaid)} (speed-up over float32 on "
-                     "the same runtime)")
+                     "the same runtime, measured side by side; 95% interval over rounds)")
     precisions = {r.facts.get("inference_precision") for r in results if r.runtime.package == "openvino"}
     low = sorted(p for p in precisions if p and p != "f32")
     if low and quantization in ("float32", "float16"):

@@ -1,6 +1,9 @@
 """Regression rules of the nightly comparison (pure)."""
 
-from workbench.run.compare import regressions_between
+import pytest
+
+from workbench.analysis.regressions import Comparison, comparison_line, regressions_between
+from workbench.profile.stats import ratio_of_rounds
 from workbench.spec import RegressionSpec
 
 RULES = RegressionSpec(max_accuracy_drop_pts=0.5, min_latency_rise=0.05, max_size_change=0.0)
@@ -18,13 +21,49 @@ def test_accuracy_drop_beyond_threshold():
     assert regressions_between({**BASE, "accuracy": 0.976}, BASE, RULES) == []
 
 
-def test_latency_rise_must_beat_noise_and_floor():
-    assert regressions_between({**BASE, "latency_ms_p50": 1.04}, BASE, RULES) == []  # under the 5% floor
-    noisy = {**BASE, "latency_ms_p50": 1.2, "latency_ms_p50_ci_low": 0.8, "latency_ms_p50_ci_high": 1.6}
-    assert regressions_between(noisy, BASE, RULES) == []  # within the profiles' own noise
-    found = regressions_between({**BASE, "latency_ms_p50": 1.2, "latency_ms_p50_ci_low": 1.19,
-                                 "latency_ms_p50_ci_high": 1.21}, BASE, RULES)
-    assert len(found) == 1 and "latency p50 up 20.0%" in found[0]
+def test_latency_is_judged_only_side_by_side():
+    far_apart = {**BASE, "latency_ms_p50": 2.0, "latency_ms_p50_ci_low": 1.99, "latency_ms_p50_ci_high": 2.01}
+    assert regressions_between(far_apart, BASE, RULES) == []  # two p50s a day apart: not a measurement
+    within_noise = ratio_of_rounds([1.0, 1.1, 0.9, 1.0, 1.05], [1.05, 1.0, 1.0, 1.1, 1.0])
+    assert regressions_between(dict(BASE), BASE, RULES, within_noise) == []
+    slower = ratio_of_rounds([1.0, 1.0, 1.01, 0.99, 1.0], [1.2, 1.21, 1.2, 1.19, 1.2])  # tonight 20% slower
+    found = regressions_between(dict(BASE), BASE, RULES, slower)
+    assert len(found) == 1 and found[0].startswith("latency p50 up 20.0% against last night's file measured side by side")
+    small = ratio_of_rounds([1.0] * 5, [1.03] * 5)  # 3% slower, under the 5% floor
+    assert regressions_between(dict(BASE), BASE, RULES, small) == []
+
+
+def test_comparison_line_says_what_was_compared():
+    c = Comparison("20261129T023000Z-abc123", "2026-11-29 02:30", 4, compared=["float32", "int8", "int8_io"],
+                   unmatched=["dynamic"], same_file=["float32"], remeasured=["int8"],
+                   not_remeasured={"int8_io": "last night's file could not be fetched (MlflowException)"},
+                   regressions=[{"variant": "int8", "what": "latency p50 up 20.0%"}])
+    line = comparison_line(c)
+    assert line.startswith("compared 3 of 4 variants with sweep 20261129T023000Z-abc123 (started 2026-11-29 02:30): "
+                           "1 regression; no match last night: dynamic; same file as last night, latency a tie: "
+                           "float32")
+    assert "latency NOT compared (int8_io: last night's file could not be fetched" in line
+    assert not c.matched_nothing
+
+
+def test_matching_nothing_is_a_loud_warning():
+    c = Comparison("20261129T023000Z-abc123", "2026-11-29 02:30", 2, unmatched=["float32", "int8"])
+    assert c.matched_nothing
+    assert comparison_line(c).startswith("WARNING: compared 0 of 2 variants with sweep 20261129T023000Z-abc123 "
+                                         "(started 2026-11-29 02:30): 0 regressions: no variant id matched")
+    first_night = Comparison("", "", 2)
+    assert not first_night.matched_nothing
+    assert comparison_line(first_night) == "compared 0 of 2 variants: no previous successful sweep to compare with"
+
+
+@pytest.mark.parametrize("failed,regressions,nothing,code", [(True, True, True, 1), (False, True, False, 3),
+                                                              (False, False, True, 4), (False, False, False, 0)])
+def test_sweep_exit_status_for_a_comparison_that_matched_nothing(failed, regressions, nothing, code):
+    from workbench.run.sweep import SweepResult
+
+    r = SweepResult("e", "1", "s", "p", "", rows=[{"status": "FAILED"}] if failed else [],
+                    regressions=[{"variant": "x", "what": "y"}] if regressions else [], compared_nothing=nothing)
+    assert r.exit_code == code
 
 
 def test_size_change_reported():

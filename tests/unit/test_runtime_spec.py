@@ -97,7 +97,7 @@ def test_pairs_are_what_the_front_and_the_recommendation_see():
     rows = [_row("float32", 0.98, 3.0, ort={"accuracy": 0.98, "latency_ms_p50": 2.0}),
             _row("int8", 0.97, 1.5, ort={"accuracy": 0.97, "latency_ms_p50": 2.5, "speedup_vs_float": 0.8},
                  ov=None)]
-    rows[1]["speedup_vs_float"] = 2.0
+    rows[1].update(speedup_vs_float=2.0, speedup_vs_float_ci_low=1.9, speedup_vs_float_ci_high=2.1)
     pairs = runtime_pairs(rows, "litert", {"ort": "onnxruntime", "ov": "openvino"})
     names = [p["variant"] for p in pairs]
     assert names == ["float32 @ litert", "float32 @ onnxruntime", "float32 @ openvino",
@@ -108,7 +108,7 @@ def test_pairs_are_what_the_front_and_the_recommendation_see():
     assert set(pareto_front(ok)) == {"float32 @ onnxruntime", "int8 @ litert"}  # float32 @ litert is dominated
     best, _ = recommend(ok, BudgetSpec(max_latency_ms=2.2))
     assert best is not None and best["variant"] == "float32 @ onnxruntime" and best["run_id"] == "run-float32"
-    assert runtime_payoff(pairs) == ["int8: pays off on litert (x2.00), not on onnxruntime (x0.80)"]
+    assert runtime_payoff(pairs) == ["int8: pays off on litert (x2.00, 1.90-2.10), not on onnxruntime (x0.80)"]
 
 
 def _profile(p50_ms: float, runtime: str = "litert", precision: str = ""):
@@ -133,6 +133,7 @@ def _profile(p50_ms: float, runtime: str = "litert", precision: str = ""):
 
 
 def test_runtime_notes_say_what_failed_and_where_a_variant_pays_off():
+    from workbench.profile.stats import ratio_of_rounds
     from workbench.runtimes import AxesProfile, runtime_notes, verdict
 
     main = TargetSpec()
@@ -140,13 +141,17 @@ def test_runtime_notes_say_what_failed_and_where_a_variant_pays_off():
             "trt": TargetSpec(runtime="onnxruntime", accelerator="tensorrt")}
     measured = AxesProfile(results={"ort": _profile(2.0, "onnxruntime"), "ov": _profile(1.0, "openvino", "bf16")},
                            float_results={"ort": _profile(1.8, "onnxruntime"), "ov": _profile(2.0, "openvino")},
-                           failed={"trt": "no TensorrtExecutionProvider"})
-    main_verdict = verdict(_profile(1.0), _profile(3.0))
-    assert main_verdict == (True, pytest.approx(3.0))
-    notes = runtime_notes(main, main_verdict, axes, measured, [_profile(1.0), *measured.results.values()], "int8")
-    assert notes == ["profile axis 'trt' (onnxruntime) FAILED: no TensorrtExecutionProvider",
-                     "pays off on litert (x3.00), openvino (x2.00) but not on onnxruntime (x0.90) (speed-up over "
-                     "float32 on the same runtime)"]
+                           failed={"trt": "no TensorrtExecutionProvider"},
+                           speedups={"ort": ratio_of_rounds([1.8, 1.8, 1.8], [2.0, 2.0, 2.0]),
+                                     "ov": ratio_of_rounds([2.0, 2.1, 1.9], [1.0, 1.0, 1.0]),
+                                     "trt": ratio_of_rounds([2.0], [1.0])})
+    main_speedup = ratio_of_rounds([3.0, 3.0], [1.0, 1.0])
+    assert verdict(main_speedup) == (True, "pays off")
+    assert verdict(ratio_of_rounds([1.0, 1.2, 0.9], [1.0, 1.0, 1.0])) == (False, "no measurable difference")
+    notes = runtime_notes(main, main_speedup, axes, measured, [_profile(1.0), *measured.results.values()], "int8")
+    assert notes[0] == "profile axis 'trt' (onnxruntime) FAILED: no TensorrtExecutionProvider"
+    assert notes[1].startswith("pays off on litert (x3.00, 3.00-3.00), openvino (x2.00, 1.76-2.26) but not on "
+                               "onnxruntime (x0.90, 0.90-0.90)")
     float_notes = runtime_notes(main, None, axes, AxesProfile(results=measured.results), measured.results.values(),
                                 "float32")
     assert float_notes == ["OpenVINO computed this float model in bf16 (its default on this CPU): its latency and "

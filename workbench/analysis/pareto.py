@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.analysis.ties import choose
 from workbench.catalog.metrics import AXIS_METRICS, objectives
+from workbench.profile.stats import payoff
 
 Objective = tuple[str, str]  # (metric, "max" | "min")
 ACC_VS_LATENCY: tuple[Objective, ...] = objectives("accuracy", "latency_ms_p50")  # directions from the catalogue
@@ -42,14 +44,16 @@ def budget_violations(row: dict[str, Any], budgets: Any) -> list[str]:
 
 
 def recommend(rows: Sequence[dict[str, Any]], budgets: Any) -> tuple[dict[str, Any] | None, list[str]]:
-    """Best accuracy within every budget, ties broken by lower latency p50.
+    """Best accuracy within every budget, then lower latency; differences inside the noise are ties
+    (``ties.tied``), broken towards the simpler deployment (``ties.simplicity``).
 
-    Returns (row, []) or (None, explanations naming the budgets that excluded the closest candidates).
+    Returns (row, []) or (None, explanations naming the budgets that excluded the closest candidates). The
+    row is a copy; when a tie decided, its ``tie_note`` says with whom and why (for the recommendation).
     """
     measured = [r for r in rows if isinstance(r.get("accuracy"), int | float)]
     fits = [r for r in measured if not budget_violations(r, budgets)]
     if fits:
-        return min(fits, key=lambda r: (-r["accuracy"], r.get("latency_ms_p50", float("inf")))), []
+        return choose(fits), []
     closest = sorted(measured, key=lambda r: (len(budget_violations(r, budgets)), -r["accuracy"]))[:3]
     return None, [f"{r['variant']}: exceeds {'; '.join(budget_violations(r, budgets))}" for r in closest]
 
@@ -88,16 +92,27 @@ def runtime_pairs(rows: Sequence[dict[str, Any]], default_runtime: str,
 
 def runtime_payoff(pairs: Sequence[dict[str, Any]]) -> list[str]:
     """Variants whose speed-up over float32 goes one way on some runtime and the other way on another:
-    "dyn: pays off on litert (x1.54), not on onnxruntime (x0.35)" (speed-up = float32 p50 / variant p50 on
-    the same runtime; "pays off" here means at least 5% faster)."""
+    "dyn: pays off on litert (x1.54, 1.48-1.60), not on onnxruntime (x0.35, 0.33-0.37)" (speed-up = float32
+    p50 / variant p50 on the same runtime, measured side by side; "pays off" is ``stats.payoff``)."""
     by_variant: dict[str, list[dict[str, Any]]] = {}
     for p in pairs:
         if isinstance(p.get("speedup_vs_float"), int | float) and p.get("axis") is not None:
             by_variant.setdefault(p["base_variant"], []).append(p)
     out = []
     for variant, ps in by_variant.items():
-        yes = [f"{p['runtime']} (x{p['speedup_vs_float']:.2f})" for p in ps if p["speedup_vs_float"] >= 1.05]
-        no = [f"{p['runtime']} (x{p['speedup_vs_float']:.2f})" for p in ps if p["speedup_vs_float"] < 1.05]
+        yes = [_speedup_words(p) for p in ps if _pays_off(p)]
+        no = [_speedup_words(p) for p in ps if not _pays_off(p)]
         if yes and no:
             out.append(f"{variant}: pays off on {', '.join(yes)}, not on {', '.join(no)}")
     return out
+
+
+def _pays_off(row: dict[str, Any]) -> bool:
+    return payoff(row["speedup_vs_float"], row.get("speedup_vs_float_ci_low"),
+                  row.get("speedup_vs_float_ci_high")) == "pays off"
+
+
+def _speedup_words(row: dict[str, Any]) -> str:
+    lo, hi = row.get("speedup_vs_float_ci_low"), row.get("speedup_vs_float_ci_high")
+    interval = f", {lo:.2f}-{hi:.2f}" if isinstance(lo, int | float) and isinstance(hi, int | float) else ""
+    return f"{row['runtime']} (x{row['speedup_vs_float']:.2f}{interval})"

@@ -1,20 +1,29 @@
 """Nightly comparison: each variant against the same variant id in the previous successful sweep.
 
-A regression is an accuracy drop beyond ``max_accuracy_drop_pts``, a latency p50 rise larger than both
-the two profiles' own noise (half-widths of their p50 confidence intervals, added) and
-``min_latency_rise`` (relative), or any change of the .tflite size beyond ``max_size_change``.
+The rules and the summary line are pure (``workbench.analysis.regressions``); this module reads the runs,
+fetches last night's file and re-measures it side by side with tonight's before a latency regression is
+called (same file: a tie, nothing re-measured), then logs ``regressions.json`` and the tags.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.analysis.regressions import Comparison, comparison_line, regressions_between
 from workbench.errors import WorkbenchError
+from workbench.profile.stats import Ratio
 from workbench.spec import ExperimentSpec
 
 if TYPE_CHECKING:
     from workbench.tracking import RunRecord
+
+#: (tonight's run id, last night's run id) -> last night's p50 / tonight's, measured side by side; or a reason
+Remeasure = Callable[[str, str], Ratio | str]
 
 
 def find_previous_sweep(tracker: Any, experiment_id: str, current_sweep: str, wanted: str) -> RunRecord | None:
@@ -30,33 +39,70 @@ def find_previous_sweep(tracker: Any, experiment_id: str, current_sweep: str, wa
     return max(done, key=lambda r: r.start_time) if done else None
 
 
-def regressions_between(cur: dict[str, float], prev: dict[str, float], rules: Any) -> list[str]:
-    """What got worse from ``prev`` to ``cur`` (metric dicts of one variant). Pure."""
-    found = []
-    if "accuracy" in cur and "accuracy" in prev:
-        drop = (prev["accuracy"] - cur["accuracy"]) * 100
-        if drop > rules.max_accuracy_drop_pts:
-            found.append(f"accuracy down {drop:.2f} points ({prev['accuracy']:.4f} -> {cur['accuracy']:.4f})")
-    if "latency_ms_p50" in cur and "latency_ms_p50" in prev:
-        rise = cur["latency_ms_p50"] - prev["latency_ms_p50"]
-        noise = sum((m.get("latency_ms_p50_ci_high", m["latency_ms_p50"]) - m.get("latency_ms_p50_ci_low", m["latency_ms_p50"])) / 2
-                    for m in (cur, prev))
-        floor = rules.min_latency_rise * prev["latency_ms_p50"]
-        if rise > max(noise, floor):
-            found.append(f"latency p50 up {rise / prev['latency_ms_p50'] * 100:.1f}% ({prev['latency_ms_p50']:.4f} -> "
-                         f"{cur['latency_ms_p50']:.4f} ms; noise {noise:.4f} ms)")
-    if "size_bytes" in cur and "size_bytes" in prev and prev["size_bytes"]:
-        change = (cur["size_bytes"] - prev["size_bytes"]) / prev["size_bytes"]
-        if abs(change) > rules.max_size_change:
-            found.append(f"size changed {change * 100:+.2f}% ({prev['size_bytes']:.0f} -> {cur['size_bytes']:.0f} bytes)")
-    return found
+def side_by_side_remeasure(tracker: Any, spec: ExperimentSpec) -> Remeasure:
+    """Download both nights' files of the main target's runtime and profile them interleaved
+    (``spec.rounds`` rounds, the target's budget split over them)."""
+    from workbench.catalog import runtime
+    from workbench.profile import profile_model
+    from workbench.profile.paired import measure_rounds
+
+    name = f"model/model{runtime(spec.target.runtime).file_format}"
+
+    def remeasure(current_run: str, previous_run: str) -> Ratio | str:
+        with tempfile.TemporaryDirectory(prefix="wb-nightly-") as tmp:
+            try:
+                prev = tracker.download(previous_run, name, Path(tmp) / "previous")
+                cur = tracker.download(current_run, name, Path(tmp) / "current")
+            except Exception as exc:  # a missing or purged artifact: say so, judge nothing
+                return f"last night's file could not be fetched ({type(exc).__name__})"
+            paired = measure_rounds(lambda p, t: profile_model(p, t), cur, prev, spec.target, max(spec.rounds, 2))
+            assert paired.speedup is not None  # a reference was given
+            return paired.speedup
+
+    return remeasure
 
 
-def compare_with_previous(tracker: Any, result: Any, compare_to: str, spec: ExperimentSpec) -> list[dict[str, Any]]:
-    """Compare, log ``regressions.json`` on the parent run, tag the count; returns the regressions."""
+def compare_rows(rows: list[dict[str, Any]], previous: dict[str, Any], prev_id: str, started: str, rules: Any,
+                 remeasure: Remeasure | None) -> tuple[Comparison, list[dict[str, Any]]]:
+    """Tonight's FINISHED rows against last night's runs (variant id -> run): the comparison and its table."""
+    from workbench.tracking import TAG_MODEL_SHA256
+
+    measured = [r for r in rows if r["status"] == "FINISHED"]
+    comp, table = Comparison(prev_id, started, len(measured)), []
+    for row in measured:
+        before = previous.get(row["variant_id"])
+        if before is None:
+            comp.unmatched.append(row["variant"])
+            continue
+        comp.compared.append(row["variant"])
+        side: Ratio | None = None
+        if row.get("model_sha256") and row["model_sha256"] == before.tags.get(TAG_MODEL_SHA256):
+            comp.same_file.append(row["variant"])
+        else:
+            got = remeasure(row["run_id"], before.run_id) if remeasure else "no re-measurement asked for"
+            if isinstance(got, Ratio):
+                side = got
+                comp.remeasured.append(row["variant"])
+            else:
+                comp.not_remeasured[row["variant"]] = got
+        metrics = {k: v for k, v in row.items() if isinstance(v, float)}
+        problems = regressions_between(metrics, dict(before.metrics), rules, side)
+        table.append({"variant": row["variant"], "variant_id": row["variant_id"], "previous_run": before.run_id,
+                      "side_by_side": side.metrics("previous_over_current") if side else None,
+                      "regressions": problems})
+        comp.regressions += [{"variant": row["variant"], "what": p} for p in problems]
+    return comp, table
+
+
+def compare_with_previous(tracker: Any, result: Any, compare_to: str, spec: ExperimentSpec,
+                          remeasure: Remeasure | None = None) -> Comparison:
+    """Compare, log ``regressions.json`` and the summary line on the parent run, tag the count; returns the
+    comparison (``comparison_line`` says it in one line). ``remeasure`` defaults to profiling both nights'
+    files side by side."""
     from workbench.tracking import (
         KIND_VARIANT,
         TAG_COMPARED_TO,
+        TAG_COMPARISON,
         TAG_KIND,
         TAG_REGRESSIONS,
         TAG_SWEEP,
@@ -66,25 +112,20 @@ def compare_with_previous(tracker: Any, result: Any, compare_to: str, spec: Expe
 
     prev = find_previous_sweep(tracker, result.experiment_id, result.sweep_id, compare_to)
     if prev is None:
-        tracker.set_tags(result.parent_run_id, {TAG_REGRESSIONS: "0", TAG_COMPARED_TO: "none"})
-        return []
+        comp = Comparison("", "", sum(1 for r in result.rows if r["status"] == "FINISHED"))
+        tracker.set_tags(result.parent_run_id, {TAG_REGRESSIONS: "0", TAG_COMPARED_TO: "none",
+                                                TAG_COMPARISON: comparison_line(comp)})
+        return comp
     prev_id = prev.tags[TAG_SWEEP]
+    started = dt.datetime.fromtimestamp(prev.start_time / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
     prev_runs = {r.tags.get(TAG_VARIANT): r for r in tracker.runs(
         result.experiment_id, f"tags.`{TAG_SWEEP}` = '{prev_id}' and tags.`{TAG_KIND}` = '{KIND_VARIANT}'",
         statuses=[RunStatus.FINISHED])}
-    regressions, table = [], []
-    for row in result.rows:
-        if row["status"] != "FINISHED":
-            continue
-        before = prev_runs.get(row["variant_id"])
-        if before is None:
-            continue
-        metrics = {k: v for k, v in row.items() if isinstance(v, float)}
-        problems = regressions_between(metrics, dict(before.metrics), spec.regression)
-        table.append({"variant": row["variant"], "variant_id": row["variant_id"], "previous_run": before.run_id,
-                      "regressions": problems})
-        regressions += [{"variant": row["variant"], "what": p} for p in problems]
-    tracker.log_text(result.parent_run_id, json.dumps({"compared_to": prev_id, "variants": table}, indent=1),
-                     "regressions.json")
-    tracker.set_tags(result.parent_run_id, {TAG_REGRESSIONS: str(len(regressions)), TAG_COMPARED_TO: prev_id})
-    return regressions
+    comp, table = compare_rows(result.rows, prev_runs, prev_id, started, spec.regression,
+                               remeasure or side_by_side_remeasure(tracker, spec))
+    line = comparison_line(comp)
+    tracker.log_text(result.parent_run_id, json.dumps({"compared_to": prev_id, "line": line, "variants": table,
+                                                       "unmatched": comp.unmatched}, indent=1), "regressions.json")
+    tracker.set_tags(result.parent_run_id, {TAG_REGRESSIONS: str(len(comp.regressions)),
+                                            TAG_COMPARED_TO: prev_id, TAG_COMPARISON: line[:5000]})
+    return comp

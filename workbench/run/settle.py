@@ -75,6 +75,8 @@ class Settling(Protocol):
     parent_run_id: str
     rows: list[dict[str, Any]]
     regressions: list[dict[str, Any]]
+    comparison: str
+    compared_nothing: bool
     dashboard: Path | None
     work_dir: str
     recommendation: str
@@ -196,9 +198,12 @@ def settle_sweep(tracker: Tracker, result: Settling, compare_to: str | None, spe
     tracker.log(result.parent_run_id, metrics={f"variants_{k.lower()}": v for k, v in counts.items()})
     tracker.log_text(result.parent_run_id, json.dumps(result.rows, indent=1, default=str), "summary.json")
     if compare_to:
+        from workbench.analysis.regressions import comparison_line
         from workbench.run.compare import compare_with_previous
 
-        result.regressions = compare_with_previous(tracker, result, compare_to, spec)
+        comp = compare_with_previous(tracker, result, compare_to, spec)
+        result.regressions, result.compared_nothing = comp.regressions, comp.matched_nothing
+        result.comparison = comparison_line(comp)
     try:
         done = report(tracker, result.experiment_id, result.sweep_id, Path(result.work_dir) / "reports",
                       publish=True, partial=partial)

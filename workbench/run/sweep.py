@@ -24,7 +24,7 @@ from workbench.spec.plan import Plan, make_plan
 if TYPE_CHECKING:
     from workbench.tracking import RunRecord
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_REGRESSIONS = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_REGRESSIONS, EXIT_NOTHING_COMPARED = 0, 1, 2, 3, 4
 
 
 @dataclass
@@ -36,6 +36,8 @@ class SweepResult:
     tracking_uri: str
     rows: list[dict[str, Any]] = field(default_factory=list)
     regressions: list[dict[str, Any]] = field(default_factory=list)
+    comparison: str = ""  # --compare-to: "compared N of M variants with sweep X (started ...): K regressions"
+    compared_nothing: bool = False  # --compare-to found a previous sweep but no variant id matched
     dashboard: Path | None = None
     work_dir: str = ".workbench"
     killed_runs: list[str] = field(default_factory=list)
@@ -55,7 +57,9 @@ class SweepResult:
     def exit_code(self) -> int:
         if self.failed:
             return EXIT_FAILURES
-        return EXIT_REGRESSIONS if self.regressions else EXIT_OK
+        if self.regressions:
+            return EXIT_REGRESSIONS
+        return EXIT_NOTHING_COMPARED if self.compared_nothing else EXIT_OK
 
 
 def plan_experiment(experiment_file: str | Path, root: Path) -> Plan:

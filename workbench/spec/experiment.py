@@ -183,6 +183,9 @@ class ExperimentSpec(Spec):
     baseline: BaselineSpec
     target: TargetSpec = TargetSpec()
     calibration_samples: Annotated[int, Field(ge=1, le=100_000)] = 200
+    # interleaved profiling rounds per variant (variant and float reference, A B / B A, fresh processes); the
+    # target's timing budget is split over them; intervals and speed-ups come from the spread over rounds
+    rounds: Annotated[int, Field(ge=1, le=50)] = 5
     budgets: BudgetSpec = BudgetSpec()
     regression: RegressionSpec = RegressionSpec()
     max_variants: Annotated[int, Field(ge=1, le=100_000)] = DEFAULT_MAX_VARIANTS  # cap on variants + matrix, and on search.space

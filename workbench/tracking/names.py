@@ -61,6 +61,7 @@ TAG_FAILURES = "workbench.failures"
 TAG_DASHBOARD_ERROR = "workbench.dashboard_error"
 TAG_REGRESSIONS = "workbench.regressions"
 TAG_COMPARED_TO = "workbench.compared_to"
+TAG_COMPARISON = "workbench.comparison"  # the nightly comparison's one line
 TAG_RECOMMENDED = "workbench.recommended"  # "true" on exactly one variant run of an experiment: the newest pick
 TAG_RECOMMENDED_VARIANT = "workbench.recommended_variant"  # on a sweep that settled a recommendation ("none")
 # a search's parent run

@@ -85,3 +85,23 @@ def test_a_store_without_a_registry_still_gets_the_answer_on_the_run():
     assert text == calls["note"]
     assert text.startswith("Ship int8. The model registry was not updated (RuntimeError: model registry not supported")
     assert calls["name"] == "ship int8 · sweep s1"
+
+
+def test_the_paragraph_quotes_float_from_the_same_rounds_and_says_why_a_tie_went_one_way():
+    rec = {**ROWS[1], "latency_ms_p50": 0.003746, "float_latency_ms_p50": 0.0072, "speedup_vs_float": 1.92,
+           "speedup_vs_float_ci_low": 1.80, "speedup_vs_float_ci_high": 2.05, "accuracy_ci_low": 0.9226,
+           "accuracy_ci_high": 0.9688, "test_samples": 360.0, "accuracy_delta_p": 1.0, "accuracy_lost": 1.0,
+           "accuracy_gained": 0.0,
+           "tied_with": [{"variant": "int8_io", "accuracy": 0.95, "latency_ms_p50": 0.0037, "size_bytes": 10800.0}],
+           "tie_reason": "float I/O needs no integration step"}
+    text = recommendation(_spec(), ROWS, rec, [])
+    assert "p50 latency 3.75 µs vs float32 7.20 µs measured side by side (1.92× faster, 95% interval 1.80-2.05×)" in text
+    assert "accuracy 95.00% (95% interval 92.3-96.9%, 360 test samples)" in text
+    assert "no measurable difference: 1 lost, 0 gained against float32, McNemar p = 1.00" in text
+    assert ("`int8` and `int8_io`: no measurable difference (p50 3.75 µs vs 3.70 µs; accuracy 95.00% vs 95.00%: "
+            "within noise); `int8` chosen: float I/O needs no integration step.") in text
+
+
+def test_one_test_sample_is_not_a_confident_100_percent():
+    rec = {**ROWS[1], "accuracy": 1.0, "accuracy_ci_low": 0.20655, "accuracy_ci_high": 1.0, "test_samples": 1.0}
+    assert "accuracy 100.00% (95% interval 20.7-100.0%, 1 test sample)" in recommendation(_spec(), ROWS, rec, [])

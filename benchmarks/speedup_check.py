@@ -6,7 +6,9 @@ For MobileNetV2 int8 against float32 (the two .tflite files a sweep wrote), per 
    process, int8 and float32 interleaved (A B, B A, ...) for ``--rounds`` rounds; ratio = median over
    rounds of float32 p50 / int8 p50;
 2. the recorded speed-up and its interval, read from the sweep's ``summary.json`` files
-   (``speedup_vs_float`` and ``speedup_vs_float.<axis>``);
+   (``speedup_vs_float`` and ``speedup_vs_float.<axis>``), and the same code path the sweep uses
+   (``profile.paired.measure_rounds`` over ``profile_model``, 5 rounds, 3 s budget) run right after the
+   reference, since the sweep measured at another time, under another load;
 3. five repeated ``workbench.profile.profile_model`` profiles of float32 on LiteRT: max/min p50.
 
 Writes results/speedup_check.{json,md} with the machine's load. Nothing here asserts a timing.
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from workbench.profile import profile_model
+from workbench.profile.paired import measure_rounds
 from workbench.profile.stats import ratio_of_rounds, spread_ratio
 from workbench.spec import TargetSpec
 
@@ -51,10 +54,11 @@ print(float(np.median(t)))
     "openvino": """
 import sys, time, numpy as np, openvino as ov
 core = ov.Core()
-c = core.compile_model(sys.argv[1], "CPU", {"INFERENCE_NUM_THREADS": 1})
+m = core.read_model(sys.argv[1])
+m.reshape({0: ov.PartialShape([1] + [d.get_length() for d in list(m.inputs[0].get_partial_shape())[1:]])})
+c = core.compile_model(m, "CPU", {"INFERENCE_NUM_THREADS": 1, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1})
 r = c.create_infer_request()
-p = c.inputs[0]
-x = np.random.default_rng(0).random(list(p.get_shape())).astype(np.float32)
+x = np.random.default_rng(0).random(list(c.inputs[0].get_shape())).astype(np.float32)
 for _ in range(10): r.infer({0: x})
 t, end = [], time.perf_counter() + float(sys.argv[2])
 while time.perf_counter() < end:
@@ -108,9 +112,15 @@ def main() -> None:
     ref = {rt: reference_ratio(rt, float_file, int8_file, args.rounds, args.seconds) for rt in ("litert", "openvino")}
     rec = recorded(args.variants, args.axis)
     target = TargetSpec(threads=1, warmup_runs=5, min_runs=30, min_seconds=3.0, max_seconds=30)
+    now = {}
+    for rt in ("litert", "openvino"):
+        s = measure_rounds(lambda p, t: profile_model(p, t), int8_file, float_file,
+                           target.model_copy(update={"runtime": rt}), 5).speedup
+        assert s is not None
+        now[rt] = {"speedup_vs_float": s.value, "ci_low": s.ci_low, "ci_high": s.ci_high}
     repeats = [profile_model(float_file, target).latency.p50 for _ in range(5)]
     load_after = os.getloadavg()
-    result = {"reference": ref, "recorded": rec, "repeats_float32_litert_p50_ms": repeats,
+    result = {"reference": ref, "recorded": rec, "workbench_paired_now": now, "repeats_float32_litert_p50_ms": repeats,
               "repeat_spread": spread_ratio(repeats), "loadavg_before": load_before, "loadavg_after": load_after,
               "seconds": time.time() - t0, "cpu_count": os.cpu_count(), "files": [str(float_file), str(int8_file)]}
     OUT.mkdir(exist_ok=True)
@@ -120,14 +130,17 @@ def main() -> None:
              f"shared with other work. Reference: {args.rounds} interleaved rounds, {args.seconds:g} s each, plain "
              "runtime loop in a fresh process, 1 thread.", "",
              "| runtime | reference ratio (median, 95% interval) | recorded speed-up (95% interval) | recorded / reference "
-             "| recorded int8 p50 vs float32 p50 (same rounds) |", "|---|---|---|---|---|"]
+             "| recorded int8 p50 vs float32 p50 (same rounds) | workbench paired, right after the reference "
+             "| workbench / reference |", "|---|---|---|---|---|---|---|"]
     for rt, r in ref.items():
-        got = rec.get(rt, {})
+        got, w = rec.get(rt, {}), now[rt]
         s = got.get("speedup_vs_float", float("nan"))
         lines.append(f"| {rt} | x{r['ratio']:.2f} ({r['ci_low']:.2f}-{r['ci_high']:.2f}) | x{s:.2f} "
                      f"({got.get('speedup_vs_float_ci_low', float('nan')):.2f}-"
                      f"{got.get('speedup_vs_float_ci_high', float('nan')):.2f}) | {s / r['ratio']:.3f} | "
-                     f"{got.get('latency_ms_p50', float('nan')):.2f} vs {got.get('float_latency_ms_p50', float('nan')):.2f} ms |")
+                     f"{got.get('latency_ms_p50', float('nan')):.2f} vs {got.get('float_latency_ms_p50', float('nan')):.2f} ms "
+                     f"| x{w['speedup_vs_float']:.2f} ({w['ci_low']:.2f}-{w['ci_high']:.2f}) "
+                     f"| {w['speedup_vs_float'] / r['ratio']:.3f} |")
     lines += ["", f"Five repeated `profile_model` profiles of float32 on LiteRT (1 thread, 3 s): p50 = "
               f"{', '.join(f'{p:.3f}' for p in repeats)} ms; max/min = {spread_ratio(repeats):.3f} "
               f"(median {np.median(repeats):.3f} ms)", ""]

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.analysis.significance import wilson
 from workbench.catalog import RUNTIMES, display_name, runtime
 from workbench.errors import ModelFileError, ProfileError
 from workbench.files import atomic_write, file_lock
@@ -145,8 +146,8 @@ def baseline_file(baseline_dir: Path, tflite: Path, runtime_name: str, load_mode
 
 def runtime_quality(files: RuntimeFiles, runtimes: Iterable[str], x_test: np.ndarray, y_test: np.ndarray,
                     reference_top1: np.ndarray, baseline_accuracy: float) -> RuntimeQuality:
-    """Accuracy, its delta against the float baseline (points), agreement with the float model's top-1
-    and the file's sizes, measured by running the test split on each runtime."""
+    """Accuracy with its Wilson interval, its delta against the float baseline (points), agreement with the
+    float model's top-1 and the file's sizes, measured by running the test split on each runtime."""
     out, failed = {}, {}
     for name in runtimes:
         try:
@@ -157,7 +158,9 @@ def runtime_quality(files: RuntimeFiles, runtimes: Iterable[str], x_test: np.nda
             continue
         acc = accuracy(logits, y_test)
         content = path.read_bytes()
-        out[name] = {"accuracy": acc, "accuracy_delta": (acc - baseline_accuracy) * 100.0,
+        lo, hi = wilson(int(round(acc * len(y_test))), len(y_test))
+        out[name] = {"accuracy": acc, "accuracy_ci_low": lo, "accuracy_ci_high": hi,
+                     "accuracy_delta": (acc - baseline_accuracy) * 100.0,
                      "agreement": agreement(logits, reference_top1), "size_bytes": float(len(content)),
                      "size_gzip_bytes": float(gzip_size(content))}
     return RuntimeQuality(out, failed)

@@ -31,3 +31,25 @@ def test_compare_to_previous_flags_an_accuracy_drop(project):
     parent = tr.get_run(second.parent_run_id)
     assert parent.tags["workbench.regressions"] == "1"
     assert parent.tags["workbench.compared_to"] == first.sweep_id
+
+
+
+def test_a_comparison_that_matches_nothing_warns_and_exits_4(project):
+    from workbench.run.sweep import EXIT_NOTHING_COMPARED, run_sweep
+    from workbench.tracking import Tracker
+
+    write_experiment(project, name="nightly")
+    first = run_sweep("experiments/nightly.yaml", progress=False, compare_to="previous")
+    assert first.exit_code == 0
+    assert first.comparison == "compared 0 of 2 variants: no previous successful sweep to compare with"
+    # a change that alters every variant id (as a new calibration_samples does): nothing can be matched
+    write_experiment(project, name="nightly", variants="variants:\n"
+                     "  - {name: float32, quantization: float32, calibration_samples: 40}\n"
+                     "  - {name: int8, quantization: int8, calibration_samples: 40}\n")
+    second = run_sweep("experiments/nightly.yaml", progress=False, compare_to="previous")
+    assert [r["status"] for r in second.rows] == ["FINISHED", "FINISHED"]
+    assert second.comparison.startswith(f"WARNING: compared 0 of 2 variants with sweep {first.sweep_id} (started ")
+    assert "no variant id matched" in second.comparison
+    assert second.exit_code == EXIT_NOTHING_COMPARED == 4
+    tags = Tracker(root=project).get_run(second.parent_run_id).tags
+    assert tags["workbench.compared_to"] == first.sweep_id and tags["workbench.comparison"] == second.comparison

@@ -1,14 +1,14 @@
 """Latency statistics are a pure function of the raw samples."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from dataclasses import replace
-
 from workbench.profile.stats import (
     MIN_SPEEDUP,
-    log_interval,
     latency_stats,
+    log_interval,
     median_ci,
     payoff,
     ratio_of_rounds,

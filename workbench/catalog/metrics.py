@@ -90,6 +90,19 @@ _ALL = (
     Metric("memory_mb_peak", "MB", "min", "peak MB", "peak memory (MB)", ".1f", budget="max_memory_mb"),
     Metric("throughput_ips", "1/s", "max", "ips", "throughput (inferences/s)", ".1f"),
     Metric("speedup_vs_float", "x", "max", "speedup", "speed-up over float32 (p50 ratio)", ".2f"),
+    # the noise behind those figures: intervals over interleaved rounds (latency) and over test samples (accuracy)
+    Metric("speedup_vs_float_ci_low", "x", None, "speedup lo", "speed-up, 95% interval low (over rounds)", ".2f"),
+    Metric("speedup_vs_float_ci_high", "x", None, "speedup hi", "speed-up, 95% interval high (over rounds)", ".2f"),
+    Metric("float_latency_ms_p50", "ms", None, "float p50", "float32 p50 from the same rounds (ms)", ".4f",
+           shown_unit="ms", readable=fmt_ms),
+    Metric("latency_ms_p50_ci_low", "ms", None, "p50 lo", "p50, 95% interval low (over rounds, ms)", ".4f",
+           shown_unit="ms", readable=fmt_ms),
+    Metric("latency_ms_p50_ci_high", "ms", None, "p50 hi", "p50, 95% interval high (over rounds, ms)", ".4f",
+           shown_unit="ms", readable=fmt_ms),
+    Metric("latency_rounds", "count", None, "rounds", "interleaved rounds behind the latency", ".0f"),
+    Metric("accuracy_ci_low", "fraction", None, "acc lo", "accuracy, 95% Wilson interval low", ".4f"),
+    Metric("accuracy_ci_high", "fraction", None, "acc hi", "accuracy, 95% Wilson interval high", ".4f"),
+    Metric("test_samples", "count", None, "n test", "test samples behind the accuracy", ".0f"),
 )
 METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in _ALL})
 """Metric name (as logged) -> its record."""
@@ -132,7 +145,9 @@ NOTEBOOK_TABLE = ("variant", "technique", "accuracy", "accuracy_delta", "agreeme
 EXPLORER_AXES = ("latency_ms_p50", "size_bytes", "size_gzip_bytes", "memory_mb_peak")
 #: the metrics a profile axis logs again as ``<metric>.<axis>`` (one set per runtime)
 AXIS_METRICS = ("accuracy", "accuracy_delta", "agreement", "size_bytes", "latency_ms_p50", "latency_ms_p95",
-                "latency_ms_p5", "memory_mb_peak", "init_ms", "speedup_vs_float")
+                "latency_ms_p5", "memory_mb_peak", "init_ms", "speedup_vs_float", "accuracy_ci_low",
+                "accuracy_ci_high", "test_samples", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high",
+                "speedup_vs_float_ci_low", "speedup_vs_float_ci_high", "float_latency_ms_p50")
 
 
 def metric(name: str) -> Metric:

@@ -447,7 +447,8 @@ def profile_variant(ctx: VariantContext, exported: Exported) -> Profiled:
     atomic_write(ctx.out_dir / "profile-float-baseline.json", main.reference.to_json())
     paid_off, word = verdict(main.speedup)
     if not paid_off:
-        notes.append(f"{word} against float32 on this target: {side_by_side(main)}")
+        lead = "not faster than" if word in ("slower", "no measurable difference") else "faster by less than 5% than"
+        notes.append(f"{lead} float32 on this target ({word}): {side_by_side(main)}")
     return Profiled(result, axes, main.reference, str(paid_off).lower(), main.speedup.value, tuple(notes),
                     measured.failed, measured.float_results, main.speedup, measured.speedups, rounds)
 

@@ -69,3 +69,30 @@ def test_sweep_exit_status_for_a_comparison_that_matched_nothing(failed, regress
 def test_size_change_reported():
     found = regressions_between({**BASE, "size_bytes": 1010.0}, BASE, RULES)
     assert found == ["size changed +1.00% (1000 -> 1010 bytes)"]
+
+
+def test_compare_rows_remeasures_a_changed_file_and_trusts_the_same_one():
+    from types import SimpleNamespace
+
+    from workbench.run.compare import compare_rows
+
+    def run(run_id, sha, p50):
+        return SimpleNamespace(info=SimpleNamespace(run_id=run_id), data=SimpleNamespace(
+            tags={"workbench.model_sha256": sha}, metrics={**BASE, "latency_ms_p50": p50}))
+
+    rows = [{"variant": v, "variant_id": f"id-{v}", "status": "FINISHED", "run_id": f"now-{v}", "model_sha256": sha,
+             **BASE} for v, sha in (("float32", "aaa"), ("int8", "bbb"), ("int8_io", "ccc"), ("new", "ddd"))]
+    previous = {"id-float32": run("old-float32", "aaa", 0.5), "id-int8": run("old-int8", "xxx", 1.0),
+                "id-int8_io": run("old-int8_io", "yyy", 1.0)}
+    asked = []
+
+    def remeasure(current, prev):
+        asked.append((current, prev))
+        return ratio_of_rounds([1.0] * 5, [1.3, 1.31, 1.29, 1.3, 1.3]) if current == "now-int8" else "purged"
+
+    comp, table = compare_rows(rows, previous, "S", "2026-11-29 02:30", RULES, remeasure)
+    assert asked == [("now-int8", "old-int8"), ("now-int8_io", "old-int8_io")]  # same file: nothing re-measured
+    assert comp.compared == ["float32", "int8", "int8_io"] and comp.unmatched == ["new"]
+    assert comp.same_file == ["float32"] and comp.remeasured == ["int8"] and comp.not_remeasured == {"int8_io": "purged"}
+    assert [r["variant"] for r in comp.regressions] == ["int8"]  # float32's 0.5 -> 1.0 ms a day apart: not called
+    assert table[1]["side_by_side"]["previous_over_current"] == pytest.approx(1 / 1.3)

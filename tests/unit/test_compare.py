@@ -72,13 +72,12 @@ def test_size_change_reported():
 
 
 def test_compare_rows_remeasures_a_changed_file_and_trusts_the_same_one():
-    from types import SimpleNamespace
-
     from workbench.run.compare import compare_rows
+    from workbench.tracking.records import RunRecord, RunStatus
 
     def run(run_id, sha, p50):
-        return SimpleNamespace(info=SimpleNamespace(run_id=run_id), data=SimpleNamespace(
-            tags={"workbench.model_sha256": sha}, metrics={**BASE, "latency_ms_p50": p50}))
+        return RunRecord(run_id=run_id, experiment_id="1", name=run_id, status=RunStatus.FINISHED, start_time=0,
+                         end_time=None, tags={"workbench.model_sha256": sha}, metrics={**BASE, "latency_ms_p50": p50})
 
     rows = [{"variant": v, "variant_id": f"id-{v}", "status": "FINISHED", "run_id": f"now-{v}", "model_sha256": sha,
              **BASE} for v, sha in (("float32", "aaa"), ("int8", "bbb"), ("int8_io", "ccc"), ("new", "ddd"))]

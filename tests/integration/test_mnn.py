@@ -120,3 +120,26 @@ def test_an_axis_whose_mnn_file_cannot_be_made_is_a_one_line_note(tmp_path):
     assert len(notes) == 1 and "\n" not in notes[0] and notes[0].startswith(".mnn conversion failed, so MNN cannot")
     with pytest.raises(ModelFileError, match=r"cannot make the \.mnn file for this variant \(.*MNNConvert"):
         make_files(Sources(lambda: None, "float32", bad), [".mnn"], tmp_path, required=".mnn")
+
+
+def test_the_backend_follows_the_prepare_contract(files):
+    """The runner's contract with prepare(): declared shapes first, then the concrete ones."""
+    import importlib.util
+
+    import numpy as np_
+
+    from workbench.profile.targets import RUNNER
+
+    spec = importlib.util.spec_from_file_location("wb_runner_for_mnn", RUNNER)
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    backend = runner.load_backend("mnn")
+    req = {"model_path": str(files[("mnn", "float32")]), "accelerator": "cpu", "threads": 1, "xnnpack": True}
+    session = backend.open_session(req, np_)
+    (detail,) = session.input_details()
+    assert detail["shape"] == [1, 8, 8, 1] and detail["dtype"] == np_.float32 and detail["name"]
+    session.prepare([[3, 8, 8, 1]])
+    session.set_inputs([np_.zeros((3, 8, 8, 1), np_.float32)])
+    session.invoke()
+    assert session.facts()["input_shapes"] == [[3, 8, 8, 1]] and session.facts()["threads_used"] == 1
+    session.close()

@@ -30,7 +30,8 @@ REQUEST_FIELDS = ("model_path", "input_path", "output", "runtime", "accelerator"
                   "max_seconds", "cpu_pin", "clients", "load_seconds")
 BACKEND_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runners")
 #: the runtimes with a backend here: runners/<name>.py (a unit test checks they are the catalogue's runtimes)
-RUNTIMES = tuple(sorted(f[:-3] for f in os.listdir(BACKEND_DIR) if f.endswith(".py") and not f.startswith("_")))
+RUNTIMES = tuple(sorted(f[:-3] for f in (os.listdir(BACKEND_DIR) if os.path.isdir(BACKEND_DIR) else ())
+                        if f.endswith(".py") and not f.startswith("_")))
 
 
 def _status_kb(field):

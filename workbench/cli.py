@@ -209,7 +209,11 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 @click.option("--api", type=click.Choice(["interpreter", "compiled_model"]), default="interpreter", show_default=True)
 @click.option("--batch", default=1, show_default=True, help="Batch size (the input is resized).")
 @click.option("--inputs", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="An .npy (or .npz with x_test) of real input samples; default: random data of the input dtype.")
+              help="Real input samples: an .npz keyed by input name (each (N, ...)), or an .npy for a single-input "
+                   "model; inputs not given get random data of their own dtype and shape.")
+@click.option("--input-shape", "input_shape", multiple=True, metavar="NAME=1x3x640x640",
+              help="The shape of an input with dynamic dimensions (repeatable); a dynamic first dimension "
+                   "alone takes --batch.")
 @click.option("--warmup", default=10, show_default=True, help="Warm-up invocations (not timed).")
 @click.option("--min-runs", default=50, show_default=True)
 @click.option("--min-seconds", default=1.0, show_default=True)
@@ -229,7 +233,7 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON result (raw samples included).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
 def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack: bool, kernels: str, api: str, batch: int, inputs: str | None,
-            warmup: int, min_runs: int, min_seconds: float, max_runs: int, max_seconds: float,
+            input_shape: tuple[str, ...], warmup: int, min_runs: int, min_seconds: float, max_runs: int, max_seconds: float,
             cpu_pin: tuple[int, ...], clients: int, load_seconds: float, host: str | None, ssh_port: int,
             ssh_key: str | None, remote_python: str, log_to: str | None, as_json: bool, output: str | None) -> None:
     """Profile a MODEL file on any runtime (see --runtime) in a fresh process: latency stats, init, memory."""
@@ -246,6 +250,7 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
                             input_source="test" if inputs else "random", warmup_runs=warmup, min_runs=min_runs,
                             min_seconds=min_seconds, max_runs=max_runs, max_seconds=max_seconds,
                             cpu_pin=list(cpu_pin) or None, host=host, kernels=kernels, clients=clients,  # type: ignore[arg-type]
+                            input_shapes=_input_shapes(input_shape),
                             load_seconds=load_seconds, ssh_port=ssh_port, ssh_key=ssh_key, remote_python=remote_python)
     except ValidationError as exc:
         raise WorkbenchError(format_validation_error("options", exc)) from None
@@ -267,6 +272,8 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
     click.echo(f"{model}: {s.runs} runs on {rt.package} {rt.version} ({accelerator}), threads={threads}, "
                + (f"xnnpack={not no_xnnpack}, api={api}, " if runtime == "litert" else "")
                + f"batch={batch}, inputs={result.input_source_used}")
+    if result.inputs:
+        click.echo("  inputs      " + ";  ".join(i.describe() for i in result.inputs))
     click.echo(f"  latency ms  p50 {s.p50:.4f} (95% CI {s.p50_ci_low:.4f}-{s.p50_ci_high:.4f})  p90 {s.p90:.4f}  "
                f"p95 {s.p95:.4f}  p99 {s.p99:.4f}  mean {s.mean:.4f}  std {s.std:.4f}  min {s.min:.4f}")
     click.echo(f"  init ms {m['init_ms']:.2f}   throughput {m['throughput_ips']:.1f}/s" + ("   NOISY" if s.noisy else ""))
@@ -277,7 +284,10 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
     external_mb = float("nan") if result.external_peak_rss_mb is None else result.external_peak_rss_mb
     click.echo(f"  memory MB   baseline {mem.baseline_mb:.1f}  after load +{mem.after_load_mb - mem.baseline_mb:.1f}  "
                f"after allocate +{m['memory_mb_init']:.1f}  peak +{m['memory_mb_peak']:.1f}  "
-               f"(parent sampling the whole process: {external_mb - mem.baseline_mb:+.1f})")
+               f"inputs {m.get('memory_mb_inputs', float('nan')):.1f} (apart)  "
+               f"(kernel's peak for the whole runner: {external_mb - mem.baseline_mb:+.1f})")
+    if result.placement is not None:
+        click.echo(f"  cpus        {result.placement.note}")
     fallback = result.ops.fallback
     if fallback and runtime == "litert" and not no_xnnpack and kernels == "optimized":
         click.echo(f"  note: {len(fallback)} op(s) not taken by XNNPACK: " + ", ".join(sorted(set(fallback))))
@@ -297,10 +307,29 @@ def _duration_s(text: str) -> float:
         raise WorkbenchError(f"--since: '{text}' is not a duration; use e.g. 45s, 90m, 20h, 2d") from None
 
 
+def _input_shapes(specs: tuple[str, ...]) -> dict[str, list[int]]:
+    """``NAME=1x3x640x640`` options as {name: [1, 3, 640, 640]}; WorkbenchError (one line) when malformed."""
+    out: dict[str, list[int]] = {}
+    for text in specs:
+        name, _, dims = text.rpartition("=")
+        try:
+            shape = [int(d) for d in dims.lower().split("x")]
+        except ValueError:
+            shape = []
+        if not name or not shape or min(shape) < 1:
+            raise WorkbenchError(f"--input-shape '{text}': expected NAME=DIMS with sizes >= 1 joined by x, "
+                                 "e.g. images=1x3x640x640")
+        if name in out:
+            raise WorkbenchError(f"--input-shape: input '{name}' is given twice")
+        out[name] = shape
+    return out
+
+
 def _load_inputs(path: str) -> Any:
-    """The samples of an .npy (or .npz: ``x_test``, else its first array) as a numeric array; WorkbenchError
-    (one line) for a file NumPy cannot read without pickle, strings or objects, no samples, NaN or Inf. The
-    runner then checks them against the model's input shape."""
+    """The samples of an .npy (one array, for a single-input model) or an .npz (every array, keyed by name:
+    the runner matches them to the model's inputs) as numeric arrays; WorkbenchError (one line) for a file
+    NumPy cannot read without pickle, strings or objects, no samples, NaN or Inf. The runner then checks
+    them against the model's inputs."""
     import zipfile
 
     import numpy as np
@@ -310,24 +339,24 @@ def _load_inputs(path: str) -> Any:
         if hasattr(data, "files"):
             if not data.files:
                 raise WorkbenchError(f"--inputs {path}: the .npz holds no arrays")
-            key = "x_test" if "x_test" in data.files else data.files[0]
-            x = data[key]
+            arrays = {key: np.asarray(data[key]) for key in data.files}
         else:
-            x = data
+            arrays = {"": np.asarray(data)}
     except ValueError as exc:
         raise WorkbenchError(f"--inputs {path}: cannot load inputs without pickle ({exc})") from None
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
         raise WorkbenchError(f"--inputs {path}: not a readable .npy / .npz file ({type(exc).__name__}: "
                              f"{str(exc).strip()[:120]})") from None
-    x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise WorkbenchError(f"--inputs {path}: dtype {x.dtype} is not numeric (need int, uint, float or bool samples)")
-    if x.ndim < 2 or x.shape[0] == 0:
-        raise WorkbenchError(f"--inputs {path}: shape {x.shape} holds no samples; expected (N, *input shape), N >= 1")
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        bad = int((~np.isfinite(x)).sum())
-        raise WorkbenchError(f"--inputs {path}: {bad} value(s) are NaN or Inf")
-    return x
+    for key, x in arrays.items():
+        where = f"--inputs {path}" + (f" ['{key}']" if key else "")
+        if x.dtype.kind not in "biuf":
+            raise WorkbenchError(f"{where}: dtype {x.dtype} is not numeric (need int, uint, float or bool samples)")
+        if x.ndim < 1 or x.shape[0] == 0:
+            raise WorkbenchError(f"{where}: shape {x.shape} holds no samples; expected (N, *input shape), N >= 1")
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            bad = int((~np.isfinite(x)).sum())
+            raise WorkbenchError(f"{where}: {bad} value(s) are NaN or Inf")
+    return arrays[""] if "" in arrays else arrays
 
 
 @main.command()

@@ -105,14 +105,14 @@ def big_tflite(tmp_path_factory):
 
 
 @pytest.mark.parametrize("xnnpack", [True, False])
-def test_peak_memory_agrees_with_external_polling(big_tflite, xnnpack):
+def test_peak_memory_is_the_models_and_within_the_kernels_peak(big_tflite, xnnpack):
     r = profile_model(big_tflite, TargetSpec(xnnpack=xnnpack, warmup_runs=2, min_runs=10, min_seconds=0.5, max_seconds=5,
                                              input_source="random"))
-    internal = r.memory.peak_mb  # the runner's VmHWM (absolute, MB)
-    external = r.external_peak_rss_mb  # the parent sampling the child's RSS every 2 ms
-    assert external is not None
+    internal = r.memory.peak_mb  # the runner's VmHWM during the invokes (absolute, MB)
+    external = r.external_peak_rss_mb  # the kernel's lifetime peak for the child (wait4), never polled
+    assert external is not None and internal <= external * 1.01, (internal, external)
     assert r.metrics()["memory_mb_peak"] > 60  # the model's weights dominate
-    assert abs(internal - external) / external < 0.10, (internal, external)
+    assert r.memory.setup_peak_mb is not None and r.memory.setup_peak_mb >= r.memory.after_allocate_mb
 
 
 def test_load_scenario_runs_every_client(tiny_tflite):

@@ -29,7 +29,7 @@ REQUEST_FIELDS = [f.name for f in dataclasses.fields(ProfileRequest)]
 #: (constructed without validation: no valid target sets LiteRT's options and another runtime at once)
 NON_DEFAULT = TargetSpec.model_construct(**{
     **TargetSpec().model_dump(), "runtime": "openvino", "accelerator": "gpu", "threads": 3, "api": "compiled_model",
-    "xnnpack": False, "kernels": "reference", "batch": 2, "input_source": "random", "warmup_runs": 4, "min_runs": 7,
+    "xnnpack": False, "kernels": "reference", "batch": 2, "input_shapes": {"x": [2, 3]}, "input_source": "random", "warmup_runs": 4, "min_runs": 7,
     "min_seconds": 0.5, "max_runs": 70, "max_seconds": 9.0, "cpu_pin": [0], "clients": 2, "load_seconds": 1.5})
 
 
@@ -182,7 +182,7 @@ def test_captured_result_typed_fields():
     assert isinstance(r, ProfileResult) and r.raw is raw
     assert r.request == ProfileRequest(
         model_path="tiny.tflite", input_path="", output="", runtime="litert", accelerator="cpu", threads=1, api="interpreter", xnnpack=True,
-        kernels="optimized", batch=1, input_source="random", warmup_runs=2, min_runs=20, min_seconds=0.05,
+        kernels="optimized", batch=1, input_shapes={}, input_source="random", warmup_runs=2, min_runs=20, min_seconds=0.05,
         max_runs=10000, max_seconds=30.0, cpu_pin=None, clients=2, load_seconds=0.2)
     assert r.samples_ms == tuple(raw["samples_ms"]) and r.latency.runs == 60
     assert (r.memory.baseline_mb, r.memory.after_load_mb, r.memory.after_allocate_mb, r.memory.peak_mb) == (

@@ -30,6 +30,7 @@ class ProfileRequest:
     xnnpack: bool
     kernels: str
     batch: int
+    input_shapes: dict[str, list[int]]  # {input name: concrete shape} for inputs with dynamic dimensions
     input_source: str
     warmup_runs: int
     min_runs: int
@@ -48,13 +49,15 @@ class ProfileRequest:
         Args:
             model_path: the model file (.tflite or .onnx) on the machine that runs the runner.
             target: every runtime option; the launcher-only fields (``LAUNCHER_FIELDS``) are not sent.
-            input_path: an .npy of input samples on that machine, or None for generated inputs.
+            input_path: the input samples on that machine (an .npy for a single-input model, an .npz keyed by
+                input name), or None for generated inputs.
             output: where the runner writes its JSON result; ``""`` = stdout.
         """
         return cls(
             model_path=str(model_path), input_path=str(input_path) if input_path else "", output=str(output),
             runtime=target.runtime, accelerator=target.accelerator, threads=target.threads, api=target.api, xnnpack=target.xnnpack, kernels=target.kernels,
-            batch=target.batch, input_source=target.input_source, warmup_runs=target.warmup_runs,
+            batch=target.batch, input_shapes={k: list(v) for k, v in target.input_shapes.items()},
+            input_source=target.input_source, warmup_runs=target.warmup_runs,
             min_runs=target.min_runs, min_seconds=float(target.min_seconds), max_runs=target.max_runs,
             max_seconds=float(target.max_seconds),
             cpu_pin=tuple(target.cpu_pin) if target.cpu_pin is not None else None,

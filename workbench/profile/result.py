@@ -34,8 +34,34 @@ class MemoryPhases:
     baseline_mb: float  # after importing NumPy and the runtime, before the model
     after_load_mb: float  # model read, delegate applied
     after_allocate_mb: float  # tensors allocated
-    peak_mb: float  # VmHWM, reset after baseline
+    peak_mb: float  # VmHWM during the invokes (reset after the inputs were built; includes them)
     after_release_mb: float  # the interpreter freed
+    inputs_mb: float | None = None  # the runner's input buffers (RSS growth building them); None: older runner
+    setup_peak_mb: float | None = None  # VmHWM over load + allocate (compile spikes); None: older runner
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """One model input as it was fed: the concrete shape, the dtype, and where the data came from."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    source: str  # "test" (the samples given) or "random" (generated for this input's dtype and shape)
+
+    def describe(self) -> str:
+        """``name 1x3x640x640 float32 (random)``; a scalar shows as ``scalar``."""
+        return f"{self.name} {'x'.join(map(str, self.shape)) or 'scalar'} {self.dtype} ({self.source})"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which cores the local runner was pinned to and where the supervising process waited."""
+
+    runner_cpus: tuple[int, ...] | None  # None: not pinned
+    supervisor_cpus: tuple[int, ...]
+    cpu_count: int
+    note: str  # how it was decided, or why the processes share cores
 
 
 @dataclass(frozen=True)
@@ -101,7 +127,9 @@ class ProfileResult:
     load: LoadScenario | None  # None unless the load scenario ran
     device: DeviceInfo
     runtime: RuntimeInfo
-    input_source_used: str  # "test" or "random"
+    input_source_used: str  # "test", "random", or "mixed" (some inputs generated)
+    inputs: tuple[InputRecord, ...]  # every input as fed; () from runners before this record existed
+    placement: Placement | None  # local runs only
     tensorflow_imported: bool
     external_peak_rss_mb: float | None  # the parent's own RSS polling (local runs only)
     raw: dict[str, Any] = field(repr=False, compare=False)  # the runner's JSON as received
@@ -109,15 +137,17 @@ class ProfileResult:
     def metrics(self) -> dict[str, float]:
         """Design metric names: latency_ms_*, latency_runs, init_ms, memory_mb_init/peak, throughput_ips,
         ops_fallback; plus ``load_*`` when the load scenario ran."""
-        base = self.memory.baseline_mb
+        base, inputs_mb = self.memory.baseline_mb, self.memory.inputs_mb
         out = {
             **self.latency.metrics(),
             "init_ms": self.init_ms,
             "memory_mb_init": max(0.0, self.memory.after_allocate_mb - base),
-            "memory_mb_peak": max(0.0, self.memory.peak_mb - base),
+            "memory_mb_peak": max(0.0, self.memory.peak_mb - base - (inputs_mb or 0.0)),
             "throughput_ips": self.throughput_ips,
             "ops_fallback": float(len(self.ops.fallback)),
         }
+        if inputs_mb is not None:
+            out["memory_mb_inputs"] = inputs_mb
         if self.load is not None:
             load = self.load
             out.update({"load_clients": float(load.clients), "load_throughput_ips": load.throughput_ips,
@@ -133,6 +163,8 @@ class ProfileResult:
         req = self.request.to_dict()
         out = {f"profile.{k}": req[k] for k in PARAM_FIELDS}
         out["profile.input_source_used"] = self.input_source_used
+        if self.inputs:
+            out["profile.inputs"] = "; ".join(i.describe() for i in self.inputs)[:500]
         out["profile.runtime"] = f"{self.runtime.package}=={self.runtime.version}"
         return out
 
@@ -168,15 +200,28 @@ def parse_result(raw: Any) -> ProfileResult:
         init_ms=top.number("init_ms"), loop_seconds=top.number("loop_seconds"),
         throughput_ips=top.number("throughput_ips"),
         memory=MemoryPhases(mem.number("baseline"), mem.number("after_load"), mem.number("after_allocate"),
-                            mem.number("peak"), mem.number("after_release")),
+                            mem.number("peak"), mem.number("after_release"),
+                            mem.number("inputs") if "inputs" in mem.data else None,
+                            mem.number("peak_setup") if "peak_setup" in mem.data else None),
         ops=ops, ignored_options=ignored,
         facts={k: v for k, v in top.data.items() if k not in _PROTOCOL_KEYS},
         load=_load(top.obj("load")) if load_expected or "load" in top.data else None,
         device=_device(dev), runtime=RuntimeInfo(rt.text("package"), rt.text("version"), rt.text("api")),
-        input_source_used=top.text("input_source_used"), tensorflow_imported=top.flag("tensorflow_imported"),
+        input_source_used=top.text("input_source_used"),
+        inputs=tuple(_input(top.item("inputs", i)) for i in range(len(top.seq("inputs")))) if "inputs" in top.data else (),
+        placement=_placement(top.obj("placement")) if "placement" in top.data else None,
+        tensorflow_imported=top.flag("tensorflow_imported"),
         external_peak_rss_mb=top.number(_EXTERNAL) if _EXTERNAL in top.data else None,
         raw=top.data,
     )
+
+
+def _shapes(echo: _Obj) -> dict[str, list[int]]:
+    """The request's ``input_shapes`` ({} from runners before the field existed)."""
+    if "input_shapes" not in echo.data:
+        return {}
+    shapes = echo.obj("input_shapes")
+    return {name: list(shapes.ints(name)) for name in shapes.data}
 
 
 def _request(echo: _Obj) -> ProfileRequest:
@@ -189,9 +234,18 @@ def _request(echo: _Obj) -> ProfileRequest:
         kernels=echo.text("kernels"), batch=echo.integer("batch"), input_source=echo.text("input_source"),
         warmup_runs=echo.integer("warmup_runs"), min_runs=echo.integer("min_runs"),
         min_seconds=echo.number("min_seconds"), max_runs=echo.integer("max_runs"),
-        max_seconds=echo.number("max_seconds"), cpu_pin=cpu_pin,
+        max_seconds=echo.number("max_seconds"), cpu_pin=cpu_pin, input_shapes=_shapes(echo),
         clients=echo.integer("clients"), load_seconds=echo.number("load_seconds"),
     )
+
+
+def _input(rec: _Obj) -> InputRecord:
+    return InputRecord(rec.text("name"), rec.ints("shape"), rec.text("dtype"), rec.text("source"))
+
+
+def _placement(p: _Obj) -> Placement:
+    cpus = None if p.get("runner_cpus") is None else p.ints("runner_cpus")
+    return Placement(cpus, p.ints("supervisor_cpus"), p.integer("cpu_count"), p.text("note"))
 
 
 def _load(load: _Obj) -> LoadScenario:
@@ -265,6 +319,13 @@ class _Obj:
                 where = f"{self._where(key)}[{i}]"
                 raise ProfileError(f"runner result: '{where}' should be {item}, got {_kind(v)}")
         return list(values)
+
+    def seq(self, key: str) -> list[Any]:
+        return list(self._typed(key, (list,), "a list"))
+
+    def item(self, key: str, i: int) -> _Obj:
+        """The i-th element of the list ``key``, as an object."""
+        return _Obj(self.get(key)[i], f"{self._where(key)}[{i}]")
 
     def strs(self, key: str) -> tuple[str, ...]:
         return tuple(self._list(key, (str,), "a string", "strings"))

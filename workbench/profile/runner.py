@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import sys
 import time
 import traceback
@@ -26,8 +27,10 @@ _T0 = time.perf_counter()
 
 #: the fields of workbench.profile.request.ProfileRequest (this script cannot import workbench)
 REQUEST_FIELDS = ("model_path", "input_path", "output", "runtime", "accelerator", "threads", "api", "xnnpack",
-                  "kernels", "batch", "input_source", "warmup_runs", "min_runs", "min_seconds", "max_runs",
+                  "kernels", "batch", "input_shapes", "input_source", "warmup_runs", "min_runs", "min_seconds", "max_runs",
                   "max_seconds", "cpu_pin", "clients", "load_seconds")
+#: distinct input feeds kept per input: enough to vary the data, never the whole test set in memory
+MAX_SAMPLE_BUFFERS = 8
 BACKEND_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runners")
 #: the runtimes with a backend here: runners/<name>.py (a unit test checks they are the catalogue's runtimes)
 RUNTIMES = tuple(sorted(f[:-3] for f in (os.listdir(BACKEND_DIR) if os.path.isdir(BACKEND_DIR) else ())
@@ -87,44 +90,145 @@ def load_backend(runtime):
     return module
 
 
-def _input_arrays(details, req, np):
-    """One list of arrays per model input, holding real samples (cycled) or random data of the right dtype.
-    ``details``: per input, {"shape", "dtype", "quantization": (scale, zero_point)} as the backend reports."""
+class InputError(ValueError):
+    """The inputs asked for do not fit the model: the user's to fix (the parent exits 2 with this one line)."""
+
+
+def _fmt(shape):
+    return "[" + ",".join("?" if int(d) < 0 else str(int(d)) for d in shape) + "]"
+
+
+def _dims(shape):
+    return "x".join(str(int(d)) for d in shape) or "a scalar"
+
+
+def resolve_shapes(details, req):
+    """The concrete shape of every input. Fixed dims stay as declared; a dynamic dim comes from
+    ``input_shapes``; a dynamic FIRST dim without one takes ``batch``. InputError names every input it
+    cannot resolve, an unknown name, a shape that contradicts a fixed dim, or a batch nothing took."""
+    given = {str(k): [int(d) for d in v] for k, v in req["input_shapes"].items()}
     batch = int(req["batch"])
-    samples = None
-    if req["input_source"] == "test" and req["input_path"]:
-        samples = np.load(req["input_path"], allow_pickle=False)
-    rng = np.random.default_rng(0)
-    arrays = []
-    for k, d in enumerate(details):
-        shape = [batch] + [int(s) for s in d["shape"][1:]]
-        dtype = np.dtype(d["dtype"])
-        scale_known = dtype.kind == "f" or bool(d["quantization"][0])  # OpenVINO keeps int8 I/O, not its scale
-        if samples is not None and k == 0 and scale_known:  # real samples must fit: never a silent fall-back
-            fits = samples.ndim == len(shape) and all(shape[i] <= 0 or shape[i] == samples.shape[i]
-                                                      for i in range(1, len(shape)))
-            if not fits:
-                want = ", ".join(str(m) if m > 0 else "?" for m in shape[1:])
-                raise ValueError(f"the input samples have shape {tuple(samples.shape)} but the model's input "
-                                 f"'{d.get('name', 0)}' is {[int(s) for s in d['shape']]} ({dtype.name}): "
-                                 f"expected (N, {want})")
-            x = samples.astype(np.float32)
-            if dtype.kind != "f":
-                scale, zp = d["quantization"]
-                info = np.iinfo(dtype)
-                x = np.clip(np.round(x / scale + zp), info.min, info.max)
-            x = x.astype(dtype)
-            n = max(1, len(x) // batch)
-            arrays.append([x[i * batch:(i + 1) * batch] for i in range(n)] if len(x) >= batch
-                          else [np.resize(x, shape).astype(dtype)])
-        elif dtype.kind == "f":
-            arrays.append([rng.standard_normal(shape).astype(dtype) for _ in range(4)])
+    listing = ", ".join(f"'{d['name']}' {_fmt(d['shape'])}" for d in details)
+    unknown = sorted(set(given) - {d["name"] for d in details})
+    if unknown:
+        raise InputError(f"--input-shape names {', '.join(repr(u) for u in unknown)}, which the model does not "
+                         f"have; its inputs: {listing}")
+    shapes, missing, wrong, batched = [], [], [], False
+    for d in details:
+        declared = [int(s) for s in d["shape"]]
+        if d["name"] in given:
+            shape = given[d["name"]]
+            if len(shape) != len(declared) or any(s >= 0 and s != g for s, g in zip(declared, shape)):
+                wrong.append(f"input '{d['name']}' is {_fmt(declared)}, not {_dims(shape)} (fixed dimensions never change)")
         else:
-            info = np.iinfo(dtype)
-            arrays.append([rng.integers(info.min, info.max, size=shape, dtype=dtype) for _ in range(4)])
-    first_known = bool(details) and (np.dtype(details[0]["dtype"]).kind == "f" or bool(details[0]["quantization"][0]))
-    used = "test" if samples is not None and first_known and req["input_source"] == "test" else "random"
-    return arrays, used
+            batched = batched or (bool(declared) and declared[0] < 0)
+            shape = [batch if i == 0 and s < 0 else s for i, s in enumerate(declared)]
+            if any(s < 0 for s in shape):
+                missing.append((d["name"], declared, shape))
+        shapes.append(shape)
+    if batch != 1 and not batched and not wrong and not missing:
+        wrong.append(f"--batch {batch} cannot apply: no input has a dynamic first dimension ({listing}); give the "
+                     "shapes with --input-shape")
+    if wrong:
+        raise InputError("; ".join(wrong))
+    if missing:
+        one = len(missing) == 1
+        what = " and ".join(f"'{name}' has dynamic dimensions {_fmt(declared)}" for name, declared, _ in missing)
+        hint = " ".join(f"--input-shape {name}=" + "x".join(str(s) if s >= 0 else f"D{i}" for i, s in enumerate(shape))
+                        for name, _, shape in missing)
+        raise InputError(f"input{'' if one else 's'} {what}; give {'its shape' if one else 'their shapes'} with "
+                         f"{hint} (D = a size of your choice; in an experiment: target.input_shapes)")
+    return shapes
+
+
+def _load_samples(req, details, np):
+    """{input name: samples (N, ...)} from the request's .npy (a single-input model) or .npz (keyed by input
+    name; for a single-input model also ``x_test`` or its only array). Empty for generated inputs."""
+    if req["input_source"] != "test" or not req["input_path"]:
+        return {}
+    names = [d["name"] for d in details]
+    path = req["input_path"]
+    if not path.endswith(".npz"):
+        if len(names) != 1:
+            raise InputError(f"the model has {len(names)} inputs ({', '.join(names)}); give an .npz keyed by input name")
+        return {names[0]: np.load(path, mmap_mode="r", allow_pickle=False)}  # only the samples used are read
+    with np.load(path, allow_pickle=False) as z:
+        keys = list(z.files)
+        matched = [k for k in keys if k in names]
+        if not matched and len(names) == 1 and ("x_test" in keys or len(keys) == 1):
+            return {names[0]: z["x_test" if "x_test" in keys else keys[0]]}
+        unknown = [k for k in keys if k not in names]
+        if unknown or not matched:
+            raise InputError(f"the .npz holds {', '.join(repr(k) for k in unknown or keys)}, which name no input "
+                             f"of the model; its inputs: {', '.join(repr(n) for n in names)}")
+        return {k: z[k] for k in matched}
+
+
+def _convert(x, d, dtype, np):
+    """Samples as the input's dtype (float samples quantized with the input's scale); None when an integer
+    input's scale is unknown and the samples are not whole numbers (they cannot be fed truthfully)."""
+    if dtype.kind == "f" or dtype.kind == x.dtype.kind or (dtype.kind in "iu" and x.dtype.kind in "biu"):
+        return np.ascontiguousarray(x, dtype=dtype)
+    if dtype.kind == "b":
+        return np.ascontiguousarray(x != 0)
+    scale, zp = d["quantization"]
+    if scale:
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x.astype(np.float32) / scale + zp), info.min, info.max).astype(dtype)
+    if np.array_equal(x, np.round(x)):
+        return np.ascontiguousarray(x, dtype=dtype)
+    return None
+
+
+def _sample_buffers(x, d, shape, np):
+    """At most MAX_SAMPLE_BUFFERS feeds of the input from its samples: each sample a whole input (N, *shape),
+    or ``shape[0]`` samples per feed (N, *shape[1:]). None when they cannot be fed (see ``_convert``)."""
+    dtype = np.dtype(d["dtype"])
+    if tuple(x.shape[1:]) == tuple(shape):
+        rows = 0  # one sample = one whole input
+    elif shape and tuple(x.shape[1:]) == tuple(shape[1:]):
+        rows = shape[0]
+    else:
+        raise InputError(f"the samples for input '{d['name']}' have shape {tuple(x.shape)} but the input is "
+                         f"{_fmt(shape)} ({dtype.name}): expected (N, {', '.join(str(s) for s in shape[1:])})")
+    if rows == 0:
+        chunks = [x[i] for i in range(min(MAX_SAMPLE_BUFFERS, len(x)))]
+    elif len(x) < rows:
+        chunks = [np.resize(np.asarray(x), shape)]
+    else:
+        chunks = [x[i * rows:(i + 1) * rows] for i in range(min(MAX_SAMPLE_BUFFERS, len(x) // rows))]
+    out = [_convert(np.asarray(c), d, dtype, np) for c in chunks]
+    return None if any(b is None for b in out) else out
+
+
+def _random_buffers(rng, d, shape, np):
+    """Generated data of the input's own dtype and shape: floats ~N(0,1); quantized or 8-bit integers over
+    their range; wider integers in [0, 10) so an index input stays in bounds; booleans."""
+    dtype = np.dtype(d["dtype"])
+    if dtype.kind == "f":
+        return [np.asarray(rng.standard_normal(shape)).astype(dtype) for _ in range(4)]
+    if dtype.kind == "b":
+        return [np.asarray(rng.integers(0, 2, size=shape)).astype(bool) for _ in range(4)]
+    info = np.iinfo(dtype)
+    lo, hi = (info.min, info.max) if d["quantization"][0] or dtype.itemsize == 1 else (0, 10)
+    return [np.asarray(rng.integers(lo, hi, size=shape, dtype=dtype)) for _ in range(4)]
+
+
+def input_arrays(details, shapes, req, np):
+    """Per input, its feeds (from the samples, or generated), and a record of what was fed:
+    {"name", "shape", "dtype", "source": "test" | "random", "buffers", "bytes"}."""
+    samples = _load_samples(req, details, np)
+    rng = np.random.default_rng(0)
+    arrays, records = [], []
+    for d, shape in zip(details, shapes, strict=True):
+        bufs = _sample_buffers(samples[d["name"]], d, shape, np) if d["name"] in samples else None
+        source = "test" if bufs is not None else "random"
+        bufs = bufs if bufs is not None else _random_buffers(rng, d, shape, np)
+        arrays.append(bufs)
+        records.append({"name": d["name"], "shape": [int(s) for s in shape], "dtype": np.dtype(d["dtype"]).name,
+                        "source": source, "buffers": len(bufs), "bytes": int(sum(b.nbytes for b in bufs))})
+    del samples  # the full sample arrays go now: only the capped feeds stay resident
+    return arrays, records
 
 
 def _feed(session, arrays, i):
@@ -156,20 +260,29 @@ def _time_loop(session, arrays, req):
     return samples, time.perf_counter() - start
 
 
+def _open(backend, req, np, phases=None):
+    """A session prepared at the resolved shapes, and its input feeds."""
+    session = backend.open_session(req, np, phases=phases, rss_mb=_rss_mb)
+    details = session.input_details()
+    shapes = resolve_shapes(details, req)
+    session.prepare(shapes)
+    return session, details, shapes
+
+
 def _profile_load(backend, req, np):
     """The service case: N client threads, each with its own session, invoke for T seconds."""
     import threading
 
     clients, seconds = int(req["clients"]), float(req["load_seconds"])
-    sessions = [backend.open_session(req, np) for _ in range(clients)]
+    sessions = [_open(backend, req, np) for _ in range(clients)]
     samples = [[] for _ in range(clients)]
     errors = [0] * clients
     start_gate = threading.Barrier(clients + 1)
     stop_at = [0.0]
 
     def client(k):
-        session = sessions[k]
-        arrays, _ = _input_arrays(session.input_details(), req, np)
+        session, details, shapes = sessions[k]
+        arrays, _ = input_arrays(details, shapes, req, np)
         start_gate.wait()
         i = 0
         while time.perf_counter() < stop_at[0]:
@@ -199,26 +312,35 @@ def _profile_load(backend, req, np):
 
 
 def _profile_single(backend, req, np, phases):
-    """Load (+ allocate / compile), then the timed loop; the session is freed before returning."""
+    """Load, prepare at the resolved shapes, build the inputs (their memory measured apart), reset the peak
+    mark, then the timed loop; the session is freed before returning."""
     t = time.perf_counter()
-    session = backend.open_session(req, np, phases=phases, rss_mb=_rss_mb)
+    session, details, shapes = _open(backend, req, np, phases)
     init_ms = (time.perf_counter() - t) * 1000
     phases["after_allocate"] = _rss_mb()
-    arrays, used = _input_arrays(session.input_details(), req, np)
+    phases["peak_setup"] = _status_kb("VmHWM") / 1024.0  # load / compile spikes, before the inputs exist
+    arrays, records = input_arrays(details, shapes, req, np)
+    phases["inputs"] = max(0.0, _rss_mb() - phases["after_allocate"])
+    _reset_peak()  # the peak below is the one during invokes (warm-up included)
     samples, loop_s = _time_loop(session, arrays, req)
+    phases["peak"] = _status_kb("VmHWM") / 1024.0
     extra = session.facts()
     session.close()
-    return init_ms, samples, loop_s, used, extra
+    del arrays
+    return init_ms, samples, loop_s, records, extra
 
 
-def _reason(exc):
-    """One line saying what went wrong: the first line, or for OpenVINO's messages (source locations
-    first, "Exception from src/..."), the last line, which carries the reason."""
+#: a line of a runtime's message that only says where in its source the error was raised
+_SOURCE_LINE = re.compile(r"^(Exception from \S+|\S+\.(cpp|cc|hpp|h|c|py):\d+.*|File \".*\", line \d+.*)$")
+
+
+def _reason(exc, limit=1000):
+    """The runtime's whole message on one line: every line joined by " | " (lines that only name a source
+    location dropped), capped at ``limit`` characters."""
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-    useful = [ln for ln in lines if not ln.startswith("Exception from ")]
-    if not lines:
-        return ""
-    return useful[-1] if useful and lines[0].startswith("Exception from ") else lines[0]
+    kept = [ln for ln in lines if not _SOURCE_LINE.match(ln)] or lines
+    text = " | ".join(kept)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _check_request(req):
@@ -247,16 +369,17 @@ def main(argv):
 
         phases = {"baseline": _rss_mb()}
         result["peak_reset"] = _reset_peak()
-        init_ms, samples, loop_s, used, extra = _profile_single(backend, req, np, phases)
-        phases["peak"] = _status_kb("VmHWM") / 1024.0
+        init_ms, samples, loop_s, records, extra = _profile_single(backend, req, np, phases)
         phases["after_release"] = _rss_mb()  # the session has been freed by now
         if float(req["load_seconds"]) > 0 and backend.supports_load(req):
             result["load"] = _profile_load(backend, req, np)  # after the single-stream phases: peaks stay separate
         batch = int(req["batch"])
+        sources = {r["source"] for r in records}
         result.update({
             "samples_ms": samples, "init_ms": init_ms, "loop_seconds": loop_s,
             "throughput_ips": len(samples) * batch / loop_s if loop_s > 0 else 0.0,
-            "memory_mb": phases, "input_source_used": used,
+            "memory_mb": phases, "inputs": records,
+            "input_source_used": sources.pop() if len(sources) == 1 else "mixed",
             "runtime": {"package": backend.PACKAGE, "version": backend.version(), "api": backend.api(req)},
             "tensorflow_imported": any(m == "tensorflow" or m.startswith("tensorflow.") for m in sys.modules),
             "device": _fingerprint(), "affinity": sorted(os.sched_getaffinity(0)),
@@ -264,7 +387,10 @@ def main(argv):
         })
         code = 0
     except BaseException as exc:  # report everything, including KeyboardInterrupt, to the parent
-        result["error"] = f"{type(exc).__name__}: {_reason(exc)}"
+        if isinstance(exc, InputError):  # the user's to fix: said as is, and the parent exits 2 with it
+            result["error"], result["input_error"] = _reason(exc), True
+        else:
+            result["error"] = f"{type(exc).__name__}: {_reason(exc)}"
         result["traceback"] = traceback.format_exc()
         sys.stderr.write(result["error"] + "\n")  # also there for a parent that never sees the JSON
         code = 1

@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,11 @@ BACKENDS = RUNNER.with_name("runners")  # runners/<runtime>.py: what differs per
 FORMATS = {name: r.formats for name, r in RUNTIMES.items()}
 
 
+#: distinct input feeds the runner keeps per input (runner.py MAX_SAMPLE_BUFFERS): only these samples are sent
+MAX_SAMPLE_BUFFERS = 8
+Samples = np.ndarray | Mapping[str, np.ndarray]
+
+
 def _interpret_exit(source: str, code: int, result_text: str | None, stderr: str) -> dict[str, Any]:
     if result_text:
         try:
@@ -35,6 +42,8 @@ def _interpret_exit(source: str, code: int, result_text: str | None, stderr: str
         if not isinstance(result, dict):
             raise ProfileError(f"{source}: runner output is not a JSON object")
         if "error" in result:
+            if result.get("input_error"):  # the inputs asked for do not fit the model: the runner says how
+                raise ProfileError(f"{source}: {result['error']}")
             raise ProfileError(f"{source}: runner failed: {result['error']}")
         return result
     if code < 0:
@@ -45,60 +54,119 @@ def _interpret_exit(source: str, code: int, result_text: str | None, stderr: str
     raise ProfileError(f"{source}: runner exited with status {code} and no result ({last})")
 
 
-def run_local(model_path: Path, target: TargetSpec, input_samples: np.ndarray | None = None,
+def save_samples(samples: Samples, folder: Path, batch: int) -> Path:
+    """Write the samples the runner reads: an .npy (one array: a single-input model) or an .npz keyed by input
+    name; only the first ``MAX_SAMPLE_BUFFERS`` feeds' worth of samples, the runner never uses more."""
+    keep = MAX_SAMPLE_BUFFERS * max(1, batch)
+    if isinstance(samples, Mapping):
+        path = folder / "inputs.npz"
+        np.savez(path, **{str(k): np.asarray(v)[:keep] for k, v in samples.items()})
+        return path
+    path = folder / "inputs.npy"
+    x = np.asarray(samples)[:keep]
+    np.save(path, x.astype(np.float32) if x.dtype.kind == "f" else x, allow_pickle=False)
+    return path
+
+
+def placement(target: TargetSpec, cores: set[int]) -> tuple[list[int] | None, str]:
+    """The cores the local runner is pinned to (None: not pinned) and a note for the result. ``cpu_pin`` wins;
+    otherwise a target that needs fewer cores than there are gets the highest-numbered ones, so the
+    supervising process can keep to the others."""
+    if target.cpu_pin is not None:
+        return sorted(target.cpu_pin), "pinned by cpu_pin"
+    needed = target.threads * (target.clients if target.load_seconds > 0 else 1)
+    if needed >= len(cores):
+        return None, (f"not pinned: the runner needs {needed} core(s) of {len(cores)}, so the supervising "
+                      "process shares its cores")
+    return sorted(cores)[-needed:], f"pinned to {needed} of {len(cores)} cores; the supervising process kept off them"
+
+
+def _set_thread_affinity(cores: set[int]) -> dict[int, set[int]]:
+    """Move every thread of this process to ``cores``; returns each thread's affinity before."""
+    before = {}
+    for tid in (int(t) for t in os.listdir("/proc/self/task")):
+        try:
+            before[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, cores)
+        except OSError:  # the thread ended meanwhile
+            pass
+    return before
+
+
+def _restore_affinity(before: dict[int, set[int]]) -> None:
+    for tid, cores in before.items():
+        try:
+            os.sched_setaffinity(tid, cores)
+        except OSError:
+            pass
+
+
+def _wait(proc: subprocess.Popen[bytes], limit_s: float) -> tuple[float, bool]:
+    """Block until ``proc`` ends (no polling: the child is never disturbed); returns (its peak resident set
+    in MB from the kernel's rusage, whether it was killed for running past ``limit_s``)."""
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        proc.kill()
+
+    timer = threading.Timer(limit_s, kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+    return usage.ru_maxrss / 1024.0, killed.is_set()
+
+
+def run_local(model_path: Path, target: TargetSpec, input_samples: Samples | None = None,
               timeout_s: float | None = None) -> ProfileResult:
-    """Profile ``model_path`` in a fresh local Python process (NumPy + the target's runtime only)."""
+    """Profile ``model_path`` in a fresh local Python process (NumPy + the target's runtime only), pinned away
+    from this (supervising) process when there are cores to spare."""
     with tempfile.TemporaryDirectory(prefix="wb-profile-") as tmp:
         input_path = None
         if input_samples is not None and target.input_source == "test":
-            input_path = Path(tmp) / "inputs.npy"
-            np.save(input_path, np.asarray(input_samples, dtype=np.float32), allow_pickle=False)
+            input_path = save_samples(input_samples, Path(tmp), target.batch)
         out = Path(tmp) / "result.json"
         req_path = Path(tmp) / "request.json"
         req_path.write_text(ProfileRequest.from_target(model_path, target, input_path, out).to_json())
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "OMP_"))}
         limit = timeout_s or target.max_seconds + 120
         err_path = Path(tmp) / "stderr.txt"
+        cores = os.sched_getaffinity(0)
+        child_cpus, note = placement(target, cores)
+        others = cores - set(child_cpus or ())
+        before: dict[int, set[int]] = {}
         with open(err_path, "w") as err:
             proc = subprocess.Popen([sys.executable, str(RUNNER), str(req_path)], stdout=subprocess.DEVNULL,
                                     stderr=err, env=env)
-            external_peak_mb, timed_out = _poll_peak_rss(proc, limit)
+            try:
+                if child_cpus is not None:
+                    try:
+                        os.sched_setaffinity(proc.pid, child_cpus)
+                    except OSError as exc:
+                        proc.kill()
+                        raise ProfileError(f"cpu_pin {child_cpus}: cannot pin the runner there ({exc.strerror}); "
+                                           f"this machine's cores: {sorted(cores)}") from None
+                    if others:
+                        before = _set_thread_affinity(others)
+                external_peak_mb, timed_out = _wait(proc, limit)
+            finally:
+                _restore_affinity(before)
         if timed_out:
             raise ProfileError(f"{model_path}: runner did not finish within {limit:g}s")
         text = out.read_text() if out.exists() else None
         raw = _interpret_exit(str(model_path), proc.returncode, text, err_path.read_text(errors="replace"))
-        raw["external_peak_rss_mb"] = external_peak_mb  # the parent's own view, for cross-checking
+        # the kernel's lifetime peak for the child (Linux counts the launching process's image at spawn too):
+        # an upper bound on every figure the runner reports, taken without ever interrupting it
+        raw["external_peak_rss_mb"] = external_peak_mb
+        raw["placement"] = {"runner_cpus": child_cpus, "supervisor_cpus": sorted(others) if before else sorted(cores),
+                            "cpu_count": len(cores), "note": note}
         return _parse(str(model_path), raw)
 
 
-def _poll_peak_rss(proc: subprocess.Popen[bytes], limit_s: float, every_s: float = 0.002) -> tuple[float, bool]:
-    """Wait for ``proc`` while sampling its resident set from outside; returns (largest sample in MB,
-    whether it was killed for running past ``limit_s``)."""
-    import time
-
-    import psutil
-
-    peak = 0
-    deadline = time.monotonic() + limit_s
-    try:
-        ps = psutil.Process(proc.pid)
-        while proc.poll() is None:
-            try:
-                peak = max(peak, ps.memory_info().rss)
-            except (psutil.NoSuchProcess, psutil.ZombieProcess):
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                proc.wait()
-                return peak / 2**20, True
-            time.sleep(every_s)
-    except psutil.NoSuchProcess:
-        pass
-    proc.wait()
-    return peak / 2**20, False
-
-
-def run_ssh(model_path: Path, target: TargetSpec, input_samples: np.ndarray | None = None,
+def run_ssh(model_path: Path, target: TargetSpec, input_samples: Samples | None = None,
             ssh_options: tuple[str, ...] = (), timeout_s: float | None = None) -> ProfileResult:
     """Copy runner (protocol + the target runtime's backend), model and inputs to ``target.host`` over SSH,
     run there with ``target.remote_python`` (which needs NumPy and that runtime), bring the JSON back. The device fingerprint comes from the
@@ -118,10 +186,9 @@ def run_ssh(model_path: Path, target: TargetSpec, input_samples: np.ndarray | No
         files = [RUNNER, model_path]
         input_remote = None
         if input_samples is not None and target.input_source == "test":
-            local_in = Path(tmp) / "inputs.npy"
-            np.save(local_in, np.asarray(input_samples, dtype=np.float32), allow_pickle=False)
+            local_in = save_samples(input_samples, Path(tmp), target.batch)
             files.append(local_in)
-            input_remote = Path(rdir) / "inputs.npy"
+            input_remote = Path(rdir) / local_in.name
         req = ProfileRequest.from_target(Path(rdir) / model_path.name, target, input_remote)
         req_local = Path(tmp) / "request.json"
         req_local.write_text(req.to_json())
@@ -154,14 +221,15 @@ def _parse(source: str, raw: dict[str, Any]) -> ProfileResult:
         raise ProfileError(f"{source}: {exc}") from None
 
 
-def profile_model(model_path: str | Path, target: TargetSpec, input_samples: np.ndarray | None = None,
+def profile_model(model_path: str | Path, target: TargetSpec, input_samples: Samples | None = None,
                   **kwargs: Any) -> ProfileResult:
     """Profile a model file on ``target`` (local unless ``target.host`` is set), on ``target.runtime``.
 
     Args:
         model_path: the .tflite (LiteRT, OpenVINO) or .onnx (ONNX Runtime, OpenVINO) file.
         target: runtime options and, with ``host``, the SSH device.
-        input_samples: real inputs (used when ``target.input_source == "test"``); None = generated.
+        input_samples: real inputs (used when ``target.input_source == "test"``): one array (N, ...) for a
+            single-input model, or {input name: array} for any model; inputs without samples are generated.
         **kwargs: passed to ``run_local`` / ``run_ssh`` (``timeout_s``, ``ssh_options``).
 
     Raises:

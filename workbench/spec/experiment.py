@@ -86,6 +86,8 @@ class TargetSpec(Spec):
     xnnpack: bool = True
     kernels: Literal["optimized", "reference"] = "optimized"  # reference = LiteRT's BUILTIN_REF kernels
     batch: Annotated[int, Field(ge=1, le=1024)] = 1
+    #: the shape of an input with dynamic dimensions, by input name (e.g. images: [1, 3, 640, 640])
+    input_shapes: dict[str, list[Annotated[int, Field(ge=1)]]] = Field(default_factory=dict)
     input_source: Literal["test", "random"] = "test"
     warmup_runs: Annotated[int, Field(ge=0)] = 10
     min_runs: Annotated[int, Field(ge=1)] = 50

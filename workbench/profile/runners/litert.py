@@ -20,10 +20,10 @@ def supports_load(req):
 
 
 def open_session(req, np, phases=None, rss_mb=None):
-    """A loaded, allocated model ready to invoke."""
+    """The loaded model; ``prepare(shapes)`` then sizes and allocates it (the runner's backend contract)."""
     if req["api"] == "compiled_model":
         return _Compiled(req, np, phases, rss_mb)
-    return _Interpreter(req, phases, rss_mb)
+    return _Interpreter(req, np, phases, rss_mb)
 
 
 def delegation(ops):
@@ -53,7 +53,7 @@ def delegation(ops):
 
 
 class _Interpreter:
-    def __init__(self, req, phases, rss_mb):
+    def __init__(self, req, np, phases, rss_mb):
         from ai_edge_litert import interpreter as litert
 
         if req["kernels"] == "reference":
@@ -66,16 +66,22 @@ class _Interpreter:
                                          experimental_op_resolver_type=resolver)
         if phases is not None:
             phases["after_load"] = rss_mb()
-        batch = int(req["batch"])
-        if batch != 1:
-            for d in self.interp.get_input_details():
-                self.interp.resize_tensor_input(d["index"], [batch] + [int(s) for s in d["shape"][1:]])
-        self.interp.allocate_tensors()
         self.details = self.interp.get_input_details()
+        self.declared = [{"name": d["name"], "dtype": np.dtype(d["dtype"]),
+                          "shape": [int(s) for s in d.get("shape_signature", d["shape"])],  # -1 = dynamic
+                          "quantization": (float(d["quantization"][0]), int(d["quantization"][1]))}
+                         for d in self.details]
         self.invoke = self.interp.invoke
 
     def input_details(self):
-        return self.details
+        return self.declared
+
+    def prepare(self, shapes):
+        for d, shape in zip(self.details, shapes, strict=True):
+            if [int(s) for s in d["shape"]] != list(shape):
+                self.interp.resize_tensor_input(d["index"], list(shape), strict=True)
+        self.interp.allocate_tensors()
+        self.details = self.interp.get_input_details()
 
     def set_inputs(self, arrays):
         for d, x in zip(self.details, arrays, strict=True):
@@ -111,21 +117,24 @@ class _Compiled:
         if phases is not None:
             phases["after_load"] = rss_mb()
         self.sig = 0
-        self.inputs = self.model.create_input_buffers(self.sig)
-        self.outputs = self.model.create_output_buffers(self.sig)
         sig_key = list(self.model.get_signature_list())[self.sig]
         self.details = []
-        for d in self.model.get_input_tensor_details(sig_key).values():  # real shapes and dtypes from the model
-            self.details.append({"shape": [int(x) for x in d["shape"]], "dtype": np.dtype(d["dtype"]),
+        for name, d in self.model.get_input_tensor_details(sig_key).items():  # real shapes and dtypes
+            self.details.append({"name": name, "shape": [int(x) for x in d["shape"]], "dtype": np.dtype(d["dtype"]),
                                  "quantization": (0.0, 0)})
             if np.dtype(d["dtype"]).kind != "f" and req["input_source"] == "test":
                 raise ValueError("compiled_model API: test inputs for integer-input models are not supported; "
                                  "use --inputs none (random) or the interpreter API")
-        if int(req["batch"]) != 1:
-            raise ValueError("compiled_model API: batch != 1 is not supported by this runner; use the interpreter API")
 
     def input_details(self):
         return self.details
+
+    def prepare(self, shapes):
+        if [d["shape"] for d in self.details] != [list(s) for s in shapes]:
+            raise ValueError("compiled_model API: this runner feeds the model's own shapes only "
+                             f"({[d['shape'] for d in self.details]}); use the interpreter API to resize inputs")
+        self.inputs = self.model.create_input_buffers(self.sig)
+        self.outputs = self.model.create_output_buffers(self.sig)
 
     def set_inputs(self, arrays):
         for buf, x in zip(self.inputs, arrays, strict=True):

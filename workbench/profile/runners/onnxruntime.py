@@ -6,9 +6,10 @@ import onnxruntime as ort
 
 PACKAGE = "onnxruntime"
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
-_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+_DTYPES = {"tensor(bool)": "bool", "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
            "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int16)": "int16", "tensor(int32)": "int32",
-           "tensor(int64)": "int64"}
+           "tensor(int64)": "int64",
+           "tensor(uint16)": "uint16", "tensor(uint32)": "uint32", "tensor(uint64)": "uint64"}
 
 
 def version():
@@ -53,19 +54,22 @@ class _Session:
         if used[0] != name:
             raise RuntimeError(f"accelerator '{req['accelerator']}' is not available here: ONNX Runtime fell back "
                                f"to {used[0]}")
-        batch = int(req["batch"])
         self.names = [i.name for i in self.session.get_inputs()]
         self.details = []
         for i in self.session.get_inputs():
             if i.type not in _DTYPES:
                 raise ValueError(f"input '{i.name}' has type {i.type}, which this runner cannot feed")
-            shape = [batch] + [int(s) if isinstance(s, int) else 1 for s in i.shape[1:]]
-            self.details.append({"shape": shape, "dtype": np.dtype(_DTYPES[i.type]), "quantization": (0.0, 0)})
+            shape = [int(s) if isinstance(s, int) and s >= 0 else -1 for s in i.shape]  # a name or None: dynamic
+            self.details.append({"name": i.name, "shape": shape, "dtype": np.dtype(_DTYPES[i.type]),
+                                 "quantization": (0.0, 0)})
         self.feed = {}
         self.providers = used
 
     def input_details(self):
         return self.details
+
+    def prepare(self, shapes):
+        """Nothing to resize: ONNX Runtime takes the shapes of the arrays fed (and allocates on the first run)."""
 
     def set_inputs(self, arrays):
         self.feed = dict(zip(self.names, arrays, strict=True))

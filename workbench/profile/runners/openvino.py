@@ -25,6 +25,13 @@ def open_session(req, np, phases=None, rss_mb=None):
     return _Session(req, np, phases, rss_mb)
 
 
+def _name(port, k):
+    try:
+        return port.get_any_name()
+    except RuntimeError:  # an unnamed input: its index
+        return str(k)
+
+
 class _Session:
     def __init__(self, req, np, phases, rss_mb):
         core = ov.Core()
@@ -33,25 +40,31 @@ class _Session:
         if device not in core.available_devices:
             raise RuntimeError(f"accelerator '{req['accelerator']}' is not available here: OpenVINO "
                                f"{version()} sees no {device} device (available: {', '.join(core.available_devices)})")
-        model = core.read_model(req["model_path"])
+        self.core, self.device = core, device
+        self.model = core.read_model(req["model_path"])
         if phases is not None:
             phases["after_load"] = rss_mb()
-        batch = int(req["batch"])
-        shapes = {}
-        for k, port in enumerate(model.inputs):  # a static shape compiles to faster kernels than a dynamic one
-            dims = [batch] + [d.get_length() if d.is_static else 1 for d in list(port.get_partial_shape())[1:]]
-            shapes[k] = ov.PartialShape(dims)
-        model.reshape(shapes)
-        config = {"INFERENCE_NUM_THREADS": int(req["threads"]), "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
-        self.compiled = core.compile_model(model, device, config)
-        self.request = self.compiled.create_infer_request()
-        self.details = [{"shape": list(p.get_shape()), "dtype": np.dtype(p.get_element_type().to_dtype()),
-                         "quantization": (0.0, 0)} for p in self.compiled.inputs]
-        self.tensors = [self.request.get_input_tensor(k) for k in range(len(self.details))]
-        self.invoke = self.request.infer
+        self.details = []
+        for k, port in enumerate(self.model.inputs):
+            shape = port.get_partial_shape()
+            if shape.rank.is_dynamic:
+                raise ValueError(f"input {k} has a dynamic rank, which this runner cannot shape")
+            self.details.append({"name": _name(port, k), "dtype": np.dtype(port.get_element_type().to_dtype()),
+                                 "shape": [d.get_length() if d.is_static else -1 for d in shape],
+                                 "quantization": (0.0, 0)})
+        self.config = {"INFERENCE_NUM_THREADS": int(req["threads"]), "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
 
     def input_details(self):
         return self.details
+
+    def prepare(self, shapes):
+        """Reshape to the concrete shapes (static shapes compile to faster kernels), then compile."""
+        self.model.reshape({k: ov.PartialShape(list(s)) for k, s in enumerate(shapes)})
+        self.compiled = self.core.compile_model(self.model, self.device, self.config)
+        del self.model
+        self.request = self.compiled.create_infer_request()
+        self.tensors = [self.request.get_input_tensor(k) for k in range(len(self.details))]
+        self.invoke = self.request.infer
 
     def set_inputs(self, arrays):
         for tensor, x in zip(self.tensors, arrays, strict=True):

@@ -165,18 +165,19 @@ def _load_samples(req, details, np):
 
 
 def _convert(x, d, dtype, np):
-    """Samples as the input's dtype (float samples quantized with the input's scale); None when an integer
-    input's scale is unknown and the samples are not whole numbers (they cannot be fed truthfully)."""
+    """A copy of the samples in the input's dtype (float samples quantized with the input's scale), never a
+    view of the file; None when an integer input's scale is unknown and the samples are not whole numbers
+    (they cannot be fed truthfully)."""
     if dtype.kind == "f" or dtype.kind == x.dtype.kind or (dtype.kind in "iu" and x.dtype.kind in "biu"):
-        return np.ascontiguousarray(x, dtype=dtype)
+        return np.array(x, dtype=dtype, order="C")
     if dtype.kind == "b":
-        return np.ascontiguousarray(x != 0)
+        return np.array(x != 0, order="C")
     scale, zp = d["quantization"]
     if scale:
         info = np.iinfo(dtype)
         return np.clip(np.round(x.astype(np.float32) / scale + zp), info.min, info.max).astype(dtype)
     if np.array_equal(x, np.round(x)):
-        return np.ascontiguousarray(x, dtype=dtype)
+        return np.array(x, dtype=dtype, order="C")
     return None
 
 
@@ -189,8 +190,9 @@ def _sample_buffers(x, d, shape, np):
     elif shape and tuple(x.shape[1:]) == tuple(shape[1:]):
         rows = shape[0]
     else:
+        want = shape[1:] if d["shape"] and int(d["shape"][0]) < 0 else shape  # a batch dim: samples are its rows
         raise InputError(f"the samples for input '{d['name']}' have shape {tuple(x.shape)} but the input is "
-                         f"{_fmt(shape)} ({dtype.name}): expected (N, {', '.join(str(s) for s in shape[1:])})")
+                         f"{_fmt(shape)} ({dtype.name}): expected (N, {', '.join(str(s) for s in want)})")
     if rows == 0:
         chunks = [x[i] for i in range(min(MAX_SAMPLE_BUFFERS, len(x)))]
     elif len(x) < rows:

@@ -259,3 +259,87 @@ def test_a_result_that_is_not_an_object_is_a_profile_error():
         parse_result([])
     with pytest.raises(ProfileError, match="m.tflite: runner output is not JSON"):
         _interpret_exit("m.tflite", 0, '{"samples_ms": [0.1,', "")
+
+
+# --- inputs, errors and placement (runner.py helpers, no runtime needed) --------------------------------------
+
+def _details(*inputs: tuple[str, list[int]]) -> list[dict[str, Any]]:
+    return [{"name": n, "shape": s, "dtype": "float32", "quantization": (0.0, 0)} for n, s in inputs]
+
+
+def _req(batch: int = 1, **shapes: list[int]) -> dict[str, Any]:
+    return {"batch": batch, "input_shapes": shapes}
+
+
+def test_shapes_keep_fixed_dims_and_scalars_and_give_batch_to_a_dynamic_first_dim():
+    resolve = _load_runner().resolve_shapes
+    details = _details(("x", [-1, 4]), ("state", [2, -1, 8]), ("scale", []))
+    assert resolve(details, _req(3, state=[2, 5, 8])) == [[3, 4], [2, 5, 8], []]
+    assert resolve(_details(("images", [-1, 3, -1, -1])), _req(images=[4, 3, 64, 64])) == [[4, 3, 64, 64]]
+
+
+@pytest.mark.parametrize("details, req, message", [
+    (_details(("images", [-1, 3, -1, -1])), _req(),
+     "input 'images' has dynamic dimensions [?,3,?,?]; give its shape with --input-shape images=1x3xD2xD3"),
+    (_details(("a", [-1, -1]), ("b", [2, -1])), _req(),
+     "inputs 'a' has dynamic dimensions [?,?] and 'b' has dynamic dimensions [2,?]; give their shapes with "
+     "--input-shape a=1xD1 --input-shape b=2xD1"),
+    (_details(("x", [1, 4])), _req(x=[2, 4]), "input 'x' is [1,4], not 2x4 (fixed dimensions never change)"),
+    (_details(("x", [1, 4])), _req(x=[1, 4, 1]), "input 'x' is [1,4], not 1x4x1"),
+    (_details(("x", [-1, 4])), _req(y=[1, 4]), "--input-shape names 'y', which the model does not have; its inputs: 'x' [?,4]"),
+    (_details(("x", [1, 4])), _req(4), "--batch 4 cannot apply: no input has a dynamic first dimension ('x' [1,4])"),
+])
+def test_shapes_that_cannot_be_resolved_are_one_input_error(details, req, message):
+    runner = _load_runner()
+    with pytest.raises(runner.InputError) as info:
+        runner.resolve_shapes(details, req)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text, folded", [
+    ("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions for input: state for the following indices\n"
+     " index: 0 Got: 1 Expected: 2\n Please fix either the inputs/outputs or the model.",
+     "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions for input: state for the following indices | "
+     "index: 0 Got: 1 Expected: 2 | Please fix either the inputs/outputs or the model."),
+    ("Exception from src/inference/src/cpp/core.cpp:97:\nException from src/frontends/tflite/src/frontend.cpp:12:\n"
+     "Check 'is_conversion_successful' failed\nFrontEnd API failed with OpConversionFailure:\nunsupported op FOO",
+     "Check 'is_conversion_successful' failed | FrontEnd API failed with OpConversionFailure: | unsupported op FOO"),
+    ("one line", "one line"),
+])
+def test_a_runtime_error_is_folded_whole_onto_one_line(text, folded):
+    assert _load_runner()._reason(RuntimeError(text)) == folded
+
+
+def test_a_long_runtime_error_is_capped():
+    reason = _load_runner()._reason(RuntimeError("\n".join(["x" * 100] * 30)))
+    assert len(reason) == 1000 and reason.endswith("...")
+
+
+@pytest.mark.parametrize("fields, cores, pinned", [
+    ({}, {0, 1}, [1]),  # 1 thread: the highest-numbered core, the supervisor keeps to the other
+    ({"threads": 2}, {0, 1}, None),  # threads >= cores: not pinned, and the note says so
+    ({"threads": 2}, {0, 1, 2, 3}, [2, 3]),
+    ({"clients": 2, "load_seconds": 1.0}, {0, 1}, None),  # the load scenario needs a core per client
+    ({"cpu_pin": [0]}, {0, 1}, [0]),
+])
+def test_placement_keeps_the_runner_on_cores_of_its_own(fields, cores, pinned):
+    from workbench.profile.targets import placement
+
+    cpus, note = placement(TargetSpec(**fields), cores)
+    assert cpus == pinned
+    assert ("shares its cores" in note) == (pinned is None)
+
+
+def test_input_records_and_memory_apart_parse_and_reach_metrics_and_params():
+    raw = _raw()
+    raw["memory_mb"] = {**raw["memory_mb"], "inputs": 12.5, "peak_setup": raw["memory_mb"]["peak"]}
+    raw["inputs"] = [{"name": "state", "shape": [2, 5, 8], "dtype": "float32", "source": "test", "buffers": 8,
+                      "bytes": 2560}, {"name": "scale", "shape": [], "dtype": "float32", "source": "random",
+                                       "buffers": 4, "bytes": 16}]
+    r = parse_result(raw)
+    m, before = r.metrics(), parse_result(_raw()).metrics()
+    assert m["memory_mb_inputs"] == 12.5 and m["memory_mb_peak"] == pytest.approx(max(0.0, before["memory_mb_peak"] - 12.5))
+    assert r.params()["profile.inputs"] == "state 2x5x8 float32 (test); scale scalar float32 (random)"
+    with pytest.raises(ProfileError, match=re.escape("'inputs[1].source' is missing")):
+        del raw["inputs"][1]["source"]
+        parse_result(raw)

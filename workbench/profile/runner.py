@@ -118,7 +118,7 @@ def resolve_shapes(details, req):
         declared = [int(s) for s in d["shape"]]
         if d["name"] in given:
             shape = given[d["name"]]
-            if len(shape) != len(declared) or any(s >= 0 and s != g for s, g in zip(declared, shape)):
+            if len(shape) != len(declared) or any(s >= 0 and s != g for s, g in zip(declared, shape, strict=False)):
                 wrong.append(f"input '{d['name']}' is {_fmt(declared)}, not {_dims(shape)} (fixed dimensions never change)")
         else:
             batched = batched or (bool(declared) and declared[0] < 0)

@@ -60,7 +60,8 @@ def save_samples(samples: Samples, folder: Path, batch: int) -> Path:
     keep = MAX_SAMPLE_BUFFERS * max(1, batch)
     if isinstance(samples, Mapping):
         path = folder / "inputs.npz"
-        np.savez(path, **{str(k): np.asarray(v)[:keep] for k, v in samples.items()})
+        arrays: dict[str, Any] = {str(k): np.asarray(v)[:keep] for k, v in samples.items()}
+        np.savez(path, **arrays)
         return path
     path = folder / "inputs.npy"
     x = np.asarray(samples)[:keep]

@@ -207,7 +207,7 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 @click.option("--kernels", type=click.Choice(["optimized", "reference"]), default="optimized", show_default=True,
               help="reference: LiteRT's reference kernels (BUILTIN_REF), to see what optimized kernels buy.")
 @click.option("--api", type=click.Choice(["interpreter", "compiled_model"]), default="interpreter", show_default=True)
-@click.option("--batch", default=1, show_default=True, help="Batch size (the input is resized).")
+@click.option("--batch", default=1, show_default=True, help="Batch size: the size every dynamic first dimension takes.")
 @click.option("--inputs", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Real input samples: an .npz keyed by input name (each (N, ...)), or an .npy for a single-input "
                    "model; inputs not given get random data of their own dtype and shape.")

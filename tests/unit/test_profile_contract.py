@@ -343,3 +343,12 @@ def test_input_records_and_memory_apart_parse_and_reach_metrics_and_params():
     with pytest.raises(ProfileError, match=re.escape("'inputs[1].source' is missing")):
         del raw["inputs"][1]["source"]
         parse_result(raw)
+
+
+def test_target_input_shapes_take_positive_sizes_and_are_sent():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="input_shapes.images.1"):
+        TargetSpec(input_shapes={"images": [1, 0, 640, 640]})
+    req = ProfileRequest.from_target("m.onnx", TargetSpec(input_shapes={"images": [1, 3, 640, 640]}))
+    assert json.loads(req.to_json())["input_shapes"] == {"images": [1, 3, 640, 640]}

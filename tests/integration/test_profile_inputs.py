@@ -149,3 +149,10 @@ def test_input_memory_is_reported_apart_and_peak_does_not_grow_with_samples(dyna
         assert r.inputs[0].source == "test"
     assert inputs[0] > 2  # 8 feeds of 0.75 MB, counted apart
     assert abs(peaks[1] - peaks[0]) < 3.0, peaks
+
+
+@pytest.mark.parametrize("option", ["images", "images=1x3xbig", "images=1x0x8x8", "=1x3"])
+def test_malformed_input_shape_option_exits_2(dynamic_onnx, option):
+    proc = _cli(str(dynamic_onnx), "--runtime", "onnxruntime", "--input-shape", option)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert f"--input-shape '{option}': expected NAME=DIMS" in proc.stderr

@@ -191,7 +191,7 @@ def _sample_buffers(x, d, shape, np):
         rows = shape[0]
     else:
         want = shape[1:] if d["shape"] and int(d["shape"][0]) < 0 else shape  # a batch dim: samples are its rows
-        raise InputError(f"the samples for input '{d['name']}' have shape {tuple(x.shape)} but the input is "
+        raise InputError(f"the samples for input '{d['name']}' have shape (N{''.join(f', {s}' for s in x.shape[1:])}) but the input is "
                          f"{_fmt(shape)} ({dtype.name}): expected (N, {', '.join(str(s) for s in want)})")
     if rows == 0:
         chunks = [x[i] for i in range(min(MAX_SAMPLE_BUFFERS, len(x)))]

@@ -137,3 +137,19 @@ def test_cli_profile_log_to_mlflow(tiny_tflite, project):
     runs = tr.runs(tr.experiment("adhoc").experiment_id)
     assert len(runs) == 1 and runs[0].status == "FINISHED"
     assert "latency_ms_p50" in runs[0].metrics and runs[0].params["profile.threads"] == "1"
+
+
+
+def test_runner_is_pinned_away_from_the_supervisor_and_says_where(tiny_tflite):
+    import os
+
+    cores = sorted(os.sched_getaffinity(0))
+    before = os.sched_getaffinity(0)
+    r = profile_model(tiny_tflite, FAST)
+    assert r.placement is not None and r.placement.cpu_count == len(cores)
+    assert os.sched_getaffinity(0) == before  # the supervisor's affinity is restored
+    if len(cores) >= 2:
+        assert r.placement.runner_cpus == (cores[-1],) and r.raw["affinity"] == [cores[-1]]
+        assert cores[-1] not in r.placement.supervisor_cpus
+    else:
+        assert r.placement.runner_cpus is None and "shares its cores" in r.placement.note

@@ -88,6 +88,7 @@ _ALL = (
     Metric("init_ms", "ms", "min", "init", "load + allocate (ms)", ".2f", shown_unit="ms", readable=fmt_ms),
     Metric("memory_mb_init", "MB", "min", "init MB", "memory after load + allocate (MB)", ".1f"),
     Metric("memory_mb_peak", "MB", "min", "peak MB", "peak memory (MB)", ".1f", budget="max_memory_mb"),
+    Metric("memory_mb_inputs", "MB", None, "inputs MB", "the runner's input buffers, apart from the model (MB)", ".1f"),
     Metric("throughput_ips", "1/s", "max", "ips", "throughput (inferences/s)", ".1f"),
     Metric("speedup_vs_float", "x", "max", "speedup", "speed-up over float32 (p50 ratio)", ".2f"),
     # the noise behind those figures: intervals over interleaved rounds (latency) and over test samples (accuracy)

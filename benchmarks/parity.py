@@ -176,7 +176,12 @@ def _markdown(result: dict[str, Any]) -> str:
                      f"{p['ratio_min']:.3f}-{p['ratio_max']:.3f} | {'yes' if p['within_5pct'] else 'NO'} | "
                      f"{p['median_min_ratio']:.3f} | {min(p['loadavg_1m']):.1f}-{max(p['loadavg_1m']):.1f} |")
     done = [p for p in result["pairs"] if "error" not in p]
-    lines += ["", f"{sum(p['within_5pct'] for p in done)} of {len(done)} pairs within ±5%."]
+    min_ok = sum(abs(p["median_min_ratio"] - 1) <= 0.05 for p in done)
+    rounds = [x for p in done for x in p["ratios"]]
+    lines += ["", f"{sum(p['within_5pct'] for p in done)} of {len(done)} pairs within ±5% (median ratio); "
+              f"{min_ok} of {len(done)} by the min/min ratio. Median of the pairs' median ratios: "
+              f"{statistics.median([p['median_ratio'] for p in done]):.3f}; {sum(x < 1 for x in rounds)} of "
+              f"{len(rounds)} round ratios below 1 (ours faster)."]
     return "\n".join(lines) + "\n"
 
 

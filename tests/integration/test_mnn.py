@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import write_experiment
-from workbench.errors import ModelFileError
+from workbench.errors import ModelFileError, ProfileError
 from workbench.profile import profile_model
 from workbench.runtime_model import predict_on
 from workbench.spec import TargetSpec
@@ -69,10 +69,14 @@ def test_profile_through_the_cli_in_a_child_process(files, tmp_path):
 
 def test_batch_threads_and_test_inputs(files, digits):
     r = profile_model(files[("mnn", "float32")],
-                      TargetSpec(runtime="mnn", threads=2, batch=4, clients=2, load_seconds=0.2,
+                      TargetSpec(runtime="mnn", threads=2, clients=2, load_seconds=0.2,
                                  **{**FAST, "input_source": "test"}), digits.x_test[:32])
     assert r.runtime.package == "mnn" and r.input_source_used == "test"
-    assert r.facts["threads_used"] == 2 and r.facts["input_shapes"] == [[4, 8, 8, 1]]
+    assert r.facts["threads_used"] == 2 and r.facts["input_shapes"] == [[1, 8, 8, 1]]
+    # MNN's converter writes the .tflite's concrete shape [1,8,8,1]: its batch is fixed, so a batch of 4 is
+    # refused in one line, never silently resized
+    with pytest.raises(ProfileError, match=r"--batch 4 cannot apply: no input has a dynamic first dimension"):
+        profile_model(files[("mnn", "float32")], TargetSpec(runtime="mnn", batch=4, **FAST))
     assert r.memory.peak_mb >= r.memory.after_allocate_mb > 0
     assert r.load is not None and min(r.load.per_client_invokes) > 0
 

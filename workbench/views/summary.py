@@ -114,20 +114,21 @@ def recommendation(spec: ExperimentSpec, rows: list[dict[str, Any]], rec: dict[s
     decided and why, the budgets, what it was measured on and a link to the dashboard. Without a
     recommendation: why none fits."""
     measured = [r for r in rows if isinstance(r.get("accuracy"), float)]
+    # the link comes right after the answer: the MLflow UI folds a long description under a gradient
     link = f" Full comparison: [dashboard]({dashboard_link})." if dashboard_link else ""
     on = f" Measured on {target_words(spec)}" + (f", dataset {dataset}" if dataset else "") + "."
     if rec is None:
         closest = "; ".join(why_none) or "no variant was measured"
         return (f"**No variant meets every budget** ({fmt_budgets(spec)}) among the {len(measured)} measured: "
-                f"nothing is recommended. Closest: {closest}.{on}{link}")
+                f"nothing is recommended.{link} Closest: {closest}.{on}")
     size = float(rec.get("size_bytes", float("nan")))
     ratio = _ratio(rec.get("compression_ratio"))
     size_txt = (f"{fmt_bytes(size)} instead of {fmt_bytes(size * ratio)} ({ratio:.1f}× smaller)" if ratio
                 else fmt_bytes(size))
     fits = sum(1 for r in measured if not budget_violations(r, spec.budgets))
-    return (f"**Ship `{rec['variant']}`** ({rec.get('technique', '')}): {accuracy_words(rec)}, {size_txt}, "
-            f"{latency_words(rec)}.{tie_words(rec)} Budgets: {fmt_budgets(spec)}; {fits} of the {len(measured)} "
-            f"measured variants meet them, and this is {SHIP_RULE}.{on}{link}")
+    return (f"**Ship `{rec['variant']}`** ({rec.get('technique', '')}).{link} Measured: {accuracy_words(rec)}, "
+            f"{size_txt}, {latency_words(rec)}.{tie_words(rec)} Budgets: {fmt_budgets(spec)}; {fits} of the "
+            f"{len(measured)} measured variants meet them, and this is {SHIP_RULE}.{on}")
 
 
 def experiment_description(spec: ExperimentSpec, variants: int) -> str:

@@ -111,4 +111,5 @@ def test_notebook_declares_every_parameter_the_sweep_passes(tmp_path):
 def test_the_sweep_finds_its_notebook():
     from workbench.run.task import NOTEBOOK
 
-    assert NOTEBOOK == REPO / "notebooks" / "variant.ipynb" and NOTEBOOK.is_file()
+    assert NOTEBOOK == REPO / "workbench" / "notebooks" / "variant.ipynb" and NOTEBOOK.is_file()  # package data
+    assert (REPO / "notebooks" / "variant.ipynb").resolve() == NOTEBOOK  # the checkout's copy is a link to it

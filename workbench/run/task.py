@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,9 @@ from workbench.spec.plan import Plan, PlannedVariant
 if TYPE_CHECKING:
     from workbench.tracking import Lease, Tracker
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "variant.ipynb"
+# the notebook papermill executes for each variant: package data, so an installed (non-editable) package sweeps
+# too; notebooks/variant.ipynb in the checkout is a symlink to it for JupyterLab
+NOTEBOOK = Path(str(files("workbench").joinpath("notebooks", "variant.ipynb")))
 RUNNING_PIDS: set[int] = set()  # papermill processes started by this process (killed on Ctrl-C)
 _STOP: list[Stop] = []  # set once by request_stop: no new variant starts, running ones are settled with it
 _PIDS_LOCK = threading.Lock()

@@ -7,7 +7,7 @@ DEMO   ?= experiments/digits_quick.yaml
 PORT   ?= 5000
 LAB_PORT ?= 8888
 
-.PHONY: demo test test-fast lint ui lab nightly bench clean help venv system-deps
+.PHONY: demo test test-fast test-unit lint ui lab nightly bench clean help venv system-deps
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
@@ -40,6 +40,9 @@ test: $(STAMP) system-deps  ## the whole test suite, slow end-to-end tests inclu
 
 test-fast: $(STAMP)  ## unit + integration tests, without the slow end-to-end ones
 	$(BIN)/python -m pytest -q -m "not slow"
+
+test-unit: $(STAMP)  ## the unit tier: no TensorFlow, no training, under a minute
+	$(BIN)/python -m pytest -q tests/unit
 
 lint: $(STAMP)  ## ruff + mypy on the package
 	$(BIN)/ruff check workbench tests benchmarks

@@ -35,11 +35,16 @@ system-deps:  ## Debian packages some tests use (sshd on loopback, headless Chro
 demo: $(STAMP)  ## run the quick digits experiment on the embedded MLflow store
 	$(BIN)/workbench run $(DEMO) --workers 2
 
-test: $(STAMP) system-deps  ## the whole test suite, slow end-to-end tests included
-	$(BIN)/python -m pytest -q
+# Two pytest-xdist workers, one test file per worker at a time (--dist loadfile): a module's fixtures
+# (a JupyterLab server, the fault table's results, a fresh install) are built once, and the tests that
+# time processes or start servers (free ports on 127.0.0.1) keep their own file's order.
+XDIST := -n 2 --dist loadfile
 
-test-fast: $(STAMP)  ## unit + integration tests, without the slow end-to-end ones
-	$(BIN)/python -m pytest -q -m "not slow"
+test: $(STAMP) system-deps  ## the whole test suite, slow end-to-end tests included (2 workers)
+	$(BIN)/python -m pytest -q $(XDIST)
+
+test-fast: $(STAMP)  ## unit + integration tests, without the slow end-to-end ones (2 workers)
+	$(BIN)/python -m pytest -q $(XDIST) -m "not slow"
 
 test-unit: $(STAMP)  ## the unit tier: no TensorFlow, no training, under a minute
 	$(BIN)/python -m pytest -q tests/unit

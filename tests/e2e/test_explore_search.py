@@ -7,16 +7,21 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 import pytest
 
 from tests.conftest import REPO, write_experiment
+
+if TYPE_CHECKING:
+    import nbformat  # imported in the tests: it costs 2 s of CPU (jsonschema's format checkers), also when deselected
 
 pytestmark = pytest.mark.slow
 
 
 def _papermill(nb: str | Path, out, cwd, *params: str) -> nbformat.NotebookNode:
+    import nbformat
+
     proc = subprocess.run([sys.executable, "-m", "papermill", str(REPO / "notebooks" / nb), str(out), "--cwd",
                            str(cwd), *params], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -24,6 +29,8 @@ def _papermill(nb: str | Path, out, cwd, *params: str) -> nbformat.NotebookNode:
 
 
 def test_explorer_gains_a_highlighted_point(project):
+    import nbformat
+
     write_experiment(project)
     # the shipped notebook stops at the widget (a user presses run); this test-only copy presses it headless
     shipped = nbformat.read(REPO / "notebooks" / "explore.ipynb", as_version=4)

@@ -90,7 +90,8 @@ def test_installed_package_sweeps_one_variant_outside_the_checkout(fresh: Path, 
     for nb in executed:  # the packaged notebook ran
         assert Path(json.loads(nb.read_text())["metadata"]["papermill"]["input_path"]).is_relative_to(fresh)
     tr = Tracker(root=tmp_path)
-    exp = tr.client.get_experiment_by_name("tiny")
-    [run] = [r for r in tr.runs(exp.experiment_id) if r.info.run_name == "int8"]
-    assert run.info.status == "FINISHED"
-    assert {"accuracy", "latency_ms_p50", "size_bytes"} <= set(run.data.metrics)  # measured by the runner
+    exp = tr.experiment("tiny")
+    assert exp is not None
+    [run] = [r for r in tr.runs(exp.experiment_id) if r.name == "int8"]
+    assert run.status == "FINISHED"
+    assert {"accuracy", "latency_ms_p50", "size_bytes"} <= set(run.metrics)  # measured by the runner

@@ -22,7 +22,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
                              "workbench.profile", "workbench.tracking")),
     ("techniques", ("workbench.compress", "workbench.convert", "workbench.baseline", "workbench.analysis",
                     "workbench.runtimes")),
-    ("one variant", ("workbench.pipeline",)),
+    ("one variant", ("workbench.variant", "workbench.pipeline")),
     ("views", ("workbench.views",)),
     ("orchestration", ("workbench.run",)),
     ("entry points", ("workbench.cli", "workbench")),

@@ -34,7 +34,6 @@ def within_budget(row: dict[str, Any], max_drop: float) -> bool:
 
 def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench", root: str | Path | None = None,
                progress: bool = True, notebook: str | Path | None = None) -> SearchResult:
-    from workbench.data import load_dataset
     from workbench.files import experiment_lock
     from workbench.run.lease import LeaseKeeper
     from workbench.run.settle import settle_stopped
@@ -42,7 +41,6 @@ def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench",
     from workbench.run.sweep import new_sweep_id
     from workbench.run.task import NOTEBOOK, clear_stop, kill_running
     from workbench.spec import load_experiment
-    from workbench.spec.plan import make_plan
     from workbench.tracking import KIND_SEARCH, TAG_KIND, TAG_SWEEP, Lease, Tracker, provenance_tags
 
     root_p = Path(root or Path.cwd()).resolve()
@@ -54,16 +52,14 @@ def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench",
     max_drop = s.max_accuracy_drop if s.max_accuracy_drop is not None else spec.budgets.max_accuracy_drop
     if max_drop is None:
         raise SpecError(f"{experiment_file}: search.max_accuracy_drop: required (or set budgets.max_accuracy_drop)")
-    from workbench.model_files import model_fingerprint
+    from workbench.variant.inputs import read_inputs
 
-    model_fp = model_fingerprint(spec.baseline.model, root_p)  # a missing or corrupt model: refused before any run
     candidates = list(spec.search_candidates())
     random.Random(s.seed).shuffle(candidates)
+    # a missing or corrupt model file or dataset: refused before any run
+    plan = read_inputs(spec, root_p, source=str(Path(experiment_file).resolve()), variants=candidates).plan
     tracker = Tracker(None, root_p)
     tracker.check()
-    ds = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root_p)
-    plan = make_plan(spec, ds.fingerprint, str(Path(experiment_file).resolve()), variants=candidates,
-                     model_fingerprint=model_fp)
     plan_json = plan.to_json()
     with experiment_lock(wdir, spec.name):
         exp_id = tracker.experiment_id(spec.name)

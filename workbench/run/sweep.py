@@ -19,7 +19,7 @@ from workbench.files import atomic_write, experiment_lock
 from workbench.run.status import Outcome, Stop, VariantStatus
 from workbench.run.task import NOTEBOOK, VariantTask
 from workbench.spec import ExperimentSpec, load_experiment
-from workbench.spec.plan import Plan, make_plan
+from workbench.spec.plan import Plan
 
 if TYPE_CHECKING:
     from workbench.tracking import RunRecord
@@ -65,13 +65,10 @@ class SweepResult:
 def plan_experiment(experiment_file: str | Path, root: Path) -> Plan:
     """Read and validate the experiment once, fingerprint its model file and data once, and resolve every
     variant. SpecError / ModelFileError / DataError before anything is created. Imports no TensorFlow."""
-    from workbench.data import load_dataset
-    from workbench.model_files import model_fingerprint
+    from workbench.variant.inputs import read_inputs
 
     spec = load_experiment(experiment_file)
-    model_fp = model_fingerprint(spec.baseline.model, root)  # a missing or corrupt model file: refused here
-    ds = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root)
-    return make_plan(spec, ds.fingerprint, source=str(Path(experiment_file).resolve()), model_fingerprint=model_fp)
+    return read_inputs(spec, root, source=str(Path(experiment_file).resolve())).plan
 
 
 def new_sweep_id() -> str:

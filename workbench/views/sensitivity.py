@@ -32,20 +32,18 @@ def sensitivity_report(experiment: str | Path, sparsities: tuple[float, ...] = (
     import pandas as pd
     import plotly.express as px
 
-    from workbench import pipeline
+    from workbench.variant.inputs import experiment_baseline
 
     with quiet_native_output():
         from workbench.analysis.sensitivity import prune_sensitivity, quant_sensitivity, weighted_layer_names
         from workbench.convert import convert
 
-        ctx = pipeline.prepare_variant(experiment, '{"name": "analysis", "quantization": "int8"}',
-                                       work_dir=work_dir, root=root, track=False)
-        model = ctx.baseline.load_model()
+        base = experiment_baseline(experiment, work_dir, root)
+        model = base.baseline.load_model()
         names = weighted_layer_names(model)
-        calib = pipeline.calibration_samples(ctx)
-        q_rows = quant_sensitivity(convert(model, "float32"), convert(model, "int8", calib),
-                                   ctx.dataset.x_test[:samples], layer_names=names)
-        p_rows = prune_sensitivity(model, ctx.dataset, sparsities)
+        q_rows = quant_sensitivity(convert(model, "float32"), convert(model, "int8", base.calibration_samples()),
+                                   base.dataset.x_test[:samples], layer_names=names)
+        p_rows = prune_sensitivity(model, base.dataset, sparsities)
     q = pd.DataFrame(q_rows)
     p = pd.DataFrame(p_rows)
     quant_table = q[QUANT_COLUMNS].sort_values("rmse_over_scale", ascending=False).reset_index(drop=True)

@@ -1,0 +1,92 @@
+"""An experiment's inputs, read once: the model file and the dataset fingerprinted, the plan made (or a
+plan's fingerprints checked), and the experiment's cached float baseline. Used by a variant's context, the
+sweep's and the search's planning, and the sensitivity view. Imports no TensorFlow (a baseline is trained
+only when ``experiment_baseline`` finds no cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench.baseline import Baseline, ensure_baseline
+from workbench.data import Dataset, load_dataset
+from workbench.errors import DataError, ModelFileError
+from workbench.model_files import model_fingerprint
+from workbench.paths import project_root
+from workbench.paths import resolve as resolve_path
+from workbench.spec import ExperimentSpec, VariantSpec, load_experiment
+from workbench.spec.plan import Plan, make_plan
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The plan (ids, roles, fingerprints) and the dataset it was made from (or checked against)."""
+
+    plan: Plan
+    dataset: Dataset
+
+
+def read_inputs(spec: ExperimentSpec, root: Path, *, source: str = "<in-memory>",
+                variants: Iterable[VariantSpec] | None = None, plan: Plan | None = None) -> Inputs:
+    """Fingerprint the model file, load the dataset, and make the plan (``variants``: default every variant of
+    ``spec``); with ``plan``, check its recorded fingerprints instead. ModelFileError / DataError (one line)
+    before any training, the model file first."""
+    model_fp = model_fingerprint(spec.baseline.model, root)  # a missing or corrupt model file: refused here
+    if plan is not None and model_fp != plan.model_fingerprint:
+        raise ModelFileError(f"model file '{spec.baseline.model}' changed since the sweep planned it (sha256 "
+                             f"{plan.model_fingerprint[:12] or 'none'}, now {model_fp[:12]}); its numbers "
+                             "would not match the plan: run the sweep again to re-plan")
+    dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root)
+    if plan is None:
+        return Inputs(make_plan(spec, dataset.fingerprint, source, variants=variants, model_fingerprint=model_fp),
+                      dataset)
+    if dataset.fingerprint != plan.dataset_fingerprint:
+        raise DataError(f"dataset '{spec.baseline.dataset}' changed since the sweep planned it (fingerprint "
+                        f"{plan.dataset_fingerprint[:12]}, now {dataset.fingerprint[:12]}); its numbers would "
+                        "not match the plan: run the sweep again to re-plan")
+    return Inputs(plan, dataset)
+
+
+def work_dir_of(work_dir: str | Path, root: Path) -> Path:
+    """``work_dir``, relative paths anchored at ``root``."""
+    return Path(work_dir) if Path(work_dir).is_absolute() else (root / work_dir).resolve()
+
+
+def plan_baseline(inputs: Inputs, work_dir: Path, root: Path) -> Baseline:
+    """The plan's (cached) float baseline: trained and converted first when no intact cache exists."""
+    return ensure_baseline(inputs.plan.experiment, inputs.dataset, work_dir, root, inputs.plan.model_fingerprint)
+
+
+@dataclass(frozen=True)
+class ExperimentBaseline:
+    """An experiment, its data and its float baseline: what an analysis of the baseline alone reads."""
+
+    experiment: ExperimentSpec
+    dataset: Dataset
+    baseline: Baseline
+
+    def calibration_samples(self) -> np.ndarray:
+        """The experiment's calibration draw (the one a variant without its own ``calibration_samples`` uses)."""
+        return draw_calibration(self.dataset, self.experiment.calibration_samples,
+                                self.experiment.baseline.training.seed)
+
+
+def experiment_baseline(experiment: str | Path, work_dir: str | Path = ".workbench",
+                        root: str | Path | None = None) -> ExperimentBaseline:
+    """The experiment's (cached) float baseline with its data; relative paths resolve against ``root``
+    (default: the project root, see ``workbench.paths``)."""
+    root_p = Path(root).resolve() if root else project_root()
+    spec = load_experiment(resolve_path(experiment, root_p))
+    inputs = read_inputs(spec, root_p, variants=())
+    return ExperimentBaseline(spec, inputs.dataset, plan_baseline(inputs, work_dir_of(work_dir, root_p), root_p))
+
+
+def draw_calibration(dataset: Dataset, samples: int, seed: int) -> np.ndarray:
+    """A seeded random draw of ``samples`` training samples (fewer when the split is smaller), in order."""
+    n = min(samples, len(dataset.x_train))
+    idx = np.random.default_rng(seed).choice(len(dataset.x_train), size=n, replace=False)
+    return dataset.x_train[np.sort(idx)]

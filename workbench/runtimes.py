@@ -1,5 +1,5 @@
 """One variant on several runtimes: the file each runtime runs, accuracy on each, the profile axes that
-change the runtime, and what the comparison says. Used by ``pipeline.py``; knows nothing of its context.
+change the runtime, and what the comparison says. Used by ``workbench.variant``; knows nothing of its context.
 
 Which file each runtime runs, and how it is made, is its catalogue record (``workbench.catalog.runtimes``);
 the file is made here by the producer of its format (``PRODUCERS``: the ``.onnx`` exported from the Keras

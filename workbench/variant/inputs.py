@@ -1,7 +1,7 @@
 """An experiment's inputs, read once: the model file and the dataset fingerprinted, the plan made (or a
 plan's fingerprints checked), and the experiment's cached float baseline. Used by a variant's context, the
 sweep's and the search's planning, and the sensitivity view. Imports no TensorFlow (a baseline is trained
-only when ``experiment_baseline`` finds no cache).
+only when ``experiment_baseline`` finds no cache), nor LiteRT until a baseline is asked for.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.baseline import Baseline, ensure_baseline
 from workbench.data import Dataset, load_dataset
 from workbench.errors import DataError, ModelFileError
 from workbench.model_files import model_fingerprint
@@ -20,6 +20,9 @@ from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.spec import ExperimentSpec, VariantSpec, load_experiment
 from workbench.spec.plan import Plan, make_plan
+
+if TYPE_CHECKING:
+    from workbench.baseline import Baseline
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ def work_dir_of(work_dir: str | Path, root: Path) -> Path:
 
 def plan_baseline(inputs: Inputs, work_dir: Path, root: Path) -> Baseline:
     """The plan's (cached) float baseline: trained and converted first when no intact cache exists."""
+    from workbench.baseline import ensure_baseline
+
     return ensure_baseline(inputs.plan.experiment, inputs.dataset, work_dir, root, inputs.plan.model_fingerprint)
 
 

@@ -38,7 +38,7 @@ demo: $(STAMP)  ## run the quick digits experiment on the embedded MLflow store
 # Two pytest-xdist workers, one test file per worker at a time (--dist loadfile): a module's fixtures
 # (a JupyterLab server, the fault table's results, a fresh install) are built once, and the tests that
 # time processes or start servers (free ports on 127.0.0.1) keep their own file's order.
-XDIST := -n 2 --dist loadfile
+XDIST := -n 2 --dist loadfile --durations=15
 
 test: $(STAMP) system-deps  ## the whole test suite, slow end-to-end tests included (2 workers)
 	$(BIN)/python -m pytest -q $(XDIST)

@@ -159,8 +159,8 @@ def _markdown(result: dict[str, Any]) -> str:
              f"When: {result['when']}  CPU: {result['cpu']} ({result['cpu_count']} cores)  "
              f"load average (1m) before {result['load_before'][0]:.2f}, after {result['load_after'][0]:.2f}  "
              f"rounds per pair: {result['rounds']}", "",
-             "The machine is shared (other engineers run tests): the load is high, and interleaving ours and the "
-             "reference in rounds is what keeps the ratio fair. Both sides pinned to the same core, 1 thread. "
+             "Interleaving ours and the reference in rounds keeps the ratio fair under whatever load the machine "
+             "has (listed per round). Both sides pinned to the same core, 1 thread. "
              "litert-benchmark reports its median with 0.01 ms resolution. Ratio = ours / reference, per round; "
              "the table gives the median over the rounds and its spread (min-max). The ratio of the fastest "
              "invokes (min / min) is the least disturbed by other processes: an overhead of ours would show there "

@@ -383,33 +383,67 @@ def ui(port: int, host: str) -> None:
 
 @main.command()
 @click.argument("experiment")
-@click.option("--sweep", default="latest", show_default=True, help="Sweep id, or 'latest'.")
-@click.option("--out", default=".workbench/reports", show_default=True, type=click.Path(file_okay=False))
+@click.option("--sweep", default="latest", show_default=True,
+              help="Sweep id (`workbench sweeps EXPERIMENT` lists them), or 'latest'.")
+@click.option("--out", default=".workbench/reports", show_default=True, type=click.Path(file_okay=False),
+              help="Folder the dashboard's HTML file is written to (it is also logged on the sweep's run).")
 def report(experiment: str, sweep: str, out: str) -> None:
     """Rebuild the HTML dashboard of a past sweep from MLflow (EXPERIMENT: a name or an experiment YAML)."""
+    from workbench.run.history import find_sweep, sweeps_of
     from workbench.run.settle import report as build_report
-    from workbench.tracking import KIND_SWEEP, TAG_KIND, TAG_SWEEP, Tracker
+    from workbench.tracking import Tracker
 
-    name = experiment
-    if experiment.endswith((".yaml", ".yml")):
-        from workbench.spec import load_experiment
-
-        name = load_experiment(experiment).name
     tr = Tracker()
     tr.check()
-    exp = tr.experiment(name)
-    if exp is None:
-        raise WorkbenchError(f"no MLflow experiment named '{name}' in {tr.uri}")
+    exp, sweeps = sweeps_of(tr, experiment)
     if sweep == "latest":
-        sweeps = tr.runs(exp.experiment_id, f"tags.`{TAG_KIND}` = '{KIND_SWEEP}'")
         if not sweeps:
-            raise WorkbenchError(f"experiment '{name}' has no sweeps yet; run `workbench run` first")
-        sweep = sweeps[0].tags[TAG_SWEEP]
+            raise WorkbenchError(f"experiment '{exp.name}' has no sweeps yet; run `workbench run` first")
+        sweep = sweeps[0].sweep_id
+    find_sweep(sweeps, sweep, "--sweep", exp.name)
     from workbench.run.verify import refuse_if_tampered
 
     refuse_if_tampered(tr, exp.experiment_id, sweep)  # a result whose stored files changed is not shown as valid
     path = build_report(tr, exp.experiment_id, sweep, Path(out)).path
     click.echo(f"Dashboard for sweep {sweep}: {path}")
+
+
+@main.command()
+@click.argument("experiment")
+@click.option("--limit", "-n", default=20, show_default=True, help="Show the newest N sweeps; 0 shows all.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sweeps as JSON (every field, newest first).")
+def sweeps(experiment: str, limit: int, as_json: bool) -> None:
+    """List the sweeps of EXPERIMENT (a name or an experiment YAML), newest first: the ids `--compare-to` and
+    `report --sweep` take, when each started, its variants and how they ended, the regressions the nightly
+    comparison found (- when it compared nothing) and what it recommended."""
+    import dataclasses
+
+    from workbench.run.history import started, sweeps_of
+    from workbench.tracking import Tracker
+
+    tr = Tracker()
+    tr.check()
+    exp, found = sweeps_of(tr, experiment)
+    shown = found[:limit] if limit > 0 else found
+    if as_json:
+        click.echo(json.dumps([{**dataclasses.asdict(s), "status": str(s.status), "started": started(s)}
+                               for s in shown], indent=1))
+        return
+    if not found:
+        click.echo(f"experiment '{exp.name}' has no sweeps yet; run `workbench run` first")
+        return
+    heads = ("sweep", "started (UTC)", "status", "variants", "finished", "failed", "skipped", "regressions",
+             "recommended")
+    rows = [(s.sweep_id, started(s), str(s.status), str(s.variants) if s.variants >= 0 else "?", str(s.finished),
+             str(s.failed), str(s.skipped), "-" if s.regressions is None else str(s.regressions),
+             s.recommended or "-") for s in shown]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
+    numeric = {3, 4, 5, 6, 7}
+    click.echo("  ".join(h.rjust(w) if i in numeric else h.ljust(w) for i, (h, w) in enumerate(zip(heads, widths, strict=True))))
+    for r in rows:
+        click.echo("  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+    if len(shown) < len(found):
+        click.echo(f"({len(found) - len(shown)} older sweep(s) not shown: --limit 0 shows all)")
 
 
 @main.command()

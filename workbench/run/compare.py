@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.analysis.regressions import Comparison, comparison_line, regressions_between
-from workbench.errors import WorkbenchError
 from workbench.profile.stats import Ratio
 from workbench.spec import ExperimentSpec
 
@@ -33,7 +32,11 @@ def find_previous_sweep(tracker: Any, experiment_id: str, current_sweep: str, wa
     if wanted != "previous":
         match = [r for r in sweeps if r.tags.get(TAG_SWEEP) == wanted]
         if not match:
-            raise WorkbenchError(f"--compare-to: no sweep '{wanted}' in this experiment")
+            from workbench.run.history import unknown_sweep
+            from workbench.tracking import sweep_summary
+
+            name = tracker.experiment_by_id(experiment_id).name
+            raise unknown_sweep("--compare-to", wanted, name, [sweep_summary(r) for r in sweeps])
         return match[0]
     done = [r for r in sweeps if r.status == RunStatus.FINISHED and r.tags.get(TAG_SWEEP) != current_sweep]
     return max(done, key=lambda r: r.start_time) if done else None

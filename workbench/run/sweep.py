@@ -127,6 +127,11 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
     tracker = Tracker(tracking_uri, root_p)
     tracker.check()
     spec = the_plan.experiment
+    if compare_to and compare_to != "previous":  # a wrong id is bad input: refused before any variant runs
+        from workbench.run.history import find_sweep
+
+        exp = tracker.experiment(spec.name)
+        find_sweep(tracker.sweeps(exp.experiment_id) if exp else [], compare_to, "--compare-to", spec.name)
     with experiment_lock(wdir, spec.name):
         exp_id = tracker.experiment_id(spec.name)
         killed = tracker.settle_abandoned(exp_id)  # only runs whose sweep is provably gone

@@ -119,6 +119,8 @@ from workbench.tracking.records import (
     ModelVersionRecord,
     RunRecord,
     RunStatus,
+    SweepSummary,
+    sweep_summary,
 )
 from workbench.tracking.retry import (
     claim_settle_s,
@@ -154,6 +156,7 @@ __all__ = [
     "RECOMMENDED_ALIAS",
     "RunRecord",
     "RunStatus",
+    "SweepSummary",
     "TAG_ARTIFACTS_SHA256",
     "TAG_COMPARED_TO",
     "TAG_COMPARISON",
@@ -221,6 +224,7 @@ __all__ = [
     "retry_budget_s",
     "short_error",
     "source_tags",
+    "sweep_summary",
     "ui_path",
     "variant_run_name",
     "variant_run_params",

@@ -8,7 +8,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from workbench.tracking.names import TAG_COMPLETE, TAG_FAILURE, TAG_NOTE
+from workbench.tracking.names import (
+    TAG_COMPARED_TO,
+    TAG_COMPLETE,
+    TAG_FAILURE,
+    TAG_NOTE,
+    TAG_RECOMMENDED_VARIANT,
+    TAG_REGRESSIONS,
+    TAG_SWEEP,
+    TAG_VARIANT_COUNT,
+)
 
 
 class RunStatus(StrEnum):
@@ -55,6 +64,39 @@ class RunRecord:
         a run logged before the marker existed, its accuracy metric (so a resume across the upgrade reuses it)."""
         marker = self.tags.get(TAG_COMPLETE)
         return marker == "true" if marker is not None else "accuracy" in self.metrics
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """One sweep as ``workbench sweeps`` lists it, read from its parent run: when, how many variants it planned
+    and how they ended, what the nightly comparison found (``regressions`` None: not compared) and what it
+    recommended (``""``: nothing settled)."""
+
+    sweep_id: str
+    run_id: str
+    status: RunStatus
+    start_time: int  # epoch ms
+    variants: int  # planned (selected) variants; -1 when the run does not say
+    finished: int
+    failed: int
+    skipped: int
+    regressions: int | None
+    compared_to: str
+    recommended: str
+
+
+def sweep_summary(run: RunRecord) -> SweepSummary:
+    """A sweep's parent run as a ``SweepSummary`` (counts are logged when the sweep settles: 0 before that)."""
+    def count(name: str) -> int:
+        return int(run.metrics.get(name, 0))
+
+    regressions = run.tags.get(TAG_REGRESSIONS)
+    variants = run.tags.get(TAG_VARIANT_COUNT, "")
+    return SweepSummary(run.tags.get(TAG_SWEEP, ""), run.run_id, run.status, run.start_time,
+                        int(variants) if variants.isdigit() else -1, count("variants_finished"),
+                        count("variants_failed"), count("variants_skipped"),
+                        int(regressions) if regressions is not None and regressions.isdigit() else None,
+                        run.tags.get(TAG_COMPARED_TO, ""), run.tags.get(TAG_RECOMMENDED_VARIANT, ""))
 
 
 @dataclass(frozen=True)

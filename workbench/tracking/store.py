@@ -13,6 +13,7 @@ from workbench.tracking.names import (
     EMBEDDED_ARTIFACTS,
     EXPERIMENT_KIND_TRAINING,
     KIND_PROFILE,
+    KIND_SWEEP,
     KIND_VARIANT,
     ORIGIN_ADHOC,
     RECOMMENDED_ALIAS,
@@ -41,10 +42,12 @@ from workbench.tracking.records import (
     ModelVersionRecord,
     RunRecord,
     RunStatus,
+    SweepSummary,
     experiment_record,
     logged_model_record,
     model_version_record,
     run_record,
+    sweep_summary,
 )
 from workbench.tracking.retry import _RetryingClient, retry_budget_s, short_error
 
@@ -295,6 +298,10 @@ class Tracker(Claims):
             wanted = set(statuses)
             runs = [r for r in runs if r.status in wanted]
         return runs
+
+    def sweeps(self, experiment_id: str) -> list[SweepSummary]:
+        """Every sweep of the experiment (its parent run), newest first."""
+        return [sweep_summary(r) for r in self.runs(experiment_id, f"tags.`{TAG_KIND}` = '{KIND_SWEEP}'")]
 
     def finished_variant_runs(self, experiment_id: str, since_ms: int = 0) -> dict[str, RunRecord]:
         """variant id -> its newest FINISHED run (resume and de-duplication), ended after ``since_ms``."""

@@ -1,5 +1,6 @@
-"""``workbench`` console script. Parses arguments, calls one function, prints. Exit status:
-0 success, 1 some variants failed, 2 bad input (spec, file, data, unreachable store), 3 regressions found.
+"""``workbench`` console script. Parses arguments, calls one function, prints. Exit status (``RUN_EXIT_CODES``):
+0 success, 1 some variants failed, 2 bad input (spec, file, data, unreachable store), 3 regressions found,
+4 nothing compared, 128 + N stopped by signal N.
 """
 
 from __future__ import annotations
@@ -15,6 +16,36 @@ from workbench.catalog import RUNTIMES, accelerators, runtime_names
 from workbench.errors import WorkbenchError
 
 EXIT_USAGE = 2
+#: what ``workbench run`` exits with (``run.sweep.SweepResult.exit_code``, ``_Group``): shown by ``run --help``
+RUN_EXIT_CODES = (
+    (0, "every selected variant measured (or already FINISHED)"),
+    (1, "some variants failed; the others finished and were logged"),
+    (2, "bad input, refused in one line before anything runs (experiment, model or data file, an option,\n"
+        "      a wrong --compare-to id, an unreachable tracking store, a full disk)"),
+    (3, "--compare-to found regressions against the sweep it compared with"),
+    (4, "--compare-to found that sweep but no variant id matched: nothing was compared"),
+    ("128+N", "stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP): running variants' runs settled KILLED"),
+)
+
+
+def _exit_codes_help(codes: tuple[tuple[int | str, str], ...]) -> str:
+    """An epilog listing exit codes, one per line (``\b``: click keeps the lines)."""
+    return "\b\nExit status:\n" + "\n".join(f"  {str(code).ljust(5)} {what}" for code, what in codes)
+
+
+def _main_help() -> str:
+    """The top-level help; the runtimes come from the catalogue."""
+    runtimes = ", ".join(r.display for r in RUNTIMES.values())
+    return f"""Compress Keras models, measure every variant on its target runtime ({runtimes}), log it all to MLflow.
+
+\b
+Quick start:
+  workbench run experiments/digits_quick.yaml      # a sweep, logged to ./mlflow.db
+  workbench sweeps digits-quick                    # its sweeps (the ids --compare-to and report take)
+  workbench profile model.tflite --threads 2       # profile any model file on any runtime (--runtime)
+  workbench validate experiments/*.yaml            # check experiment files
+The MLflow store is $MLFLOW_TRACKING_URI when set, else ./mlflow.db (SQLite) + ./mlartifacts.
+"""
 
 
 def _fail(exc: BaseException) -> None:
@@ -50,18 +81,10 @@ class _Group(click.Group):
             sys.exit(128 + signum)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, help=_main_help(), context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="workbench")
 def main() -> None:
-    """Compress Keras models, measure every variant on the LiteRT runtime, log it all to MLflow.
-
-    \b
-    Quick start:
-      workbench run experiments/digits_quick.yaml      # a sweep, logged to ./mlflow.db
-      workbench profile model.tflite --threads 2       # profile any .tflite file
-      workbench validate experiments/*.yaml            # check experiment files
-    The MLflow store is $MLFLOW_TRACKING_URI when set, else ./mlflow.db (SQLite) + ./mlartifacts.
-    """
+    pass
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
@@ -77,7 +100,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         click.echo("  ".join(c.ljust(w) if lj else c.rjust(w) for c, w, lj in zip(row, widths, left, strict=True)))
 
 
-@main.command()
+@main.command(epilog=_exit_codes_help(RUN_EXIT_CODES))
 @click.argument("experiment_file", type=click.Path(dir_okay=False))
 @click.option("--workers", "-w", default=1, show_default=True, help="Variants executed at once (local pool).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
@@ -143,10 +166,13 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
     sys.exit(result.exit_code)
 
 
-@main.command()
+@main.command(epilog=_exit_codes_help((
+    (0, "a variant within the accuracy budget was found"), (1, "no trial was within the budget"),
+    (2, "bad input, refused in one line before anything runs"), ("128+N", "stopped by signal N"))))
 @click.argument("experiment_file", type=click.Path(dir_okay=False))
-@click.option("--work-dir", default=".workbench", show_default=True)
-@click.option("--no-progress", is_flag=True)
+@click.option("--work-dir", default=".workbench", show_default=True,
+              help="Cache for baselines and notebooks (shared with `workbench run`).")
+@click.option("--no-progress", is_flag=True, help="No progress bar (logs, cron).")
 def search(experiment_file: str, work_dir: str, no_progress: bool) -> None:
     """Accuracy-budget search over EXPERIMENT_FILE's `search.space` (every trial is a logged variant)."""
     from workbench.run.search import run_search
@@ -167,7 +193,7 @@ def search(experiment_file: str, work_dir: str, no_progress: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--ids", is_flag=True, help="Also compute variant ids (loads each dataset).")
 def validate(files: tuple[str, ...], ids: bool) -> None:
-    """Check experiment files and list the variants they expand to."""
+    """Check the experiment FILES and list the variants they expand to."""
     from workbench.spec import load_experiment
 
     for f in files:
@@ -206,7 +232,8 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 @click.option("--no-xnnpack", is_flag=True, help="Disable the XNNPACK delegate (builtin kernels only).")
 @click.option("--kernels", type=click.Choice(["optimized", "reference"]), default="optimized", show_default=True,
               help="reference: LiteRT's reference kernels (BUILTIN_REF), to see what optimized kernels buy.")
-@click.option("--api", type=click.Choice(["interpreter", "compiled_model"]), default="interpreter", show_default=True)
+@click.option("--api", type=click.Choice(["interpreter", "compiled_model"]), default="interpreter", show_default=True,
+              help="LiteRT's API: the Interpreter, or the compiled-model API (what --accelerator gpu/npu use).")
 @click.option("--batch", default=1, show_default=True, help="Batch size: the size every dynamic first dimension takes.")
 @click.option("--inputs", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Real input samples: an .npz keyed by input name (each (N, ...)), or an .npy for a single-input "
@@ -215,15 +242,16 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
               help="The shape of an input with dynamic dimensions (repeatable); a dynamic first dimension "
                    "alone takes --batch.")
 @click.option("--warmup", default=10, show_default=True, help="Warm-up invocations (not timed).")
-@click.option("--min-runs", default=50, show_default=True)
-@click.option("--min-seconds", default=1.0, show_default=True)
-@click.option("--max-runs", default=10_000, show_default=True)
-@click.option("--max-seconds", default=30.0, show_default=True)
+@click.option("--min-runs", default=50, show_default=True,
+              help="Timed invocations at least (timing goes on until both --min-runs and --min-seconds are met).")
+@click.option("--min-seconds", default=1.0, show_default=True, help="Seconds of timed invocations at least.")
+@click.option("--max-runs", default=10_000, show_default=True, help="Timed invocations at most (a cap).")
+@click.option("--max-seconds", default=30.0, show_default=True, help="Seconds of timed invocations at most (a cap).")
 @click.option("--cpu", "cpu_pin", multiple=True, type=int, help="Pin the runner to this CPU (repeatable).")
 @click.option("--clients", default=1, show_default=True, help="Load scenario: concurrent clients (with --load-seconds).")
 @click.option("--load-seconds", default=0.0, show_default=True, help="Load scenario duration; 0 = no load run.")
 @click.option("--host", default=None, help="user@host: profile on a remote device over SSH.")
-@click.option("--ssh-port", default=22, show_default=True)
+@click.option("--ssh-port", default=22, show_default=True, help="SSH port of --host.")
 @click.option("--ssh-key", default=None, type=click.Path(dir_okay=False), help="Private key for --host.")
 @click.option("--remote-python", default="python3", show_default=True,
               help="Python on the device (needs numpy and the runtime: "
@@ -360,7 +388,7 @@ def _load_inputs(path: str) -> Any:
 
 
 @main.command()
-@click.option("--port", default=5000, show_default=True)
+@click.option("--port", default=5000, show_default=True, help="Port the MLflow UI listens on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Listen here only (127.0.0.1: this machine).")
 def ui(port: int, host: str) -> None:
     """Start the MLflow UI on the embedded store and print the address of each experiment's model-training view
@@ -475,7 +503,7 @@ def verify(experiment: str | None, work_dir: str) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the model and dataset names as JSON.")
 def zoo(as_json: bool) -> None:
     """List the built-in baseline models and datasets (from the catalogue: no TensorFlow, prints at once)."""
     from workbench.catalog.zoo import DATASETS, ZOO_MODELS

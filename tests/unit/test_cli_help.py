@@ -1,0 +1,65 @@
+"""The command line explains itself: every command and option has help text, `run --help` lists every exit
+status `workbench run` can end with, and the top-level help names every runtime of the catalogue."""
+
+from __future__ import annotations
+
+import re
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from workbench.catalog import RUNTIMES
+from workbench.cli import RUN_EXIT_CODES, main
+
+COMMANDS = sorted(main.commands.items())
+
+
+def _help(*args: str) -> str:
+    r = CliRunner().invoke(main, [*args, "--help"], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+@pytest.mark.parametrize(("name", "command"), COMMANDS, ids=[n for n, _ in COMMANDS])
+def test_every_option_and_argument_is_explained(name: str, command: click.Command) -> None:
+    assert (command.help or "").strip(), f"`workbench {name}` has no help text"
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert (param.help or "").strip(), f"`workbench {name} {param.opts[0]}` has no help text"
+        else:  # click arguments take no help: the command's text names them
+            assert param.human_readable_name in (command.help or ""), f"`workbench {name}` does not explain {param.human_readable_name}"
+
+
+def test_run_help_lists_every_exit_status_a_sweep_returns() -> None:
+    from workbench.run.sweep import (
+        EXIT_FAILURES,
+        EXIT_NOTHING_COMPARED,
+        EXIT_OK,
+        EXIT_REGRESSIONS,
+        EXIT_USAGE,
+        SweepResult,
+    )
+
+    text = _help("run")
+    listed = {int(code) for code in re.findall(r"^\s+(\d+)\s", text.split("Exit status:")[1], re.M)}
+    assert {EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_REGRESSIONS, EXIT_NOTHING_COMPARED} <= listed
+    assert "128+N" in text
+    ended = []  # what SweepResult.exit_code gives for each way a sweep ends
+    for rows, regressions, nothing in (([], [], False), ([{"status": "FAILED"}], [], False),
+                                       ([], [{"variant": "a", "what": "slower"}], False), ([], [], True)):
+        result = SweepResult("e", "1", "s", "r", "sqlite://", rows=rows, regressions=regressions,
+                             compared_nothing=nothing)
+        ended.append(result.exit_code)
+    assert set(ended) <= listed and len(set(ended)) == 4
+    assert [code for code, _ in RUN_EXIT_CODES if isinstance(code, int)] == sorted(listed)
+
+
+def test_top_level_help_names_every_runtime() -> None:
+    text = " ".join(_help().split())
+    for runtime in RUNTIMES.values():
+        assert runtime.display in text, runtime.name
+
+
+def test_search_help_lists_its_exit_status() -> None:
+    assert "Exit status:" in _help("search") and re.search(r"^\s+1\s+no trial", _help("search"), re.M)

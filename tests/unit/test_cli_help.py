@@ -63,3 +63,23 @@ def test_top_level_help_names_every_runtime() -> None:
 
 def test_search_help_lists_its_exit_status() -> None:
     assert "Exit status:" in _help("search") and re.search(r"^\s+1\s+no trial", _help("search"), re.M)
+
+
+@pytest.mark.parametrize("args", [["zoo"], ["zoo", "--json"], ["--help"], ["run", "--help"], ["profile", "--help"],
+                                  ["sweeps", "--help"]], ids=" ".join)
+def test_commands_that_need_no_tensorflow_do_not_import_it(args: list[str]) -> None:
+    """The command as a person runs it, in a fresh interpreter; ``-X importtime`` names every module imported."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "workbench.cli", *args], capture_output=True,
+                          text=True, cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.rpartition("|")[2].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "workbench.catalog" in imported and "click" in imported  # the importtime lines were read
+    heavy = sorted(m for m in imported if m.split(".")[0] in ("tensorflow", "tf_keras", "keras", "mlflow", "torch"))
+    assert heavy == [], f"`workbench {' '.join(args)}` imported {heavy[:5]}"
+    if args[0] == "zoo":
+        assert "digits_cnn" in proc.stdout and "digits" in proc.stdout

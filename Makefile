@@ -11,14 +11,23 @@ LAB_PORT ?= 8888
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
+# Each step says what it installs first; the long one prints a line per package it fetches (pip's
+# "Collecting ..."), so a first install (several minutes) is never silent. bash: for pipefail.
+SHELL := /bin/bash
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0] + " (set PYTHON=python3.11)"'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { echo "== creating the virtual environment $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "== 1/4 pip itself, up to date"
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt
+	@echo "== 2/4 the $$(grep -c '==' requirements.txt) pinned packages of requirements.txt and what they pull in (constraints.txt): TensorFlow, LiteRT, ONNX Runtime, OpenVINO, MNN, MLflow, JupyterLab, ... (about 4 GB on disk, several minutes the first time; a line per package fetched)"
+	set -o pipefail; $(BIN)/python -m pip install --progress-bar off -r requirements.txt -c constraints.txt \
+	  | { grep --line-buffered -E '^(Collecting|Installing collected)' | cut -c1-110 || true; }
+	@echo "== 3/4 the workbench package itself (editable: your checkout)"
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . || $(BIN)/python -m pip install -q --no-deps -e .
+	@echo "== 4/4 the Jupyter kernel 'Python 3 (workbench)' (what the notebooks run on)"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)" >/dev/null
-	touch $(STAMP)
+	@touch $(STAMP)
+	@echo "== $(VENV) ready: $$($(BIN)/python -m pip list 2>/dev/null | tail -n +3 | wc -l) packages installed"
 
 venv: $(STAMP)  ## create .venv from the pinned requirements (first time only)
 
@@ -33,6 +42,7 @@ system-deps:  ## Debian packages some tests use (sshd on loopback, headless Chro
 	fi
 
 demo: $(STAMP)  ## run the quick digits experiment on the embedded MLflow store
+	@echo "== running $(DEMO) on 2 workers: the baseline is trained once, then each variant is built, measured and logged (the bar names the variants running)"
 	$(BIN)/workbench run $(DEMO) --workers 2
 
 # Two pytest-xdist workers, one test file per worker at a time (--dist loadfile): a module's fixtures

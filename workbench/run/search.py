@@ -116,6 +116,7 @@ def _trials(tracker: Any, plan: Any, plan_json: str, exp_id: str, parent: str, s
             tracking_uri=tracker.uri, work_dir=str(wdir), root=str(root_p), output_dir=str(out_dir),
             timeout_s=float(pv.spec.timeout_s or spec.variant_timeout_s), notebook=str(notebook), lease=lease,
             finished_after_ms=None)  # a search measures every trial it draws: only a live claim stops it
+        bar.set_postfix_str(f"running: {pv.name}")
         # in a worker thread, so that a signal reaching the main thread stops and settles it properly
         outcome = list(pool.run([task], lambda t: None, lambda t: None))[0]
         if outcome.status == VariantStatus.LOST:

@@ -177,7 +177,8 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
                     output_dir=str(out_dir), timeout_s=float(p.spec.timeout_s or spec.variant_timeout_s),
                     notebook=str(notebook or NOTEBOOK), lease=lease, finished_after_ms=None if force else since_ms,
                 ) for p in todo]
-                for outcome in _execute(exec_engine, tasks, skipped=len(selected) - len(todo), progress=progress):
+                for outcome in _execute(exec_engine, tasks, skipped=len(selected) - len(todo), progress=progress,
+                                        names={p.id: p.name for p in todo}):
                     outcomes[outcome.variant_id] = outcome
                     if outcome.status == VariantStatus.LOST:
                         raise TrackingLost(outcome.stop.detail if outcome.stop else outcome.reason)
@@ -204,27 +205,44 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
     return result
 
 
-def _execute(engine: Any, tasks: list[VariantTask], skipped: int, progress: bool) -> Iterator[Outcome]:
+def _execute(engine: Any, tasks: list[VariantTask], skipped: int, progress: bool,
+             names: dict[str, str] | None = None) -> Iterator[Outcome]:
+    """Run the tasks, yielding outcomes; the progress bar counts them and names the variants running now."""
+    import threading
+
     from tqdm import tqdm
 
-    counts = {"done": 0, "failed": 0, "skipped": skipped, "running": 0}
+    names = names or {}
+    counts = {"done": 0, "failed": 0, "skipped": skipped}
+    running: dict[str, str] = {}  # variant id -> name, in start order
+    lock = threading.Lock()  # a local pool starts and ends tasks from its threads
     total = len(tasks) + skipped
     bar = tqdm(total=total, initial=skipped, desc="variants", unit="variant", disable=not progress,
                dynamic_ncols=True)
-    bar.set_postfix(counts)
+
+    def show() -> None:
+        with lock:
+            now = ", ".join(running.values())
+            bar.set_postfix_str(" ".join(f"{k} {v}" for k, v in counts.items())
+                                + (f" | running: {now}" if now else ""))
 
     def on_start(task: VariantTask) -> None:
-        counts["running"] += 1
-        bar.set_postfix(counts)
+        with lock:
+            running[task.variant_id] = names.get(task.variant_id) or task.variant
+        show()
 
     def on_end(task: VariantTask) -> None:
-        counts["running"] -= 1
+        with lock:
+            running.pop(task.variant_id, None)
 
+    show()
     try:
         for outcome in engine.run(tasks, on_start, on_end):
             kind = {VariantStatus.FINISHED: "done", VariantStatus.ELSEWHERE: "skipped"}.get(outcome.status, "failed")
-            counts[kind] += 1
-            bar.set_postfix(counts)
+            with lock:
+                counts[kind] += 1
+                running.pop(outcome.variant_id, None)
+            show()
             bar.update(1)
             if kind != "done":
                 bar.write(f"  {outcome.status} {outcome.variant}: {outcome.reason}")

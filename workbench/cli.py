@@ -88,11 +88,12 @@ def main() -> None:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    """The sweep's table: the catalogue's ``CLI_TABLE`` columns, headings and formats."""
+    """The sweep's table: the catalogue's ``CLI_TABLE`` columns, headings and formats, each cell in the unit that
+    reads best (latency in µs below 1 ms, sizes in KB or MB: ``catalog.metrics.fmt_ms`` / ``fmt_bytes``)."""
     from workbench.catalog.metrics import CLI_TABLE, FIELDS, cell, heading
 
-    heads = [heading(c) for c in CLI_TABLE]
-    table = [[cell(c, r.get(c)) for c in CLI_TABLE] for r in rows]
+    heads = [heading(c, readable=True) for c in CLI_TABLE]
+    table = [[cell(c, r.get(c), readable=True) for c in CLI_TABLE] for r in rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(heads)]
     left = [c in FIELDS for c in CLI_TABLE]  # text left, numbers right
     click.echo("  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)))
@@ -267,6 +268,7 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
     """Profile a MODEL file on any runtime (see --runtime) in a fresh process: latency stats, init, memory."""
     from pydantic import ValidationError
 
+    from workbench.catalog.metrics import fmt_ms
     from workbench.profile import profile_model
     from workbench.spec import TargetSpec, format_validation_error
 
@@ -302,9 +304,10 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
                + f"batch={batch}, inputs={result.input_source_used}")
     if result.inputs:
         click.echo("  inputs      " + ";  ".join(i.describe() for i in result.inputs))
-    click.echo(f"  latency ms  p50 {s.p50:.4f} (95% CI {s.p50_ci_low:.4f}-{s.p50_ci_high:.4f})  p90 {s.p90:.4f}  "
-               f"p95 {s.p95:.4f}  p99 {s.p99:.4f}  mean {s.mean:.4f}  std {s.std:.4f}  min {s.min:.4f}")
-    click.echo(f"  init ms {m['init_ms']:.2f}   throughput {m['throughput_ips']:.1f}/s" + ("   NOISY" if s.noisy else ""))
+    click.echo(f"  latency     p50 {fmt_ms(s.p50)} (95% CI {fmt_ms(s.p50_ci_low)} - {fmt_ms(s.p50_ci_high)})  "
+               f"p90 {fmt_ms(s.p90)}  p95 {fmt_ms(s.p95)}  p99 {fmt_ms(s.p99)}  mean {fmt_ms(s.mean)}  "
+               f"std {fmt_ms(s.std)}  min {fmt_ms(s.min)}")
+    click.echo(f"  init {fmt_ms(m['init_ms'])}   throughput {m['throughput_ips']:.1f}/s" + ("   NOISY" if s.noisy else ""))
     if result.ignored_options:
         click.echo(f"  note: the {rt.api} API ran with its defaults for: {', '.join(result.ignored_options)}")
     if result.facts:
@@ -321,8 +324,9 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
         click.echo(f"  note: {len(fallback)} op(s) not taken by XNNPACK: " + ", ".join(sorted(set(fallback))))
     if "load_throughput_ips" in m:
         click.echo(f"  load        {clients} clients x {load_seconds:g}s: {m['load_throughput_ips']:.1f}/s  "
-                   f"p50 {m.get('load_latency_ms_p50', float('nan')):.4f}  p95 {m.get('load_latency_ms_p95', float('nan')):.4f}  "
-                   f"p99 {m.get('load_latency_ms_p99', float('nan')):.4f} ms  errors {m['load_errors']:.0f}  "
+                   f"p50 {fmt_ms(m.get('load_latency_ms_p50', float('nan')))}  "
+                   f"p95 {fmt_ms(m.get('load_latency_ms_p95', float('nan')))}  "
+                   f"p99 {fmt_ms(m.get('load_latency_ms_p99', float('nan')))}  errors {m['load_errors']:.0f}  "
                    f"peak +{m['load_memory_mb_peak']:.1f} MB")
 
 

@@ -83,3 +83,16 @@ def test_commands_that_need_no_tensorflow_do_not_import_it(args: list[str]) -> N
     assert heavy == [], f"`workbench {' '.join(args)}` imported {heavy[:5]}"
     if args[0] == "zoo":
         assert "digits_cnn" in proc.stdout and "digits" in proc.stdout
+
+
+def test_the_sweep_table_reads_latency_in_microseconds_below_1_ms(capsys: pytest.CaptureFixture[str]) -> None:
+    """One unit rule (``catalog.metrics.fmt_ms``) for the CLI, the dashboard, the summary and the explorer."""
+    from workbench.catalog.metrics import ms_axis_unit
+    from workbench.cli import _print_table
+
+    _print_table([{"variant": "int8", "status": "FINISHED", "accuracy": 0.98, "size_bytes": 80_691.2,
+                   "latency_ms_p50": 0.0023, "latency_ms_p95": 1.5}])
+    head, row = capsys.readouterr().out.splitlines()
+    assert "p50" in head.split() and "p95" in head.split()  # each cell carries its unit
+    assert "p50 ms" not in head and "2.30 µs" in row and "1.50 ms" in row and "78.8 KB" in row
+    assert ms_axis_unit([0.002, 0.9]) == (1000.0, "µs") and ms_axis_unit([0.5, 1.2]) == (1.0, "ms")

@@ -28,6 +28,13 @@ def fmt_ms(ms: float) -> str:
     return f"{ms / 1000.0:.2f} s"
 
 
+def ms_axis_unit(values_ms: list[float]) -> tuple[float, str]:
+    """(factor, unit) for an axis of latencies, by ``fmt_ms``'s rule: ``(1000, "µs")`` when every value is
+    below 1 ms, else ``(1, "ms")``. The CLI tables, the dashboard and the explorer read latency the same way."""
+    finite = [v for v in values_ms if v == v]
+    return (1000.0, "µs") if finite and max(finite) < 1.0 else (1.0, "ms")
+
+
 def fmt_bytes(size_bytes: float) -> str:
     """A file size in KB (1024 bytes) below 1 MB, else MB: ``27.6 KB``, ``13.4 MB``."""
     if size_bytes != size_bytes:

@@ -10,6 +10,7 @@ of one explorer session are grouped under one parent run (``workbench.kind=explo
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from workbench.catalog.metrics import EXPLORER_AXES, METRICS
+from workbench.catalog.metrics import EXPLORER_AXES, METRICS, fmt_bytes, fmt_ms, ms_axis_unit
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.quiet import quiet_native_output
@@ -95,6 +96,54 @@ X_AXES: dict[str, tuple[str, float]] = {METRICS[m].title: (m, METRICS[m].scale) 
 #: the budget (``budgets:``) drawn as a vertical line on each x axis: chart label -> (field, unit)
 X_BUDGETS = {METRICS[m].title: (METRICS[m].budget, METRICS[m].shown_unit or METRICS[m].unit)
              for m in EXPLORER_AXES if METRICS[m].budget}
+#: an x axis with nothing on it yet (a new experiment): a range a first point of each unit falls in
+EMPTY_X: Mapping[str, tuple[float, float]] = MappingProxyType({"ms": (0.001, 100.0), "µs": (1.0, 1000.0),
+                                                               "KB": (1.0, 100_000.0), "MB": (1.0, 1000.0)})
+
+
+@dataclass(frozen=True)
+class XAxis:
+    """How the chosen x metric is drawn: the factor from the logged value to the shown one, the unit, the
+    axis title, its type and range (plotly's units: log10 of the shown values on a log axis)."""
+
+    key: str
+    factor: float
+    unit: str
+    title: str
+    log: bool
+    range: tuple[float, float]
+
+    def at(self, shown: float) -> float:
+        """Where plotly puts an annotation at the shown value ``shown`` (log axes take its log10)."""
+        return math.log10(shown) if self.log else shown
+
+
+def x_axis(label: str, logged: list[float], log: bool, limit: float | None = None) -> XAxis:
+    """The x axis for chart label ``label`` over the logged values of its metric (and the budget ``limit``, in
+    the budget's unit): latency in µs when every value is below 1 ms, a range padded around the values and
+    the limit (positive values only on a log axis), a default range per unit when there is nothing to show."""
+    key, factor = X_AXES[label]
+    unit = METRICS[key].shown_unit or METRICS[key].unit
+    title = label
+    if METRICS[key].unit == "ms":
+        factor, unit = ms_axis_unit(logged)
+        title = label.replace("(ms)", f"({unit})")
+    shown = [v * factor for v in logged if v == v] or list(EMPTY_X.get(unit, (1.0, 100.0)))
+    if limit is not None:
+        shown.append(limit * (factor if METRICS[key].unit == "ms" else 1.0))
+    return XAxis(key, factor, unit, title + (" (log scale)" if log else ""), log, _range(shown, log))
+
+
+def _range(values: list[float], log: bool) -> tuple[float, float]:
+    """A padded axis range around ``values``, in plotly's units (log10 on a log axis, positive values only)."""
+    if log:
+        positive = [v for v in values if v > 0] or [1.0]
+        lo, hi = math.log10(min(positive)), math.log10(max(positive))
+        pad = max(0.1, (hi - lo) * 0.08)
+        return (lo - pad, hi + pad)
+    lo, hi = min(0.0, min(values)), max(values)  # sizes, latencies, memory: from 0, so lengths compare
+    pad = max((hi - lo) * 0.08, 1e-9)
+    return (lo - pad if lo < 0 else 0.0, hi + pad)
 
 
 @dataclass(frozen=True, init=False)
@@ -167,10 +216,11 @@ def latest_points(runs: list[RunRecord]) -> list[Point]:
     return out
 
 
-def _accuracy_range(values: list[float]) -> list[float] | None:
-    """A y range around the points and the accuracy budget (plotly pads a single point to +-50%)."""
+def _accuracy_range(values: list[float]) -> list[float]:
+    """A y range around the points and the accuracy budget (plotly pads a single point to +-50%); 0-100% when
+    there is nothing to show yet."""
     if not values:
-        return None
+        return [0.0, 1.02]
     lo, hi = min(values), max(values)
     pad = max(0.005, (hi - lo) * 0.08)
     return [lo - pad, min(hi + pad, 1.0 + pad / 2)]
@@ -180,10 +230,32 @@ def _hover(p: Point) -> str:
     m = p.metrics
     lines = [f"<b>{html.escape(p.name)}</b> ({html.escape(p.technique)})",
              f"accuracy {m['accuracy']:.2%} ({m.get('accuracy_delta', 0.0):+.2f} pts)",
-             f"p50 {m['latency_ms_p50']:.4g} ms", f"size {m.get('size_bytes', 0) / 1024:.1f} KB"
+             f"p50 {fmt_ms(m['latency_ms_p50'])}", f"size {fmt_bytes(m.get('size_bytes', float('nan')))}"
              f" (gzip ratio {m.get('compression_ratio_gzip', 0):.2f})",
              "sweep result" if p.origin == "sweep" else "ad-hoc run (explorer / by hand)"]
     return "<br>".join(lines)
+
+
+#: where ``make ui`` serves the MLflow UI of the embedded store (a tracking server serves its own)
+LOCAL_UI = "http://127.0.0.1:5000"
+
+
+def run_links(ui_base: str, experiment_id: str, run_id: str, artifact_uri: str) -> dict[str, str]:
+    """Where to look at a variant just run: its MLflow run page (``run``), its ``.tflite`` among the run's
+    artifacts in the MLflow UI (``tflite``) and, for a store on this machine, the file itself (``file``)."""
+    from urllib.parse import unquote, urlparse
+
+    from workbench.tracking import ui_path
+    from workbench.variant.artifacts import MODEL_FOLDER, VariantFiles
+
+    model = VariantFiles.logged_as(VariantFiles(Path()).tflite, MODEL_FOLDER)
+    base = ui_base.rstrip("/")
+    links = {"run": f"{base}/{ui_path(experiment_id, run_id)}", "tflite": f"{base}/{ui_path(experiment_id, run_id, model)}"}
+    if artifact_uri.startswith("file:"):
+        links["file"] = str(Path(unquote(urlparse(artifact_uri).path)) / model)
+    elif artifact_uri.startswith("/"):
+        links["file"] = str(Path(artifact_uri) / model)
+    return links
 
 
 class Explorer:
@@ -191,10 +263,12 @@ class Explorer:
 
     Relative ``experiment`` and ``work_dir`` resolve against ``root`` (default: the project root, see
     ``workbench.paths``), and the embedded store is the one under it: the one ``make demo`` fills.
+    ``mlflow_ui`` is the MLflow UI the links after a run point to (default: the tracking server, or
+    ``make ui``'s address for the embedded store).
     """
 
     def __init__(self, experiment: str | Path, work_dir: str | Path = ".workbench", tracking_uri: str = "",
-                 root: str | Path | None = None) -> None:
+                 root: str | Path | None = None, mlflow_ui: str = "") -> None:
         import ipywidgets as w
         import plotly.graph_objects as go
 
@@ -204,6 +278,8 @@ class Explorer:
         self.work_dir, self.tracking_uri = resolve_path(work_dir, self.root), tracking_uri
         self.session_run_id = ""  # the parent run of this session's runs, created on the first run
         self.last_summary: dict[str, Any] | None = None
+        self.mlflow_ui = mlflow_ui
+        self.last_links: dict[str, str] = {}
         self._highlight: str | None = None
         style = {"description_width": "110px"}
 
@@ -305,28 +381,45 @@ class Explorer:
         """Re-read the store and redraw (the new run, if given, in red)."""
         self._highlight = highlight_run
         points = self._logged()
-        key, scale = X_AXES[self.x_axis.value]
+        key, _ = X_AXES[self.x_axis.value]
         points = [p for p in points if key in p.metrics]
+        limit_field, _ = X_BUDGETS.get(self.x_axis.value, ("", ""))
+        limit = getattr(self.spec.budgets, limit_field) if limit_field else None
+        axis = x_axis(self.x_axis.value, [p.metrics[key] for p in points], self.log_x.value, limit)
         groups = ([p for p in points if p.origin != "adhoc"], [p for p in points if p.origin == "adhoc"],
                   [p for p in points if p.run_id == highlight_run])
         with self.figure.batch_update():
             for trace, group in zip(self.figure.data, groups, strict=True):
-                trace.x = [p.metrics[key] * scale for p in group]
+                trace.x = [p.metrics[key] * axis.factor for p in group]
                 trace.y = [p.metrics["accuracy"] for p in group]
                 trace.text = [_hover(p) for p in group]
-            self.figure.layout.xaxis.type = "log" if self.log_x.value else "linear"
-            self.figure.layout.xaxis.title.text = self.x_axis.value + (" (log scale)" if self.log_x.value else "")
-            shapes, notes = self._budget_lines(points)
+            self.figure.layout.xaxis.type = "log" if axis.log else "linear"
+            self.figure.layout.xaxis.range = list(axis.range)
+            self.figure.layout.xaxis.title.text = axis.title
+            shapes, notes = self._budget_lines(points, axis, limit)
+            if not points:
+                notes.append({"xref": "paper", "x": 0.5, "yref": "paper", "y": 0.5, "showarrow": False,
+                              "font": {"color": "#888", "size": 14},
+                              "text": "no variant of this experiment is logged yet: press <b>run</b>"})
             self.figure.layout.shapes, self.figure.layout.annotations = shapes, notes
             self.figure.layout.yaxis.range = _accuracy_range([p.metrics["accuracy"] for p in points]
                                                              + [s["y0"] for s in shapes if s["yref"] == "y"])
         if not points:
-            self.status.value = ("no variant of this experiment is logged yet in "
-                                 f"<code>{html.escape(self._tracker().uri)}</code>: press run (or <code>make demo"
-                                 "</code> first)")
+            self.status.value = (f"no variant of <code>{html.escape(self.spec.name)}</code> is logged yet in "
+                                 f"<code>{html.escape(self._tracker().uri)}</code>: press <b>run</b> to build and "
+                                 "measure one here, or run the whole experiment first: <code>workbench run "
+                                 f"{html.escape(self._relative(self.experiment_file))}</code>")
 
-    def _budget_lines(self, points: list[Point]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The experiment's ``budgets:`` as dashed lines: accuracy floor, and the limit on the x metric."""
+    def _relative(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def _budget_lines(self, points: list[Point], axis: XAxis,
+                      limit: float | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The experiment's ``budgets:`` as dashed lines: accuracy floor, and the limit on the x metric. A shape
+        on a log axis takes data values; an annotation takes their log10 (``XAxis.at``)."""
         budgets = self.spec.budgets
         shapes: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
@@ -339,14 +432,13 @@ class Explorer:
             notes.append({"xref": "paper", "x": 1, "yref": "y", "y": floor, "xanchor": "right", "yanchor": "top",
                           "showarrow": False, "font": {"color": "#2ca02c", "size": 11},
                           "text": f"budget: −{budgets.max_accuracy_drop:g} pts"})
-        limit_field, unit = X_BUDGETS.get(self.x_axis.value, ("", ""))
-        limit = getattr(budgets, limit_field) if limit_field else None
         if limit is not None:
-            shapes.append({"type": "line", "xref": "x", "x0": limit, "x1": limit, "yref": "paper", "y0": 0, "y1": 1,
+            shown = limit * (axis.factor if METRICS[axis.key].unit == "ms" else 1.0)  # budgets: ms, KB, MB
+            shapes.append({"type": "line", "xref": "x", "x0": shown, "x1": shown, "yref": "paper", "y0": 0, "y1": 1,
                            "line": line})
-            notes.append({"xref": "x", "x": limit, "yref": "paper", "y": 1, "xanchor": "left", "yanchor": "bottom",
-                          "showarrow": False, "font": {"color": "#2ca02c", "size": 11},
-                          "text": f"budget: {limit:g} {unit}"})
+            notes.append({"xref": "x", "x": axis.at(shown), "yref": "paper", "y": 1, "xanchor": "left",
+                          "yanchor": "bottom", "showarrow": False, "font": {"color": "#2ca02c", "size": 11},
+                          "text": f"budget: {shown:g} {axis.unit}"})
         return shapes, notes
 
     def point_count(self) -> int:
@@ -393,11 +485,30 @@ class Explorer:
             self.button.disabled = False
         self.last_summary = summary
         self.refresh(highlight_run=summary["run_id"])
+        self.last_links = self._links(summary["run_id"])
         self.status.value = (f"<b>{html.escape(variant.name)}</b>: accuracy {summary['accuracy']:.2%} "
-                             f"({summary['accuracy_delta']:+.2f} pts), p50 {summary['latency_ms_p50']:.4g} ms, "
-                             f"{summary['size_bytes'] / 1024:.1f} KB (gzip ratio {summary['compression_ratio_gzip']:.2f})"
+                             f"({summary['accuracy_delta']:+.2f} pts), p50 {fmt_ms(summary['latency_ms_p50'])}, "
+                             f"{fmt_bytes(summary['size_bytes'])} (gzip ratio {summary['compression_ratio_gzip']:.2f})"
+                             + self._links_html(self.last_links)
                              + "".join(f"<br><small>{html.escape(n)}</small>" for n in summary.get("notes", [])))
         return summary
+
+    def _links(self, run_id: str) -> dict[str, str]:
+        tr = self._tracker()
+        run = tr.get_run(run_id)
+        base = self.mlflow_ui or (tr.uri if tr.uri.startswith(("http://", "https://")) else LOCAL_UI)
+        return run_links(base, run.experiment_id, run_id, run.artifact_uri)
+
+    def _links_html(self, links: dict[str, str]) -> str:
+        """The links under the status line (the UI's address opens once ``make ui`` runs, for a local store)."""
+        def a(href: str, text: str) -> str:
+            return f"<a href='{html.escape(href, quote=True)}' target='_blank' style='color:#1f77b4'>{text}</a>"
+
+        local = "" if self.mlflow_ui or not links["run"].startswith(LOCAL_UI) else " (start it: <code>make ui</code>)"
+        out = f"<br>{a(links['run'], 'its MLflow run')} · {a(links['tflite'], 'its .tflite in MLflow')}{local}"
+        if "file" in links:
+            out += f"<br><small>file: <code>{html.escape(links['file'])}</code></small>"
+        return out
 
     def widget(self) -> Any:
         import ipywidgets as w

@@ -189,3 +189,28 @@ def test_rules_that_used_to_fail_mid_sweep_are_spec_errors(variant, message):
     data = {"name": "x", "baseline": {"model": "digits_cnn", "dataset": "digits"}, "variants": [variant]}
     with pytest.raises(SpecError, match=message):
         parse_experiment(data)
+
+
+@pytest.mark.parametrize("baseline,epochs", [
+    ({"model": "digits_cnn"}, 10),  # a zoo model is built untrained: it keeps its training default
+    ({"model": "m.keras"}, 0),  # a user's model is the float reference as given
+    ({"model": "m.keras", "training": {"batch_size": 64}}, 0),
+    ({"model": "m.keras", "training": {"epochs": 10}}, 10),  # retrained only when the experiment says so
+    ({"model": "saved/", "training": {"epochs": 2}}, 2),
+])
+def test_user_models_are_not_retrained_unless_asked(baseline, epochs):
+    spec = BaselineSpec.model_validate({**baseline, "dataset": "digits"})
+    assert spec.training.epochs == epochs
+    assert BaselineSpec.model_validate(spec.model_dump()) == spec  # a plan's round trip keeps it
+
+
+def test_a_user_model_kept_as_given_has_its_own_ids():
+    """The old default (retrained 10 epochs) and the new one (as given) are different baselines: no cache is shared."""
+    from workbench.spec import baseline_id
+
+    given = BaselineSpec(model="m.keras", dataset="digits")
+    retrained = BaselineSpec(model="m.keras", dataset="digits", training={"epochs": 10})
+    assert baseline_id(given, "d", "f") != baseline_id(retrained, "d", "f")
+    zoo = BaselineSpec(model="digits_cnn", dataset="digits")
+    assert baseline_id(zoo, "d") == baseline_id(BaselineSpec(model="digits_cnn", dataset="digits",
+                                                             training={"epochs": 10}), "d")

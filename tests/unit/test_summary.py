@@ -105,3 +105,12 @@ def test_the_paragraph_quotes_float_from_the_same_rounds_and_says_why_a_tie_went
 def test_one_test_sample_is_not_a_confident_100_percent():
     rec = {**ROWS[1], "accuracy": 1.0, "accuracy_ci_low": 0.20655, "accuracy_ci_high": 1.0, "test_samples": 1.0}
     assert "accuracy 100.00% (95% interval 20.7-100.0%, 1 test sample)" in recommendation(_spec(), ROWS, rec, [])
+
+
+@pytest.mark.parametrize("training,words", [({}, "your model, not retrained"),
+                                            ({"training": {"epochs": 3}}, "retrained 3 epochs from your weights")])
+def test_the_paragraph_says_whether_a_user_model_was_retrained(training, words):
+    spec = ExperimentSpec.model_validate({"name": "e", "baseline": {"model": "m.keras", "dataset": "digits", **training},
+                                          "variants": [{"name": "int8", "quantization": "int8"}]})
+    assert f"Float reference: {words}." in recommendation(spec, ROWS, ROWS[1], [])
+    assert "Float reference" not in recommendation(_spec(), ROWS, ROWS[1], [])  # a zoo model: trained, as always

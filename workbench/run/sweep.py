@@ -104,6 +104,7 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
     from workbench.run.task import clear_stop, kill_running
     from workbench.tracking import (
         KIND_SWEEP,
+        TAG_BASELINE_TRAINING,
         TAG_EXECUTOR,
         TAG_EXPERIMENT_FILE,
         TAG_KIND,
@@ -153,6 +154,7 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
         parent = tracker.start_run(exp_id, f"sweep {sweep_id}", {
             TAG_KIND: KIND_SWEEP, TAG_SWEEP: sweep_id, TAG_EXPERIMENT_FILE: the_plan.source,
             TAG_VARIANT_COUNT: str(len(selected)), TAG_EXECUTOR: executor,
+            TAG_BASELINE_TRAINING: spec.baseline.training_words(),
             **provenance_tags(spec.target.threads), **lease.tags()})
         result = SweepResult(spec.name, exp_id, sweep_id, parent, tracker.uri, killed_runs=killed, work_dir=str(wdir))
         result.remeasured = {p.name: stale[p.id] for p in the_plan.variants if p.id in stale}

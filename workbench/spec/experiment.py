@@ -22,6 +22,7 @@ from pydantic import (
 
 from workbench.catalog.runtimes import RUNTIMES as RUNTIMES_INFO
 from workbench.catalog.runtimes import accelerators, runtime, runtime_names
+from workbench.catalog.zoo import ZOO_NAMES
 from workbench.errors import SpecError
 from workbench.spec.matrix import count_matrix, expand_matrix
 from workbench.spec.steps import StepSpec
@@ -54,6 +55,38 @@ class BaselineSpec(Spec):
     dataset: str = Field(description="digits | synthetic | path to an .npz with x_train,y_train,x_test,y_test")
     dataset_args: dict[str, Any] = Field(default_factory=dict)
     training: TrainingSpec = TrainingSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _user_model_kept_as_given(cls, data: Any) -> Any:
+        """A user's model file is the float reference as given: ``training.epochs`` defaults to 0 for it (a zoo
+        model, built untrained, keeps the default of 10). Decided from the name alone: no file is read."""
+        if not isinstance(data, dict) or not isinstance(data.get("model"), str) or data["model"] in ZOO_NAMES:
+            return data
+        training = data.get("training")
+        if training is None:
+            training = {}
+        if isinstance(training, TrainingSpec):
+            if "epochs" in training.model_fields_set:
+                return data
+            training = training.model_dump(exclude_unset=True)
+        if isinstance(training, dict) and "epochs" not in training:
+            return {**data, "training": {**training, "epochs": 0}}
+        return data
+
+    @property
+    def is_user_model(self) -> bool:
+        """True for a model file the user brings (not a zoo name)."""
+        return self.model not in ZOO_NAMES
+
+    def training_words(self) -> str:
+        """What the float reference is, in the words every run and the sweep's summary use."""
+        n = self.training.epochs
+        if not self.is_user_model:
+            return f"zoo model {self.model}, trained {n} epoch{'s' if n != 1 else ''} on the dataset"
+        if n == 0:
+            return "your model, not retrained"
+        return f"retrained {n} epoch{'s' if n != 1 else ''} from your weights"
 
 
 def _known_runtime(name: str) -> str:

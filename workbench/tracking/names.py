@@ -20,6 +20,8 @@ TAG_VARIANT_NAME = "workbench.variant"
 TAG_KIND = "workbench.kind"  # "sweep" | "variant"
 TAG_FAILURE = "workbench.failure"
 TAG_ROLE = "workbench.role"  # "baseline" (the float reference) | "variant"
+#: what the float reference is: "your model, not retrained", "retrained N epochs from your weights", or a zoo model's
+TAG_BASELINE_TRAINING = "workbench.baseline_training"
 TAG_ORIGIN = "workbench.origin"  # "sweep" | "adhoc" (a hand-run notebook, the explorer): ad-hoc never replaces a sweep's
 TAG_MODEL_ID = "workbench.model_id"  # the LoggedModel a variant run produced (what the registry promotes)
 TAG_NOTE = "mlflow.note.content"  # the description MLflow shows on a run, an experiment, a registered model
@@ -127,6 +129,7 @@ def variant_run_tags(plan: Plan, planned: PlannedVariant, sweep_id: str = "") ->
     tags = {
         TAG_KIND: KIND_VARIANT, TAG_VARIANT: planned.id, TAG_VARIANT_NAME: planned.name,
         TAG_TECHNIQUE: planned.spec.technique, TAG_ROLE: planned.role,
+        TAG_BASELINE_TRAINING: plan.experiment.baseline.training_words(),
         TAG_ORIGIN: ORIGIN_SWEEP if sweep_id else ORIGIN_ADHOC,
         **provenance_tags(plan.experiment.target.threads), **source_tags(plan.source),
     }

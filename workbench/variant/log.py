@@ -35,7 +35,9 @@ def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported
     for name, ratio in profiled.axis_speedups.items():
         metrics.update(ratio.metrics(suffix=f".{name}"))
         metrics[f"float_latency_ms_p50.{name}"] = profiled.axis_float_results[name].latency.p50
-    notes = [*ctx.baseline.notes, *compressed.notes, *exported.notes, *quality.notes, *profiled.notes]
+    given = ctx.experiment.baseline  # a user's model: say whether float32 is it as given or retrained from it
+    origin = [f"float reference: {given.training_words()}"] if given.is_user_model else []
+    notes = [*origin, *ctx.baseline.notes, *compressed.notes, *exported.notes, *quality.notes, *profiled.notes]
     out = ctx.files
     files = out.to_log(exported.others.values(), profiled.axes, profiled.axis_float_results,
                        profiled.float_result is not None)

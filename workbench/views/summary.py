@@ -117,6 +117,8 @@ def recommendation(spec: ExperimentSpec, rows: list[dict[str, Any]], rec: dict[s
     # the link comes right after the answer: the MLflow UI folds a long description under a gradient
     link = f" Full comparison: [dashboard]({dashboard_link})." if dashboard_link else ""
     on = f" Measured on {target_words(spec)}" + (f", dataset {dataset}" if dataset else "") + "."
+    if spec.baseline.is_user_model:  # which model float32 is: the user's as given, or retrained from it
+        on += f" Float reference: {spec.baseline.training_words()}."
     if rec is None:
         closest = "; ".join(why_none) or "no variant was measured"
         return (f"**No variant meets every budget** ({fmt_budgets(spec)}) among the {len(measured)} measured: "

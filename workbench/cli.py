@@ -122,13 +122,17 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
     """Run every variant of EXPERIMENT_FILE (resumable: variants already FINISHED are skipped)."""
     from workbench.run.signals import stop_on_signals
     from workbench.run.sweep import run_sweep
-    from workbench.tracking import is_embedded, ui_path
-    from workbench.views.summary import plain
 
     with stop_on_signals():
         result = run_sweep(experiment_file, workers=workers, executor=executor, scheduler=scheduler, force=force,
                            only=only, compare_to=compare_to, work_dir=work_dir, progress=not no_progress,
                            since_s=_duration_s(since) if since else None)
+    from workbench.tracking import (  # after planning: bad input is refused before MLflow loads
+        is_embedded,
+        ui_path,
+    )
+    from workbench.views.summary import plain
+
     if result.parent_run_id:
         click.echo(f"\nExperiment '{result.experiment}', sweep {result.sweep_id} (parent run {result.parent_run_id})")
     else:
@@ -194,7 +198,8 @@ def search(experiment_file: str, work_dir: str, no_progress: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--ids", is_flag=True, help="Also compute variant ids (loads each dataset).")
 def validate(files: tuple[str, ...], ids: bool) -> None:
-    """Check the experiment FILES and list the variants they expand to."""
+    """Check the experiment FILES and list the variants they expand to; a user's model file is also checked against
+    its dataset (input shape and dtype, labels against outputs), from the file's config, without TensorFlow."""
     from workbench.spec import load_experiment
 
     for f in files:
@@ -214,6 +219,12 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
             spec = load_experiment(f)
             vs = spec.resolved_variants()
             checked = resolve_model(spec.baseline.model, Path.cwd())  # a missing or corrupt model file: exit 2
+            if checked is not None and checked.signature is not None:  # a user's model: does the data fit it?
+                from workbench.data import load_dataset
+                from workbench.fit import check_fit
+
+                dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, Path.cwd())
+                check_fit(spec.baseline.model, checked.signature, dataset)
             click.echo(f"{f}: OK, experiment '{spec.name}', {len(vs)} variant(s)")
             if checked is not None:
                 click.echo(f"  model {spec.baseline.model}: {checked.format}, {checked.size_bytes / 1024:.1f} KB, "

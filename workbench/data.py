@@ -36,6 +36,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     fingerprint: str = field(default="")
+    label_columns: int = 0  # the classes one-hot labels declared (their columns); 0 for class indices
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -106,7 +107,17 @@ def _labels(name: str, key: str, y: np.ndarray) -> np.ndarray:
     if y.ndim > 2 or (y.ndim == 2 and y.shape[1] == 0):
         raise DataError(f"dataset '{name}': {key} must be class indices (N,) or one-hot (N, C), got shape {y.shape}")
     _check_finite(name, key, y)
-    if y.ndim == 2 and y.shape[1] > 1:  # one-hot: accept and convert
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot: accept and convert; anything else is not one class per sample
+        rows = (y == 0) | (y == 1)
+        hot = np.count_nonzero(y == 1, axis=1)
+        bad = ~rows.all(axis=1) | (hot != 1)
+        if bad.any():
+            first = int(np.argmax(bad))
+            what = (f"{int(hot[first])} ones" if rows[first].all() else
+                    f"the value {y[first][~rows[first]][0].item()!r}")
+            raise DataError(f"dataset '{name}': {key} row {first} is not one-hot ({what}); multi-label or soft "
+                            "labels cannot be scored as one class per sample: give class indices (0, 1, ...) or "
+                            "rows with a single 1")
         return y.argmax(1)
     if not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0):
         flat = y.reshape(-1)
@@ -161,7 +172,8 @@ def _finish(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any) -> 
     _check_finite(name, "x_train", xtr)  # after the cast: values beyond float32's range became Inf
     _check_finite(name, "x_test", xte)
     _check_classes(name, ytr_in, ytr, yte_in, yte)
-    return Dataset(name, xtr, ytr, xte, yte, fingerprint((xtr, ytr, xte, yte)))
+    columns = ytr_in.shape[1] if ytr_in.ndim == 2 and ytr_in.shape[1] > 1 else 0
+    return Dataset(name, xtr, ytr, xte, yte, fingerprint((xtr, ytr, xte, yte)), columns)
 
 
 def _digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from workbench.catalog.zoo import ZOO_NAMES
 from workbench.errors import ModelFileError, SpecError
+from workbench.model_config import ModelSignature, signature_of
 
 KERAS_SUFFIXES = (".keras",)
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -31,12 +32,13 @@ Format = Literal["keras", "h5", "savedmodel"]
 
 @dataclass(frozen=True)
 class ModelFile:
-    """A checked model file: where it is, its format, and its content fingerprint."""
+    """A checked model file: where it is, its format, its content fingerprint and (.keras, .h5) its signature."""
 
     path: Path
     format: Format
     sha256: str
     size_bytes: int
+    signature: ModelSignature | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -105,7 +107,7 @@ def _find_lambda(config: Any, python_code_only: bool) -> str | None:
     return None
 
 
-def _check_keras(path: Path) -> None:
+def _check_keras(path: Path) -> Any:
     redo = "re-save it with model.save('model.keras')"
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: not a .keras archive (not a zip file: empty, truncated or another format); "
@@ -126,9 +128,10 @@ def _check_keras(path: Path) -> None:
     if name:
         raise ModelFileError(f"{path}: contains a Lambda layer ('{name}') holding Python code, which safe mode "
                              "refuses to run on load; re-save the model without it")
+    return config
 
 
-def _check_h5(path: Path) -> None:
+def _check_h5(path: Path) -> Any:
     with open(path, "rb") as f:
         head = f.read(_HDF5_OFFSETS[-1] + len(HDF5_SIGNATURE))
     if not any(head[o : o + len(HDF5_SIGNATURE)] == HDF5_SIGNATURE for o in _HDF5_OFFSETS):
@@ -152,6 +155,7 @@ def _check_h5(path: Path) -> None:
     if name:
         raise ModelFileError(f"{path}: contains a Lambda layer ('{name}'), whose code would run on load; "
                              "re-save without it")
+    return parsed
 
 
 def check_model_file(path: Path) -> ModelFile:
@@ -163,21 +167,22 @@ def check_model_file(path: Path) -> ModelFile:
         raise ModelFileError(f"model file {path} does not exist; give a path relative to the project root, "
                              "or an absolute one")
     fmt: Format
+    config: Any = None
     try:
         if path.is_dir():
             if not (path / "saved_model.pb").is_file():
                 raise ModelFileError(f"{path}: a directory but not a SavedModel (no saved_model.pb)")
             fmt = "savedmodel"
         elif path.suffix in KERAS_SUFFIXES:
-            _check_keras(path)
+            config = _check_keras(path)
             fmt = "keras"
         elif path.suffix in H5_SUFFIXES:
-            _check_h5(path)
+            config = _check_h5(path)
             fmt = "h5"
         else:
             raise ModelFileError(f"{path}: unsupported model file type '{path.suffix}'; use .keras, .h5 or a "
                                  "SavedModel directory")
-        return ModelFile(path, fmt, content_sha256(path), _size(path))
+        return ModelFile(path, fmt, content_sha256(path), _size(path), signature_of(config))
     except PermissionError as exc:
         raise ModelFileError(f"{path}: cannot read ({exc.strerror}); check its permissions") from None
 

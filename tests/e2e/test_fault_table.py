@@ -38,6 +38,7 @@ import pytest
 
 from tests.conftest import REPO, free_port
 from tests.unit.test_bad_input import DATA_CASES, FILE_CASES, HEAD, YAML_CASES
+from tests.unit.test_fit import _input, _layer, embedding_model, functional, keras_file, sequential
 
 pytestmark = pytest.mark.slow
 
@@ -340,6 +341,45 @@ CASES += [
          lambda root: _then((root / "d.tflite").mkdir(), ["profile", "d.tflite"])),
     Case("profile-onnx-on-litert", "bad model file", "`profile` of an .onnx file on LiteRT",
          lambda root: _then((root / "m.onnx").write_bytes(b"\x08\x07" + b"\0" * 30), ["profile", "m.onnx"]), needle="m.onnx"),
+]
+
+# --------------------------------------------------------------------------- cases: data that does not fit the model
+# A user's .keras holding only its config.json: the fit is checked from the config, before TensorFlow loads anything.
+
+
+def _fit_case(config: dict[str, Any], arrays: dict[str, Any], command: str = "run") -> Callable[[Path], list[str]]:
+    def setup(root: Path) -> list[str]:
+        keras_file(root / "m.keras", config)
+        rng = np.random.default_rng(0)
+        base = {"x_train": rng.uniform(size=(40, 8, 8, 1)), "y_train": np.arange(40) % 10,
+                "x_test": rng.uniform(size=(10, 8, 8, 1)), "y_test": np.arange(10) % 10}
+        np.savez(root / "d.npz", **{**base, **arrays})
+        (root / "e.yaml").write_text("name: fit\nbaseline: {model: m.keras, dataset: d.npz}\n"
+                                     "variants: [{name: float32, quantization: float32}]\n")
+        return [command, "e.yaml", *(["--no-progress"] if command == "run" else [])]
+    return setup
+
+
+_FLAT = {"x_train": np.zeros((40, 64)), "x_test": np.zeros((10, 64))}
+_TOKENS = {"x_train": np.arange(200).reshape(40, 5) % 21, "y_train": np.arange(40) % 3,
+           "x_test": np.arange(50).reshape(10, 5) % 20, "y_test": np.arange(10) % 3}
+CASES += [
+    Case("fit-flattened-samples", "data does not fit the model", "(64,) samples for an (8, 8, 1) .keras: `run`",
+         _fit_case(sequential([8, 8, 1], 10), _FLAT), needle="samples have shape (64,) but input"),
+    Case("fit-flattened-samples-validate", "data does not fit the model", "the same, `validate`",
+         _fit_case(sequential([8, 8, 1], 10), _FLAT, "validate"), needle="samples have shape (64,) but input"),
+    Case("fit-label-beyond-outputs", "data does not fit the model", "a label of 1,000,000 for a 10-unit output",
+         _fit_case(sequential([8, 8, 1], 10), {"y_train": np.where(np.arange(40) == 7, 1_000_000, np.arange(40) % 10)}),
+         needle="label 1000000 at sample 7 but output 'dense' has 10 units"),
+    Case("fit-one-hot-width", "data does not fit the model", "one-hot labels of 12 classes for a 10-unit output",
+         _fit_case(sequential([8, 8, 1], 10), {"y_train": np.eye(12)[np.arange(40) % 10],
+                                               "y_test": np.eye(12)[np.arange(10) % 10]}),
+         needle="one-hot with 12 classes but output 'dense' has 10 units"),
+    Case("fit-two-inputs", "data does not fit the model", "a two-input model for one array",
+         _fit_case(functional([_input("a", [8, 8, 1]), _input("b", [3])], [_layer("Dense", "o", ["a"], units=10)],
+                              ["o"]), {}), needle="has 2 inputs (a, b)"),
+    Case("fit-token-beyond-vocabulary", "data does not fit the model", "token id 20 for a 20-row Embedding",
+         _fit_case(embedding_model(), _TOKENS), needle="token id 20"),
 ]
 
 # ----------------------------------------------------------------------------------- cases: profile --inputs
@@ -746,8 +786,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
 def test_the_table_covers_every_class_with_enough_cases() -> None:
     classes = {c.cls for c in CASES}
     assert len(CASES) >= 60 and len({c.id for c in CASES}) == len(CASES)
-    assert classes == {"bad YAML / spec", "bad data", "bad model file", "profile --inputs", "tracking store down",
-                       "disk / OS errors", "signals", "tampering", "concurrency"}
+    assert classes == {"bad YAML / spec", "bad data", "bad model file", "data does not fit the model",
+                       "profile --inputs", "tracking store down", "disk / OS errors", "signals", "tampering",
+                       "concurrency"}
 
 
 @pytest.mark.parametrize("case_id", [c.id for c in CASES if not c.gap])

@@ -83,6 +83,9 @@ DATA_CASES = {
     "scalar_samples": (_with(x_train=lambda a: np.zeros(20), x_test=lambda a: np.zeros(6)), "one number per sample"),
     "labels_3d": (_with(y_train=lambda a: np.zeros((20, 2, 2))), "must be class indices (N,) or one-hot (N, C)"),
     "x_shapes_differ": (_with(x_test=lambda a: np.zeros((6, 5, 5, 1))), "x_train samples are (4, 4, 1)"),
+    "multi_hot_rows": (_with(y_train=lambda a: np.eye(3)[a["y_train"]] + np.eye(3)[(a["y_train"] + 1) % 3] * (
+        np.arange(20) == 6)[:, None]), "y_train row 6 is not one-hot (2 ones)"),
+    "soft_label_rows": (_with(y_test=lambda a: np.full((6, 3), 1 / 3)), "y_test row 0 is not one-hot (the value 0.33"),
 }
 
 

@@ -98,6 +98,8 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
               since_s: float | None = None) -> SweepResult:
     """Run (or resume) every variant of an experiment; see module docstring. Raises WorkbenchError subclasses
     for bad input before any MLflow run is created."""
+    root_p = Path(root or Path.cwd()).resolve()
+    the_plan = plan_experiment(experiment_file, root_p)  # SpecError / DataError before MLflow is even imported
     from workbench.run.executors import make_executor
     from workbench.run.lease import LeaseKeeper
     from workbench.run.settle import settle_stopped, settle_sweep
@@ -116,9 +118,7 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
         provenance_tags,
     )
 
-    root_p = Path(root or Path.cwd()).resolve()
     wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
-    the_plan = plan_experiment(experiment_file, root_p)  # SpecError / DataError: nothing created yet
     if only:
         known = {p.name for p in the_plan.variants}
         unknown = [n for n in only if n not in known]

@@ -1,5 +1,6 @@
 """An experiment's inputs, read once: the model file and the dataset fingerprinted, the plan made (or a
-plan's fingerprints checked), and the experiment's cached float baseline. Used by a variant's context, the
+plan's fingerprints checked), the data checked against a user's model file (``fit.check_fit``), and the
+experiment's cached float baseline. Used by a variant's context, the
 sweep's and the search's planning, and the sensitivity view. Imports no TensorFlow (a baseline is trained
 only when ``experiment_baseline`` finds no cache), nor LiteRT until a baseline is asked for.
 """
@@ -15,7 +16,8 @@ import numpy as np
 
 from workbench.data import Dataset, load_dataset
 from workbench.errors import DataError, ModelFileError
-from workbench.model_files import model_fingerprint
+from workbench.fit import check_fit
+from workbench.model_files import resolve_model
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.spec import ExperimentSpec, VariantSpec, load_experiment
@@ -38,12 +40,15 @@ def read_inputs(spec: ExperimentSpec, root: Path, *, source: str = "<in-memory>"
     """Fingerprint the model file, load the dataset, and make the plan (``variants``: default every variant of
     ``spec``); with ``plan``, check its recorded fingerprints instead. ModelFileError / DataError (one line)
     before any training, the model file first."""
-    model_fp = model_fingerprint(spec.baseline.model, root)  # a missing or corrupt model file: refused here
+    model_file = resolve_model(spec.baseline.model, root)  # a missing or corrupt model file: refused here
+    model_fp = "" if model_file is None else model_file.sha256
     if plan is not None and model_fp != plan.model_fingerprint:
         raise ModelFileError(f"model file '{spec.baseline.model}' changed since the sweep planned it (sha256 "
                              f"{plan.model_fingerprint[:12] or 'none'}, now {model_fp[:12]}); its numbers "
                              "would not match the plan: run the sweep again to re-plan")
     dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root)
+    if model_file is not None:  # from the file's own config: data that cannot feed the model stops here
+        check_fit(spec.baseline.model, model_file.signature, dataset)
     if plan is None:
         return Inputs(make_plan(spec, dataset.fingerprint, source, variants=variants, model_fingerprint=model_fp),
                       dataset)

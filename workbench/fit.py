@@ -1,0 +1,94 @@
+"""Does the data fit the user's model? Checked from the model file's own Keras config (``ModelFile.signature``)
+before anything costly: no TensorFlow, no run, no training. Used at planning (``variant.inputs.read_inputs``:
+``run``, ``validate --ids``, ``search``, a variant by hand) and by plain ``validate``.
+
+What is checked: one input (a dataset gives one array per sample); the sample shape against the input's
+(``None`` axes match anything); an integer input (a cast, token ids) gets integer values within its dtype, an
+Embedding fed from the input gets ids below its ``input_dim``; with one output whose units the config names,
+no label at or beyond the units, and one-hot labels with exactly one column per output. A model whose config
+does not say (a SavedModel, a subclassed model) is checked after loading instead (``models.check_fits``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.data import Dataset
+from workbench.errors import DataError
+from workbench.model_config import ModelSignature, TensorSpec
+
+
+def check_fit(model: str, signature: ModelSignature | None, dataset: Dataset) -> None:
+    """Raise DataError (one line: what does not fit, where, what to do) when ``dataset`` cannot feed ``model``
+    or its labels cannot be scored against the model's outputs. Nothing to check without a signature."""
+    if signature is None:
+        return
+    where = f"model '{model}' and dataset '{dataset.name}'"
+    if len(signature.inputs) != 1:
+        names = ", ".join(i.name for i in signature.inputs)
+        raise DataError(f"{where}: the model has {len(signature.inputs)} inputs ({names}) but the dataset gives "
+                        "one array per sample; give a single-input model")
+    spec = signature.inputs[0]
+    _check_shape(where, spec, dataset)
+    _check_integer_input(where, spec, dataset)
+    for emb in signature.embeddings:
+        _check_tokens(where, emb.name, emb.input_dim, dataset)
+    if len(signature.outputs) == 1 and signature.outputs[0].units is not None:
+        _check_labels(where, signature.outputs[0].name, signature.outputs[0].units, dataset)
+
+
+def _check_shape(where: str, spec: TensorSpec, dataset: Dataset) -> None:
+    expected, got = spec.shape, dataset.input_shape
+    if len(expected) != len(got) or any(e is not None and e != g for e, g in zip(expected, got, strict=True)):
+        shown = "(" + ", ".join("None" if e is None else str(e) for e in expected) + ("," if len(expected) == 1 else "") + ")"
+        raise DataError(f"{where}: samples have shape {got} but input '{spec.name}' expects {shown}; reshape the "
+                        "data (x.reshape(-1, ...)) or give a model for this shape")
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.argmax(mask.reshape(len(mask), -1).any(axis=1)))
+
+
+def _check_integer_input(where: str, spec: TensorSpec, dataset: Dataset) -> None:
+    try:
+        dtype = np.dtype(spec.dtype)
+    except TypeError:
+        return  # a dtype NumPy does not name (string inputs): loading the model will tell
+    if dtype.kind not in "biu":
+        return
+    info = np.iinfo(dtype) if dtype.kind != "b" else np.iinfo(np.uint8)
+    low, high = (0, 1) if dtype.kind == "b" else (info.min, info.max)
+    for key, x in (("x_train", dataset.x_train), ("x_test", dataset.x_test)):
+        frac = np.mod(x, 1) != 0
+        if frac.any():
+            i = _first(frac)
+            raise DataError(f"{where}: input '{spec.name}' is {dtype.name} but {key} holds the non-integer value "
+                            f"{x[i][frac[i]][0].item()!r} (sample {i}); give integer values (ids, counts)")
+        out = (x < low) | (x > high)
+        if out.any():
+            i = _first(out)
+            raise DataError(f"{where}: input '{spec.name}' is {dtype.name} ({low}..{high}) but {key} holds "
+                            f"{x[i][out[i]][0].item():g} (sample {i}); give values within the input's range")
+
+
+def _check_tokens(where: str, layer: str, input_dim: int, dataset: Dataset) -> None:
+    for key, x in (("x_train", dataset.x_train), ("x_test", dataset.x_test)):
+        out = (x < 0) | (x >= input_dim)
+        if out.any():
+            i = _first(out)
+            raise DataError(f"{where}: {key} holds the token id {x[i][out[i]][0].item():g} (sample {i}) but "
+                            f"Embedding '{layer}' has {input_dim} rows (ids 0..{input_dim - 1}); fix the ids or "
+                            "give a model with a larger vocabulary")
+
+
+def _check_labels(where: str, output: str, units: int, dataset: Dataset) -> None:
+    if dataset.label_columns and dataset.label_columns != units:
+        raise DataError(f"{where}: the labels are one-hot with {dataset.label_columns} classes but output "
+                        f"'{output}' has {units} units; give labels with one column per output unit")
+    for key, y in (("y_train", dataset.y_train), ("y_test", dataset.y_test)):
+        beyond = y >= units
+        if beyond.any():
+            i = int(np.argmax(beyond))
+            raise DataError(f"{where}: {key} has the label {int(y[i])} at sample {i} but output '{output}' has "
+                            f"{units} units (classes 0..{units - 1}); fix the label or give a model with one "
+                            "output per class")

@@ -377,6 +377,9 @@ def _load_inputs(path: str) -> Any:
 
     import numpy as np
 
+    from workbench.files import refuse_special
+
+    refuse_special(path, "--inputs file", WorkbenchError)  # a named pipe would block np.load forever
     try:
         data = np.load(path, allow_pickle=False)
         if hasattr(data, "files"):

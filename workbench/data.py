@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import DataError, WorkbenchError
+from workbench.files import refuse_special
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
@@ -206,6 +207,7 @@ def _synthetic(
 
 def _npz(path: Path, shown: str) -> Dataset:
     """The four arrays of an .npz, never unpickled; DataError for a missing, foreign or corrupt file."""
+    refuse_special(path, f"dataset '{shown}'", DataError)
     if not path.is_file():
         raise DataError(f"dataset '{shown}': file {path} does not exist; give an .npz path relative to the project "
                         "root, or an absolute one")

@@ -1,4 +1,5 @@
-"""The file-system edge: atomic writes and advisory locks (released by the kernel if the holder dies)."""
+"""The file-system edge: user files opened only when they are regular files (bounded reads), atomic writes and
+advisory locks (released by the kernel if the holder dies)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +26,52 @@ def describe_os_error(exc: OSError, path: Path | str | None = None, doing: str =
     where = path if path is not None else exc.filename
     words = OS_ERROR_WORDS.get(exc.errno or -1) or (exc.strerror or str(exc) or type(exc).__name__)
     return f"{words} while {doing} {where}" if where else f"{words} ({exc.strerror or exc})"
+
+
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _kind(mode: int) -> str:
+    return next((words for test, words in _SPECIAL if test(mode)), "not a regular file")
+
+
+def refuse_special(path: str | os.PathLike[str], what: str, error: type[WorkbenchError] = WorkbenchError,
+                   folder_ok: bool = False) -> None:
+    """Refuse ``path`` (after symlinks) unless it is a regular file, or a folder when ``folder_ok``: a named pipe
+    would block the read forever and a device (``/dev/zero``) never ends. ``error`` carries one line naming
+    the path, what it is and what ``what`` must be. A missing path passes: the caller's own open says so."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError:  # a symlink loop, a name too long, no permission: the caller's own open names it
+        return
+    if stat.S_ISREG(mode) or (folder_ok and stat.S_ISDIR(mode)):
+        return
+    if stat.S_ISDIR(mode):
+        raise error(f"{path}: is a directory; the {what} must be a file")
+    raise error(f"{path}: is {_kind(mode)}, not a regular file; the {what} must be a file on disk")
+
+
+def read_bounded(path: str | os.PathLike[str], max_bytes: int, what: str, error: type[WorkbenchError] = WorkbenchError) -> bytes:
+    """The bytes of the regular file ``path``, at most ``max_bytes`` of them: opened without blocking (a named
+    pipe refuses at once instead of waiting for a writer) and checked on the open descriptor, so neither a
+    FIFO nor a device (whose size reads 0) nor a file over the cap is read. OSError (missing, directory,
+    permission) propagates for the caller to name."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{path}: is {_kind(st.st_mode)}, not a regular file; the {what} must be a file on disk")
+        if st.st_size > max_bytes:
+            raise error(f"{path}: {st.st_size:,} bytes; the {what} is limited to {max_bytes:,} bytes")
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:  # grew while we read it
+        raise error(f"{path}: more than {max_bytes:,} bytes; the {what} is limited to {max_bytes:,} bytes")
+    return data
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from workbench.catalog.zoo import ZOO_NAMES
 from workbench.errors import ModelFileError, SpecError
 from workbench.model_config import ModelSignature, signature_of
+from workbench.files import refuse_special
 
 KERAS_SUFFIXES = (".keras",)
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -166,6 +167,7 @@ def check_model_file(path: Path) -> ModelFile:
     if not path.exists():
         raise ModelFileError(f"model file {path} does not exist; give a path relative to the project root, "
                              "or an absolute one")
+    refuse_special(path, "model file", ModelFileError, folder_ok=True)  # a SavedModel is a folder
     fmt: Format
     config: Any = None
     try:

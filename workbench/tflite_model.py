@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ModelFileError
+from workbench.files import refuse_special
 
 KERNEL_OPS = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "TRANSPOSE_CONV": 1}
 
@@ -169,6 +170,7 @@ def gzip_size(content: bytes) -> int:
 
 def read_tflite(path: str | os.PathLike[str]) -> bytes:
     """Read and structurally check a .tflite file."""
+    refuse_special(path, ".tflite model", ModelFileError)  # `ln -s /dev/zero m.tflite` would never end
     try:
         with open(path, "rb") as f:
             content = f.read()

@@ -479,6 +479,41 @@ CASES += [
          lambda root: _then((root / "r").write_text("x"), ["report", "ok", "--out", "r"]), needle="is a file"),
 ]
 
+# ----------------------------------------------------------------------- cases: special files (issue 20)
+
+
+def _fifo(root: Path, name: str) -> Path:
+    os.mkfifo(root / name)
+    return root / name
+
+
+def _dev_zero(root: Path, name: str) -> Path:
+    os.symlink("/dev/zero", root / name)
+    return root / name
+
+
+CASES += [  # a named pipe blocks a read forever, /dev/zero never ends: each must be refused at once
+    Case("special-fifo-experiment", "special files", "`mkfifo e.yaml; validate e.yaml`",
+         lambda root: _then(_fifo(root, "e.yaml"), ["validate", "e.yaml"]), needle="named pipe", timeout=30),
+    Case("special-fifo-base", "special files", "`base: f.yaml`, a named pipe",
+         lambda root: _then(_fifo(root, "f.yaml"), _write(root, "base: f.yaml\n" + GOOD)), needle="named pipe",
+         timeout=30),
+    Case("special-dev-zero-base", "special files", "`base: /dev/zero`",
+         lambda root: _write(root, "base: /dev/zero\n" + GOOD), needle="character device", timeout=30),
+    Case("special-fifo-inputs", "special files", "`profile --inputs fifo.npy`",
+         lambda root: _then(_fifo(root, "fifo.npy"), [*_profile(root), "--inputs", "fifo.npy"]), needle="named pipe",
+         timeout=30),
+    Case("special-dev-zero-tflite", "special files", "`ln -s /dev/zero z.tflite; profile z.tflite`",
+         lambda root: _then(_dev_zero(root, "z.tflite"), ["profile", "z.tflite"]), needle="character device",
+         timeout=30),
+    Case("special-dev-zero-keras", "special files", "baseline model `z.keras` -> /dev/zero",
+         lambda root: _then(_dev_zero(root, "z.keras"), _write(root, GOOD.replace("digits_cnn", "z.keras"))),
+         needle="character device", timeout=30),
+    Case("special-fifo-dataset", "special files", "dataset `d.npz`, a named pipe",
+         lambda root: _then(_fifo(root, "d.npz"), _write(root, GOOD.replace("digits", "d.npz").replace(
+             "d.npz_cnn", "digits_cnn"))), needle="named pipe", timeout=30),
+]
+
 # ------------------------------------------------------------------------------------------- cases: signals
 
 
@@ -788,7 +823,7 @@ def test_the_table_covers_every_class_with_enough_cases() -> None:
     assert len(CASES) >= 60 and len({c.id for c in CASES}) == len(CASES)
     assert classes == {"bad YAML / spec", "bad data", "bad model file", "data does not fit the model",
                        "profile --inputs", "tracking store down", "disk / OS errors", "signals", "tampering",
-                       "concurrency"}
+                       "concurrency", "special files"}
 
 
 @pytest.mark.parametrize("case_id", [c.id for c in CASES if not c.gap])

@@ -251,7 +251,7 @@ def test_bad_yaml(tmp_path: Path, text: str, message: str) -> None:
 
 @pytest.mark.parametrize("text, message", [
     (b"name: x\ndescription: \xff\xfe\n", "not UTF-8 text (byte 21)"),
-    (HEAD.encode() + b"description: '" + b"x" * 1_000_001 + b"'\n", "experiment files are limited to 1,000,000 bytes"),
+    (HEAD.encode() + b"description: '" + b"x" * 1_000_001 + b"'\n", "the experiment file is limited to 1,000,000 bytes"),
 ])
 def test_unreadable_experiment_files(tmp_path: Path, text: bytes, message: str) -> None:
     p = tmp_path / "e.yaml"

@@ -18,6 +18,7 @@ import numpy as np
 
 from workbench.catalog import RUNTIMES, display_name
 from workbench.errors import ModelFileError, ProfileError
+from workbench.files import refuse_special
 from workbench.profile.request import ProfileRequest
 from workbench.profile.result import ProfileResult, parse_result
 from workbench.spec import TargetSpec
@@ -264,8 +265,10 @@ def check_model_file(path: Path, runtime: str) -> None:
     if kind == ".tflite":
         read_tflite(path)
         return
+    refuse_special(path, "model", ModelFileError)
     try:
-        head = path.read_bytes()[:16]
+        with open(path, "rb") as f:
+            head = f.read(16)
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -1,9 +1,9 @@
 """Reading experiment files: safe YAML, ``base:`` merging, validation into one-line SpecErrors.
 
 The only module of ``workbench.spec`` that touches files. YAML is read with ``yaml.safe_load``'s loader
-plus three refusals: duplicate keys (safe_load silently keeps the last), aliases that expand past
-``MAX_YAML_NODES`` values (a "billion laughs" document) or refer to themselves, and files over
-``MAX_FILE_BYTES``.
+plus four refusals: duplicate keys (safe_load silently keeps the last), aliases that expand past
+``MAX_YAML_NODES`` values (a "billion laughs" document) or refer to themselves, files over
+``MAX_FILE_BYTES``, and anything but a regular file (a named pipe would block, ``/dev/zero`` never ends).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from workbench.errors import SpecError
+from workbench.files import read_bounded
 from workbench.spec.experiment import ExperimentSpec, format_validation_error
 
 MAX_FILE_BYTES = 1_000_000  # experiment files are a few KB; this only stops accidents
@@ -122,11 +123,8 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 
 
 def _read_text(path: Path) -> str:
-    try:
-        size_bytes = path.stat().st_size
-        if size_bytes > MAX_FILE_BYTES:
-            raise SpecError(f"{path}: {size_bytes:,} bytes; experiment files are limited to {MAX_FILE_BYTES:,} bytes")
-        return path.read_text(encoding="utf-8")
+    try:  # a named pipe or a device (base: /dev/zero) is refused before it is read
+        return read_bounded(path, MAX_FILE_BYTES, "experiment file", SpecError).decode("utf-8")
     except FileNotFoundError:
         raise SpecError(f"{path}: no such experiment file") from None
     except OSError as exc:

@@ -23,6 +23,10 @@ class TrackingError(WorkbenchError):
     """The MLflow tracking store cannot be reached or refused a write."""
 
 
+class RunSettled(TrackingError):
+    """A run this process writes to was settled (KILLED, FAILED) by its sweep: nothing more goes into it."""
+
+
 class TrackingLost(TrackingError):
     """The tracking store stopped answering mid-way and kept failing for the whole retry budget."""
 

@@ -36,6 +36,7 @@ def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench",
                progress: bool = True, notebook: str | Path | None = None) -> SearchResult:
     from workbench.files import experiment_lock
     from workbench.run.lease import LeaseKeeper
+    from workbench.run.orphans import end_orphans
     from workbench.run.settle import settle_stopped
     from workbench.run.status import Stop
     from workbench.run.sweep import new_sweep_id
@@ -63,6 +64,7 @@ def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench",
     plan_json = plan.to_json()
     with experiment_lock(wdir, spec.name):
         exp_id = tracker.experiment_id(spec.name)
+        end_orphans(wdir)  # what a dead supervisor left running ends before anything is measured
         tracker.settle_abandoned(exp_id)
         lease = Lease.mine()
         sweep_id = "search-" + new_sweep_id()

@@ -102,6 +102,7 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
     the_plan = plan_experiment(experiment_file, root_p)  # SpecError / DataError before MLflow is even imported
     from workbench.run.executors import make_executor
     from workbench.run.lease import LeaseKeeper
+    from workbench.run.orphans import end_orphans
     from workbench.run.settle import settle_stopped, settle_sweep
     from workbench.run.task import clear_stop, kill_running
     from workbench.tracking import (
@@ -135,6 +136,7 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
         find_sweep(tracker.sweeps(exp.experiment_id) if exp else [], compare_to, "--compare-to", spec.name)
     with experiment_lock(wdir, spec.name):
         exp_id = tracker.experiment_id(spec.name)
+        end_orphans(wdir)  # what a dead supervisor left running ends before anything is measured
         killed = tracker.settle_abandoned(exp_id)  # only runs whose sweep is provably gone
         since_ms = int((time.time() - since_s) * 1000) if since_s else 0
         finished = {} if force else tracker.finished_variant_runs(exp_id, since_ms)

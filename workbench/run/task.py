@@ -7,7 +7,8 @@ as held elsewhere. The run is ended here: FINISHED only after the executed noteb
 killed at any moment leaves at worst a RUNNING run, which the next sweep settles KILLED once its lease
 says the owner is gone, and redoes. While the notebook runs, the store is polled: when the sweep's parent
 run (or this run) has been ended — the sweep was interrupted, or settled by another sweep — the whole
-process tree is stopped, also on a Dask worker the supervisor cannot reach.
+process tree is stopped, also on a Dask worker the supervisor cannot reach. The tree runs under a tether
+(``run/tether.py``) that kills it the moment this process dies, ``kill -9`` included (``run/orphans.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.files import atomic_write
+from workbench.run.orphans import end_tree, start_tree
 from workbench.run.status import Outcome, Stop, StopReason, VariantStatus
 from workbench.spec.plan import Plan, PlannedVariant
 
@@ -254,9 +256,10 @@ def execute_variant(task: VariantTask) -> Outcome:
             if stop_reason():
                 stopped = stop_reason()
             else:
-                proc = subprocess.Popen(papermill_command(task, out_nb, plan_path, run_id), stdout=log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=task.root,
-                                        start_new_session=True)
+                # under the tether: the tree dies with this process, however it dies (run/tether.py)
+                proc, watch_fd = start_tree(papermill_command(task, out_nb, plan_path, run_id), Path(task.work_dir),
+                                            run_id, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            env=env, cwd=task.root)
                 RUNNING_PIDS.add(proc.pid)
         if stopped is None:
             last_ok = [time.monotonic()]
@@ -284,6 +287,7 @@ def execute_variant(task: VariantTask) -> Outcome:
             finally:
                 with _PIDS_LOCK:
                     RUNNING_PIDS.discard(proc.pid)
+                end_tree(Path(task.work_dir), run_id, watch_fd)  # ended (or abandoned: the tether then ends it)
             if rc is not None and rc != 0 and stop_reason():
                 stopped = stop_reason()  # killed by kill_running: say why, not "crashed"
     late = stop_reason()

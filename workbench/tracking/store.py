@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import TrackingError
+from workbench.errors import RunSettled, TrackingError
 from workbench.tracking.claims import Claims
 from workbench.tracking.names import (
     EMBEDDED_ARTIFACTS,
@@ -95,6 +95,19 @@ class Tracker(Claims):
         self._raw = _open_client(self.uri)  # no retries: reachability checks, a running variant's polls
         self.retry_s = retry_budget_s() if retry_s is None else retry_s
         self._client: Any = _RetryingClient(self._raw, self.uri, self.retry_s)
+        self._guarded: str = ""  # a run written to only while it is RUNNING (``guard``)
+
+    def guard(self, run_id: str) -> None:
+        """From now on every write to ``run_id`` first checks that the run is still RUNNING, and raises
+        ``RunSettled`` instead of writing when its sweep has settled it (a notebook writing into a sweep's run:
+        a run settled KILLED receives nothing more, whatever is still running)."""
+        self._guarded = run_id
+
+    def _writable(self, run_id: str) -> None:
+        if run_id and run_id == self._guarded:
+            status = str(self._client.get_run(run_id).info.status)
+            if status != RunStatus.RUNNING:
+                raise RunSettled(f"run {run_id} was settled {status} by its sweep; nothing more is written to it")
 
     # --- reachability -------------------------------------------------------------------------
     def check(self) -> None:
@@ -138,6 +151,7 @@ class Tracker(Claims):
 
     def log(self, run_id: str, params: dict[str, Any] | None = None, metrics: dict[str, float] | None = None,
             tags: dict[str, Any] | None = None, step: int = 0) -> None:
+        self._writable(run_id)
         now = int(time.time() * 1000)
         self._client.log_batch(
             run_id,
@@ -148,6 +162,7 @@ class Tracker(Claims):
 
     def log_history(self, run_id: str, history: dict[str, list[float]], prefix: str = "") -> None:
         """Per-epoch curves as metric histories (step = epoch)."""
+        self._writable(run_id)
         now = int(time.time() * 1000)
         metrics = [Metric(f"{prefix}{k}", float(v), now, step) for k, vals in history.items()
                    for step, v in enumerate(vals)]
@@ -155,9 +170,11 @@ class Tracker(Claims):
             self._client.log_batch(run_id, metrics=metrics[i : i + 900])
 
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self._writable(run_id)
         self._client.log_artifact(run_id, str(path), artifact_path)
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
+        self._writable(run_id)
         self._client.log_text(run_id, text, name)
 
     def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED) -> None:
@@ -171,6 +188,7 @@ class Tracker(Claims):
                   metrics: dict[str, float], tags: dict[str, str]) -> str:
         """Register the variant as an MLflow LoggedModel with its .tflite, params and metrics. Its name says
         which experiment and variant it is, and is unique: ``<experiment>-<variant>-<variant id[:8]>``."""
+        self._writable(run_id)
         experiment = self._client.get_experiment(experiment_id).name
         vid = tags.get(TAG_VARIANT, "")
         model = self._client.create_logged_model(
@@ -180,6 +198,7 @@ class Tracker(Claims):
         )
         try:
             self._client.log_model_artifact(model.model_id, str(tflite))
+            self._writable(run_id)  # the upload took a while: still ours?
             now = int(time.time() * 1000)
             self._client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0, model_id=model.model_id)
                                                    for k, v in metrics.items()])
@@ -207,6 +226,7 @@ class Tracker(Claims):
     def log_image(self, run_id: str, png: bytes, name: str, compare: bool = True) -> None:
         """A PNG as the artifact ``name`` (the artifact view shows it) and, with ``compare``, as an MLflow image
         under the key of its stem (run comparisons' image charts show it)."""
+        self._writable(run_id)
         import io
         import tempfile
 
@@ -223,6 +243,7 @@ class Tracker(Claims):
         """Record what the numbers were measured on as the run's MLflow dataset input (the Dataset column):
         ``dataset`` as the experiment names it (a zoo name, an .npz path, ``module:function``) and its
         fingerprint (the first 16 hex digits are MLflow's digest; the whole one is in the profile)."""
+        self._writable(run_id)
         import json
 
         from mlflow.entities import Dataset, DatasetInput, InputTag

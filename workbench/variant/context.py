@@ -133,6 +133,8 @@ def prepare_variant(experiment: str | Path | ExperimentSpec = "", variant: str |
     tracker.check()
     exp_id = tracker.experiment_id(the_plan.experiment.name)
     owns = not run_id
+    if not owns:  # the sweep's run: once the sweep settles it (KILLED, ...), nothing more goes into it
+        tracker.guard(run_id)
     if owns:
         tags = tracking.variant_run_tags(the_plan, planned, sweep_id)
         run_id = tracker.start_run(exp_id, tracking.variant_run_name(planned.name, sweep_id), tags,

@@ -58,6 +58,27 @@ class Baseline:
         return keras.models.load_model(self.model_path, compile=False, safe_mode=True)
 
 
+def reference_outputs(baseline: Baseline, x_test: np.ndarray) -> dict[str, np.ndarray]:
+    """The float reference's outputs on the test split (its .tflite on LiteRT, every output by name): what
+    fidelity compares each variant with. Computed once and kept beside the cache, named by the .tflite's
+    verified SHA-256 and the test inputs' (the same file on the same samples: the same outputs)."""
+    digest = hashlib.sha256(np.ascontiguousarray(x_test).tobytes()).hexdigest()[:12]
+    path = baseline.dir / f"float32-outputs-{baseline.tflite_sha256[:12]}-{digest}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError):
+        pass  # not made yet, or unreadable: computed again below
+    outputs = TfliteModel(baseline.tflite_path.read_bytes(), source="baseline float32").predict_outputs(x_test)
+    buf = io.BytesIO()
+    np.savez(buf, allow_pickle=False, **outputs)
+    try:
+        atomic_write(path, buf.getvalue())
+    except StorageError:
+        pass  # a cache only: the outputs are returned all the same
+    return outputs
+
+
 #: the cached files whose SHA-256 ``baseline.json`` records (and every load checks)
 CACHE_FILES = ("model.keras", "float32.tflite", "top1.npy")
 CORRUPT_DIR = ".corrupt"

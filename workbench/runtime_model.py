@@ -37,6 +37,25 @@ def predict_on(runtime_name: str, path: str | Path, x: np.ndarray, threads: int 
         raise ModelFileError(f"{path.name}: {display_name(info.name)} cannot run it ({one_line(exc)})") from None
 
 
+def predict_outputs_on(runtime_name: str, path: str | Path, x: np.ndarray, threads: int = 1) -> dict[str, np.ndarray]:
+    """Every output of the model at ``path`` on ``runtime_name`` by name (the first is ``predict_on``'s): LiteRT
+    and ONNX Runtime give each output by its name; the others their first output only, under ``output``.
+
+    Raises:
+        ModelFileError: the runtime cannot load, compile or run the model (one line, naming the runtime).
+    """
+    info = runtime(runtime_name)
+    if info.name not in PREDICT_ALL:
+        return {"output": predict_on(runtime_name, path, x, threads)}
+    path = Path(path)
+    try:
+        return PREDICT_ALL[info.name](path, np.asarray(x, dtype=np.float32), threads)
+    except ModelFileError:
+        raise
+    except Exception as exc:
+        raise ModelFileError(f"{path.name}: {display_name(info.name)} cannot run it ({one_line(exc)})") from None
+
+
 def one_line(exc: BaseException) -> str:
     """The line of a runtime's error that says what went wrong: OpenVINO's messages start with lines of
     source locations ("Exception from src/...") and end with the reason."""
@@ -49,7 +68,15 @@ def _predict_litert(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
     return TfliteModel(read_tflite(path), num_threads=threads, source=str(path)).predict(x)
 
 
+def _predict_litert_all(path: Path, x: np.ndarray, threads: int) -> dict[str, np.ndarray]:
+    return TfliteModel(read_tflite(path), num_threads=threads, source=str(path)).predict_outputs(x)
+
+
 def _predict_onnxruntime(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
+    return next(iter(_predict_onnxruntime_all(path, x, threads).values()))
+
+
+def _predict_onnxruntime_all(path: Path, x: np.ndarray, threads: int) -> dict[str, np.ndarray]:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -57,7 +84,9 @@ def _predict_onnxruntime(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
     opts.log_severity_level = 3
     session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: x[i : i + 1]})[0] for i in range(len(x))]).astype(np.float32)
+    runs = [session.run(None, {name: x[i : i + 1]}) for i in range(len(x))]
+    return {o.name: np.concatenate([r[k] for r in runs]).astype(np.float32)
+            for k, o in enumerate(session.get_outputs())}
 
 
 def _tflite_io(path: Path) -> tuple[Any, Any]:
@@ -132,4 +161,9 @@ PREDICT: dict[str, Callable[[Path, np.ndarray, int], np.ndarray]] = {
     "onnxruntime": _predict_onnxruntime,
     "openvino": _predict_openvino,
     "mnn": _predict_mnn,
+}
+#: the runtimes that give every output by name (for fidelity and multi-output tasks); the others give the first
+PREDICT_ALL: dict[str, Callable[[Path, np.ndarray, int], dict[str, np.ndarray]]] = {
+    "litert": _predict_litert_all,
+    "onnxruntime": _predict_onnxruntime_all,
 }

@@ -9,13 +9,14 @@ the variant's own main target.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from workbench.analysis.fidelity import fidelity
 from workbench.analysis.significance import wilson
 from workbench.catalog import RUNTIMES, display_name, runtime
 from workbench.errors import ModelFileError, ProfileError
@@ -23,7 +24,7 @@ from workbench.files import atomic_write, file_lock
 from workbench.profile import ProfileResult
 from workbench.profile.paired import Measure, measure_rounds
 from workbench.profile.stats import Ratio, payoff
-from workbench.runtime_model import predict_on
+from workbench.runtime_model import predict_outputs_on
 from workbench.spec import TargetSpec
 from workbench.tflite_model import accuracy, agreement, gzip_size
 
@@ -48,10 +49,11 @@ class RuntimeFiles:
 
 @dataclass(frozen=True)
 class RuntimeQuality:
-    """Accuracy per runtime (keys: runtime names) and the runtimes that could not run the variant."""
+    """Accuracy and fidelity per runtime (keys: runtime names) and the runtimes that could not run the variant."""
 
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # e.g. outputs a runtime names otherwise than the float reference (no fidelity)
 
 
 def runtimes_of(main: TargetSpec, axes: dict[str, TargetSpec]) -> list[str]:
@@ -145,17 +147,20 @@ def baseline_file(baseline_dir: Path, tflite: Path, runtime_name: str, load_mode
 
 
 def runtime_quality(files: RuntimeFiles, runtimes: Iterable[str], x_test: np.ndarray, y_test: np.ndarray,
-                    reference_top1: np.ndarray, baseline_accuracy: float) -> RuntimeQuality:
+                    reference_top1: np.ndarray, baseline_accuracy: float,
+                    reference: Mapping[str, np.ndarray] | None = None) -> RuntimeQuality:
     """Accuracy with its Wilson interval, its delta against the float baseline (points), agreement with the
-    float model's top-1 and the file's sizes, measured by running the test split on each runtime."""
-    out, failed = {}, {}
+    float model's top-1, fidelity to the float model's outputs (``reference``: output name -> the float
+    .tflite's outputs on ``x_test``) and the file's sizes, measured by running the test split on each runtime."""
+    out, failed, notes = {}, {}, []
     for name in runtimes:
         try:
             path = files.for_runtime(name)
-            logits = predict_on(name, path, x_test)
+            outputs = predict_outputs_on(name, path, x_test)
         except ModelFileError as exc:
             failed[name] = str(exc)
             continue
+        logits = next(iter(outputs.values()))
         acc = accuracy(logits, y_test)
         content = path.read_bytes()
         lo, hi = wilson(int(round(acc * len(y_test))), len(y_test))
@@ -163,7 +168,12 @@ def runtime_quality(files: RuntimeFiles, runtimes: Iterable[str], x_test: np.nda
                      "accuracy_delta": (acc - baseline_accuracy) * 100.0,
                      "agreement": agreement(logits, reference_top1), "size_bytes": float(len(content)),
                      "size_gzip_bytes": float(gzip_size(content))}
-    return RuntimeQuality(out, failed)
+        if reference is not None:
+            try:
+                out[name].update(fidelity(reference, outputs))
+            except ValueError as exc:
+                notes.append(f"no fidelity on {display_name(name)}: {exc}")
+    return RuntimeQuality(out, failed, tuple(notes))
 
 
 def axis_metrics(quality: RuntimeQuality, main_runtime: str, axes: dict[str, TargetSpec]) -> dict[str, float]:

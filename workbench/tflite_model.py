@@ -105,6 +105,34 @@ class TfliteModel:
             results.append(self._interp.get_tensor(out).copy())
         return self._dequantize_out(np.concatenate(results, axis=0))
 
+    def output_names(self) -> list[str]:
+        """The outputs' names in ``outputs`` order: the signature's (a Keras model's output names) where the file
+        has one, else the tensors' own names."""
+        sigs = self._interp._get_full_signature_list() or {}
+        by_index = {int(i): name for sig in sigs.values() for name, i in sig.get("outputs", {}).items()}
+        details = self._interp.get_output_details()
+        named = [by_index.get(int(d["index"])) for d in details]
+        return [str(n) for n in named] if all(named) and len(set(named)) == len(named) else [d["name"] for d in details]
+
+    def predict_outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output for every sample (batch 1, as deployed), dequantized to float: output name -> (N, ...),
+        in ``outputs`` order (the first is what ``predict`` returns)."""
+        details = self._interp.get_output_details()
+        inp = self._interp.get_input_details()[0]["index"]
+        xq = self._quantize_in(np.asarray(x, dtype=np.float32))
+        results: list[list[np.ndarray]] = [[] for _ in details]
+        for i in range(len(xq)):
+            self._interp.set_tensor(inp, xq[i : i + 1])
+            self._interp.invoke()
+            for k, d in enumerate(details):
+                results[k].append(self._interp.get_tensor(d["index"]).copy())
+        out = {}
+        for name, d, ys in zip(self.output_names(), details, results, strict=True):
+            y = np.concatenate(ys, axis=0)
+            scale, zp = d["quantization"]
+            out[name] = y.astype(np.float32) if np.dtype(d["dtype"]).kind == "f" else (y.astype(np.float32) - zp) * scale
+        return out
+
     def kernel_tensors(self) -> dict[str, np.ndarray]:
         """The weight kernels of conv / fully-connected ops, as stored (int8, float16 or float32).
 

@@ -109,6 +109,49 @@ def test_variant_on_three_runtimes_with_an_axis_that_cannot_run(project):
     failed = [n for n in s["notes"] if n.startswith("profile axis 'trt' (onnxruntime) FAILED: ")]
     assert len(failed) == 1 and "TensorrtExecutionProvider" in failed[0]
     assert s["onnx_size_bytes"] < s["size_bytes.ort"] + 1 and s["size_bytes.ov"] == s["size_bytes"]
+    for suffix in ("", ".ort", ".ov"):  # fidelity to the float model on every runtime that ran it
+        assert 5.0 < s[f"snr_db{suffix}"] < 200.0 and s[f"cosine_similarity{suffix}"] > 0.9
+        assert s[f"max_abs_error{suffix}"] > 0.0
+
+
+@pytest.mark.parametrize("runtime, fmt", [("litert", "tflite"), ("onnxruntime", "onnx"), ("openvino", "tflite")])
+def test_fidelity_against_the_float_outputs_on_each_runtime(files, digits, runtime, fmt):
+    from workbench.runtimes import RuntimeFiles, runtime_quality
+    from workbench.tflite_model import TfliteModel
+
+    ref_model = TfliteModel(files[("tflite", "float32")].read_bytes())
+    reference = ref_model.predict_outputs(digits.x_test)
+    assert np.array_equal(next(iter(reference.values())), ref_model.predict(digits.x_test))
+    top1 = np.argmax(next(iter(reference.values())), axis=1)
+    by_mode = {}
+    for mode in ("float32", "int8"):
+        rf = RuntimeFiles(files[("tflite", mode)], {".onnx": files[("onnx", mode)]})
+        rq = runtime_quality(rf, [runtime], digits.x_test, digits.y_test, top1, 0.9, reference)
+        by_mode[mode] = rq.metrics[runtime]
+    assert by_mode["float32"]["snr_db"] > 60.0 and by_mode["float32"]["cosine_similarity"] > 0.9999
+    assert 5.0 < by_mode["int8"]["snr_db"] < by_mode["float32"]["snr_db"]  # quantization noise shows
+    assert by_mode["int8"]["max_abs_error"] > by_mode["float32"]["max_abs_error"]
+
+
+def test_two_outputs_are_paired_by_name_on_litert_and_onnx(tmp_path):
+    from workbench._keras import keras
+    from workbench.analysis.fidelity import fidelity
+    from workbench.convert import convert
+    from workbench.convert.onnx import convert_onnx
+    from workbench.runtime_model import predict_outputs_on
+
+    inp = keras.Input((6,), name="x")
+    h = keras.layers.Dense(8, activation="relu")(inp)
+    model = keras.Model(inp, [keras.layers.Dense(1, name="zz_age")(h), keras.layers.Dense(3, name="aa_kind")(h)])
+    x = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
+    (tmp_path / "m.tflite").write_bytes(convert(model, "float32"))
+    (tmp_path / "m.onnx").write_bytes(convert_onnx(model, "float32", None))
+    keras_out = dict(zip(("zz_age", "aa_kind"), model.predict(x, verbose=0), strict=True))
+    for runtime, name in (("litert", "m.tflite"), ("onnxruntime", "m.onnx")):
+        outputs = predict_outputs_on(runtime, tmp_path / name, x)
+        assert {k: v.shape for k, v in outputs.items()} == {"zz_age": (20, 1), "aa_kind": (20, 3)}
+        m = fidelity(keras_out, outputs)
+        assert m["snr_db/zz_age"] > 60.0 and m["snr_db/aa_kind"] > 60.0
 
 
 def test_openvino_runs_an_int8_io_tflite_with_litert_s_scales(tmp_path, tiny_model, digits):

@@ -49,7 +49,8 @@ class Metric:
     ``spec`` formats it there; ``readable`` (when set) picks the unit per value (µs/ms, KB/MB)."""
 
     name: str
-    unit: str  # the logged value's unit: "fraction", "pts", "bytes", "ms", "MB", "x", "1/s", "count"
+    unit: str  # the logged value's unit: "fraction", "pts", "bytes", "ms", "MB", "x", "1/s", "count", "dB",
+    # "output" (the model output's own unit: a regression target's)
     better: Better
     label: str  # short, for table headings: "p50"
     title: str  # long, for chart axes: "latency p50 (ms)"
@@ -111,6 +112,11 @@ _ALL = (
     Metric("accuracy_ci_low", "fraction", None, "acc lo", "accuracy, 95% Wilson interval low", ".4f"),
     Metric("accuracy_ci_high", "fraction", None, "acc hi", "accuracy, 95% Wilson interval high", ".4f"),
     Metric("test_samples", "count", None, "n test", "test samples behind the accuracy", ".0f"),
+    # fidelity to the float model: the variant's outputs against the float reference's on the same inputs, no
+    # labels (workbench.analysis.fidelity); several outputs: the worst here, each as ``<metric>/<output>``
+    Metric("snr_db", "dB", "max", "SNR dB", "signal-to-noise ratio against float32 outputs (dB)", ".1f"),
+    Metric("cosine_similarity", "fraction", "max", "cosine", "cosine similarity with float32 outputs", ".5f"),
+    Metric("max_abs_error", "output", "min", "max err", "max absolute error against float32 outputs", ".4g"),
 )
 METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in _ALL})
 """Metric name (as logged) -> its record."""
@@ -145,9 +151,9 @@ CLI_TABLE = ("variant", "status", "accuracy", "accuracy_delta", "size_bytes", "c
              "compression_ratio_gzip", "latency_ms_p50", "latency_ms_p95", "memory_mb_peak")
 DASHBOARD_TABLE = ("variant", "status", "technique", "accuracy", "accuracy_delta", "size_bytes",
                    "compression_ratio_gzip", "latency_ms_p50", "latency_ms_p95", "memory_mb_peak", "speedup_vs_float")
-RUNTIME_TABLE = ("base_variant", "runtime", "accuracy", "agreement", "latency_ms_p50", "latency_ms_p95",
+RUNTIME_TABLE = ("base_variant", "runtime", "accuracy", "agreement", "snr_db", "latency_ms_p50", "latency_ms_p95",
                  "memory_mb_peak", "speedup_vs_float", "size_bytes")
-NOTEBOOK_TABLE = ("variant", "technique", "accuracy", "accuracy_delta", "agreement", "size_bytes",
+NOTEBOOK_TABLE = ("variant", "technique", "accuracy", "accuracy_delta", "agreement", "snr_db", "size_bytes",
                   "compression_ratio", "compression_ratio_gzip", "sparsity", "latency_ms_p50", "latency_ms_p95",
                   "memory_mb_peak")
 EXPLORER_AXES = ("latency_ms_p50", "size_bytes", "size_gzip_bytes", "memory_mb_peak")
@@ -155,7 +161,8 @@ EXPLORER_AXES = ("latency_ms_p50", "size_bytes", "size_gzip_bytes", "memory_mb_p
 AXIS_METRICS = ("accuracy", "accuracy_delta", "agreement", "size_bytes", "latency_ms_p50", "latency_ms_p95",
                 "latency_ms_p5", "memory_mb_peak", "init_ms", "speedup_vs_float", "accuracy_ci_low",
                 "accuracy_ci_high", "test_samples", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high",
-                "speedup_vs_float_ci_low", "speedup_vs_float_ci_high", "float_latency_ms_p50")
+                "speedup_vs_float_ci_low", "speedup_vs_float_ci_high", "float_latency_ms_p50", "snr_db",
+                "cosine_similarity", "max_abs_error")
 
 
 def metric(name: str) -> Metric:

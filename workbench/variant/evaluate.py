@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from workbench.analysis.fidelity import fidelity
 from workbench.analysis.significance import accuracy_metrics
+from workbench.baseline import reference_outputs
 from workbench.catalog import display_name
 from workbench.errors import ModelFileError
 from workbench.runtimes import axis_metrics, runtime_quality, runtimes_of
@@ -31,7 +33,9 @@ def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: ChainR
     """Accuracy, agreement, sizes, ratios and sparsity, all computed from the .tflite on LiteRT."""
     content = exported.path.read_bytes()  # the bytes converted: log_variant checks exported.sha256 once, at the end
     m = TfliteModel(content, source=str(exported.path))
-    logits = m.predict(ctx.dataset.x_test)
+    outputs = m.predict_outputs(ctx.dataset.x_test)
+    logits = next(iter(outputs.values()))  # the first output: what accuracy is computed on
+    reference = reference_outputs(ctx.baseline, ctx.dataset.x_test)
     acc = accuracy(logits, ctx.dataset.y_test)
     kernels = m.kernel_tensors()
     size, size_gz = len(content), gzip_size(content)
@@ -51,6 +55,8 @@ def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: ChainR
         # how sure the accuracy is (Wilson over the test split) and whether its change against float is real
         # (McNemar on per-sample correctness against the float model's top-1, same samples)
         **accuracy_metrics(np.argmax(logits, axis=1), ctx.baseline.top1, ctx.dataset.y_test),
+        # how far its outputs are from the float model's on the same samples, labels or not
+        **fidelity(reference, outputs),
     }
     facts = {"io_types": {"input": m.inputs[0].dtype, "output": m.outputs[0].dtype}, "ops": sorted(set(m.op_names()))}
     notes: tuple[str, ...] = ()
@@ -61,21 +67,24 @@ def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: ChainR
         extra, note = _label_only_comparison(ctx, plain, acc)
         metrics.update(extra)
         notes = (note,)
-    failed = _evaluate_runtimes(ctx, exported, metrics)
-    notes = (*notes, *(f"{display_name(rt)} cannot run this variant: {why}" for rt, why in failed.items()))
+    failed, runtime_notes = _evaluate_runtimes(ctx, exported, metrics, reference)
+    notes = (*notes, *(f"{display_name(rt)} cannot run this variant: {why}" for rt, why in failed.items()),
+             *runtime_notes)
     return Quality(metrics, facts, notes, failed)
 
 
-def _evaluate_runtimes(ctx: VariantContext, exported: Exported, metrics: dict[str, float]) -> dict[str, str]:
+def _evaluate_runtimes(ctx: VariantContext, exported: Exported, metrics: dict[str, float],
+                       reference: dict[str, np.ndarray]) -> tuple[dict[str, str], tuple[str, ...]]:
     """Accuracy on every other runtime the targets use (``accuracy.<axis>``, ...); on a main target that is
     not LiteRT, the headline metrics become that runtime's (sizes and ratios of the file it runs, against
-    the float baseline's file for the same runtime). Returns the runtimes that cannot run the variant."""
+    the float baseline's file for the same runtime). Returns the runtimes that cannot run the variant, and
+    notes (a runtime whose outputs cannot be paired with the float reference's has no fidelity)."""
     main, axes = ctx.experiment.target_for(ctx.variant), ctx.experiment.profile_targets(ctx.variant)
     others = [rt for rt in runtimes_of(main, axes) if rt != "litert"]
     if not others:
-        return {}
+        return {}, ()
     rq = runtime_quality(exported.files, others, ctx.dataset.x_test, ctx.dataset.y_test, ctx.baseline.top1,
-                         ctx.baseline.accuracy)
+                         ctx.baseline.accuracy, reference)
     if main.runtime != "litert":
         if main.runtime in rq.failed:
             raise ModelFileError(rq.failed[main.runtime])
@@ -86,7 +95,7 @@ def _evaluate_runtimes(ctx: VariantContext, exported: Exported, metrics: dict[st
     metrics.update(axis_metrics(rq, main.runtime, axes))
     for fmt, path in exported.others.items():  # onnx_size_bytes, ...
         metrics[f"{fmt.lstrip('.')}_size_bytes"] = float(path.stat().st_size)
-    return rq.failed
+    return rq.failed, rq.notes
 
 
 def _label_only_comparison(ctx: VariantContext, plain: Any, acc: float) -> tuple[dict[str, float], str]:

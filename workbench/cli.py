@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from workbench.catalog import RUNTIMES, accelerators, runtime_names
+from workbench.catalog.quantization import QUANT_MODE_INFO, QUANTIZER_MODES
 from workbench.errors import WorkbenchError
 
 EXIT_USAGE = 2
@@ -43,6 +44,7 @@ Quick start:
   workbench run experiments/digits_quick.yaml      # a sweep, logged to ./mlflow.db
   workbench sweeps digits-quick                    # its sweeps (the ids --compare-to and report take)
   workbench profile model.tflite --threads 2       # profile any model file on any runtime (--runtime)
+  workbench quantize model.tflite -m int4_weights  # LiteRT Quantizer recipe on a float .tflite
   workbench validate experiments/*.yaml            # check experiment files
 The MLflow store is $MLFLOW_TRACKING_URI when set, else ./mlflow.db (SQLite) + ./mlartifacts.
 """
@@ -518,6 +520,33 @@ def verify(experiment: str | None, work_dir: str) -> None:
                f"{len(rep.experiments)} experiment(s) and {rep.caches_checked} cached baseline(s): "
                f"{len(rep.mismatches)} mismatch(es), {len(rep.unverifiable)} without recorded checksums.")
     sys.exit(0 if rep.ok else 1)
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--mode", "-m", type=click.Choice(QUANTIZER_MODES), default="int4_weights", show_default=True,
+              help="The LiteRT Quantizer recipe: " + "; ".join(f"{m}: {QUANT_MODE_INFO[m].what.split(': ', 1)[-1]}"
+                                                          for m in QUANTIZER_MODES) + ".")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the quantized .tflite (default: MODEL's name with .MODE.tflite, beside it).")
+def quantize(model: str, mode: str, output: str | None) -> None:
+    """Quantize a float .tflite you bring (no Keras model needed) with a LiteRT Quantizer recipe; then
+    `workbench profile` the result. Runs without TensorFlow."""
+    import hashlib
+
+    from workbench.convert.quantizer import quantize_tflite
+    from workbench.files import atomic_write
+    from workbench.tflite_model import read_tflite
+
+    src = Path(model)
+    dst = Path(output) if output else src.with_name(f"{src.stem}.{mode}.tflite")
+    if dst.resolve() == src.resolve():
+        raise WorkbenchError(f"--output {dst} is the input file; give another path")
+    content = quantize_tflite(read_tflite(src), mode)
+    atomic_write(dst, content)
+    before, after = src.stat().st_size, len(content)
+    click.echo(f"{dst}: {mode}, {after:,} bytes ({after / before:.3f} of {before:,}), "
+               f"sha256 {hashlib.sha256(content).hexdigest()}")
 
 
 @main.command()

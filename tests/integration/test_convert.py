@@ -18,14 +18,22 @@ EXPECTED = {
     "int8": ("float32", "float32", {"int8"}),
     "int8_io": ("int8", "int8", {"int8"}),
     "int16x8": ("float32", "float32", {"int8"}),
+    # LiteRT Quantizer modes: constant integer kernels behind DEQUANTIZE (int4 reads back as int8)
+    "int8_weights": ("float32", "float32", {"int8"}),
+    "int4_weights": ("float32", "float32", {"int8"}),
+    "int4_dynamic": ("float32", "float32", {"int8"}),
 }
 
 
 @pytest.fixture(scope="module")
 def converted(tiny_model, digits):
+    from workbench.catalog.quantization import QUANTIZER_MODES
     from workbench.convert import convert
+    from workbench.convert.quantizer import quantize_tflite
 
-    return {m: convert(tiny_model, m, digits.x_train[:50]) for m in QUANT_MODES}
+    out = {m: convert(tiny_model, m, digits.x_train[:50]) for m in QUANT_MODES if m not in QUANTIZER_MODES}
+    # what convert() does for a quantizer mode, without converting the float model three more times
+    return out | {m: quantize_tflite(out["float32"], m) for m in QUANTIZER_MODES}
 
 
 @pytest.mark.parametrize("mode", QUANT_MODES)
@@ -73,6 +81,18 @@ def test_sizes_shrink_in_the_expected_order(converted):
     assert size["float16"] < size["float32"]
     assert size["int8"] < size["float16"]
     assert size["float32"] / size["int8"] > 2.0  # tiny model: fixed overhead weighs more
+
+
+def test_int4_weights_are_smaller_than_int8_and_litert_runs_them(converted, digits):
+    """The LiteRT Quantizer's int4 file is smaller than the converter's int8 one and its own int8 weights;
+    LiteRT runs it (accuracy: test_quantized_accuracy_close_to_float)."""
+    size = {m: len(b) for m, b in converted.items()}
+    assert size["int4_weights"] < size["int8_weights"] < size["float16"]
+    assert size["int4_weights"] < size["int8"]
+    int4 = TfliteModel(converted["int4_weights"])
+    assert "DEQUANTIZE" in {op["op_name"] for op in int4.ops()}  # weight-only: float compute
+    top1 = int4.predict(digits.x_test[:32]).argmax(1)
+    assert (top1 == TfliteModel(converted["float32"]).predict(digits.x_test[:32]).argmax(1)).mean() > 0.8
 
 
 def test_unknown_mode_rejected(tiny_model):

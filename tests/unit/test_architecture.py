@@ -39,6 +39,8 @@ def test_function_level_imports_count(tmp_path):
 @pytest.mark.parametrize("outside, owner", [
     (("mlflow",), "workbench.tracking"),
     (("tf_keras", "tensorflow", "tensorflow_model_optimization", "keras"), "workbench._keras"),
+    # the LiteRT Quantizer imports no TensorFlow (checked below), but its recipes are one concern: one module
+    (("litert_quantizer", "ai_edge_quantizer"), "workbench.convert.quantizer"),
 ])
 def test_one_module_owns_each_outside_library(outside, owner):
     offenders = [m for m, path in arch.modules().items() if m != owner and not m.startswith(owner + ".")
@@ -64,6 +66,21 @@ def test_importing_planning_and_validating_import_no_tensorflow():
         assert r.exit_code == 0, r.output
         plan = sweep.plan_experiment("experiments/nightly.yaml", Path.cwd())
         assert len(plan.variants) > 10
+        heavy = sorted(m for m in ("tensorflow", "tf_keras", "tensorflow_model_optimization") if m in sys.modules)
+        print("HEAVY", heavy)
+    """)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "HEAVY []" in proc.stdout
+
+
+def test_the_litert_quantizer_runs_without_tensorflow():
+    """``workbench quantize`` runs in the supervising process: quantizing a .tflite must load no TensorFlow."""
+    proc = _fresh_python("""
+        import sys
+        from workbench.convert.quantizer import quantize_tflite
+        from tests.unit.tiny_tflite import dense_tflite
+        q = quantize_tflite(dense_tflite(), "int4_weights")
+        assert len(q) > 0
         heavy = sorted(m for m in ("tensorflow", "tf_keras", "tensorflow_model_optimization") if m in sys.modules)
         print("HEAVY", heavy)
     """)

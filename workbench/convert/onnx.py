@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.spec import QUANT_MODES
+from workbench.catalog.quantization import quant_mode
 
 OPSET = 17
 #: what each mode becomes in ONNX, for notes and docs
@@ -86,8 +86,8 @@ def convert_onnx(model: Any, mode: str, x_calib: np.ndarray | None = None, qat: 
         Exception: whatever tf2onnx or the quantizer raise for a graph they cannot handle (the caller
             records it as what ONNX cannot do for this variant).
     """
-    if mode not in QUANT_MODES:
-        raise ValueError(f"unknown quantization mode '{mode}'; allowed: {', '.join(QUANT_MODES)}")
+    if quant_mode(mode).tool != "converter":  # ValueError for an unknown mode
+        raise ValueError(f"{mode} is a LiteRT Quantizer mode (a rewritten .tflite): no .onnx is made for it")
     proto = keras_to_onnx(model)
     if mode == "float32" or qat:
         return bytes(proto.SerializeToString())

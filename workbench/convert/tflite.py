@@ -1,4 +1,7 @@
-"""Keras -> .tflite bytes for each post-training quantization mode. In memory: no files written here."""
+"""Keras -> .tflite bytes for each post-training quantization mode. In memory: no files written here.
+
+The converter makes its own modes; a LiteRT Quantizer mode is the converter's float32 file rewritten by
+``workbench.convert.quantizer`` (see ``workbench.catalog.quantization``)."""
 
 from __future__ import annotations
 
@@ -8,17 +11,10 @@ from typing import Any
 import numpy as np
 
 from workbench._keras import tf, tflite_mlir_quantize
-from workbench.spec import QUANT_MODES
+from workbench.catalog.quantization import QUANT_MODE_INFO, quant_mode
 
 #: what each mode stores and computes in, for docs and for checks on the exported file
-MODE_DOC = {
-    "float32": "float32 weights and activations (reference)",
-    "float16": "float16 weights, dequantized to float32 at load; float32 compute",
-    "dynamic": "int8 weights, float activations quantized on the fly (dynamic range)",
-    "int8": "full integer: int8 weights and activations, float32 input/output",
-    "int8_io": "full integer: int8 weights and activations, int8 input/output",
-    "int16x8": "int16 activations, int8 weights (float32 input/output)",
-}
+MODE_DOC = {m.name: m.what for m in QUANT_MODE_INFO.values()}
 
 
 def _representative(x_calib: np.ndarray) -> Any:
@@ -34,22 +30,24 @@ def convert(model: Any, mode: str, x_calib: np.ndarray | None = None, qat: bool 
 
     Args:
         model: a tf_keras model (wrappers from pruning/clustering already stripped).
-        mode: one of QUANT_MODES.
+        mode: one of QUANT_MODES (a LiteRT Quantizer mode: the float32 file, then its recipe).
         x_calib: calibration samples (full-integer modes); ignored otherwise.
         qat: the model carries fake-quant nodes from quantization-aware training; its own ranges
             are used and no calibration is needed.
     Returns:
         The .tflite flatbuffer.
     """
-    if mode not in QUANT_MODES:
-        raise ValueError(f"unknown quantization mode '{mode}'; allowed: {', '.join(QUANT_MODES)}")
+    if quant_mode(mode).tool == "quantizer":  # ValueError for an unknown mode
+        from workbench.convert.quantizer import quantize_tflite
+
+        return quantize_tflite(convert(model, "float32"), mode)
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if mode == "float32":
         return bytes(conv.convert())
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         conv.target_spec.supported_types = [tf.float16]
-    elif mode in ("int8", "int8_io", "int16x8"):
+    elif quant_mode(mode).calibrated:  # int8, int8_io, int16x8
         if x_calib is None and not qat:
             raise ValueError(f"mode '{mode}' needs calibration samples")
         if x_calib is not None:

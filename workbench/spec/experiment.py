@@ -7,7 +7,7 @@ Reading YAML is ``workbench.spec.load``; ids are ``workbench.spec.ids``.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from workbench.catalog.quantization import QUANT_MODE_INFO, QUANT_MODES
 from workbench.catalog.runtimes import RUNTIMES as RUNTIMES_INFO
 from workbench.catalog.runtimes import accelerators, runtime, runtime_names
 from workbench.catalog.zoo import ZOO_NAMES
@@ -27,8 +28,10 @@ from workbench.errors import SpecError
 from workbench.spec.matrix import count_matrix, expand_matrix
 from workbench.spec.steps import StepSpec
 
-QuantMode = Literal["float32", "float16", "dynamic", "int8", "int8_io", "int16x8"]
-QUANT_MODES: tuple[str, ...] = QuantMode.__args__  # type: ignore[attr-defined]
+if TYPE_CHECKING:
+    QuantMode = str
+else:  # the catalogue's names as a Literal: pydantic's error lists the allowed ones
+    QuantMode = Literal[QUANT_MODES]
 MAX_NAME_CHARS = 200
 DEFAULT_MAX_VARIANTS = 500
 _NAME_CHARS = "letters, digits, spaces, '_', '-' and '.'"
@@ -287,6 +290,17 @@ class ExperimentSpec(Spec):
         if len(set(names)) != len(names):
             raise ValueError("profiles: names must be unique")
         return profiles
+
+    @model_validator(mode="after")
+    def _quantizer_modes_on_tflite_runtimes(self) -> ExperimentSpec:
+        for v in (*self.resolved_variants(), *self.search_candidates()):
+            info = RUNTIMES_INFO[self.target_for(v).runtime]
+            if QUANT_MODE_INFO[v.quantization].tool == "quantizer" and info.made_from != "tflite":
+                usable = ", ".join(r.name for r in RUNTIMES_INFO.values() if r.made_from == "tflite")
+                raise ValueError(f"variant '{v.name}': quantization {v.quantization} is made by the LiteRT Quantizer "
+                                 f"from the .tflite, but {info.display} runs a file exported from Keras; measure it "
+                                 f"on {usable} (runtime: ...)")
+        return self
 
     def search_candidates(self) -> tuple[VariantSpec, ...]:
         """Every variant the search space declares (a seeded shuffle decides the trial order)."""

@@ -22,7 +22,7 @@ from workbench.catalog.metrics import EXPLORER_AXES, METRICS, fmt_bytes, fmt_ms,
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.quiet import quiet_native_output
-from workbench.spec import BaselineSpec, ExperimentSpec, VariantSpec, load_experiment
+from workbench.spec import QUANT_MODES, BaselineSpec, ExperimentSpec, VariantSpec, load_experiment
 from workbench.spec.knobs import Knob
 from workbench.spec.steps import STEP_SPECS, ClusterSpec, PruneSpec, QATSpec
 
@@ -89,7 +89,7 @@ def _one_per_name(choices: Mapping[str, Choice]) -> dict[str, Knob]:
 #: every knob, one control each (techniques sharing a knob's name share the first one's control)
 ALL_KNOBS: Mapping[str, Knob] = MappingProxyType(_one_per_name(CHOICES))
 CONTROLS = ("technique", *ALL_KNOBS, "quantization", "threads")
-QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int8_io", "int16x8")
+QUANTIZATIONS = QUANT_MODES  # the catalogue's modes: converter and LiteRT Quantizer
 INT8_ONLY = frozenset(k for k, c in CHOICES.items() if c.int8_only)
 #: x-axis choices: chart label -> (metric key, scale to display units); y is always the .tflite's accuracy
 X_AXES: dict[str, tuple[str, float]] = {METRICS[m].title: (m, METRICS[m].scale) for m in EXPLORER_AXES}

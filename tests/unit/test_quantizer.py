@@ -1,0 +1,99 @@
+"""The LiteRT Quantizer modes: declared once in the catalogue, accepted by the spec only where the runtime runs
+the rewritten .tflite, and a float .tflite (built here without TensorFlow) quantized and run on LiteRT."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tests.unit.tiny_tflite import dense_tflite
+from workbench.catalog.quantization import QUANT_MODE_INFO, QUANT_MODES, QUANTIZER_MODES
+from workbench.cli import main
+from workbench.convert.quantizer import quantize_tflite, recipe
+from workbench.errors import ModelFileError, SpecError
+from workbench.spec import VariantSpec, parse_experiment
+
+BASE = {"name": "x", "baseline": {"model": "digits_cnn", "dataset": "digits"}}
+
+
+def _run(content: bytes, x: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=content)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return np.array(it.get_tensor(it.get_output_details()[0]["index"]))
+
+
+def test_the_catalogue_is_the_one_list_of_modes():
+    assert QUANT_MODES[:6] == ("float32", "float16", "dynamic", "int8", "int8_io", "int16x8")
+    assert {"int4_weights", "int8_weights", "int4_dynamic"} <= set(QUANTIZER_MODES)
+    for mode in QUANT_MODES:  # every mode is a valid spec value, and the explorer offers it
+        assert VariantSpec(name="v", quantization=mode).quantization == mode
+    from workbench.views.explorer import QUANTIZATIONS
+
+    assert tuple(QUANTIZATIONS) == QUANT_MODES
+    assert all(QUANT_MODE_INFO[m].recipe for m in QUANTIZER_MODES)
+
+
+def test_a_quantizer_mode_on_a_runtime_that_runs_an_onnx_from_keras_is_refused():
+    with pytest.raises(SpecError) as info:
+        parse_experiment({**BASE, "target": {"runtime": "onnxruntime"},
+                          "variants": [{"name": "a", "quantization": "int4_weights"}]}, "f.yaml")
+    msg = str(info.value)
+    assert "variant 'a'" in msg and "int4_weights" in msg and "litert" in msg and "\n" not in msg
+    with pytest.raises(SpecError):  # also on the variant's own runtime
+        parse_experiment({**BASE, "variants": [{"name": "a", "quantization": "int4_weights",
+                                                "runtime": "onnxruntime"}]}, "f.yaml")
+    ok = parse_experiment({**BASE, "variants": [{"name": "a", "quantization": "int4_weights", "runtime": "openvino"}]},
+                          "f.yaml")
+    assert ok.variants[0].quantization == "int4_weights"
+
+
+def test_the_recipe_puts_int4_where_the_policy_allows_and_int8_elsewhere():
+    rules = recipe("int4_weights")
+    assert rules[0]["operation"] == "*" and rules[0]["op_config"]["weight_tensor_config"]["num_bits"] == 8
+    int4 = {r["operation"] for r in rules if r["op_config"]["weight_tensor_config"]["num_bits"] == 4}
+    assert {"CONV_2D", "FULLY_CONNECTED"} <= int4 and "DEPTHWISE_CONV_2D" not in int4
+    assert all(r["op_config"]["explicit_dequantize"] for r in rules)
+    assert not any(r["op_config"]["explicit_dequantize"] for r in recipe("int4_dynamic"))
+    with pytest.raises(ValueError, match="converter mode"):
+        recipe("int8")
+
+
+def test_int4_weights_are_smaller_than_int8_and_stay_close_to_float():
+    float_tflite = dense_tflite(inputs=256, outputs=64)
+    x = np.random.default_rng(1).normal(size=(1, 256)).astype(np.float32)
+    ref = _run(float_tflite, x)
+    int8 = quantize_tflite(float_tflite, "int8_weights")
+    int4 = quantize_tflite(float_tflite, "int4_weights")
+    assert len(int4) < 0.65 * len(int8) < 0.35 * len(float_tflite)  # weights dominate: ~1/2 and ~1/4
+    for content, tolerance in ((int8, 0.02), (int4, 0.25)):  # relative error of the outputs
+        err = float(np.linalg.norm(_run(content, x) - ref) / np.linalg.norm(ref))
+        assert err < tolerance, err
+    assert hashlib.sha256(int4).digest() == hashlib.sha256(quantize_tflite(float_tflite, "int4_weights")).digest()
+
+
+def test_not_a_float_tflite_is_one_line():
+    with pytest.raises(ModelFileError, match="cannot make int4_weights"):
+        quantize_tflite(b"not a flatbuffer" * 8, "int4_weights")
+    with pytest.raises(ModelFileError, match="quantized nothing"):
+        quantize_tflite(quantize_tflite(dense_tflite(), "int8_weights"), "int4_weights")
+
+
+def test_workbench_quantize_writes_the_file_beside_a_users_tflite(tmp_path):
+    src = tmp_path / "mine.tflite"
+    src.write_bytes(dense_tflite())
+    r = CliRunner().invoke(main, ["quantize", str(src), "--mode", "int4_weights"])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "mine.int4_weights.tflite"
+    assert out.stat().st_size < src.stat().st_size
+    assert hashlib.sha256(out.read_bytes()).hexdigest() in r.output
+    r = CliRunner().invoke(main, ["quantize", str(tmp_path / "missing.tflite")])
+    assert r.exit_code == 2 and "no such file" in r.output
+    r = CliRunner().invoke(main, ["quantize", str(src), "-o", str(src)])
+    assert r.exit_code == 2 and "is the input file" in r.output

@@ -1,0 +1,79 @@
+"""Post-training quantization modes, declared once: what each stores and computes in, which tool makes it,
+whether it needs calibration samples. Pure data (no TensorFlow, no I/O).
+
+Two tools make them. The TensorFlow Lite converter (``workbench.convert.tflite``) makes its six modes from
+the Keras model. The LiteRT Quantizer (``workbench.convert.quantizer``, the ``litert-quantizer`` package)
+rewrites a float32 ``.tflite`` with a recipe: its modes therefore also apply to a ``.tflite`` the user brings
+without a Keras model (``workbench quantize``). The spec's ``quantization`` field, the explorer's dropdown,
+``validate`` and the CLI's choices all read ``QUANT_MODES`` from here.
+
+A new mode: one ``QuantModeInfo`` record below (for the quantizer, its ``RecipeRule``s); nothing else to edit
+unless it needs a new kind of rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Tool = Literal["converter", "quantizer"]
+#: how the quantizer treats an operator's weights: "weight_only" dequantizes them to float before a float
+#: op (smaller file, float compute); "dynamic" hands int weights to an integer kernel that quantizes the
+#: activations on the fly
+RuleKind = Literal["weight_only", "dynamic"]
+
+
+@dataclass(frozen=True)
+class RecipeRule:
+    """One line of a LiteRT Quantizer recipe: the operators (``"*"``: every one the quantizer supports for
+    this kind and width) whose weights get ``bits``-bit channelwise integers. Later rules override earlier
+    ones for the operators they name."""
+
+    kind: RuleKind
+    bits: int
+    operators: tuple[str, ...] = ("*",)
+
+
+@dataclass(frozen=True)
+class QuantModeInfo:
+    """One post-training quantization mode."""
+
+    name: str  # the spec / CLI / explorer name
+    what: str  # what the file stores and computes in (docs, help, the variant's notes)
+    tool: Tool = "converter"
+    calibrated: bool = False  # needs calibration samples (the converter's full-integer modes)
+    recipe: tuple[RecipeRule, ...] = ()  # the quantizer's recipe (tool == "quantizer")
+
+
+#: operators the quantizer's policy (litert-quantizer 0.11) lets hold int4 weights, per kind; the others
+#: (DEPTHWISE_CONV_2D, ...) keep int8 in the int4 modes
+INT4_WEIGHT_ONLY = ("CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "EMBEDDING_LOOKUP")
+INT4_DYNAMIC = ("CONV_2D", "FULLY_CONNECTED", "EMBEDDING_LOOKUP")
+
+QUANT_MODE_INFO: dict[str, QuantModeInfo] = {m.name: m for m in (
+    QuantModeInfo("float32", "float32 weights and activations (reference)"),
+    QuantModeInfo("float16", "float16 weights, dequantized to float32 at load; float32 compute"),
+    QuantModeInfo("dynamic", "int8 weights, float activations quantized on the fly (dynamic range)"),
+    QuantModeInfo("int8", "full integer: int8 weights and activations, float32 input/output", calibrated=True),
+    QuantModeInfo("int8_io", "full integer: int8 weights and activations, int8 input/output", calibrated=True),
+    QuantModeInfo("int16x8", "int16 activations, int8 weights (float32 input/output)", calibrated=True),
+    QuantModeInfo("int8_weights", "LiteRT Quantizer: int8 channelwise weights dequantized to float32 in the graph; "
+              "float32 compute", tool="quantizer", recipe=(RecipeRule("weight_only", 8),)),
+    QuantModeInfo("int4_weights", "LiteRT Quantizer: int4 channelwise weights (conv, fully connected, matmul, "
+              "embedding; int8 in depthwise conv) dequantized to float32 in the graph; float32 compute",
+              tool="quantizer", recipe=(RecipeRule("weight_only", 8), RecipeRule("weight_only", 4, INT4_WEIGHT_ONLY))),
+    QuantModeInfo("int4_dynamic", "LiteRT Quantizer: int4 channelwise weights (int8 in depthwise conv), activations "
+              "quantized to int8 on the fly by the kernels (dynamic range)", tool="quantizer",
+              recipe=(RecipeRule("dynamic", 8), RecipeRule("dynamic", 4, INT4_DYNAMIC))),
+)}
+QUANT_MODES: tuple[str, ...] = tuple(QUANT_MODE_INFO)
+#: the modes the LiteRT Quantizer makes from a float32 .tflite
+QUANTIZER_MODES: tuple[str, ...] = tuple(m.name for m in QUANT_MODE_INFO.values() if m.tool == "quantizer")
+
+
+def quant_mode(name: str) -> QuantModeInfo:
+    """The mode called ``name``; ValueError naming the known ones."""
+    try:
+        return QUANT_MODE_INFO[name]
+    except KeyError:
+        raise ValueError(f"unknown quantization mode '{name}'; allowed: {', '.join(QUANT_MODES)}") from None

@@ -1,0 +1,69 @@
+"""Float32 ``.tflite`` -> quantized ``.tflite`` bytes with the LiteRT Quantizer (``litert-quantizer``), by
+the recipes of the modes declared in ``workbench.catalog.quantization``. In memory: no files written here.
+
+The only module that imports ``litert_quantizer``. It imports LiteRT and NumPy, never TensorFlow, so the
+supervising process may call it (``workbench quantize`` on a ``.tflite`` the user brings) as well as the
+variant notebook (after the converter made the float32 file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from typing import Any
+
+from workbench.catalog.quantization import QUANTIZER_MODES, RecipeRule, quant_mode
+from workbench.errors import ModelFileError
+
+#: the quantizer's algorithm: min/max uniform quantization (symmetric channelwise weights)
+_ALGORITHM = "min_max_uniform_quantize"
+
+
+def recipe(mode: str) -> list[dict[str, Any]]:
+    """The LiteRT Quantizer recipe (its JSON form) of quantizer ``mode``; ValueError for another mode."""
+    info = quant_mode(mode)
+    if info.tool != "quantizer":
+        raise ValueError(f"'{mode}' is a converter mode; the LiteRT Quantizer makes {', '.join(QUANTIZER_MODES)}")
+    return [_rule(r, op) for r in info.recipe for op in r.operators]
+
+
+def _rule(rule: RecipeRule, operator: str) -> dict[str, Any]:
+    weight_only = rule.kind == "weight_only"
+    return {"regex": ".*", "operation": operator, "algorithm_key": _ALGORITHM,
+            "op_config": {"weight_tensor_config": {"num_bits": rule.bits, "symmetric": True,
+                                                   "granularity": "CHANNELWISE", "dtype": "INT"},
+                          "compute_precision": "FLOAT" if weight_only else "INTEGER",
+                          "explicit_dequantize": weight_only, "skip_checks": False, "min_weight_elements": 0}}
+
+
+def quantize_tflite(float_tflite: bytes, mode: str) -> bytes:
+    """Rewrite a float32 ``.tflite`` with the recipe of quantizer ``mode``.
+
+    Args:
+        float_tflite: the float32 flatbuffer (converter output or a user's file).
+        mode: one of ``QUANTIZER_MODES``.
+    Returns:
+        The quantized flatbuffer (same input and output signature, float32 I/O).
+    Raises:
+        ValueError: not a quantizer mode.
+        ModelFileError: the bytes are not a float .tflite the quantizer can read, or it quantized nothing.
+    """
+    rules = recipe(mode)
+    from litert_quantizer import quantizer  # ~0.7 s: LiteRT's interpreter and flatbuffer tools
+
+    for name in ("absl", "litert_quantizer"):  # its per-call progress report goes to the absl logger
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        q = quantizer.Quantizer(bytearray(float_tflite), rules)
+        # 0.11 draws a progress bar while rewriting whatever enable_progress_bar says: kept off stderr
+        with contextlib.redirect_stderr(io.StringIO()):
+            out = q.quantize(enable_progress_bar=False, enable_progress_report=False).quantized_model
+    except Exception as exc:  # the quantizer raises many types for a file it cannot read
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ModelFileError(f"the LiteRT Quantizer cannot make {mode} from this .tflite "
+                             f"({type(exc).__name__}: {first})") from None
+    if out is None or bytes(out) == bytes(float_tflite):
+        raise ModelFileError(f"the LiteRT Quantizer quantized nothing in this .tflite for {mode} (no operator "
+                             "with float weights it supports: is the file already quantized?)")
+    return bytes(out)

@@ -272,17 +272,22 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
                    + ", ".join(r.package for r in RUNTIMES.values()) + ").")
 @click.option("--log-to", "log_to", default=None, metavar="EXPERIMENT",
               help="Also log the profile (metrics, JSON, the .tflite) as a run of this MLflow experiment.")
+@click.option("--layers", "layer_runs", default=0, show_default=True, metavar="RUNS",
+              help="Also time every node with the runtime's own profiler over RUNS runs, in a session of its own "
+                   "(OpenVINO, ONNX Runtime; LiteRT's Python API cannot): the slowest nodes and their sum vs p50.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON result (raw samples included).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
 def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack: bool, kernels: str, api: str, batch: int, inputs: str | None,
             input_shape: tuple[str, ...], warmup: int, min_runs: int, min_seconds: float, max_runs: int, max_seconds: float,
             cpu_pin: tuple[int, ...], clients: int, load_seconds: float, host: str | None, ssh_port: int,
-            ssh_key: str | None, remote_python: str, log_to: str | None, as_json: bool, output: str | None) -> None:
+            ssh_key: str | None, remote_python: str, log_to: str | None, layer_runs: int, as_json: bool,
+            output: str | None) -> None:
     """Profile a MODEL file on any runtime (see --runtime) in a fresh process: latency stats, init, memory."""
     from pydantic import ValidationError
 
     from workbench.catalog.metrics import fmt_ms
     from workbench.profile import profile_model
+    from workbench.profile.layers import layer_lines
     from workbench.spec import TargetSpec, format_validation_error
 
     try:
@@ -298,7 +303,9 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
     except ValidationError as exc:
         raise WorkbenchError(format_validation_error("options", exc)) from None
     samples = _load_inputs(inputs) if inputs else None
-    result = profile_model(model, target, samples)
+    if layer_runs < 0:
+        raise WorkbenchError(f"--layers {layer_runs}: give a number of runs, 0 for none")
+    result = profile_model(model, target, samples, layer_runs=layer_runs)
     text = result.to_json()
     if output:
         Path(output).write_text(text)
@@ -323,8 +330,8 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
     click.echo(f"  init {fmt_ms(m['init_ms'])}   throughput {m['throughput_ips']:.1f}/s" + ("   NOISY" if s.noisy else ""))
     if result.ignored_options:
         click.echo(f"  note: the {rt.api} API ran with its defaults for: {', '.join(result.ignored_options)}")
-    if result.facts:
-        click.echo("  runtime     " + "  ".join(f"{k} {v}" for k, v in result.facts.items()))
+    if facts := {k: v for k, v in result.facts.items() if k != "layers"}:  # layers: their own lines below
+        click.echo("  runtime     " + "  ".join(f"{k} {v}" for k, v in facts.items()))
     external_mb = float("nan") if result.external_peak_rss_mb is None else result.external_peak_rss_mb
     click.echo(f"  memory MB   baseline {mem.baseline_mb:.1f}  after load +{mem.after_load_mb - mem.baseline_mb:.1f}  "
                f"after allocate +{m['memory_mb_init']:.1f}  peak +{m['memory_mb_peak']:.1f}  "
@@ -335,6 +342,9 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
     fallback = result.ops.fallback
     if fallback and runtime == "litert" and not no_xnnpack and kernels == "optimized":
         click.echo(f"  note: {len(fallback)} op(s) not taken by XNNPACK: " + ", ".join(sorted(set(fallback))))
+    if "layers" in result.facts:
+        for line in layer_lines(result.facts["layers"], s.p50):
+            click.echo(line)
     if "load_throughput_ips" in m:
         click.echo(f"  load        {clients} clients x {load_seconds:g}s: {m['load_throughput_ips']:.1f}/s  "
                    f"p50 {fmt_ms(m.get('load_latency_ms_p50', float('nan')))}  "

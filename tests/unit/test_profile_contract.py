@@ -24,6 +24,8 @@ from workbench.spec import TargetSpec
 #: its "stats" and "metrics" were computed by the ProfileResult this contract replaced
 CAPTURED = Path(__file__).resolve().parent.parent / "data" / "profile_result.json"
 FILE_FIELDS = {"model_path", "input_path", "output"}
+#: sent by the caller per profile, not a target option (``workbench profile --layers N``)
+CALL_FIELDS = {"layer_runs"}
 REQUEST_FIELDS = [f.name for f in dataclasses.fields(ProfileRequest)]
 #: a target where every option the runner reads differs from its default
 #: (constructed without validation: no valid target sets LiteRT's options and another runtime at once)
@@ -101,7 +103,7 @@ def test_runner_has_no_defaults_of_its_own():
 
 
 def test_every_target_field_is_sent_or_stays_with_the_launcher():
-    sent = set(REQUEST_FIELDS) - FILE_FIELDS
+    sent = set(REQUEST_FIELDS) - FILE_FIELDS - CALL_FIELDS
     assert sent.isdisjoint(LAUNCHER_FIELDS)
     assert set(TargetSpec.model_fields) == sent | LAUNCHER_FIELDS
 
@@ -114,7 +116,8 @@ def test_from_target_copies_every_option():
     assert list(sent) == REQUEST_FIELDS  # every field, always, in the declared order
     assert sent["model_path"] == "/m/model.tflite" and sent["input_path"] == "/m/inputs.npy"
     assert sent["output"] == "/m/out.json"
-    for key in set(REQUEST_FIELDS) - FILE_FIELDS:
+    assert sent["layer_runs"] == 0  # only `--layers N` asks for per-node times
+    for key in set(REQUEST_FIELDS) - FILE_FIELDS - CALL_FIELDS:
         assert target[key] != defaults[key], key  # the comparison below could fail for every field
         assert sent[key] == target[key], key
 
@@ -122,7 +125,7 @@ def test_from_target_copies_every_option():
 def test_request_json_is_the_dict_the_runner_got_before():
     req = ProfileRequest.from_target("m.tflite", TargetSpec(), None, "")
     before = {"model_path": "m.tflite", "input_path": "", "output": "",
-              **TargetSpec().model_dump(exclude=set(LAUNCHER_FIELDS))}
+              **TargetSpec().model_dump(exclude=set(LAUNCHER_FIELDS)), "layer_runs": 0}
     assert json.loads(req.to_json()) == before
     assert req.input_path == "" and req.cpu_pin is None
 

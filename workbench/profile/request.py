@@ -40,10 +40,11 @@ class ProfileRequest:
     cpu_pin: tuple[int, ...] | None
     clients: int
     load_seconds: float
+    layer_runs: int = 0  # > 0: also time each node with the runtime's own profiler over that many runs
 
     @classmethod
     def from_target(cls, model_path: str | Path, target: TargetSpec, input_path: str | Path | None = None,
-                    output: str | Path = "") -> ProfileRequest:
+                    output: str | Path = "", layer_runs: int = 0) -> ProfileRequest:
         """The request for profiling ``model_path`` (a path as the runner will see it) on ``target``.
 
         Args:
@@ -52,6 +53,8 @@ class ProfileRequest:
             input_path: the input samples on that machine (an .npy for a single-input model, an .npz keyed by
                 input name), or None for generated inputs.
             output: where the runner writes its JSON result; ``""`` = stdout.
+            layer_runs: > 0 also times every node with the runtime's own profiler (OpenVINO's performance
+                counters, ONNX Runtime's profiler) over that many runs, in a session of its own.
         """
         return cls(
             model_path=str(model_path), input_path=str(input_path) if input_path else "", output=str(output),
@@ -61,7 +64,7 @@ class ProfileRequest:
             min_runs=target.min_runs, min_seconds=float(target.min_seconds), max_runs=target.max_runs,
             max_seconds=float(target.max_seconds),
             cpu_pin=tuple(target.cpu_pin) if target.cpu_pin is not None else None,
-            clients=target.clients, load_seconds=float(target.load_seconds),
+            clients=target.clients, load_seconds=float(target.load_seconds), layer_runs=layer_runs,
         )
 
     def to_dict(self) -> dict[str, Any]:

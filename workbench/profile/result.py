@@ -236,6 +236,7 @@ def _request(echo: _Obj) -> ProfileRequest:
         min_seconds=echo.number("min_seconds"), max_runs=echo.integer("max_runs"),
         max_seconds=echo.number("max_seconds"), cpu_pin=cpu_pin, input_shapes=_shapes(echo),
         clients=echo.integer("clients"), load_seconds=echo.number("load_seconds"),
+        layer_runs=echo.integer("layer_runs") if "layer_runs" in echo.data else 0,
     )
 
 

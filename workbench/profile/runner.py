@@ -28,7 +28,7 @@ _T0 = time.perf_counter()
 #: the fields of workbench.profile.request.ProfileRequest (this script cannot import workbench)
 REQUEST_FIELDS = ("model_path", "input_path", "output", "runtime", "accelerator", "threads", "api", "xnnpack",
                   "kernels", "batch", "input_shapes", "input_source", "warmup_runs", "min_runs", "min_seconds", "max_runs",
-                  "max_seconds", "cpu_pin", "clients", "load_seconds")
+                  "max_seconds", "cpu_pin", "clients", "load_seconds", "layer_runs")
 #: distinct input feeds kept per input: enough to vary the data, never the whole test set in memory
 MAX_SAMPLE_BUFFERS = 8
 BACKEND_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runners")
@@ -262,9 +262,11 @@ def _time_loop(session, arrays, req):
     return samples, time.perf_counter() - start
 
 
-def _open(backend, req, np, phases=None):
-    """A session prepared at the resolved shapes, and its input feeds."""
-    session = backend.open_session(req, np, phases=phases, rss_mb=_rss_mb)
+def _open(backend, req, np, phases=None, layer_profiling=False):
+    """A session prepared at the resolved shapes, and its input feeds; ``layer_profiling``: with the runtime's
+    per-node profiler on (only a backend with ``LAYER_PROFILER`` is asked)."""
+    extra = {"layer_profiling": True} if layer_profiling else {}
+    session = backend.open_session(req, np, phases=phases, rss_mb=_rss_mb, **extra)
     details = session.input_details()
     shapes = resolve_shapes(details, req)
     session.prepare(shapes)
@@ -332,6 +334,43 @@ def _profile_single(backend, req, np, phases):
     return init_ms, samples, loop_s, records, extra
 
 
+def _median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return (xs[n // 2] + xs[(n - 1) // 2]) / 2 if n else float("nan")
+
+
+def _profile_layers(backend, req, np):
+    """Per-node times from the runtime's own profiler, in a session of their own (profiling slows a run, so
+    the timed loop never has it on): each node's median over ``layer_runs`` runs after a warm-up, the
+    end-to-end time of the same runs, and the per-run sum of the nodes (it should come close to it)."""
+    if not hasattr(backend, "LAYER_PROFILER"):
+        return {"profiler": "", "note": getattr(backend, "NO_LAYER_PROFILER", "no per-operator profiler")}
+    runs = int(req["layer_runs"])
+    session, details, shapes = _open(backend, req, np, layer_profiling=True)
+    arrays, _ = input_arrays(details, shapes, req, np)
+    for i in range(min(int(req["warmup_runs"]), 5)):
+        _feed(session, arrays, i)
+        session.invoke()
+    wall = []
+    for i in range(runs):
+        _feed(session, arrays, i)
+        t = time.perf_counter_ns()
+        session.invoke()
+        wall.append((time.perf_counter_ns() - t) / 1e6)
+    per_run = session.layer_times()[-runs:]  # [{node: (type, ms)}] one dict per run; the warm-up's dropped
+    session.close()
+    nodes = {}
+    for run in per_run:
+        for name, (kind, ms) in run.items():
+            nodes.setdefault(name, [kind, []])[1].append(ms)
+    rows = sorted(({"node": n, "type": k, "ms_p50": _median(v)} for n, (k, v) in nodes.items()),
+                  key=lambda r: -r["ms_p50"])
+    return {"profiler": backend.LAYER_PROFILER, "runs": runs, "e2e_ms_p50": _median(wall),
+            "nodes_sum_ms_p50": _median([sum(ms for _, ms in run.values()) for run in per_run]),
+            "nodes_ms_p50_sum": sum(r["ms_p50"] for r in rows), "nodes": rows}
+
+
 #: a line of a runtime's message that only says where in its source the error was raised
 _SOURCE_LINE = re.compile(r"^(Exception from \S+|\S+\.(cpp|cc|hpp|h|c|py):\d+.*|File \".*\", line \d+.*)$")
 
@@ -376,6 +415,8 @@ def main(argv):
         result["peak_reset"] = _reset_peak()
         init_ms, samples, loop_s, records, extra = _profile_single(backend, req, np, phases)
         phases["after_release"] = _rss_mb()  # the session has been freed by now
+        if int(req["layer_runs"]) > 0:  # after the timed loop and its memory phases: they never see the profiler
+            result["layers"] = _profile_layers(backend, req, np)
         if float(req["load_seconds"]) > 0 and backend.supports_load(req):
             result["load"] = _profile_load(backend, req, np)  # after the single-stream phases: peaks stay separate
         batch = int(req["batch"])

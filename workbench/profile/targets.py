@@ -123,7 +123,7 @@ def _wait(proc: subprocess.Popen[bytes], limit_s: float) -> tuple[float, bool]:
 
 
 def run_local(model_path: Path, target: TargetSpec, input_samples: Samples | None = None,
-              timeout_s: float | None = None) -> ProfileResult:
+              timeout_s: float | None = None, layer_runs: int = 0) -> ProfileResult:
     """Profile ``model_path`` in a fresh local Python process (NumPy + the target's runtime only), pinned away
     from this (supervising) process when there are cores to spare."""
     with tempfile.TemporaryDirectory(prefix="wb-profile-") as tmp:
@@ -132,7 +132,7 @@ def run_local(model_path: Path, target: TargetSpec, input_samples: Samples | Non
             input_path = save_samples(input_samples, Path(tmp), target.batch)
         out = Path(tmp) / "result.json"
         req_path = Path(tmp) / "request.json"
-        req_path.write_text(ProfileRequest.from_target(model_path, target, input_path, out).to_json())
+        req_path.write_text(ProfileRequest.from_target(model_path, target, input_path, out, layer_runs).to_json())
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "OMP_"))}
         limit = timeout_s or target.max_seconds + 120
         err_path = Path(tmp) / "stderr.txt"
@@ -169,7 +169,7 @@ def run_local(model_path: Path, target: TargetSpec, input_samples: Samples | Non
 
 
 def run_ssh(model_path: Path, target: TargetSpec, input_samples: Samples | None = None,
-            ssh_options: tuple[str, ...] = (), timeout_s: float | None = None) -> ProfileResult:
+            ssh_options: tuple[str, ...] = (), timeout_s: float | None = None, layer_runs: int = 0) -> ProfileResult:
     """Copy runner (protocol + the target runtime's backend), model and inputs to ``target.host`` over SSH,
     run there with ``target.remote_python`` (which needs NumPy and that runtime), bring the JSON back. The device fingerprint comes from the
     runner on the device itself."""
@@ -191,7 +191,7 @@ def run_ssh(model_path: Path, target: TargetSpec, input_samples: Samples | None 
             local_in = save_samples(input_samples, Path(tmp), target.batch)
             files.append(local_in)
             input_remote = Path(rdir) / local_in.name
-        req = ProfileRequest.from_target(Path(rdir) / model_path.name, target, input_remote)
+        req = ProfileRequest.from_target(Path(rdir) / model_path.name, target, input_remote, layer_runs=layer_runs)
         req_local = Path(tmp) / "request.json"
         req_local.write_text(req.to_json())
         files.append(req_local)
@@ -232,7 +232,7 @@ def profile_model(model_path: str | Path, target: TargetSpec, input_samples: Sam
         target: runtime options and, with ``host``, the SSH device.
         input_samples: real inputs (used when ``target.input_source == "test"``): one array (N, ...) for a
             single-input model, or {input name: array} for any model; inputs without samples are generated.
-        **kwargs: passed to ``run_local`` / ``run_ssh`` (``timeout_s``, ``ssh_options``).
+        **kwargs: passed to ``run_local`` / ``run_ssh`` (``timeout_s``, ``ssh_options``, ``layer_runs``).
 
     Raises:
         ModelFileError: the file is missing, not a model, or not a format the runtime reads.

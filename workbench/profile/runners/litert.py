@@ -4,6 +4,8 @@ placement) and the CompiledModel (LiteRT's newer API; its CPU/GPU/NPU accelerato
 import ai_edge_litert
 
 PACKAGE = "ai-edge-litert"
+NO_LAYER_PROFILER = ("LiteRT's Python API times no single operator (its op profiler is in the benchmark_model tool, "
+                     "--enable_op_profiling); per-layer cost comes from OpenVINO or ONNX Runtime")
 _ACCELERATOR_NAMES = {"gpu": "GPU", "npu": "NPU"}
 
 

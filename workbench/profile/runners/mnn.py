@@ -11,6 +11,7 @@ import struct
 import MNN
 
 PACKAGE = "mnn"
+NO_LAYER_PROFILER = "not wired for MNN (its session callbacks could time operators); use OpenVINO or ONNX Runtime"
 PRECISION = "normal"  # MNN's float32 (``low`` would allow fp16/bf16 where the CPU has it)
 _THREAD_NUMBER = 4  # Interpreter::SessionInfoCode::THREAD_NUMBER
 _MEMORY_MB = 0  # Interpreter::SessionInfoCode::MEMORY

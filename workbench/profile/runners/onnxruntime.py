@@ -2,9 +2,13 @@
 Runs the ``.onnx`` file with one execution provider and no silent fallback: CPU, or CUDA / TensorRT when
 asked (which fails in one line on a machine without them)."""
 
+import json
+import os
+
 import onnxruntime as ort
 
 PACKAGE = "onnxruntime"
+LAYER_PROFILER = "ONNX Runtime profiler (kernel_time events of each model_run)"
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 _DTYPES = {"tensor(bool)": "bool", "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
            "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int16)": "int16", "tensor(int32)": "int32",
@@ -34,12 +38,12 @@ def provider(accelerator):
     return name
 
 
-def open_session(req, np, phases=None, rss_mb=None):
-    return _Session(req, np, phases, rss_mb)
+def open_session(req, np, phases=None, rss_mb=None, layer_profiling=False):
+    return _Session(req, np, phases, rss_mb, layer_profiling)
 
 
 class _Session:
-    def __init__(self, req, np, phases, rss_mb):
+    def __init__(self, req, np, phases, rss_mb, layer_profiling=False):
         name = provider(req["accelerator"])
         self.ignored = [] if req["xnnpack"] else ["xnnpack"]  # a LiteRT delegate: nothing to turn off here
         opts = ort.SessionOptions()
@@ -47,6 +51,13 @@ class _Session:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
+        self.profile_dir = None
+        if layer_profiling:  # ONNX Runtime's profiler writes a trace file; read at layer_times()
+            import tempfile
+
+            self.profile_dir = tempfile.mkdtemp(prefix="wb-ort-profile-")
+            opts.enable_profiling = True
+            opts.profile_file_prefix = os.path.join(self.profile_dir, "ort")
         self.session = ort.InferenceSession(req["model_path"], sess_options=opts, providers=[name])
         if phases is not None:
             phases["after_load"] = rss_mb()  # ONNX Runtime reads, optimizes and allocates in one call
@@ -79,6 +90,25 @@ class _Session:
 
     def facts(self):
         return {"ignored_options": self.ignored, "providers": self.providers}
+
+    def layer_times(self):
+        """Node -> (op type, ms) for each run of the session (from the trace of ONNX Runtime's profiler: the
+        ``*_kernel_time`` events inside each ``model_run``). Ends the profiling: call it once, last."""
+        if self.profile_dir is None:
+            return []
+        path = self.session.end_profiling()
+        with open(path) as f:
+            events = json.load(f)
+        os.remove(path)
+        os.rmdir(self.profile_dir)
+        runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
+        kernels = [e for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time")]
+        out = []
+        for run in runs:
+            start, end = run["ts"], run["ts"] + run["dur"]
+            out.append({k["name"][:-len("_kernel_time")]: (k.get("args", {}).get("op_name", ""), k["dur"] / 1000.0)
+                        for k in kernels if start <= k["ts"] <= end})
+        return out
 
     def close(self):
         del self.session, self.feed

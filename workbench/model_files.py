@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from workbench.catalog.zoo import ZOO_NAMES
 from workbench.errors import ModelFileError, SpecError
-from workbench.model_config import ModelSignature, signature_of
 from workbench.files import refuse_special
+from workbench.model_config import ModelSignature, signature_of
 
 KERAS_SUFFIXES = (".keras",)
 H5_SUFFIXES = (".h5", ".hdf5")

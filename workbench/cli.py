@@ -540,7 +540,7 @@ def verify(experiment: str | None, work_dir: str) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Where to write the quantized .tflite (default: MODEL's name with .MODE.tflite, beside it).")
 def quantize(model: str, mode: str, output: str | None) -> None:
-    """Quantize a float .tflite you bring (no Keras model needed) with a LiteRT Quantizer recipe; then
+    """Quantize MODEL, a float .tflite you bring (no Keras model needed), with a LiteRT Quantizer recipe; then
     `workbench profile` the result. Runs without TensorFlow."""
     import hashlib
 

@@ -7,7 +7,7 @@ DEMO   ?= experiments/digits_quick.yaml
 PORT   ?= 5000
 LAB_PORT ?= 8888
 
-.PHONY: demo test test-fast test-unit lint ui lab nightly bench clean help venv system-deps
+.PHONY: demo test test-fast test-unit lint ui lab nightly bench clean help venv system-deps strip-notebooks
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
@@ -68,11 +68,17 @@ ui: $(STAMP)  ## MLflow UI on the embedded store (127.0.0.1:$(PORT)); prints eac
 
 # JupyterLab for the notebooks: loopback only, a fresh token per start (JUPYTER_TOKEN=... to choose one),
 # opened on the explorer; the kernel starts in notebooks/ and the notebooks find the project root themselves.
+# A notebook saved in a notebooks/ folder is written without outputs (workbench/notebook_files.py): the
+# shipped notebooks stay clean in git however often they are run; save a copy elsewhere to keep outputs.
 lab: $(STAMP)  ## JupyterLab on 127.0.0.1:$(LAB_PORT) with the explorer open; prints the URL (with its token)
 	@echo "JupyterLab on 127.0.0.1 (stop: Ctrl-C twice). Open the http://127.0.0.1:... URL printed below."
 	$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
 	  --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/explore.ipynb \
-	  --LabApp.extension_manager=readonly $(if $(filter 0,$(shell id -u)),--allow-root)
+	  --LabApp.extension_manager=readonly $(if $(filter 0,$(shell id -u)),--allow-root) \
+	  --ContentsManager.pre_save_hook=workbench.notebook_files.strip_on_save
+
+strip-notebooks:  ## clear the outputs of every notebook git tracks (make lab saves notebooks/ without them already)
+	$(BIN)/python -m workbench.notebook_files $$(git ls-files '*.ipynb')
 
 nightly: $(STAMP)  ## the nightly sweep, compared with the previous night
 	$(BIN)/workbench run experiments/nightly.yaml --workers 2 --since 20h --compare-to previous --no-progress

@@ -16,7 +16,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "workbench"
 #: The floors, bottom up. A module may import its own floor and the floors below, never one above.
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("workbench._keras", "workbench.catalog", "workbench.errors", "workbench.files", "workbench.model_config",
-              "workbench.model_files", "workbench.paths", "workbench.provenance", "workbench.quiet")),
+              "workbench.model_files", "workbench.notebook_files", "workbench.paths", "workbench.provenance",
+              "workbench.quiet")),
     ("spec", ("workbench.spec",)),
     ("inputs and runtimes", ("workbench.data", "workbench.fit", "workbench.models", "workbench.tflite_model", "workbench.runtime_model",
                              "workbench.profile", "workbench.tracking")),

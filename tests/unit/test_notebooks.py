@@ -37,10 +37,67 @@ def test_notebook_metadata_is_the_installed_kernel(path: Path) -> None:
     assert info["version"].split(".")[:2] == [str(v) for v in sys.version_info[:2]]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebooks_are_saved_without_outputs(path: Path) -> None:
+def _tracked_notebooks() -> list[Path]:
+    """Every notebook git tracks (the glob of notebooks/ and workbench/notebooks/ outside a git checkout)."""
+    import subprocess
+
+    proc = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=REPO, capture_output=True, text=True)
+    if proc.returncode == 0 and proc.stdout.strip():
+        return sorted(REPO / p for p in proc.stdout.split())
+    return sorted({*NOTEBOOKS, *(REPO / "workbench" / "notebooks").glob("*.ipynb")})
+
+
+TRACKED = _tracked_notebooks()
+
+
+def test_the_shipped_notebooks_are_tracked() -> None:
+    names = {str(p.relative_to(REPO)) for p in TRACKED}
+    assert {"notebooks/explore.ipynb", "notebooks/sensitivity.ipynb", "workbench/notebooks/variant.ipynb"} <= names
+
+
+@pytest.mark.parametrize("path", TRACKED, ids=lambda p: str(p.relative_to(REPO)))
+def test_notebooks_are_kept_without_outputs(path: Path) -> None:
     cells = json.loads(path.read_text())["cells"]
-    assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in cells if c["cell_type"] == "code")
+    dirty = [i for i, c in enumerate(cells) if c["cell_type"] == "code"
+             and (c.get("outputs", []) != [] or c.get("execution_count") is not None)]
+    assert dirty == [], f"{path.relative_to(REPO)}: cells {dirty} hold outputs; run `make strip-notebooks`"
+
+
+def _with_outputs(path: Path) -> dict[str, Any]:
+    nb = json.loads(path.read_text())
+    for i, c in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+        c["execution_count"] = i + 1
+        c["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["1,929 lines of tables\n"]}]
+    return nb
+
+
+def test_jupyterlab_saves_notebooks_folders_without_outputs(tmp_path: Path) -> None:
+    """``make lab``'s pre-save hook: what JupyterLab saves in a notebooks/ folder is the notebook as shipped."""
+    from jupyter_server.utils import import_item
+
+    from workbench.notebook_files import strip_on_save
+
+    hook = re.search(r"--ContentsManager\.pre_save_hook=(\S+)", (REPO / "Makefile").read_text())
+    assert hook and import_item(hook.group(1)) is strip_on_save  # what make lab passes resolves to it
+    shipped = json.loads((REPO / "notebooks" / "sensitivity.ipynb").read_text())
+    (tmp_path / "notebooks").mkdir()
+    manager = type("Contents", (), {"root_dir": str(tmp_path)})()
+    model = {"type": "notebook", "content": _with_outputs(REPO / "notebooks" / "sensitivity.ipynb")}
+    strip_on_save(model=model, path="notebooks/sensitivity.ipynb", contents_manager=manager)
+    assert model["content"] == shipped
+    elsewhere = {"type": "notebook", "content": _with_outputs(REPO / "notebooks" / "sensitivity.ipynb")}
+    strip_on_save(model=elsewhere, path="my-analysis.ipynb", contents_manager=manager)  # a user's own copy
+    assert elsewhere["content"] != shipped
+
+
+def test_make_strip_notebooks_restores_the_shipped_bytes(tmp_path: Path) -> None:
+    from workbench.notebook_files import strip_files
+
+    path = tmp_path / "explore.ipynb"
+    path.write_text(json.dumps(_with_outputs(REPO / "notebooks" / "explore.ipynb")))
+    assert strip_files([str(path)]) == [str(path)]
+    assert path.read_text() == (REPO / "notebooks" / "explore.ipynb").read_text()
+    assert strip_files([str(path)]) == []  # nothing left to strip: the file is not rewritten
 
 
 def test_project_root_from_notebooks_root_env_and_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

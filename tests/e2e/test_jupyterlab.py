@@ -36,7 +36,8 @@ def project(tmp_path_factory):
     """A project as a user has it: experiments/digits_quick.yaml (tiny here), notebooks/, and a store that a
     sweep (``workbench run``, what ``make demo`` runs) filled from the project root."""
     root = tmp_path_factory.mktemp("lab")
-    write_experiment(root, name="digits_quick", extra="budgets: {max_accuracy_drop: 3.0, max_latency_ms: 0.5}\n")
+    write_experiment(root, name="digits_quick",
+                     extra="budgets: {max_accuracy_drop: 3.0, max_latency_ms: 0.5, max_size_kb: 100}\n")
     (root / "notebooks").mkdir()
     for nb in NOTEBOOKS:
         shutil.copy(REPO / "notebooks" / nb, root / "notebooks" / nb)
@@ -64,7 +65,8 @@ def lab(project):
     log = (project / "lab.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                              f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
-                             "--LabApp.extension_manager=readonly", "--allow-root"],
+                             "--LabApp.extension_manager=readonly", "--allow-root",
+                             "--ContentsManager.pre_save_hook=workbench.notebook_files.strip_on_save"],  # as make lab
                             cwd=project / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -179,8 +181,11 @@ def _explore_then_sensitivity(page, base: str, token: str, project: Path) -> Non
     assert page.locator(NEW).count() == 1
     assert page.locator(POINTS).count() - page.locator(NEW).count() == before + 1
     page.locator(".widget-html", has_text="accuracy").first.wait_for(timeout=10_000)  # the status line
+    link = page.locator(f"{PANEL} .widget-html a", has_text="its MLflow run")
+    assert "#/experiments/" in (link.get_attribute("href") or "")  # the run just logged, in the MLflow UI
     page.locator(f"{PANEL} .js-plotly-plot").evaluate("e => e.scrollIntoView({block: 'end'})")
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-explorer.png"))
+    _size_axis_on_log_and_linear(page)
 
     # what the browser asked for is what was built and logged, under the session's parent run
     tr = Tracker(root=project)
@@ -191,6 +196,13 @@ def _explore_then_sensitivity(page, base: str, token: str, project: Path) -> Non
     assert child.status == "FINISHED" and child.tags["workbench.origin"] == "adhoc"
     assert child.tags["workbench.technique"].startswith("prune>")
     assert float(child.params["variant.steps.0.sparsity"]) == pytest.approx(float(readout))
+
+    # --- saved from the lab, the shipped notebook keeps no outputs (make lab's pre-save hook) ----------
+    page.keyboard.press("Control+s")
+    page.wait_for_function(f"!document.querySelector({json.dumps(_tab('explore.ipynb'))}).classList.contains('jp-mod-dirty')",
+                           timeout=30_000)
+    saved = json.loads((project / "notebooks" / "explore.ipynb").read_text())
+    assert all(c.get("outputs", []) == [] for c in saved["cells"] if c["cell_type"] == "code")
 
     # --- sensitivity: opens unmodified, tables render, no TensorFlow log lines ----------------------
     page.keyboard.press("Escape")
@@ -208,3 +220,28 @@ def _explore_then_sensitivity(page, base: str, token: str, project: Path) -> Non
     assert _errors_in_outputs(page) == []  # no TensorFlow/absl lines burying the tables
     page.locator(TABLES).first.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-sensitivity.png"))
+
+
+def _size_axis_on_log_and_linear(page) -> None:
+    """The x axis switched to size: on the log axis and on the linear one, every point and the 100 KB budget's
+    label lie inside the plot area, read from what plotly drew (its full layout and the SVG's boxes)."""
+    plot = page.locator(f"{PANEL} .js-plotly-plot")
+    axis = page.locator(".widget-dropdown", has_text="x axis").locator("select")
+    axis.select_option(label="size (KB)")
+    for log in (True, False):
+        if not log:
+            page.locator(f"{PANEL} .widget-checkbox", has_text="log scale").locator("input").uncheck()
+        page.wait_for_function(f"document.querySelector({json.dumps(PANEL + ' .js-plotly-plot')})._fullLayout"
+                               f".xaxis.type === '{'log' if log else 'linear'}'", timeout=30_000)
+        page.wait_for_timeout(500)
+        layout = plot.evaluate("e => ({type: e._fullLayout.xaxis.type, range: e._fullLayout.xaxis.range,"
+                               " title: e._fullLayout.xaxis.title.text})")
+        assert layout["title"].startswith("size (KB)")
+        lo, hi = layout["range"]
+        assert hi - lo < (4 if log else 2000), layout  # not 10^100
+        area = plot.locator(".nsewdrag").first.bounding_box()
+        note = plot.locator(".annotation", has_text="budget: 100 KB").bounding_box()
+        assert area and note and area["x"] <= note["x"] <= area["x"] + area["width"], (layout, area, note)
+        for box in (p.bounding_box() for p in page.locator(POINTS).all()):
+            assert box and area["x"] <= box["x"] + box["width"] / 2 <= area["x"] + area["width"]
+        page.screenshot(path=str(ARTIFACTS / f"jupyterlab-explorer-size-{'log' if log else 'linear'}.png"))

@@ -97,8 +97,8 @@ X_AXES: dict[str, tuple[str, float]] = {METRICS[m].title: (m, METRICS[m].scale) 
 X_BUDGETS = {METRICS[m].title: (METRICS[m].budget, METRICS[m].shown_unit or METRICS[m].unit)
              for m in EXPLORER_AXES if METRICS[m].budget}
 #: an x axis with nothing on it yet (a new experiment): a range a first point of each unit falls in
-EMPTY_X: Mapping[str, tuple[float, float]] = MappingProxyType({"ms": (0.001, 100.0), "µs": (1.0, 1000.0),
-                                                               "KB": (1.0, 100_000.0), "MB": (1.0, 1000.0)})
+EMPTY_X: Mapping[str, tuple[float, float]] = MappingProxyType({"ms": (0.001, 100.0), "KB": (1.0, 100_000.0),
+                                                               "MB": (1.0, 1000.0)})
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 from workbench.catalog import display_name, runtime
 from workbench.errors import ModelFileError
-from workbench.tflite_model import TfliteModel, read_tflite
+from workbench.tflite_model import TfliteModel, from_output, read_tflite, to_input
 
 
 def predict_on(runtime_name: str, path: str | Path, x: np.ndarray, threads: int = 1) -> np.ndarray:
@@ -83,10 +83,17 @@ def _predict_onnxruntime_all(path: Path, x: np.ndarray, threads: int) -> dict[st
     opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
     session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    runs = [session.run(None, {name: x[i : i + 1]}) for i in range(len(x))]
+    first = session.get_inputs()[0]
+    dtype = _ORT_INTEGERS.get(first.type)
+    if dtype is not None:  # an integer input (a cast, token ids): the values themselves, as integers
+        x = np.rint(x).astype(dtype)
+    runs = [session.run(None, {first.name: x[i : i + 1]}) for i in range(len(x))]
     return {o.name: np.concatenate([r[k] for r in runs]).astype(np.float32)
             for k, o in enumerate(session.get_outputs())}
+
+
+_ORT_INTEGERS = {"tensor(int32)": np.int32, "tensor(int64)": np.int64, "tensor(int8)": np.int8,
+                 "tensor(uint8)": np.uint8, "tensor(int16)": np.int16}
 
 
 def _tflite_io(path: Path) -> tuple[Any, Any]:
@@ -96,26 +103,12 @@ def _tflite_io(path: Path) -> tuple[Any, Any]:
     return m.inputs[0], m.outputs[0]
 
 
-def _quantized(x: np.ndarray, io: Any) -> np.ndarray:
-    dtype = np.dtype(io.dtype)
-    if dtype.kind == "f":
-        return x.astype(dtype)
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / io.scale + io.zero_point), info.min, info.max).astype(dtype)
-
-
-def _dequantized(y: np.ndarray, io: Any) -> np.ndarray:
-    if np.dtype(io.dtype).kind == "f":
-        return y.astype(np.float32)
-    return (y.astype(np.float32) - io.zero_point) * io.scale
-
-
 def _predict_openvino(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
     import openvino as ov
 
     if path.suffix.lower() == ".tflite":
         io_in, io_out = _tflite_io(path)
-        x = _quantized(x, io_in)
+        x = to_input(x, io_in)
 
     core = ov.Core()
     model = core.read_model(str(path))
@@ -125,7 +118,7 @@ def _predict_openvino(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
     request = compiled.create_infer_request()
     out = compiled.output(0)
     y = np.concatenate([np.array(request.infer({0: x[i : i + 1]})[out]) for i in range(len(x))])
-    return _dequantized(y, io_out) if path.suffix.lower() == ".tflite" else y.astype(np.float32)
+    return from_output(y, io_out) if path.suffix.lower() == ".tflite" else y.astype(np.float32)
 
 
 def _feedable(tensor: Any) -> bool:

@@ -38,6 +38,26 @@ class IoInfo:
     zero_point: int
 
 
+def to_input(x: np.ndarray, io: IoInfo) -> np.ndarray:
+    """Samples as the input tensor takes them. Quantized (``x / scale + zero_point``, rounded and clipped) only
+    when the tensor is integer with quantization parameters (an int8 model's input) and the data is float; an
+    integer input without them (a cast to int32, Embedding token ids) gets the values themselves."""
+    dtype = np.dtype(io.dtype)
+    if dtype.kind == "f":
+        return x.astype(dtype)
+    if io.scale == 0.0 or x.dtype.kind != "f":  # not a quantized tensor, or integer data: passed as is
+        return (np.rint(x) if x.dtype.kind == "f" else x).astype(dtype)
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / io.scale + io.zero_point), info.min, info.max).astype(dtype)
+
+
+def from_output(y: np.ndarray, io: IoInfo) -> np.ndarray:
+    """Outputs as float32: dequantized when the tensor has quantization parameters, else the values themselves."""
+    if np.dtype(io.dtype).kind == "f" or io.scale == 0.0:
+        return y.astype(np.float32)
+    return (y.astype(np.float32) - io.zero_point) * io.scale
+
+
 class TfliteModel:
     """LiteRT Interpreter over in-memory .tflite bytes, without default delegates (exact reference kernels
     are not needed: XNNPACK is used for speed unless ``xnnpack=False``)."""
@@ -77,33 +97,17 @@ class TfliteModel:
     def op_names(self) -> list[str]:
         return [op["op_name"] for op in self.ops()]
 
-    def _quantize_in(self, x: np.ndarray) -> np.ndarray:
-        d = self._interp.get_input_details()[0]
-        dtype = np.dtype(d["dtype"])
-        if dtype.kind == "f":
-            return x.astype(dtype)
-        scale, zp = d["quantization"]
-        info = np.iinfo(dtype)
-        return np.clip(np.round(x / scale + zp), info.min, info.max).astype(dtype)
-
-    def _dequantize_out(self, y: np.ndarray) -> np.ndarray:
-        d = self._interp.get_output_details()[0]
-        if np.dtype(d["dtype"]).kind == "f":
-            return y.astype(np.float32)
-        scale, zp = d["quantization"]
-        return (y.astype(np.float32) - zp) * scale
-
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Run every sample (batch 1, as deployed) and return float outputs, shape (N, classes)."""
         inp = self._interp.get_input_details()[0]["index"]
         out = self._interp.get_output_details()[0]["index"]
-        xq = self._quantize_in(np.asarray(x, dtype=np.float32))
+        xq = to_input(np.asarray(x), self.inputs[0])
         results = []
         for i in range(len(xq)):
             self._interp.set_tensor(inp, xq[i : i + 1])
             self._interp.invoke()
             results.append(self._interp.get_tensor(out).copy())
-        return self._dequantize_out(np.concatenate(results, axis=0))
+        return from_output(np.concatenate(results, axis=0), self.outputs[0])
 
     def output_names(self) -> list[str]:
         """The outputs' names in ``outputs`` order: the signature's (a Keras model's output names) where the file

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tests.conftest import FAST_TARGET
 
@@ -69,3 +70,42 @@ def test_user_keras_retrained_only_when_asked(tmp_path: Path, digits: Any) -> No
                                                      ", training: {epochs: 1, batch_size: 128}"))
     assert len(ctx.baseline.history["loss"]) == 1
     assert ctx.experiment.baseline.training_words() == "retrained 1 epoch from your weights"
+
+
+def _tokens(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Sequences of 6 token ids (0..19); the class is which third of the vocabulary the first token falls in."""
+    x = rng.integers(0, 20, size=(n, 6))
+    return x, np.minimum(x[:, 0] // 7, 2)
+
+
+def _token_data(root: Path) -> Any:
+    rng = np.random.default_rng(0)
+    (xtr, ytr), (xte, yte) = _tokens(300, rng), _tokens(100, rng)
+    np.savez(root / "tokens.npz", x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+    return xte, yte
+
+
+@pytest.mark.parametrize("kind", ["cast", "embedding"])
+def test_integer_input_models_score_what_keras_scores(tmp_path: Path, kind: str) -> None:
+    """An int32 input (cast, then Dense) and an Embedding: float32's accuracy equals Keras's on the same split."""
+    from workbench._keras import keras
+    from workbench.models import seed_everything
+
+    x_test, y_test = _token_data(tmp_path)
+    seed_everything(0)
+    inp = keras.layers.Input((6,), dtype="int32", name="tokens")
+    if kind == "cast":
+        h = keras.layers.Dense(16, activation="relu")(keras.layers.Rescaling(1 / 19)(inp))
+    else:
+        h = keras.layers.Flatten()(keras.layers.Embedding(20, 4)(inp))
+    model = keras.Model(inp, keras.layers.Dense(3)(h))
+    model.compile(keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    xtr, ytr = _tokens(300, np.random.default_rng(0))
+    model.fit(xtr, ytr, epochs=15, batch_size=32, verbose=0)
+    own = _keras_accuracy(model, x_test, y_test)
+    assert own > 0.6  # learned something: a wrong feed would show
+    model.save(tmp_path / "m.keras")
+
+    acc, ctx = _float32_accuracy(tmp_path, _experiment(tmp_path, "m.keras", "tokens.npz"))
+    assert abs(acc - own) <= 1e-4, (acc, own)
+

@@ -168,3 +168,19 @@ def test_validate_refuses_data_that_does_not_fit_without_tensorflow(tmp_path: Pa
     assert out.stdout.strip() == "exit 2 False", out.stdout + out.stderr
     assert out.stderr.strip().startswith("error: model 'm.keras' and dataset 'd.npz': samples have shape (64,)")
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------- feeding a .tflite: quantize only a quantized tensor's float data
+
+
+def test_an_integer_input_without_quantization_gets_the_values_themselves() -> None:
+    from workbench.tflite_model import IoInfo, from_output, to_input
+
+    ids = np.array([[0.0, 3.0, 19.0]], np.float32)  # token ids as the dataset stores them (float32)
+    fed = to_input(ids, IoInfo("tokens", "int32", (1, 3), 0.0, 0))
+    assert fed.dtype == np.int32 and fed.tolist() == [[0, 3, 19]]  # not divided by a zero scale
+    assert to_input(np.array([[1, 2]], np.int64), IoInfo("t", "int32", (1, 2), 0.5, 3)).tolist() == [[1, 2]]
+    q = to_input(np.array([[0.5, -1.0, 100.0]], np.float32), IoInfo("x", "int8", (1, 3), 0.5, -1))
+    assert q.dtype == np.int8 and q.tolist() == [[0, -3, 127]]  # a quantized input: x / scale + zero point, clipped
+    assert from_output(np.array([[4]], np.int8), IoInfo("y", "int8", (1, 1), 0.25, 2)).tolist() == [[0.5]]
+    assert from_output(np.array([[4]], np.int64), IoInfo("y", "int64", (1, 1), 0.0, 0)).tolist() == [[4.0]]

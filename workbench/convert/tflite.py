@@ -17,10 +17,18 @@ from workbench.catalog.quantization import QUANT_MODE_INFO, quant_mode
 MODE_DOC = {m.name: m.what for m in QUANT_MODE_INFO.values()}
 
 
-def _representative(x_calib: np.ndarray) -> Any:
+def _representative(x_calib: np.ndarray, model: Any = None) -> Any:
+    """Calibration samples one by one, in the model's input dtype (an int32 input gets integers)."""
+    inputs = getattr(model, "inputs", None) or [None]
+    declared = getattr(inputs[0], "dtype", None)
+    dtype = np.dtype(getattr(declared, "as_numpy_dtype", np.float32))
+    if dtype.kind not in "biuf":
+        dtype = np.dtype(np.float32)
+
     def gen() -> Iterator[list[np.ndarray]]:
         for i in range(len(x_calib)):
-            yield [x_calib[i : i + 1].astype(np.float32)]
+            sample = x_calib[i : i + 1]
+            yield [(np.rint(sample) if dtype.kind != "f" else sample).astype(dtype)]
 
     return gen
 
@@ -51,7 +59,7 @@ def convert(model: Any, mode: str, x_calib: np.ndarray | None = None, qat: bool 
         if x_calib is None and not qat:
             raise ValueError(f"mode '{mode}' needs calibration samples")
         if x_calib is not None:
-            conv.representative_dataset = _representative(x_calib)
+            conv.representative_dataset = _representative(x_calib, model)
         if mode == "int16x8":
             conv.target_spec.supported_ops = [
                 tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
@@ -71,7 +79,7 @@ def convert_selective(model: Any, x_calib: np.ndarray, keep_float_nodes: list[st
     path (what TensorFlow's quantization debugger does for selective quantization)."""
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = _representative(x_calib)
+    conv.representative_dataset = _representative(x_calib, model)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv._experimental_calibrate_only = True
     calibrated = conv.convert()

@@ -6,7 +6,9 @@ atomically: its presence means the cache is complete). ``baseline.json`` records
 three files; they are checked every time the cache is loaded, and a cache that fails the check (a file
 missing, changed or truncated, no checksums recorded) is never used: it is moved aside to
 ``baselines/.corrupt/`` and the baseline retrained, and the variant's run says so. A file lock makes
-parallel workers wait for one trainer instead of training twice.
+parallel workers wait for one trainer instead of training twice. A baseline that is unusable (diverged in
+training, NaN/Inf weights or outputs) is never cached: its one line is recorded in
+``baselines/.refused-<id>.txt`` and every later request for it raises that DataError at once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from workbench.data import Dataset
-from workbench.errors import StorageError
+from workbench.errors import DataError, StorageError
 from workbench.files import atomic_write, describe_os_error, file_lock
 from workbench.model_files import sha256_file
 from workbench.spec import ExperimentSpec, baseline_id
@@ -165,15 +167,19 @@ def ensure_baseline(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root
     ``model_fingerprint`` (the plan's SHA-256 of a user's model file, '' for a zoo model) is part of the
     cache key, and the file is checked against it before it is loaded for training. A cache that fails
     verification is moved to ``baselines/.corrupt/`` and retrained; the returned baseline's ``notes`` say so.
+    A baseline that diverged in training (a NaN/Inf loss or weight) or outputs NaN/Inf raises DataError (one
+    line), recorded in ``baselines/.refused-<id>.txt`` so every other variant of it is refused at once.
     """
     bid = baseline_id(spec.baseline, dataset.fingerprint, model_fingerprint)
     bdir = work_dir / "baselines" / bid[:16]
+    _raise_if_refused(work_dir, bid)
     if (bdir / "baseline.json").exists():
         try:
             return _load(bdir, bid)
         except CorruptCache:
             pass  # settled under the lock below: one worker moves it aside and retrains
     with file_lock(work_dir / "baselines" / f".{bid[:16]}.lock"):
+        _raise_if_refused(work_dir, bid)  # another worker found it unusable while we waited: not trained twice
         notes: tuple[str, ...] = ()
         if (bdir / "baseline.json").exists():  # another worker finished while we waited, or a corrupt cache
             try:
@@ -182,15 +188,30 @@ def ensure_baseline(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root
                 moved = _quarantine(work_dir, bdir)
                 notes = (f"the cached float baseline failed verification ({exc}); it was moved to {moved} and "
                          "the baseline retrained",)
-        from workbench.models import build_baseline, seed_everything, train_baseline
+        from workbench.models import build_baseline, check_finite, seed_everything, train_baseline
 
         seed_everything(spec.baseline.training.seed)
         model = build_baseline(spec.baseline.model, spec.baseline.model_args, dataset, root, model_fingerprint)
         history = train_baseline(model, dataset, spec.baseline.training)
         try:
+            check_finite(model, history, dataset, spec.baseline.model if spec.baseline.is_user_model else "")
             return _write_cache(bdir, bid, spec, dataset, model, history, model_fingerprint, notes)
+        except DataError as exc:  # recorded: every other variant of this baseline is refused at once, untrained
+            atomic_write(_refused_path(work_dir, bid), str(exc))
+            raise
         except OSError as exc:  # a full disk names itself, and no half-written cache is ever read
             raise StorageError(describe_os_error(exc, bdir)) from exc
+
+
+def _refused_path(work_dir: Path, bid: str) -> Path:
+    return work_dir / "baselines" / f".refused-{bid[:16]}.txt"
+
+
+def _raise_if_refused(work_dir: Path, bid: str) -> None:
+    """DataError with the recorded line when this baseline (same spec, data, model file) was found unusable."""
+    path = _refused_path(work_dir, bid)
+    if path.is_file():
+        raise DataError(path.read_text().strip() or "the float baseline was found unusable")
 
 
 def _write_cache(bdir: Path, bid: str, spec: ExperimentSpec, dataset: Dataset, model: Any,
@@ -199,13 +220,18 @@ def _write_cache(bdir: Path, bid: str, spec: ExperimentSpec, dataset: Dataset, m
     from workbench.convert import convert
     from workbench.models import count_params
 
+    content = convert(model, "float32")
+    logits = TfliteModel(content, source="baseline float32").predict(dataset.x_test)
+    bad = ~np.isfinite(logits).all(axis=tuple(range(1, logits.ndim)))
+    if bad.any():  # before anything is written: a cache of a model that outputs NaN is never made
+        raise DataError(f"dataset '{dataset.name}': the float baseline outputs NaN or Inf on {int(bad.sum())} of "
+                        f"{len(bad)} test samples (first: sample {int(np.argmax(bad))}); check the input scale "
+                        "and the model's weights")
     bdir.mkdir(parents=True, exist_ok=True)
     tmp_model = bdir / ".model.tmp.keras"
     model.save(tmp_model)
     os.replace(tmp_model, bdir / "model.keras")
-    content = convert(model, "float32")
     atomic_write(bdir / "float32.tflite", content)
-    logits = TfliteModel(content, source="baseline float32").predict(dataset.x_test)
     top1 = np.argmax(logits, axis=1).astype(np.int64)
     tmp_top1 = bdir / ".top1.tmp.npy"
     np.save(tmp_top1, top1, allow_pickle=False)

@@ -7,6 +7,7 @@ What is checked: one input (a dataset gives one array per sample); the sample sh
 Embedding fed from the input gets ids below its ``input_dim``; with one output whose units the config names,
 no label at or beyond the units, and one-hot labels with exactly one column per output. A model whose config
 does not say (a SavedModel, a subclassed model) is checked after loading instead (``models.check_fits``).
+A zoo model is sized from the data: ``check_classes`` refuses labels that leave most of its classes empty.
 """
 
 from __future__ import annotations
@@ -35,6 +36,18 @@ def check_fit(model: str, signature: ModelSignature | None, dataset: Dataset) ->
         _check_tokens(where, emb.name, emb.input_dim, dataset)
     if len(signature.outputs) == 1 and signature.outputs[0].units is not None:
         _check_labels(where, signature.outputs[0].name, signature.outputs[0].units, dataset)
+
+
+def check_classes(model: str, dataset: Dataset) -> None:
+    """For a zoo model, sized from the data (one output per class up to the largest label): DataError when most
+    of those classes never occur in y_train, i.e. a stray label would build a model of mostly empty classes."""
+    n = dataset.num_classes
+    present = len(np.unique(dataset.y_train))
+    if n > 2 and present * 2 < n:
+        i = int(np.argmax(dataset.y_train == dataset.y_train.max()))
+        raise DataError(f"dataset '{dataset.name}': y_train has the label {int(dataset.y_train[i])} at sample {i} but "
+                        f"only {present} of the {n:,} classes 0..{n - 1} occur in it; zoo model '{model}' would get "
+                        f"{n:,} outputs: fix the label (class indices run 0..C-1)")
 
 
 def _check_shape(where: str, spec: TensorSpec, dataset: Dataset) -> None:

@@ -168,6 +168,23 @@ def train_baseline(model: Any, dataset: Dataset, training: TrainingSpec) -> dict
     return fit(model, dataset, training.epochs, training.batch_size, training.learning_rate)
 
 
+def check_finite(model: Any, history: dict[str, list[float]], dataset: Dataset, given: str = "") -> None:
+    """DataError (one line) when the float baseline is unusable: a training loss or a weight that is NaN or Inf
+    (training diverged), or, for a model file used as given (``given``), weights that already are."""
+    losses = history.get("loss", [])
+    epoch = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
+    weight = next((w.name for w in model.weights if not np.all(np.isfinite(np.asarray(w.numpy(), np.float64)))), None)
+    if epoch is None and weight is None:
+        return
+    if given and not losses:
+        raise DataError(f"model file {given}: weight {weight} holds NaN or Inf values; nothing measured from it "
+                        "would mean anything: re-train or re-export the model")
+    what = f"the training loss is {losses[epoch]} at epoch {epoch + 1}" if epoch is not None else f"weight {weight} is not finite"
+    lo, hi = float(np.min(dataset.x_train)), float(np.max(dataset.x_train))
+    raise DataError(f"dataset '{dataset.name}': the float baseline diverged in training ({what}); x_train spans "
+                    f"{lo:.3g}..{hi:.3g}: scale the inputs (e.g. to 0..1) or lower training.learning_rate")
+
+
 WEIGHT_SUFFIXES = ("kernel:0", "bias:0", "depthwise_kernel:0", "pointwise_kernel:0", "gamma:0", "beta:0",
                    "moving_mean:0", "moving_variance:0", "embeddings:0")
 

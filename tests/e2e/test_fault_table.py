@@ -37,7 +37,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, free_port
-from tests.unit.test_bad_input import DATA_CASES, FILE_CASES, HEAD, YAML_CASES
+from tests.unit.test_bad_input import DATA_CASES, FILE_CASES, HEAD, YAML_CASES, _arrays
 from tests.unit.test_fit import _input, _layer, embedding_model, functional, keras_file, sequential
 
 pytestmark = pytest.mark.slow
@@ -380,6 +380,9 @@ CASES += [
                               ["o"]), {}), needle="has 2 inputs (a, b)"),
     Case("fit-token-beyond-vocabulary", "data does not fit the model", "token id 20 for a 20-row Embedding",
          _fit_case(embedding_model(), _TOKENS), needle="token id 20"),
+    Case("fit-zoo-stray-label", "data does not fit the model", "a label of 1,000,000 sizing a zoo model",
+         _npz_case({**_arrays(), "y_train": np.where(np.arange(20) == 5, 1_000_000, np.arange(20) % 3)}),
+         needle="only 4 of the 1,000,001 classes"),
 ]
 
 # ----------------------------------------------------------------------------------- cases: profile --inputs

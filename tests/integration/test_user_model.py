@@ -109,3 +109,57 @@ def test_integer_input_models_score_what_keras_scores(tmp_path: Path, kind: str)
     acc, ctx = _float32_accuracy(tmp_path, _experiment(tmp_path, "m.keras", "tokens.npz"))
     assert abs(acc - own) <= 1e-4, (acc, own)
 
+
+def test_a_diverged_baseline_is_refused_in_one_line_and_recorded(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inputs scaled ×1e30 (finite) train a zoo model to NaN: refused before any variant is measured, and every
+    later variant of the same baseline is refused from the record without training again."""
+    from workbench.errors import DataError
+    from workbench.variant.context import prepare_variant
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "huge.npz", x_train=rng.uniform(size=(64, 8, 8, 1)) * 1e30, y_train=np.arange(64) % 4,
+             x_test=rng.uniform(size=(16, 8, 8, 1)) * 1e30, y_test=np.arange(16) % 4)
+    exp = _experiment(tmp_path, "digits_cnn", "huge.npz", ", model_args: {width: 0.25, dense: 8}, "
+                      "training: {epochs: 1, batch_size: 16}")
+    with pytest.raises(DataError) as first:
+        prepare_variant(exp, "float32", work_dir=tmp_path / ".wb", root=tmp_path, track=False)
+    line = str(first.value)
+    assert "\n" not in line and "the float baseline diverged in training" in line and "x_train spans" in line
+    assert not list((tmp_path / ".wb" / "baselines").glob("*/baseline.json"))  # no cache of it
+    monkeypatch.setattr("workbench.models.train_baseline", lambda *a: pytest.fail("trained again"))
+    with pytest.raises(DataError) as again:
+        prepare_variant(exp, "float32", work_dir=tmp_path / ".wb", root=tmp_path, track=False)
+    assert str(again.value) == line
+
+
+def test_a_model_file_with_nan_weights_is_refused(tmp_path: Path, digits: Any) -> None:
+    from workbench._keras import keras
+    from workbench.errors import DataError
+    from workbench.variant.context import prepare_variant
+
+    model = keras.Sequential([keras.layers.Input(digits.input_shape), keras.layers.Flatten(), keras.layers.Dense(10)])
+    kernel, bias = model.layers[-1].get_weights()
+    kernel[3, 2] = np.nan
+    model.layers[-1].set_weights([kernel, bias])
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(DataError, match=r"model file m.keras: weight .*kernel.* holds NaN or Inf values"):
+        prepare_variant(_experiment(tmp_path, "m.keras", "digits"), "float32", work_dir=tmp_path / ".wb",
+                        root=tmp_path, track=False)
+
+
+def test_layers_pruning_cannot_reach_are_named(digits: Any) -> None:
+    """A backbone nested inside the user's model: pruning rewrites the top level only, and says what it left."""
+    from workbench._keras import keras
+    from workbench.compress.prune import apply_prune
+    from workbench.spec import TrainingSpec
+    from workbench.spec.steps import PruneSpec
+
+    backbone = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(8, name="inner_dense")], name="backbone")
+    inp = keras.layers.Input(digits.input_shape)
+    model = keras.Model(inp, keras.layers.Dense(10, name="head")(backbone(inp)))
+    small = type(digits)("digits", digits.x_train[:64], digits.y_train[:64], digits.x_test[:16], digits.y_test[:16])
+    result = apply_prune(model, PruneSpec(sparsity=0.5, epochs=1), small, TrainingSpec(batch_size=32))
+    assert result.facts["pruned_layers"] == ["head"]
+    assert result.notes == ("prune did not reach the 1 layer(s) inside the nested model 'backbone' (inner_dense): "
+                            "only top-level layers are rewritten, so they are unchanged",)

@@ -184,3 +184,15 @@ def test_an_integer_input_without_quantization_gets_the_values_themselves() -> N
     assert q.dtype == np.int8 and q.tolist() == [[0, -3, 127]]  # a quantized input: x / scale + zero point, clipped
     assert from_output(np.array([[4]], np.int8), IoInfo("y", "int8", (1, 1), 0.25, 2)).tolist() == [[0.5]]
     assert from_output(np.array([[4]], np.int64), IoInfo("y", "int64", (1, 1), 0.0, 0)).tolist() == [[4.0]]
+
+
+def test_a_stray_label_does_not_size_a_zoo_model(tmp_path: Path) -> None:
+    from workbench.fit import check_classes
+
+    y = np.arange(30) % 10
+    check_classes("digits_cnn", _npz(tmp_path, y_train=y))
+    check_classes("digits_cnn", _npz(tmp_path, y_train=np.where(y == 3, 13, y)))  # a gap is fine: 10 of 14 occur
+    y[7] = 1_000_000
+    with pytest.raises(DataError, match=r"y_train has the label 1000000 at sample 7 but only 11 of the 1,000,001 "
+                                        r"classes 0\.\.1000000 occur in it; zoo model 'digits_cnn' would get 1,000,001"):
+        check_classes("digits_cnn", _npz(tmp_path, y_train=y))

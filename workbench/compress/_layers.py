@@ -56,6 +56,29 @@ def rewrite(model: Any, selection: LayerSelection, wrap: Callable[[Any], Any], w
     return new, chosen
 
 
+def unreached(model: Any, selection: LayerSelection, what: str, supported: tuple[str, ...] = WEIGHTED) -> tuple[str, ...]:
+    """Notes naming the layers ``rewrite`` cannot reach: it rewrites the top level only, so a nested model's
+    selectable layers (a backbone inside a functional model) are left as they were; said, never silent."""
+    notes = []
+    for layer in model.layers:
+        inner = [lay for lay in _all_layers(layer) if selected(lay, selection, supported)]
+        if inner:
+            shown = ", ".join(lay.name for lay in inner[:5]) + (f" and {len(inner) - 5} more" if len(inner) > 5 else "")
+            notes.append(f"{what} did not reach the {len(inner)} layer(s) inside the nested model '{layer.name}' "
+                         f"({shown}): only top-level layers are rewritten, so they are unchanged")
+    return tuple(notes)
+
+
+def _all_layers(layer: Any) -> list[Any]:
+    """Every layer inside ``layer`` when it is a model (nested models included); [] for a plain layer."""
+    if not isinstance(layer, keras.Model):
+        return []
+    out = []
+    for inner in layer.layers:
+        out.extend([inner, *_all_layers(inner)])
+    return out
+
+
 def steps_per_epoch(n_samples: int, batch_size: int) -> int:
     """Batches per epoch (the last one may be partial)."""
     return -(-n_samples // batch_size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench._keras import tfmot
-from workbench.compress._layers import rewrite
+from workbench.compress._layers import rewrite, unreached
 from workbench.compress.result import StepResult
 from workbench.data import Dataset
 from workbench.models import fit
@@ -38,4 +38,5 @@ def apply_cluster(model: Any, step: ClusterSpec, data: Dataset, training: Traini
     clustered, names = rewrite(model, step.layers, lambda layer: tfmot.clustering.keras.cluster_weights(
         layer, **kwargs), "cluster", CLUSTERABLE)
     history = fit(clustered, data, step.epochs, training.batch_size, step.learning_rate)
-    return StepResult(tfmot.clustering.keras.strip_clustering(clustered), history, {"clustered_layers": names})
+    return StepResult(tfmot.clustering.keras.strip_clustering(clustered), history, {"clustered_layers": names},
+                      unreached(model, step.layers, "cluster", CLUSTERABLE))

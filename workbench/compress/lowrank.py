@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from workbench._keras import keras
-from workbench.compress._layers import rewrite
+from workbench.compress._layers import rewrite, unreached
 from workbench.compress.result import StepResult
 from workbench.data import Dataset
 from workbench.models import fit
@@ -86,6 +86,7 @@ def apply_lowrank(model: Any, step: LowRankSpec, data: Dataset, training: Traini
         return block
 
     new, _ = rewrite(model, step.layers, wrap, "lowrank", ("Dense", "Conv2D"))
+    notes.extend(unreached(model, step.layers, "lowrank", ("Dense", "Conv2D")))
     if not report:
         notes.append("lowrank: no layer was factorized (no rank reduces any selected kernel)")
     history = fit(new, data, step.epochs, training.batch_size, step.learning_rate)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench._keras import tfmot
-from workbench.compress._layers import rewrite, steps_per_epoch
+from workbench.compress._layers import rewrite, steps_per_epoch, unreached
 from workbench.compress.result import StepResult
 from workbench.data import Dataset
 from workbench.models import fit
@@ -30,10 +30,10 @@ def schedule(spec: PruneSpec, total_steps: int) -> Any:
 
 
 def _train_pruned(pruned: Any, names: list[str], step: PruneSpec | StructuredPruneSpec, data: Dataset,
-                  training: TrainingSpec) -> StepResult:
+                  training: TrainingSpec, notes: tuple[str, ...] = ()) -> StepResult:
     history = fit(pruned, data, step.epochs, training.batch_size, step.learning_rate,
                   callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
-    return StepResult(tfmot.sparsity.keras.strip_pruning(pruned), history, {"pruned_layers": names})
+    return StepResult(tfmot.sparsity.keras.strip_pruning(pruned), history, {"pruned_layers": names}, notes)
 
 
 def apply_prune(model: Any, step: PruneSpec, data: Dataset, training: TrainingSpec) -> StepResult:
@@ -52,7 +52,7 @@ def apply_prune(model: Any, step: PruneSpec, data: Dataset, training: TrainingSp
     sched = schedule(step, step.epochs * steps_per_epoch(len(data.x_train), training.batch_size))
     pruned, names = rewrite(model, step.layers, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(
         layer, pruning_schedule=sched), "prune", PRUNABLE)
-    return _train_pruned(pruned, names, step, data, training)
+    return _train_pruned(pruned, names, step, data, training, unreached(model, step.layers, "prune", PRUNABLE))
 
 
 def apply_prune_structured(model: Any, step: StructuredPruneSpec, data: Dataset, training: TrainingSpec) -> StepResult:
@@ -72,4 +72,5 @@ def apply_prune_structured(model: Any, step: StructuredPruneSpec, data: Dataset,
     sched = tfmot.sparsity.keras.ConstantSparsity(step.m / step.n, begin_step=0, frequency=1)
     pruned, names = rewrite(model, step.layers, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(
         layer, pruning_schedule=sched, sparsity_m_by_n=(step.m, step.n)), "prune_structured", ("Conv2D", "Dense"))
-    return _train_pruned(pruned, names, step, data, training)
+    return _train_pruned(pruned, names, step, data, training,
+                         unreached(model, step.layers, "prune_structured", ("Conv2D", "Dense")))

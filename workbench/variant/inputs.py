@@ -16,7 +16,7 @@ import numpy as np
 
 from workbench.data import Dataset, load_dataset
 from workbench.errors import DataError, ModelFileError
-from workbench.fit import check_fit
+from workbench.fit import check_classes, check_fit
 from workbench.model_files import resolve_model
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
@@ -49,6 +49,8 @@ def read_inputs(spec: ExperimentSpec, root: Path, *, source: str = "<in-memory>"
     dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root)
     if model_file is not None:  # from the file's own config: data that cannot feed the model stops here
         check_fit(spec.baseline.model, model_file.signature, dataset)
+    else:  # a zoo model gets one output per class: a stray label must not build a model of empty classes
+        check_classes(spec.baseline.model, dataset)
     if plan is None:
         return Inputs(make_plan(spec, dataset.fingerprint, source, variants=variants, model_fingerprint=model_fp),
                       dataset)

@@ -224,8 +224,10 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
             if checked is not None and checked.signature is not None:  # a user's model: does the data fit it?
                 from workbench.data import load_dataset
                 from workbench.fit import check_fit
+                from workbench.variant.inputs import model_input_shape
 
-                dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, Path.cwd())
+                dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, Path.cwd(),
+                                       model_input_shape(checked))
                 check_fit(spec.baseline.model, checked.signature, dataset)
             click.echo(f"{f}: OK, experiment '{spec.name}', {len(vs)} variant(s)")
             if checked is not None:

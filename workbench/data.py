@@ -1,5 +1,5 @@
-"""Datasets: scikit-learn's digits (ships with the package), generated data, user .npz files, or a
-``module:function`` returning the four arrays. Nothing is downloaded; .npz files load without pickle.
+"""Datasets: scikit-learn's digits (ships with the package), generated data, user .npz files, a folder of
+images with one sub-folder per class, or a ``module:function`` returning the four arrays. Nothing is downloaded; .npz files load without pickle.
 
 Every dataset passes the same checks (``_finish``) before anything trains on it: numeric, finite,
 non-empty, one label per sample, at least two classes, test labels within the training classes. A
@@ -38,6 +38,7 @@ class Dataset:
     y_test: np.ndarray
     fingerprint: str = field(default="")
     label_columns: int = 0  # the classes one-hot labels declared (their columns); 0 for class indices
+    notes: tuple[str, ...] = ()  # how the data was made from the files (an image folder's size, scale, classes)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -271,11 +272,94 @@ def _callable(ref: str, args: dict[str, Any]) -> Dataset:
     return _finish(ref, *result)
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+#: pixel values 0..255 -> the range a model expects: (multiplier, offset)
+IMAGE_SCALES = {"0..1": (1 / 255, 0.0), "-1..1": (2 / 255, -1.0), "0..255": (1.0, 0.0)}
+
+
+def _class_folders(folder: Path, shown: str) -> dict[str, list[Path]]:
+    """Class name -> its image files (sorted), one sub-folder per class; DataError for a folder without them."""
+    classes = {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+               for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")}
+    if not classes:
+        raise DataError(f"dataset '{shown}': {folder} has no sub-folders; an image-folder dataset has one sub-folder "
+                        "per class (cats/, dogs/, ...) holding its images")
+    empty = [name for name, files in classes.items() if not files]
+    if empty:
+        raise DataError(f"dataset '{shown}': class folder '{empty[0]}' holds no images "
+                        f"({', '.join(IMAGE_SUFFIXES)}); add images or remove the folder")
+    return classes
+
+
+def _read_image(path: Path, shown: str, size: tuple[int, int] | None, mode: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            img = opened.convert(mode)
+        if size is not None and img.size != (size[1], size[0]):
+            img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+        a = np.asarray(img, dtype=np.float32)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"dataset '{shown}': cannot read image {path} ({_one_line(exc, 120)}); remove or re-save "
+                        "it") from None
+    return a[..., None] if a.ndim == 2 else a
+
+
+def _image_folder(folder: Path, shown: str, input_shape: tuple[int | None, ...] | None = None,
+                  image_size: list[int] | None = None, channels: int | None = None, scale: str = "0..1",
+                  test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Images in one sub-folder per class (or ``train/`` and ``test/`` folders, each so), resized to
+    ``image_size`` or the model's input (``input_shape``) or else the first image's size, as grayscale or RGB
+    (``channels``, else the model's, else RGB), scaled to ``scale``; the choices are the Dataset's note."""
+    if scale not in IMAGE_SCALES:
+        raise DataError(f"dataset '{shown}': scale '{scale}' is not one of {', '.join(IMAGE_SCALES)}")
+    given = tuple(input_shape or ())
+    if image_size is None and len(given) == 3 and all(isinstance(d, int) for d in given[:2]):
+        image_size = [int(given[0]), int(given[1])]  # type: ignore[arg-type]
+    if channels is None and len(given) == 3 and given[2] in (1, 3):
+        channels = given[2]
+    split = (folder / "train").is_dir() and (folder / "test").is_dir()
+    parts = {"train": _class_folders(folder / "train", shown), "test": _class_folders(folder / "test", shown)} \
+        if split else {"all": _class_folders(folder, shown)}
+    names = sorted({c for classes in parts.values() for c in classes})
+    index = {c: i for i, c in enumerate(names)}
+    first = next(iter(next(iter(parts.values())).values()))[0]
+    mode = "L" if channels == 1 else "RGB"
+    size = (int(image_size[0]), int(image_size[1])) if image_size else _read_image(first, shown, None, mode).shape[:2]
+    mul, add = IMAGE_SCALES[scale]
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for part, classes in parts.items():
+        files = [(f, index[c]) for c, fs in classes.items() for f in fs]
+        x = np.stack([_read_image(f, shown, size, mode) for f, _ in files]) * mul + add
+        arrays[part] = (x.astype(np.float32), np.array([label for _, label in files], np.int64))
+    xtr: np.ndarray
+    if split:
+        (xtr, ytr), (xte, yte) = arrays["train"], arrays["test"]
+        how = "train/ and test/ folders"
+    else:
+        x, y = arrays["all"]
+        rng = np.random.default_rng(seed)
+        test = np.zeros(len(y), bool)
+        for c in range(len(names)):  # stratified: each class gives its share (at least one when it has two)
+            idx = rng.permutation(np.flatnonzero(y == c))
+            test[idx[: min(len(idx) - 1, max(1, round(len(idx) * test_fraction)))]] = True
+        xtr, ytr, xte, yte = x[~test], y[~test], x[test], y[test]
+        how = f"a seeded {test_fraction:g} test split per class (seed {seed})"
+    note = (f"image folder {shown}: {len(ytr) + len(yte)} images, classes "
+            f"{', '.join(f'{c}={i}' for c, i in index.items())}; read as {'grayscale' if mode == 'L' else 'RGB'}, "
+            f"resized to {size[0]}x{size[1]} (bilinear), pixel values scaled to {scale}; {how}")
+    ds = _finish(shown, xtr, ytr, xte, yte)
+    return Dataset(ds.name, ds.x_train, ds.y_train, ds.x_test, ds.y_test, ds.fingerprint, ds.label_columns, (note,))
+
+
 BUILTIN = {"digits": _digits, "synthetic": _synthetic}
 
 
-def load_dataset(name: str, args: dict[str, Any] | None = None, root: Path | None = None) -> Dataset:
-    """Load a dataset by built-in name, .npz path (relative to ``root``) or ``module:function``.
+def load_dataset(name: str, args: dict[str, Any] | None = None, root: Path | None = None,
+                 input_shape: tuple[int | None, ...] | None = None) -> Dataset:
+    """Load a dataset by built-in name, .npz path (relative to ``root``), image folder or ``module:function``.
+    ``input_shape`` (the model's, without the batch axis) sizes an image folder's images.
 
     Raises DataError (one line) when the data cannot be loaded or fails a check of ``_finish``.
     """
@@ -285,9 +369,16 @@ def load_dataset(name: str, args: dict[str, Any] | None = None, root: Path | Non
             return BUILTIN[name](**args)  # type: ignore[operator]
         except (TypeError, ValueError) as exc:
             raise DataError(f"dataset '{name}': bad dataset_args ({_one_line(exc)})") from None
+    path = Path(name) if Path(name).is_absolute() or root is None else root / name
     if name.endswith(".npz"):
-        path = Path(name) if Path(name).is_absolute() or root is None else root / name
         return _npz(path, name)
+    if path.is_dir():
+        try:
+            return _image_folder(path, name, input_shape, **args)
+        except TypeError as exc:
+            raise DataError(f"dataset '{name}': bad dataset_args ({_one_line(exc)}); an image folder takes "
+                            "image_size, channels, scale, test_fraction, seed") from None
     if ":" in name:
         return _callable(name, args)
-    raise DataError(f"unknown dataset '{name}'; use one of {sorted(BUILTIN)}, a path to an .npz, or 'module:function'")
+    raise DataError(f"unknown dataset '{name}'; use one of {sorted(BUILTIN)}, a path to an .npz or an image folder, "
+                    "or 'module:function'")

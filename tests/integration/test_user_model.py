@@ -163,3 +163,18 @@ def test_layers_pruning_cannot_reach_are_named(digits: Any) -> None:
     assert result.facts["pruned_layers"] == ["head"]
     assert result.notes == ("prune did not reach the 1 layer(s) inside the nested model 'backbone' (inner_dense): "
                             "only top-level layers are rewritten, so they are unchanged",)
+
+
+def test_an_image_folder_is_sized_by_the_model_and_recorded(tmp_path: Path) -> None:
+    """Images of 16x16 RGB in one folder per class, a model taking 8x8x1: resized and made grayscale as the model
+    says, float32 scores what Keras scores on the same arrays, and the choices are in the run's notes."""
+    from tests.unit.test_image_folder import make_folder
+    from workbench._keras import keras
+
+    make_folder(tmp_path / "imgs", {"a": 6, "b": 6, "c": 6}, size=(16, 16))
+    model = keras.Sequential([keras.layers.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    model.save(tmp_path / "m.keras")
+    acc, ctx = _float32_accuracy(tmp_path, _experiment(tmp_path, "m.keras", "imgs"))
+    assert ctx.dataset.x_test.shape[1:] == (8, 8, 1)
+    assert abs(acc - _keras_accuracy(model, ctx.dataset.x_test, ctx.dataset.y_test)) <= 1e-4
+    assert "read as grayscale, resized to 8x8 (bilinear), pixel values scaled to 0..1" in ctx.dataset.notes[0]

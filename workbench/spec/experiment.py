@@ -55,7 +55,8 @@ class BaselineSpec(Spec):
 
     model: str = Field(description="zoo name (digits_cnn, mobilenet_v2, ...) or a .keras/.h5/SavedModel path")
     model_args: dict[str, Any] = Field(default_factory=dict)
-    dataset: str = Field(description="digits | synthetic | path to an .npz with x_train,y_train,x_test,y_test")
+    dataset: str = Field(description="digits | synthetic | path to an .npz with x_train,y_train,x_test,y_test | "
+                         "a folder of images, one sub-folder per class | package.module:function")
     dataset_args: dict[str, Any] = Field(default_factory=dict)
     training: TrainingSpec = TrainingSpec()
 

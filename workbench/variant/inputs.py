@@ -17,7 +17,7 @@ import numpy as np
 from workbench.data import Dataset, load_dataset
 from workbench.errors import DataError, ModelFileError
 from workbench.fit import check_classes, check_fit
-from workbench.model_files import resolve_model
+from workbench.model_files import ModelFile, resolve_model
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.spec import ExperimentSpec, VariantSpec, load_experiment
@@ -46,7 +46,7 @@ def read_inputs(spec: ExperimentSpec, root: Path, *, source: str = "<in-memory>"
         raise ModelFileError(f"model file '{spec.baseline.model}' changed since the sweep planned it (sha256 "
                              f"{plan.model_fingerprint[:12] or 'none'}, now {model_fp[:12]}); its numbers "
                              "would not match the plan: run the sweep again to re-plan")
-    dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root)
+    dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root, model_input_shape(model_file))
     if model_file is not None:  # from the file's own config: data that cannot feed the model stops here
         check_fit(spec.baseline.model, model_file.signature, dataset)
     else:  # a zoo model gets one output per class: a stray label must not build a model of empty classes
@@ -59,6 +59,12 @@ def read_inputs(spec: ExperimentSpec, root: Path, *, source: str = "<in-memory>"
                         f"{plan.dataset_fingerprint[:12]}, now {dataset.fingerprint[:12]}); its numbers would "
                         "not match the plan: run the sweep again to re-plan")
     return Inputs(plan, dataset)
+
+
+def model_input_shape(model_file: ModelFile | None) -> tuple[int | None, ...] | None:
+    """A single-input model file's input shape (without the batch axis), as its config says; None otherwise."""
+    sig = None if model_file is None else model_file.signature
+    return sig.inputs[0].shape if sig is not None and len(sig.inputs) == 1 else None
 
 
 def work_dir_of(work_dir: str | Path, root: Path) -> Path:

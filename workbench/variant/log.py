@@ -37,7 +37,7 @@ def log_variant(ctx: VariantContext, compressed: ChainResult, exported: Exported
         metrics[f"float_latency_ms_p50.{name}"] = profiled.axis_float_results[name].latency.p50
     given = ctx.experiment.baseline  # a user's model: say whether float32 is it as given or retrained from it
     origin = [f"float reference: {given.training_words()}"] if given.is_user_model else []
-    notes = [*origin, *ctx.baseline.notes, *compressed.notes, *exported.notes, *quality.notes, *profiled.notes]
+    notes = [*origin, *ctx.dataset.notes, *ctx.baseline.notes, *compressed.notes, *exported.notes, *quality.notes, *profiled.notes]
     out = ctx.files
     files = out.to_log(exported.others.values(), profiled.axes, profiled.axis_float_results,
                        profiled.float_result is not None)

@@ -122,13 +122,14 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 def run(experiment_file: str, workers: int, executor: str, scheduler: str | None, force: bool, only: tuple[str, ...],
         compare_to: str | None, since: str | None, work_dir: str, no_progress: bool) -> None:
     """Run every variant of EXPERIMENT_FILE (resumable: variants already FINISHED are skipped)."""
+    since_s = _duration_s(since) if since else None  # `--since -5h`: refused before anything is imported
     from workbench.run.signals import stop_on_signals
     from workbench.run.sweep import run_sweep
 
     with stop_on_signals():
         result = run_sweep(experiment_file, workers=workers, executor=executor, scheduler=scheduler, force=force,
                            only=only, compare_to=compare_to, work_dir=work_dir, progress=not no_progress,
-                           since_s=_duration_s(since) if since else None)
+                           since_s=since_s)
     from workbench.tracking import (  # after planning: bad input is refused before MLflow loads
         is_embedded,
         ui_path,
@@ -304,6 +305,12 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
                             load_seconds=load_seconds, ssh_port=ssh_port, ssh_key=ssh_key, remote_python=remote_python)
     except ValidationError as exc:
         raise WorkbenchError(format_validation_error("options", exc)) from None
+    from workbench.spec.domains import machine_problem
+    from workbench.spec.load import usable_cpus
+
+    problem = machine_problem("options", target, usable_cpus())  # --threads 256, --cpu 999: before any cost
+    if problem:
+        raise WorkbenchError(problem.replace("options.cpu_pin", "--cpu").replace("options.", "--"))
     samples = _load_inputs(inputs) if inputs else None
     if layer_runs < 0:
         raise WorkbenchError(f"--layers {layer_runs}: give a number of runs, 0 for none")
@@ -356,12 +363,17 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
 
 
 def _duration_s(text: str) -> float:
-    """'20h' / '90m' / '45s' / '2d' -> seconds; WorkbenchError otherwise."""
+    """'20h' / '90m' / '45s' / '2d' -> seconds (positive and finite); WorkbenchError otherwise."""
+    import math
+
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
-        return float(text[:-1]) * units[text[-1]]
+        seconds = float(text[:-1]) * units[text[-1]]
     except (KeyError, ValueError, IndexError):
         raise WorkbenchError(f"--since: '{text}' is not a duration; use e.g. 45s, 90m, 20h, 2d") from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise WorkbenchError(f"--since: '{text}' is not a positive duration; use e.g. 45s, 90m, 20h, 2d")
+    return seconds
 
 
 def _input_shapes(specs: tuple[str, ...]) -> dict[str, list[int]]:
@@ -508,8 +520,9 @@ def sweeps(experiment: str, limit: int, as_json: bool) -> None:
 
 @main.command()
 @click.argument("experiment", required=False)
-@click.option("--work-dir", default=".workbench", show_default=True, help="Whose cached baselines to check.")
-def verify(experiment: str | None, work_dir: str) -> None:
+@click.option("--work-dir", default=None, help="Whose cached baselines to check (default: .workbench when it exists; "
+              "a folder given must exist).")
+def verify(experiment: str | None, work_dir: str | None) -> None:
     """Re-hash stored artifacts and cached files against the SHA-256s recorded when they were produced.
 
     EXPERIMENT: a name or an experiment YAML (default: every experiment in the store). Checks every
@@ -522,14 +535,16 @@ def verify(experiment: str | None, work_dir: str) -> None:
     if experiment and experiment.endswith((".yaml", ".yml")):
         from workbench.spec import load_experiment
 
-        name = load_experiment(experiment).name
+        name = load_experiment(experiment, machine=False).name
     rep = verify_store(name, work_dir=work_dir)
     for line in rep.mismatches:
         click.echo(f"MISMATCH {line}")
     for line in rep.unverifiable:
         click.echo(f"UNVERIFIED {line}")
+    caches = (f"{rep.caches_checked} cached baseline(s) in {rep.work_dir}" if rep.work_dir is not None
+              else "no work dir (.workbench absent: no cached baseline checked)")
     click.echo(f"Checked {rep.files_checked} stored file(s) of {rep.runs_checked} run(s) in "
-               f"{len(rep.experiments)} experiment(s) and {rep.caches_checked} cached baseline(s): "
+               f"{len(rep.experiments)} experiment(s) and {caches}: "
                f"{len(rep.mismatches)} mismatch(es), {len(rep.unverifiable)} without recorded checksums.")
     sys.exit(0 if rep.ok else 1)
 

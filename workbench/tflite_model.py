@@ -123,7 +123,7 @@ class TfliteModel:
         in ``outputs`` order (the first is what ``predict`` returns)."""
         details = self._interp.get_output_details()
         inp = self._interp.get_input_details()[0]["index"]
-        xq = self._quantize_in(np.asarray(x, dtype=np.float32))
+        xq = to_input(np.asarray(x), self.inputs[0])
         results: list[list[np.ndarray]] = [[] for _ in details]
         for i in range(len(xq)):
             self._interp.set_tensor(inp, xq[i : i + 1])

@@ -463,6 +463,23 @@ CASES += [
          lambda root: _write(root, GOOD), env={"MLFLOW_TRACKING_URI": "@404"}),
     Case("store-db-is-directory", "tracking store down", "`run` where ./mlflow.db is a directory",
          lambda root: _then((root / "mlflow.db").mkdir(), _write(root, GOOD))),
+    # issue 20: every URI checked before any work, in seconds (the HTTP case's budget)
+    Case("store-unknown-scheme", "tracking store down", "`MLFLOW_TRACKING_URI=ftp://host/mlflow`",
+         lambda root: _write(root, GOOD), env={"MLFLOW_TRACKING_URI": "ftp://host/mlflow"}, needle="unknown scheme 'ftp'",
+         timeout=60),
+    Case("store-malformed-uri", "tracking store down", "`MLFLOW_TRACKING_URI='not a uri at all'`",
+         lambda root: _write(root, GOOD), env={"MLFLOW_TRACKING_URI": "not a uri at all"}, needle="not a URI",
+         timeout=60),
+    Case("store-file-uri", "tracking store down", "`MLFLOW_TRACKING_URI=file:///tmp/mlruns` (MLflow 3 refuses file stores)",
+         lambda root: ["report", "ok"], env={"MLFLOW_TRACKING_URI": "file:///tmp/mlruns"}, needle="file stores",
+         timeout=60),
+    Case("store-postgres-closed-port", "tracking store down", "`run` against postgresql:// on a closed loopback port",
+         lambda root: _write(root, GOOD), env={"MLFLOW_TRACKING_URI": f"postgresql://wb@127.0.0.1:{free_port()}/mlflow"},
+         needle="not reachable", timeout=60),
+    Case("store-postgres-closed-port-search", "tracking store down", "`search` against postgresql:// on a closed port",
+         lambda root: ["search", _write(root, GOOD + "search: {max_accuracy_drop: 1, space: [{quantization: [int8]}]}\n")[1]],
+         env={"MLFLOW_TRACKING_URI": f"postgresql://wb@127.0.0.1:{free_port()}/mlflow"}, needle="not reachable",
+         timeout=60),
 ]
 
 # ----------------------------------------------------------------------------------------------- cases: OS
@@ -515,6 +532,39 @@ CASES += [  # a named pipe blocks a read forever, /dev/zero never ends: each mus
     Case("special-fifo-dataset", "special files", "dataset `d.npz`, a named pipe",
          lambda root: _then(_fifo(root, "d.npz"), _write(root, GOOD.replace("digits", "d.npz").replace(
              "d.npz_cnn", "digits_cnn"))), needle="named pipe", timeout=30),
+]
+
+# -------------------------------------------------------------------- cases: absurd values (issue 20)
+
+ABSURD = {  # each refused by `validate` (the sweep would fail later, per variant, or silently)
+    "epochs-true": ("baseline: {model: digits_cnn, dataset: digits, training: {epochs: true}}", "boolean"),
+    "threads-256": ("target: {threads: 256}", "usable CPU"),
+    "cpu-pin-999": ("target: {cpu_pin: [999]}", "CPU 999"),
+    "seed-2-80": ("baseline: {model: digits_cnn, dataset: digits, training: {seed: 1208925819614629174706176}}",
+                  "seed"),
+    "seed-negative": ("baseline: {model: digits_cnn, dataset: digits, training: {seed: -5}}", "seed"),
+    "warmup-1e12": ("target: {warmup_runs: 1000000000000}", "over the timeout"),
+    "clients-256": ("target: {clients: 256, load_seconds: 1}", "clients"),
+    "model-args-typo": ("baseline: {model: digits_cnn, dataset: digits, model_args: {widht: 0.5}}", "widht"),
+}
+for key, (line, needle) in ABSURD.items():
+    text = GOOD.replace("baseline: {model: digits_cnn, dataset: digits}\n", "") + line + "\n"
+    if not line.startswith("baseline"):
+        text = GOOD + line + "\n"
+    CASES.append(Case(f"absurd-{key}", "absurd values", f"`{line}`",
+                      lambda root, text=text: _then((root / "e.yaml").write_text(text), ["validate", "e.yaml"]),
+                      needle=needle, timeout=60))
+
+CASES += [
+    Case("absurd-no-variants", "absurd values", "`variants: []` (the baseline alone)",
+         lambda root: _write(root, GOOD.replace("[{name: float32, quantization: float32}]", "[]")),
+         needle="no variants", timeout=60),
+    Case("absurd-since-negative", "absurd values", "`run --since -5h`",
+         lambda root: [*_write(root, GOOD), "--since", "-5h"], needle="positive duration", timeout=60),
+    Case("absurd-profile-threads", "absurd values", "`profile --threads 256`",
+         lambda root: [*_profile(root), "--threads", "256"], needle="--threads", timeout=60),
+    Case("absurd-verify-missing-work-dir", "absurd values", "`verify --work-dir nope` (no such folder)",
+         lambda root: ["verify", "--work-dir", "nope"], needle="no such folder", timeout=60),
 ]
 
 # ------------------------------------------------------------------------------------------- cases: signals
@@ -826,7 +876,8 @@ def test_the_table_covers_every_class_with_enough_cases() -> None:
     assert len(CASES) >= 60 and len({c.id for c in CASES}) == len(CASES)
     assert classes == {"bad YAML / spec", "bad data", "bad model file", "data does not fit the model",
                        "profile --inputs", "tracking store down", "disk / OS errors", "signals", "tampering",
-                       "concurrency", "special files"}
+                       "concurrency", "special files",
+                       "absurd values"}
 
 
 @pytest.mark.parametrize("case_id", [c.id for c in CASES if not c.gap])

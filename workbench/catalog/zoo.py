@@ -35,6 +35,28 @@ _ALL = (
              ("alpha",)),
 )
 ZOO_MODELS: Mapping[str, ZooModel] = MappingProxyType({m.name: m for m in _ALL})
+#: each ``model_args`` key's domain: (type, least value); a float must exceed it, an int reach it. A test
+#: keeps the keys equal to the builders' parameters in ``workbench.models`` (read from its source)
+ARG_DOMAINS: Mapping[str, tuple[type, float]] = MappingProxyType({"width": (float, 0.0), "dense": (int, 1),
+                                                                  "alpha": (float, 0.0)})
 ZOO_NAMES: tuple[str, ...] = tuple(ZOO_MODELS)
+def model_args_problem(model: str, args: Mapping[str, object]) -> str:
+    """What is wrong with ``model_args`` for the zoo model ``model`` ('' when nothing): an argument its builder
+    does not take (a typo would fail at training, after the cost), or a value outside its domain."""
+    zoo = ZOO_MODELS[model]
+    for key, value in args.items():
+        if key not in zoo.args:
+            takes = f"it takes {', '.join(zoo.args)}" if zoo.args else "it takes none"
+            return f"'{key}' is not an argument of zoo model {model}; {takes}"
+        kind, least = ARG_DOMAINS[key]
+        ok_type = isinstance(value, int | float) and not isinstance(value, bool) and (
+            kind is float or float(value).is_integer())
+        if not ok_type:
+            return f"{key}: {value!r} is not a {'number' if kind is float else 'whole number'}"
+        if (kind is float and not float(value) > least) or (kind is int and float(value) < least):  # type: ignore[arg-type]
+            return f"{key}: {value!r} must be {'>' if kind is float else '>='} {least:g}"
+    return ""
+
+
 #: the built-in datasets (``workbench.data.BUILTIN`` loads them; a test keeps the two equal)
 DATASETS: tuple[str, ...] = ("digits", "synthetic")

@@ -21,7 +21,7 @@ def experiment_name(experiment: str) -> str:
     if experiment.endswith((".yaml", ".yml")):
         from workbench.spec import load_experiment
 
-        return load_experiment(experiment).name
+        return load_experiment(experiment, machine=False).name
     return experiment
 
 

@@ -42,9 +42,19 @@ def run_search(experiment_file: str | Path, work_dir: str | Path = ".workbench",
     from workbench.run.sweep import new_sweep_id
     from workbench.run.task import NOTEBOOK, clear_stop, kill_running
     from workbench.spec import load_experiment
-    from workbench.tracking import KIND_SEARCH, TAG_KIND, TAG_SWEEP, Lease, Tracker, provenance_tags
+    from workbench.tracking import (
+        KIND_SEARCH,
+        TAG_KIND,
+        TAG_SWEEP,
+        Lease,
+        Tracker,
+        check_tracking_uri,
+        default_tracking_uri,
+        provenance_tags,
+    )
 
     root_p = Path(root or Path.cwd()).resolve()
+    check_tracking_uri(default_tracking_uri(root_p))  # a bad URI or a closed database port: before any cost
     wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
     spec = load_experiment(experiment_file)
     if spec.search is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import TrackingLost, WorkbenchError
+from workbench.errors import SpecError, TrackingLost, WorkbenchError
 from workbench.files import atomic_write, experiment_lock
 from workbench.run.status import Outcome, Stop, VariantStatus
 from workbench.run.task import NOTEBOOK, VariantTask
@@ -116,10 +116,16 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
         Lease,
         RunStatus,
         Tracker,
+        check_tracking_uri,
+        default_tracking_uri,
         provenance_tags,
     )
 
     wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
+    check_tracking_uri(tracking_uri or default_tracking_uri(root_p))  # a bad URI, a closed database: before any cost
+    if not the_plan.experiment.variants and not the_plan.experiment.matrix:
+        raise SpecError(f"{experiment_file}: variants: only a search block, no variants to run; use "
+                        "`workbench search`, or add 'variants' or 'matrix'")
     if only:
         known = {p.name for p in the_plan.variants}
         unknown = [n for n in only if n not in known]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from workbench.tracking import ExperimentRecord, RunRecord, Tracker
 
 UNVERIFIABLE = "unverifiable: logged before checksums were recorded"
+DEFAULT_WORK_DIR = ".workbench"
 
 
 @dataclass
@@ -30,6 +31,7 @@ class VerifyReport:
     caches_checked: int = 0
     mismatches: list[str] = field(default_factory=list)  # one line each: what, where, recorded vs found
     unverifiable: list[str] = field(default_factory=list)  # results with nothing recorded (older workbench)
+    work_dir: Path | None = None  # the work dir whose cached baselines were checked; None: none was there
 
     @property
     def ok(self) -> bool:
@@ -45,10 +47,18 @@ def _experiments(tracker: Tracker, name: str | None) -> list[ExperimentRecord]:
     return tracker.all_experiments(max_results=1000)
 
 
-def verify_store(experiment: str | None = None, work_dir: str | Path = ".workbench", root: str | Path | None = None,
+def verify_store(experiment: str | None = None, work_dir: str | Path | None = None, root: str | Path | None = None,
                  tracking_uri: str | None = None) -> VerifyReport:
     """Re-hash every recorded artifact (run artifacts and LoggedModels) of ``experiment`` (default: every
-    experiment in the store) and every cached baseline under ``work_dir``."""
+    experiment in the store) and every cached baseline under ``work_dir`` (default: ``.workbench``, skipped
+    when absent). WorkbenchError (one line) when a ``work_dir`` given is not a folder: checking nothing there
+    is not a pass."""
+    root_p = Path(root or Path.cwd()).resolve()
+    given = Path(work_dir or DEFAULT_WORK_DIR)
+    wdir = given if given.is_absolute() else root_p / given
+    if work_dir is not None and not wdir.is_dir():
+        raise WorkbenchError(f"--work-dir {work_dir}: {'not a folder' if wdir.exists() else 'no such folder'} "
+                             f"({wdir}); give the work dir the sweeps used, or leave it out to check the store only")
     from workbench.baseline import cache_problems, cached_baselines
     from workbench.tracking import (
         KIND_PROFILE,
@@ -62,11 +72,9 @@ def verify_store(experiment: str | None = None, work_dir: str | Path = ".workben
         verify_run,
     )
 
-    root_p = Path(root or Path.cwd()).resolve()
-    wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
     tracker = Tracker(tracking_uri, root_p)
     tracker.check()
-    report = VerifyReport()
+    report = VerifyReport(work_dir=wdir if wdir.is_dir() else None)
     for exp in _experiments(tracker, experiment):
         report.experiments.append(exp.name)
         models = logged_models_by_run(tracker, exp.experiment_id)

@@ -23,10 +23,11 @@ from pydantic import (
 from workbench.catalog.quantization import QUANT_MODE_INFO, QUANT_MODES
 from workbench.catalog.runtimes import RUNTIMES as RUNTIMES_INFO
 from workbench.catalog.runtimes import accelerators, runtime, runtime_names
-from workbench.catalog.zoo import ZOO_NAMES
+from workbench.catalog.zoo import ZOO_MODELS, ZOO_NAMES, model_args_problem
 from workbench.errors import SpecError
+from workbench.spec.domains import Seed, least_profile_s, refuse_bools
 from workbench.spec.matrix import count_matrix, expand_matrix
-from workbench.spec.steps import StepSpec
+from workbench.spec.steps import STEP_SPECS, StepSpec
 
 if TYPE_CHECKING:
     QuantMode = str
@@ -38,16 +39,21 @@ _NAME_CHARS = "letters, digits, spaces, '_', '-' and '.'"
 
 
 class Spec(BaseModel):
-    """Base for every spec: frozen, unknown keys rejected."""
+    """Base for every spec: frozen, unknown keys rejected, booleans refused where a number is meant."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, data: Any) -> Any:
+        return refuse_bools(cls, data)
 
 
 class TrainingSpec(Spec):
     epochs: Annotated[int, Field(ge=0, le=1000)] = 10
     batch_size: Annotated[int, Field(ge=1, le=4096)] = 32
     learning_rate: Annotated[float, Field(gt=0, le=1.0)] = 1e-3
-    seed: int = 0
+    seed: Seed = 0
 
 
 class BaselineSpec(Spec):
@@ -91,6 +97,13 @@ class BaselineSpec(Spec):
         if n == 0:
             return "your model, not retrained"
         return f"retrained {n} epoch{'s' if n != 1 else ''} from your weights"
+
+    @model_validator(mode="after")
+    def _zoo_model_takes_its_args(self) -> BaselineSpec:
+        problem = model_args_problem(self.model, self.model_args) if self.model in ZOO_MODELS else ""
+        if problem:
+            raise ValueError(f"model_args: {problem}")
+        return self
 
 
 def _known_runtime(name: str) -> str:
@@ -183,7 +196,7 @@ class SearchSpec(Spec):
     goal_compression_ratio_gzip: Annotated[float, Field(gt=0)] | None = None  # stop when a trial reaches it
     max_trials: Annotated[int, Field(ge=1, le=10_000)] = 10
     max_seconds: Annotated[float, Field(gt=0)] = 3600.0
-    seed: int = 0
+    seed: Seed = 0
 
 
 class VariantSpec(Spec):
@@ -303,6 +316,28 @@ class ExperimentSpec(Spec):
                                  f"on {usable} (runtime: ...)")
         return self
 
+    @model_validator(mode="after")
+    def _profiling_fits_the_timeout(self) -> ExperimentSpec:
+        """The least time profiling takes (``domains.least_profile_s``: warm-up and minimum runs at 1 µs per
+        invoke, the minimum and load seconds, variant and float reference, every round and profile axis) must
+        fit each variant's timeout, or every variant would time out after spending it."""
+        axes = 1 + len(self.profiles)
+        targets = [("target", self.target)] + [(f"profiles.{i} ({p['name']})", t)
+                                                for i, (p, t) in enumerate(zip(self.profiles,
+                                                                               self.profile_targets().values(),
+                                                                               strict=True))]
+        timeouts = [("variant_timeout_s", self.variant_timeout_s)] + [
+            (f"variants.{i}.timeout_s", v.timeout_s) for i, v in enumerate(self.variants) if v.timeout_s is not None]
+        least = sum(least_profile_s(t, self.rounds, 1) for _, t in targets)
+        key, timeout = min(timeouts, key=lambda kv: kv[1])
+        if least > timeout:
+            worst = max(targets, key=lambda wt: least_profile_s(wt[1], self.rounds, 1))[0]
+            raise ValueError(f"{key}: profiling alone takes at least {least:,.0f} s, over the timeout of {timeout:g} s "
+                             f"(warm-up and minimum runs at 1 µs per invoke, min_seconds and load_seconds, for the "
+                             f"variant and its float reference, {self.rounds} round(s), {axes} target(s)); lower "
+                             f"{worst.split(' ')[0]}'s warmup_runs, min_runs, min_seconds or load_seconds, or raise {key}")
+        return self
+
     def search_candidates(self) -> tuple[VariantSpec, ...]:
         """Every variant the search space declares (a seeded shuffle decides the trial order)."""
         if self.search is None:
@@ -402,6 +437,17 @@ def variants_from_matrix(matrix: dict[str, Any], taken: set[str]) -> list[Varian
     return out
 
 
+def _field_names() -> set[str]:
+    """Every field name of every spec (to tell a field named at the start of a message from other words)."""
+    specs: list[type[BaseModel]] = [Spec, *STEP_SPECS]
+    names: set[str] = set()
+    while specs:
+        cls = specs.pop()
+        specs += cls.__subclasses__()
+        names.update(getattr(cls, "model_fields", {}))
+    return names
+
+
 def format_validation_error(source: str, exc: ValidationError) -> str:
     """One line: source, dotted key path, message, the bad value; '(+N more)' when there are more."""
     errors = exc.errors()
@@ -417,6 +463,11 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     if first["type"] == "value_error":
         msg = msg.removeprefix("Value error, ")
         loc = loc if not msg.startswith(loc) else ""
+        key = re.match(r"([A-Za-z_]\w*)((?:\.\w+)*): ", msg)  # a model-level check naming its field
+        if loc and key and key.group(1) in _field_names():
+            named = key.group(1) + key.group(2)
+            loc = named if loc == "(top level)" else f"{loc}.{named}"
+            msg = msg[key.end():]
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{source}: {loc + ': ' if loc else ''}{msg}{shown}{more}"
 

@@ -8,6 +8,7 @@ plus four refusals: duplicate keys (safe_load silently keeps the last), aliases 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from workbench.errors import SpecError
 from workbench.files import read_bounded
+from workbench.spec.domains import machine_problem
 from workbench.spec.experiment import ExperimentSpec, format_validation_error
 
 MAX_FILE_BYTES = 1_000_000  # experiment files are a few KB; this only stops accidents
@@ -173,7 +175,7 @@ def parse_experiment(data: dict[str, Any], source: str = "<experiment>") -> Expe
         spec.search_candidates()
     except ValueError as exc:
         raise SpecError(f"{source}: {exc}") from None
-    if not spec.resolved_variants():
+    if not spec.variants and not spec.matrix and spec.search is None:  # the float reference alone is no experiment
         raise SpecError(f"{source}: variants: the experiment defines no variants (add 'variants' or 'matrix')")
     return spec
 
@@ -186,7 +188,30 @@ def _resolve(path: Path) -> Path:
         raise SpecError(f"{path}: cannot resolve the path ({exc}); point to a real experiment file") from None
 
 
-def load_experiment(path: str | Path) -> ExperimentSpec:
-    """Read, merge (``base:``) and validate an experiment YAML file."""
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on (a container or ``taskset`` may allow fewer than ``os.cpu_count``)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def check_machine(spec: ExperimentSpec, source: str, cpus: list[int] | None = None) -> None:
+    """SpecError (one line) when a local target asks for more than this machine has: threads, CPU pins,
+    load clients (``workbench.spec.domains.machine_problem``); remote targets are not checked."""
+    cpus = usable_cpus() if cpus is None else cpus
+    targets = [("target", spec.target), *((f"profiles.{i}", t) for i, t in enumerate(spec.profile_targets().values()))]
+    for where, target in targets:
+        problem = machine_problem(where, target, cpus)
+        if problem:
+            raise SpecError(f"{source}: {problem}")
+
+
+def load_experiment(path: str | Path, machine: bool = True) -> ExperimentSpec:
+    """Read, merge (``base:``) and validate an experiment YAML file; with ``machine``, also against this
+    machine's CPUs (``check_machine``: off where only the name is wanted, e.g. ``report``)."""
     p = Path(path)
-    return parse_experiment(_read_yaml(_resolve(p)), source=str(path))
+    spec = parse_experiment(_read_yaml(_resolve(p)), source=str(path))
+    if machine:
+        check_machine(spec, str(path))
+    return spec

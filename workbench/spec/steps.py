@@ -16,11 +16,18 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from workbench.catalog.zoo import ZOO_MODELS, model_args_problem
+from workbench.spec.domains import refuse_bools
 from workbench.spec.knobs import Knob, field_knobs, knob
 
 
 class _Step(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, data: Any) -> Any:
+        return refuse_bools(cls, data)
 
     #: the explorer's dropdown label (else the technique's name)
     label: ClassVar[str] = ""
@@ -149,6 +156,15 @@ class DistillSpec(_Step):
     epochs: Annotated[int, Field(ge=1, le=1000)] = 10
     learning_rate: Annotated[float, Field(gt=0, le=1.0)] = 1e-3
     compare_label_only: bool = True
+
+    @model_validator(mode="after")
+    def _student_is_a_zoo_model(self) -> DistillSpec:
+        if self.student not in ZOO_MODELS:
+            raise ValueError(f"student: '{self.student}' is not a zoo model ({', '.join(ZOO_MODELS)})")
+        problem = model_args_problem(self.student, self.student_args)
+        if problem:
+            raise ValueError(f"student_args: {problem}")
+        return self
 
     @classmethod
     def knobs(cls) -> tuple[Knob, ...]:

@@ -135,6 +135,7 @@ from workbench.tracking.store import (
     Tracker,
     log_profile_run,
 )
+from workbench.tracking.uri import check_tracking_uri
 
 __all__ = [
     "ArtifactEntry",
@@ -212,6 +213,7 @@ __all__ = [
     "TAG_VERSION_PREFIX",
     "Tracker",
     "claim_settle_s",
+    "check_tracking_uri",
     "default_tracking_uri",
     "flatten",
     "is_embedded",

@@ -50,6 +50,7 @@ from workbench.tracking.records import (
     sweep_summary,
 )
 from workbench.tracking.retry import _RetryingClient, retry_budget_s, short_error
+from workbench.tracking.uri import check_tracking_uri
 
 if TYPE_CHECKING:
     from workbench.profile.result import ProfileResult
@@ -62,8 +63,12 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 def _open_client(uri: str) -> MlflowClient:
     """An MlflowClient; for a SQLite file, checked first (MLflow would retry a path it cannot open for ~100 s)
     and created under a file lock, so that two processes opening a new store do not race its schema migration."""
+    check_tracking_uri(uri)  # an unknown scheme, a malformed URI, a database on a closed port: one line, now
     if not uri.startswith("sqlite:///"):
-        return MlflowClient(tracking_uri=uri)
+        try:
+            return MlflowClient(tracking_uri=uri)
+        except Exception as exc:  # e.g. a database driver that is not installed
+            raise TrackingError(f"MLflow tracking store {uri} cannot be opened ({short_error(exc)})") from None
     from workbench.files import file_lock
 
     db = Path(uri.removeprefix("sqlite:///").split("?")[0])

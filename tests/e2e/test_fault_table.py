@@ -563,6 +563,9 @@ CASES += [
          lambda root: [*_write(root, GOOD), "--since", "-5h"], needle="positive duration", timeout=60),
     Case("absurd-profile-threads", "absurd values", "`profile --threads 256`",
          lambda root: [*_profile(root), "--threads", "256"], needle="--threads", timeout=60),
+    Case("absurd-cjk-name", "absurd values", "a 200-character CJK experiment name (600 bytes; file names hold 255)",
+         lambda root: _then((root / "e.yaml").write_text(GOOD.replace("name: ok", "name: " + "实" * 200)),
+                            ["validate", "e.yaml"]), needle="600 bytes", timeout=60),
     Case("absurd-verify-missing-work-dir", "absurd values", "`verify --work-dir nope` (no such folder)",
          lambda root: ["verify", "--work-dir", "nope"], needle="no such folder", timeout=60),
 ]

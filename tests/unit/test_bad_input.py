@@ -332,7 +332,7 @@ def test_count_matrix_matches_the_expansion(matrix: dict[str, Any]) -> None:
     ("two\nlines", "contains '\\n' (at position 3)"),
     (" padded", "starts or ends with a space"),
     ("padded ", "starts or ends with a space"),
-    ("x" * 201, "is 201 characters long, over the limit of 200"),
+    ("x" * 201, "is 201 bytes long in UTF-8, over the limit of 200 bytes"),
     ("", "is empty"),
     ("a:b", "contains ':'"),
 ])

@@ -125,3 +125,18 @@ def test_since_must_be_a_positive_duration(text: str) -> None:
     with pytest.raises(WorkbenchError, match="not a positive duration"):
         _duration_s(text)
     assert _duration_s("90m") == 5400
+
+
+def test_a_name_too_long_for_a_file_name_is_refused() -> None:
+    """200 CJK characters are 600 bytes: no file system takes them as a file name (255 bytes)."""
+    msg = _refused({**GOOD, "name": "实" * 200})
+    assert "is 600 bytes long in UTF-8 (200 characters), over the limit of 200 bytes" in msg
+    assert parse_experiment({**GOOD, "name": "实" * 66}, "e.yaml").name == "实" * 66  # 198 bytes
+    assert "201 bytes long in UTF-8," in _refused({**GOOD, "name": "a" * 201})
+
+
+def test_the_longest_file_named_after_an_experiment_fits_255_bytes() -> None:
+    from workbench.run.sweep import new_sweep_id
+    from workbench.spec.experiment import MAX_NAME_BYTES
+
+    assert len(f"{'x' * MAX_NAME_BYTES}-search-{new_sweep_id()}.html".encode()) <= 255

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     QuantMode = str
 else:  # the catalogue's names as a Literal: pydantic's error lists the allowed ones
     QuantMode = Literal[QUANT_MODES]
-MAX_NAME_CHARS = 200
+#: an experiment name's length in UTF-8 bytes: file names hold 255 bytes, and the longest file named after an
+#: experiment, its dashboard ``<name>-search-<sweep id>.html``, adds 36 (a CJK character takes 3 bytes)
+MAX_NAME_BYTES = 200
 DEFAULT_MAX_VARIANTS = 500
 _NAME_CHARS = "letters, digits, spaces, '_', '-' and '.'"
 
@@ -393,8 +395,11 @@ def _name_problem(name: str) -> str:
     """What makes ``name`` unusable as a file name or MLflow experiment name ('' when nothing does)."""
     if not name:
         return "is empty"
-    if len(name) > MAX_NAME_CHARS:
-        return f"is {len(name)} characters long, over the limit of {MAX_NAME_CHARS}"
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        chars = f" ({len(name)} characters)" if size != len(name) else ""
+        return (f"is {size} bytes long in UTF-8{chars}, over the limit of {MAX_NAME_BYTES} bytes (it names files, which "
+                "hold 255 bytes)")
     if name != name.strip(" "):
         return "starts or ends with a space"
     if ".." in name:

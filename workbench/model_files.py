@@ -27,6 +27,11 @@ H5_SUFFIXES = (".h5", ".hdf5")
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _HDF5_OFFSETS = (0, 512, 1024, 2048)  # the superblock may follow a user block of 512 * 2^n bytes
 _CHUNK = 1 << 20
+#: a .keras archive's config.json: Keras writes a few hundred KB for the largest application models
+MAX_KERAS_CONFIG_BYTES = 1_000_000
+#: a .keras archive's members together, as their zip directory declares them (unpacked): 2 GiB of float32
+#: weights is 500 million parameters, far past what is trained here
+MAX_KERAS_UNPACKED_BYTES = 2 << 30
 
 Format = Literal["keras", "h5", "savedmodel"]
 
@@ -108,6 +113,21 @@ def _find_lambda(config: Any, python_code_only: bool) -> str | None:
     return None
 
 
+def _check_declared_sizes(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse a .keras whose zip directory declares a config.json over MAX_KERAS_CONFIG_BYTES or members over
+    MAX_KERAS_UNPACKED_BYTES together: checking them (CRCs, JSON) would read that much."""
+    config = next(m for m in members if m.filename == "config.json")
+    if config.file_size > MAX_KERAS_CONFIG_BYTES:
+        raise ModelFileError(f"{path}: config.json declares {config.file_size:,} bytes, over {MAX_KERAS_CONFIG_BYTES:,}; "
+                             "Keras model configs are a few hundred KB: re-save the model with model.save('model.keras')")
+    total = sum(m.file_size for m in members)
+    if total > MAX_KERAS_UNPACKED_BYTES:
+        big = max(members, key=lambda m: m.file_size)
+        raise ModelFileError(f"{path}: its members declare {total / 2**30:.1f} GiB unpacked ({big.filename}: "
+                             f"{big.file_size / 2**30:.1f} GiB), over the {MAX_KERAS_UNPACKED_BYTES / 2**30:.0f} GiB "
+                             "a model file may hold here")
+
+
 def _check_keras(path: Path) -> Any:
     redo = "re-save it with model.save('model.keras')"
     if not zipfile.is_zipfile(path):
@@ -117,12 +137,20 @@ def _check_keras(path: Path) -> Any:
         with zipfile.ZipFile(path) as z:
             if "config.json" not in z.namelist():
                 raise ModelFileError(f"{path}: a zip file but not a Keras model (no config.json); {redo}")
+            _check_declared_sizes(path, z.infolist())  # from the zip directory: nothing unpacked yet
             bad = z.testzip()  # CRC of every member: catches overwritten bytes inside the archive
             if bad is not None:
                 raise ModelFileError(f"{path}: corrupt .keras archive (member {bad} fails its checksum); {redo}")
-            config = json.loads(z.read("config.json"))
+            with z.open("config.json") as f:
+                text = f.read(MAX_KERAS_CONFIG_BYTES + 1)  # bounded even if the directory under-declares it
+            if len(text) > MAX_KERAS_CONFIG_BYTES:
+                raise ModelFileError(f"{path}: config.json is over {MAX_KERAS_CONFIG_BYTES:,} bytes; Keras model "
+                                     f"configs are a few hundred KB; {redo}")
+            config = json.loads(text)
     except ModelFileError:
         raise
+    except RecursionError:
+        raise ModelFileError(f"{path}: config.json is nested too deeply to be a Keras model config; {redo}") from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # ValueError: JSON, zlib
         raise ModelFileError(f"{path}: unreadable .keras archive ({type(exc).__name__}: {exc}); {redo}") from None
     name = _find_lambda(config, python_code_only=True)

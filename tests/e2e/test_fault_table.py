@@ -39,6 +39,7 @@ import pytest
 from tests.conftest import REPO, free_port
 from tests.unit.test_bad_input import DATA_CASES, FILE_CASES, HEAD, YAML_CASES, _arrays
 from tests.unit.test_fit import _input, _layer, embedding_model, functional, keras_file, sequential
+from tests.unit.test_keras_bounds import CONFIG, _declare, _keras
 
 pytestmark = pytest.mark.slow
 
@@ -563,6 +564,14 @@ CASES += [
          lambda root: [*_write(root, GOOD), "--since", "-5h"], needle="positive duration", timeout=60),
     Case("absurd-profile-threads", "absurd values", "`profile --threads 256`",
          lambda root: [*_profile(root), "--threads", "256"], needle="--threads", timeout=60),
+    Case("size-keras-config-1.6MB", "bad model file", "a .keras whose config.json is 1.6 MB",
+         lambda root: _then(_keras(root / "m.keras", json.dumps({**CONFIG, "pad": "x" * 1_600_000}).encode()),
+                            ["validate", _write(root, GOOD.replace("digits_cnn", "m.keras"))[1]]),
+         needle="config.json declares", timeout=60),
+    Case("size-keras-member-4GiB", "bad model file", "a .keras member declaring 3.75 GiB",
+         lambda root: _then(_declare(_keras(root / "m.keras", json.dumps(CONFIG).encode()), "model.weights.h5",
+                                     0xF0000000), ["validate", _write(root, GOOD.replace("digits_cnn", "m.keras"))[1]]),
+         needle="GiB unpacked", timeout=60),
     Case("absurd-cjk-name", "absurd values", "a 200-character CJK experiment name (600 bytes; file names hold 255)",
          lambda root: _then((root / "e.yaml").write_text(GOOD.replace("name: ok", "name: " + "实" * 200)),
                             ["validate", "e.yaml"]), needle="600 bytes", timeout=60),

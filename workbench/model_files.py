@@ -232,6 +232,22 @@ def resolve_model(model: str, root: Path | None = None) -> ModelFile | None:
     return check_model_file(path)
 
 
+def weight_bytes(model: str, root: Path | None = None) -> int | None:
+    """The bytes a model file's weights take, without loading it: a .keras archive's members other than its
+    config (declared sizes), an .h5 file's or a SavedModel folder's size; None for a zoo model or a file
+    that cannot be read (its own check says why)."""
+    path = model_path(model, root)
+    if path is None:
+        return None
+    try:
+        if path.suffix in KERAS_SUFFIXES and path.is_file():
+            with zipfile.ZipFile(path) as z:
+                return sum(m.file_size for m in z.infolist() if not m.filename.endswith(".json"))
+        return _size(path)
+    except (OSError, zipfile.BadZipFile):
+        return None
+
+
 def model_fingerprint(model: str, root: Path | None = None) -> str:
     """The content fingerprint of ``baseline.model``: '' for a zoo model (its ids never change)."""
     checked = resolve_model(model, root)

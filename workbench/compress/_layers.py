@@ -77,8 +77,3 @@ def _all_layers(layer: Any) -> list[Any]:
     for inner in layer.layers:
         out.extend([inner, *_all_layers(inner)])
     return out
-
-
-def steps_per_epoch(n_samples: int, batch_size: int) -> int:
-    """Batches per epoch (the last one may be partial)."""
-    return -(-n_samples // batch_size)

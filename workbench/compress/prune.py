@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from workbench._keras import tfmot
-from workbench.compress._layers import rewrite, steps_per_epoch, unreached
+from workbench.compress._layers import rewrite, unreached
 from workbench.compress.result import StepResult
 from workbench.data import Dataset
 from workbench.models import fit
 from workbench.spec import TrainingSpec
+from workbench.spec.fit import steps_per_epoch
 from workbench.spec.steps import PruneSpec, StructuredPruneSpec
 
 PRUNABLE = ("Conv2D", "Dense", "DepthwiseConv2D", "SeparableConv2D", "Conv1D")

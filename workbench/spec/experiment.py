@@ -243,6 +243,9 @@ class ExperimentSpec(Spec):
     budgets: BudgetSpec = BudgetSpec()
     regression: RegressionSpec = RegressionSpec()
     max_variants: Annotated[int, Field(ge=1, le=100_000)] = DEFAULT_MAX_VARIANTS  # cap on variants + matrix, and on search.space
+    # the baseline's estimated memory (workbench.spec.fit: parameters and activations from its config and the
+    # data's shape), refused above this before any training; raise it for a model meant to be that large
+    max_model_mb: Annotated[float, Field(gt=0)] = 4096.0
     search: SearchSpec | None = None
     profiles: tuple[dict[str, Any], ...] = ()  # extra profile axes: [{name: t2, threads: 2}, {name: ref, kernels: reference}]
     variant_timeout_s: Annotated[float, Field(gt=0)] = 1800.0

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.data import Dataset, load_dataset
-from workbench.errors import DataError, ModelFileError
+from workbench.errors import DataError, ModelFileError, SpecError
 from workbench.fit import check_classes, check_fit
-from workbench.model_files import ModelFile, resolve_model
+from workbench.model_files import ModelFile, resolve_model, weight_bytes
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.spec import ExperimentSpec, VariantSpec, load_experiment
+from workbench.spec.fit import schedule_problem, size_problem
 from workbench.spec.plan import Plan, make_plan
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def read_inputs(spec: ExperimentSpec, root: Path, *, source: str = "<in-memory>"
         check_fit(spec.baseline.model, model_file.signature, dataset)
     else:  # a zoo model gets one output per class: a stray label must not build a model of empty classes
         check_classes(spec.baseline.model, dataset)
+    check_resources(spec, tuple(variants) if variants is not None else spec.resolved_variants(), dataset, root, source)
     if plan is None:
         return Inputs(make_plan(spec, dataset.fingerprint, source, variants=variants, model_fingerprint=model_fp),
                       dataset)
@@ -65,6 +67,17 @@ def model_input_shape(model_file: ModelFile | None) -> tuple[int | None, ...] | 
     """A single-input model file's input shape (without the batch axis), as its config says; None otherwise."""
     sig = None if model_file is None else model_file.signature
     return sig.inputs[0].shape if sig is not None and len(sig.inputs) == 1 else None
+
+
+def check_resources(spec: ExperimentSpec, variants: tuple[VariantSpec, ...], dataset: Dataset, root: Path,
+              source: str = "<in-memory>") -> None:
+    """SpecError (one line) before any training when a pruning schedule falls outside its fine-tuning, or the
+    baseline's estimated memory exceeds ``max_model_mb`` (``workbench.spec.fit``)."""
+    problem = (schedule_problem(variants, len(dataset.x_train), spec.baseline.training.batch_size)
+               or size_problem(spec, variants, dataset.input_shape, dataset.num_classes,
+                               weight_bytes(spec.baseline.model, root)))
+    if problem:
+        raise SpecError(f"{source}: {problem}")
 
 
 def work_dir_of(work_dir: str | Path, root: Path) -> Path:

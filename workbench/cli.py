@@ -541,8 +541,8 @@ def verify(experiment: str | None, work_dir: str | None) -> None:
         click.echo(f"MISMATCH {line}")
     for line in rep.unverifiable:
         click.echo(f"UNVERIFIED {line}")
-    caches = (f"{rep.caches_checked} cached baseline(s) in {rep.work_dir}" if rep.work_dir is not None
-              else "no work dir (.workbench absent: no cached baseline checked)")
+    caches = f"{rep.caches_checked} cached baseline(s)" + ("" if rep.work_dir is not None
+                                                          else " (no work dir: .workbench is absent here)")
     click.echo(f"Checked {rep.files_checked} stored file(s) of {rep.runs_checked} run(s) in "
                f"{len(rep.experiments)} experiment(s) and {caches}: "
                f"{len(rep.mismatches)} mismatch(es), {len(rep.unverifiable)} without recorded checksums.")

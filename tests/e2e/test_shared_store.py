@@ -5,7 +5,8 @@ disk, a Dask scheduler and two workers as separate processes, all on 127.0.0.1, 
 - the server down for longer than the retry budget: the sweep stops with one line and exit 2, the parent is
   settled, and the same command later redoes exactly what is missing;
 - two sweeps of one experiment at once from two work directories: each variant id ends FINISHED exactly once,
-  nothing is left RUNNING, no live run is killed.
+  nothing is left RUNNING, no live run is killed; and two sweeps that split an experiment end recommending
+  what one sweep would (the one that settles last decides over the other's results too).
 
 Needs Debian's `postgresql` package (``make system-deps`` installs it as root) and psycopg; PostgreSQL refuses
 to run as root, so as root the server runs as the `postgres` user (via runuser). Skips, saying why, otherwise.
@@ -293,3 +294,49 @@ def test_two_concurrent_sweeps_from_two_work_dirs_run_each_variant_once(shared: 
     _finished_once(runs, 6)
     assert not [r for r in runs if r.status in ("KILLED", "FAILED")]  # no live run killed, nothing failed
     assert "ELSEWHERE" in outs[0][0] + outs[1][0]  # they did meet: one left variants to the other
+
+
+def test_two_sweeps_that_split_an_experiment_recommend_what_one_sweep_would(shared: Shared, tmp_path: Path) -> None:
+    """Sweep A measures v0 (the most accurate by far) and v3, sweep B from another work dir v1 and v2 and settles
+    last: B decides over the whole experiment's newest results, not over the half it measured."""
+    (tmp_path / "e.yaml").write_text(
+        "name: shared-decide\nbaseline: {model: digits_cnn, dataset: digits}\nvariants:\n"
+        + "".join(f"  - {{name: v{k}, quantization: {q}}}\n" for k, q in enumerate(
+            ["float32", "float16", "dynamic", "int8"])))
+    accuracy = '{"v0": 0.99, "v1": 0.5, "v2": 0.5, "v3": 0.5}'
+    flags = {k: tmp_path / f"go-{k}" for k in "AB"}
+
+    def sweep(k: str, workers: int) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-c", DRIVER, "run", "e.yaml", "--workers", str(workers),
+                                 "--work-dir", f"wd{k}", "--no-progress"], cwd=tmp_path, text=True,
+                                env=_env(shared, STUB_WAIT_FOR=str(flags[k]), STUB_ACCURACY=accuracy),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def wait_running(n: int, *procs: subprocess.Popen[str]) -> None:
+        deadline = time.monotonic() + 180
+        while _variant_statuses(shared, "shared-decide").count("RUNNING") < n:
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+            time.sleep(0.3)
+
+    a = sweep("A", 1)
+    wait_running(1, a)  # A holds v0
+    b = sweep("B", 2)
+    wait_running(3, a, b)  # B holds v1 and v2
+    flags["A"].touch()  # A finishes v0, measures v3 (B holds v1, v2) and settles first
+    out_a, err_a = a.communicate(timeout=300)
+    assert a.returncode == 0, out_a[-1500:] + err_a[-3000:]
+    flags["B"].touch()  # B finishes v1, v2 and settles last
+    out_b, err_b = b.communicate(timeout=300)
+    assert b.returncode == 0, out_b[-1500:] + err_b[-3000:]
+    runs = _runs(shared, "shared-decide")
+    _finished_once(runs, 4)
+    variant_of = {r.run_id: r.tags.get("workbench.variant") for r in runs}
+    by_sweep = {}
+    for r in runs:
+        if r.tags.get("workbench.kind") == "variant" and r.status == "FINISHED":
+            by_sweep.setdefault(r.tags["workbench.sweep_id"], set()).add(r.tags["workbench.variant"])
+    parents = sorted((r for r in runs if r.tags.get("workbench.kind") == "sweep"), key=lambda r: r.end_time or 0)
+    assert sorted(map(sorted, by_sweep.values())) == [["v0", "v3"], ["v1", "v2"]]  # they did split the experiment
+    assert by_sweep[parents[-1].tags["workbench.sweep_id"]] == {"v1", "v2"}  # B settled last
+    assert [p.tags.get("workbench.recommended_variant") for p in parents] == ["v0", "v0"]
+    assert [variant_of[r.run_id] for r in runs if r.tags.get("workbench.recommended") == "true"] == ["v0"]

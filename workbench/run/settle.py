@@ -46,6 +46,8 @@ from workbench.tracking import (
     ui_path,
 )
 
+DECIDE_ATTEMPTS = 5  # decide-publish-reread rounds while other sweeps keep finishing results
+
 
 @dataclass(frozen=True)
 class SweepRecord:
@@ -92,13 +94,35 @@ def load_sweep(tracker: Tracker, experiment_id: str, sweep_id: str) -> SweepReco
     rows = []
     for row in json.loads(tracker.read_text(parent.run_id, "summary.json")):
         run = tracker.get_run(row["run_id"]) if row.get("run_id") else None
-        tags = dict(run.tags) if run is not None else {}
-        rows.append({"variant": row["variant"], "variant_id": row["variant_id"], "technique": row["technique"],
-                     "status": row["status"], "reason": row.get("reason", ""), "run_id": row.get("run_id", ""),
-                     "params": dict(run.params) if run is not None else {},
-                     **(dict(run.metrics) if run is not None else {}),
-                     "runtime": tags.get(TAG_RUNTIME, ""), "axes_status": json.loads(tags.get(TAG_PROFILE_AXES, "{}"))})
+        rows.append(_row_of(row, row["status"], row.get("reason", ""), run))
     return SweepRecord(parent, spec, rows)
+
+
+def _row_of(row: Mapping[str, Any], status: str, reason: str, run: RunRecord | None) -> dict[str, Any]:
+    """A variant's row: its identity from ``row``, its numbers from ``run``."""
+    tags = dict(run.tags) if run is not None else {}
+    return {"variant": row["variant"], "variant_id": row["variant_id"], "technique": row["technique"],
+            "status": status, "reason": reason, "run_id": run.run_id if run is not None else "",
+            "params": dict(run.params) if run is not None else {}, **(dict(run.metrics) if run is not None else {}),
+            "runtime": tags.get(TAG_RUNTIME, ""), "axes_status": json.loads(tags.get(TAG_PROFILE_AXES, "{}"))}
+
+
+def experiment_results(tracker: Tracker, experiment_id: str,
+                       rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The rows a recommendation is decided over: each of the sweep's variants with the newest finished result of
+    its variant id in the whole experiment, whichever sweep, work directory or machine measured it (a variant
+    another sweep held, or measured again since, counts with that sweep's numbers: SKIPPED, "measured in run ...
+    of sweep ..."). Also returns the basis (variant id -> run id), which ``report`` reads again after publishing."""
+    basis = tracker.decision_basis(experiment_id, [r["variant_id"] for r in rows])
+    out = []
+    for row in rows:
+        run = basis.get(row["variant_id"])
+        if run is None or run.run_id == row.get("run_id"):
+            out.append(row)
+        else:
+            why = f"measured in run {run.run_id} of sweep {run.tags.get(TAG_SWEEP, '?')}"
+            out.append(_row_of(row, VariantStatus.SKIPPED, why, run))
+    return out, {vid: run.run_id for vid, run in basis.items()}
 
 
 def sweep_history(tracker: Tracker, experiment_id: str) -> list[RunRecord]:
@@ -108,10 +132,13 @@ def sweep_history(tracker: Tracker, experiment_id: str) -> list[RunRecord]:
 
 
 def report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path, publish: bool = False,
-           partial: str = "") -> Report:
+           partial: str = "", attempt: int = 1) -> Report:
     """The dashboard and ``pareto.png`` of ``sweep_id``, written under ``out_dir`` and logged on its parent run.
-    With ``publish`` (the sweep settling itself) the recommendation is published too; a ``partial`` sweep (it ran
-    only some variants, e.g. ``--only int8``: the reason) gets its description and changes no tag and no alias."""
+    With ``publish`` (the sweep settling itself) the recommendation is published too, decided over the whole
+    experiment's newest results (``experiment_results``); when another sweep finished a result while this one
+    decided, it decides and publishes again, so concurrent sweeps converge on the answer one sweep would give.
+    A ``partial`` sweep (it ran only some variants, e.g. ``--only int8``: the reason) reads its own rows, gets
+    its description and changes no tag and no alias."""
     from workbench.files import atomic_write
     from workbench.views.dashboard import render
     from workbench.views.pareto_image import pareto_png
@@ -119,8 +146,10 @@ def report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path, p
 
     sweep = load_sweep(tracker, experiment_id, sweep_id)
     spec, parent = sweep.spec, sweep.parent
-    rec = decide(sweep.rows, spec.budgets, spec.target.runtime, axis_runtimes(spec.profiles))
-    page = render(spec, sweep_id, sweep.rows, rec, sweep_history(tracker, experiment_id))
+    settling = publish and not partial
+    rows, basis = experiment_results(tracker, experiment_id, sweep.rows) if settling else (sweep.rows, {})
+    rec = decide(rows, spec.budgets, spec.target.runtime, axis_runtimes(spec.profiles))
+    page = render(spec, sweep_id, rows, rec, sweep_history(tracker, experiment_id))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{spec.name}-{sweep_id}.html"
     atomic_write(path, page)
@@ -137,6 +166,8 @@ def report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path, p
         tracker.rename_run(parent.run_id, f"partial ({partial}) · sweep {sweep_id}")
     elif publish:
         text = publish_recommendation(tracker, experiment_id, parent.run_id, spec, sweep_id, rec, text)
+        if attempt < DECIDE_ATTEMPTS and experiment_results(tracker, experiment_id, sweep.rows)[1] != basis:
+            return report(tracker, experiment_id, sweep_id, out_dir, publish, partial, attempt + 1)
     return Report(path, rec.variant, text)
 
 

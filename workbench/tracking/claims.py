@@ -37,6 +37,8 @@ class Claims:
 
         def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED) -> None: ...
 
+        def finished_variant_runs(self, experiment_id: str, since_ms: int = 0) -> dict[str, RunRecord]: ...
+
     def settle_abandoned(self, experiment_id: str) -> list[str]:
         """RUNNING runs whose owner is provably gone (``lease_state``) -> KILLED, with the reason tagged.
         Runs without a lease (hand runs, the explorer, ``profile --log-to``) and runs of live sweeps are
@@ -128,6 +130,15 @@ class Claims:
         if mine is None:
             return Claim(False, f"its claim (run {run_id}) is no longer in the store")
         return Claim(True)
+
+    def decision_basis(self, experiment_id: str, variant_ids: Iterable[str]) -> dict[str, RunRecord]:
+        """variant id -> the newest finished result of each of ``variant_ids`` in the whole experiment, whichever
+        sweep, work directory or machine measured it (the runs a sweep counts as done: complete, not a hand run,
+        not failed by its checksums). A recommendation is decided over these, so two sweeps that split an
+        experiment decide alike; reading them again after publishing tells a sweep whether another one finished
+        a result meanwhile (then it decides again, see ``run.settle``)."""
+        newest = self.finished_variant_runs(experiment_id)
+        return {vid: newest[vid] for vid in variant_ids if vid in newest}
 
     def _lose(self, run_id: str, reason: str, holder: str) -> Claim:
         self._client.delete_run(run_id)

@@ -7,6 +7,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,60 @@ def read_bounded(path: str | os.PathLike[str], max_bytes: int, what: str, error:
     if len(data) > max_bytes:  # grew while we read it
         raise error(f"{path}: more than {max_bytes:,} bytes; the {what} is limited to {max_bytes:,} bytes")
     return data
+
+
+#: refusals of the file system itself (not of one file): no later variant can do better, the sweep stops on them
+FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+_STORAGE_TEXT = re.compile(r"No space left on device|database or disk is full|Disk quota exceeded|"
+                           r"Read-only file system|attempt to write a readonly database|\[Errno (28|122|30)\]|"
+                           r"\b(disk full|disk quota exceeded|read-only file system)\b", re.IGNORECASE)
+
+
+def storage_refusal(error: BaseException | str) -> str | None:
+    """``disk full`` / ``disk quota exceeded`` / ``read-only file system`` when ``error`` (an exception, with its
+    causes, or a failure's text, e.g. a notebook's error line or SQLite's "database or disk is full") says the file
+    system refused to store anything more; None otherwise."""
+    if isinstance(error, str):
+        found = _STORAGE_TEXT.search(error)
+        if found is None:
+            return None
+        text = found.group(0).lower()
+        if "quota" in text or "122" in text:
+            return OS_ERROR_WORDS[errno.EDQUOT]
+        if "read" in text or "30" in text:
+            return OS_ERROR_WORDS[errno.EROFS]
+        return OS_ERROR_WORDS[errno.ENOSPC]
+    e: BaseException | None = error
+    for _ in range(8):
+        if e is None:
+            return None
+        if isinstance(e, OSError) and e.errno in FULL_OR_READ_ONLY:
+            return OS_ERROR_WORDS[e.errno]
+        words = storage_refusal(f"{e}")
+        if words:
+            return words
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def refuses_writes(folder: Path, probe_bytes: int = 1 << 20) -> str | None:
+    """``disk full`` (or quota, read-only) when ``folder``'s file system refuses a probe of ``probe_bytes`` now
+    (removed at once); None when it takes it. For a failure that could not say why: a papermill whose own log
+    could not be written leaves no words behind."""
+    probe = Path(folder) / f".wb-probe-{os.getpid()}"
+    try:
+        with open(probe, "wb") as f:
+            f.write(bytes(probe_bytes))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        return storage_refusal(exc)
+    finally:
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return None
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from workbench.analysis.recommend import Recommendation, axis_runtimes, decide
 from workbench.errors import TrackingLost, WorkbenchError
+from workbench.files import storage_refusal
 from workbench.run.status import Outcome, Stop, VariantStatus
 from workbench.spec import ExperimentSpec
 from workbench.tracking import (
@@ -82,6 +83,7 @@ class Settling(Protocol):
     dashboard: Path | None
     work_dir: str
     recommendation: str
+    report_error: str
 
 
 def load_sweep(tracker: Tracker, experiment_id: str, sweep_id: str) -> SweepRecord:
@@ -241,6 +243,10 @@ def settle_sweep(tracker: Tracker, result: Settling, compare_to: str | None, spe
         result.dashboard, result.recommendation = done.path, done.text
     except Exception as exc:  # a broken chart must not cost the night's measurements
         tracker.set_tags(result.parent_run_id, {TAG_DASHBOARD_ERROR: f"{type(exc).__name__}: {exc}"[:500]})
+        if storage_refusal(exc):  # the measurements are stored; the command still ends in one line, exit 2
+            result.report_error = (f"sweep {result.sweep_id}: every result is stored, but not its report ({exc}); "
+                                   f"free space, then `workbench report {spec.name} --sweep {result.sweep_id}` "
+                                   "rebuilds it (the next sweep publishes the recommendation)")
     failures = [f"{r['variant']}: {r['reason']}" for r in result.rows if r["status"] == "FAILED"]
     if failures:
         tracker.set_tags(result.parent_run_id, {TAG_FAILURES: "\n".join(failures)[:5000]})

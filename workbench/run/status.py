@@ -30,6 +30,7 @@ class StopReason(StrEnum):
     SWEEP_ENDED = "sweep-ended"  # its sweep's parent run was ended (interrupted elsewhere, settled)
     RUN_SETTLED = "run-settled"  # its own run was settled by another sweep: no longer ours to end
     NOTEBOOK_ERROR = "notebook-error"  # a cell raised, the kernel died, papermill failed
+    STORAGE = "storage"  # a disk refused (full, quota, read-only): the sweep stops, no later variant can do better
     ERROR = "error"  # the supervising process itself failed (a bug, a refused request)
 
 

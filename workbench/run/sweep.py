@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import SpecError, TrackingLost, WorkbenchError
+from workbench.errors import SpecError, StorageError, TrackingLost, WorkbenchError
 from workbench.files import atomic_write, experiment_lock
 from workbench.run.status import Outcome, Stop, VariantStatus
-from workbench.run.task import NOTEBOOK, VariantTask
+from workbench.run.task import NOTEBOOK, VariantTask, stop_on_storage
 from workbench.spec import ExperimentSpec, load_experiment
 from workbench.spec.plan import Plan
 
@@ -43,6 +43,7 @@ class SweepResult:
     killed_runs: list[str] = field(default_factory=list)
     remeasured: dict[str, str] = field(default_factory=dict)  # variant -> why its FINISHED run was not reused
     recommendation: str = ""  # the answer to "which variant do we ship, and what does it cost?" (markdown)
+    report_error: str = ""  # a disk refused the report (the results are stored): the command ends with this line
 
     @property
     def elsewhere(self) -> list[dict[str, Any]]:
@@ -192,6 +193,7 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
                     outcomes[outcome.variant_id] = outcome
                     if outcome.status == VariantStatus.LOST:
                         raise TrackingLost(outcome.stop.detail if outcome.stop else outcome.reason)
+                    stop_on_storage(outcome, wdir)
                 if keeper.lost:
                     raise TrackingLost(keeper.lost)
                 for p in selected:
@@ -212,6 +214,8 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
                 settle_sweep(tracker, result, compare_to, spec, partial=f"--only {' '.join(only)}" if only else "")
         except BaseException as exc:
             raise settle_stopped(tracker, exp_id, lease, parent, sweep_id, exc, outcomes, len(todo)) from None
+    if result.report_error:
+        raise StorageError(result.report_error)
     return result
 
 

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -212,9 +212,46 @@ def _stop_asked(tr: Tracker, task: VariantTask, run_id: str, last_ok: list[float
 
 
 def execute_variant(task: VariantTask) -> Outcome:
-    """Claim the variant (create its run), execute the notebook under a time limit, log it, end the run."""
+    """Claim the variant (create its run), execute the notebook under a time limit, log it, end the run. A
+    variant that failed because a disk refused (full, quota, read-only: the work directory, the store's) carries a
+    ``StopReason.STORAGE`` stop: the sweep stops on it, since no later variant can do better."""
+    from workbench.errors import StorageError
+    from workbench.files import refuses_writes, storage_refusal
+
+    try:
+        done = _execute_variant(task)
+    except OSError as exc:  # the work directory refused a folder or the log file
+        if not storage_refusal(exc):
+            raise
+        from workbench.files import describe_os_error
+
+        raise StorageError(describe_os_error(exc)) from None
+    if done.status == VariantStatus.FAILED:
+        if storage_refusal(done.reason):
+            return replace(done, stop=Stop(StopReason.STORAGE, done.reason))
+        refused = refuses_writes(Path(task.output_dir))  # e.g. papermill could not even write its log
+        if refused:
+            reason = f"{refused} on {task.output_dir} ({done.reason})"[:300]
+            return replace(done, reason=reason, stop=Stop(StopReason.STORAGE, reason))
+    return done
+
+
+def stop_on_storage(outcome: Outcome, work_dir: Path) -> None:
+    """A variant failed because a disk refused (full, quota, read-only): the sweep (or search) stops here, with one
+    line (``StorageError``: exit 2), and settles what it still holds."""
+    from workbench.errors import StorageError
+    from workbench.files import storage_refusal
+
+    stopped = outcome.stop is not None and outcome.stop.reason == StopReason.STORAGE
+    if stopped or (outcome.status == VariantStatus.FAILED and storage_refusal(outcome.reason)):
+        raise StorageError(f"variant {outcome.variant}: {outcome.reason.removeprefix('failed: ')}; free space (the "
+                           f"work directory is {work_dir}; --work-dir moves it) and run the same command again, it "
+                           "redoes only what is missing")
+
+
+def _execute_variant(task: VariantTask) -> Outcome:
     from workbench import tracking
-    from workbench.errors import TrackingLost
+    from workbench.errors import StorageError, TrackingLost
 
     start = time.monotonic()
     plan = Plan.from_json(task.plan_json)
@@ -244,6 +281,8 @@ def execute_variant(task: VariantTask) -> Outcome:
                 return outcome(VariantStatus.ELSEWHERE, claim.reason, claim.holder_run_id)
     except TrackingLost as exc:
         return outcome(VariantStatus.LOST, str(exc), stop=Stop(StopReason.TRACKING_LOST, str(exc), str(exc)))
+    except StorageError:  # the store's disk refused: the sweep stops with the store's one line
+        raise
     except Exception as exc:
         return outcome(VariantStatus.FAILED, f"tracking: cannot create run ({exc})"[:300])
     env = dict(os.environ, PYTHONUNBUFFERED="1")

@@ -4,6 +4,7 @@ SQLite file) are retried with back-off for ``WORKBENCH_TRACKING_RETRY_S`` second
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import time
@@ -12,7 +13,20 @@ from typing import Any
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from workbench.errors import TrackingLost
+from workbench.errors import StorageError, TrackingLost
+from workbench.files import storage_refusal
+
+
+class _StorageRefusals(logging.Filter):
+    """MLflow's SQL store logs a full traceback of every database error before raising it; a disk that refused the
+    write is reported once, in one line, by ``with_retries``: that traceback is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (exc is not None and storage_refusal(exc))
+
+
+logging.getLogger("mlflow.store.db.utils").addFilter(_StorageRefusals())
 
 
 def _env_s(name: str, default: float) -> float:
@@ -112,6 +126,11 @@ def with_retries(fn: Callable[..., Any], what: str, uri: str, budget_s: float, *
             return fn(*args, **kwargs)
         except Exception as exc:
             if not is_transient(exc):
+                refused = storage_refusal(exc)
+                if refused:  # the store's disk: one line, and nothing to retry
+                    raise StorageError(f"MLflow tracking store {uri} refused a write ({what}): {refused}; free "
+                                       "space there and run the same command again, it redoes only what is "
+                                       "missing") from None
                 raise
             waited = time.monotonic() - start
             if waited + delay > budget_s:

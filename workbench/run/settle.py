@@ -109,22 +109,27 @@ def _row_of(row: Mapping[str, Any], status: str, reason: str, run: RunRecord | N
             "runtime": tags.get(TAG_RUNTIME, ""), "axes_status": json.loads(tags.get(TAG_PROFILE_AXES, "{}"))}
 
 
-def experiment_results(tracker: Tracker, experiment_id: str,
-                       rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def experiment_results(tracker: Tracker, experiment_id: str, rows: list[dict[str, Any]],
+                       since_ms: int = 0) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The rows a recommendation is decided over: each of the sweep's variants with the newest finished result of
-    its variant id in the whole experiment, whichever sweep, work directory or machine measured it (a variant
-    another sweep held, or measured again since, counts with that sweep's numbers: SKIPPED, "measured in run ...
-    of sweep ..."). Also returns the basis (variant id -> run id), which ``report`` reads again after publishing."""
-    basis = tracker.decision_basis(experiment_id, [r["variant_id"] for r in rows])
-    out = []
+    its variant id in the whole experiment, whichever sweep, work directory or machine measured it: a variant
+    another sweep held, or measured again since, counts with that sweep's numbers (SKIPPED, "measured in run ...
+    of sweep ..."), provided that result ended after ``since_ms`` (the sweep's start: anything older the sweep
+    already knew, or chose to measure again). A variant that FAILED or was KILLED in this sweep keeps its row: that
+    is its newest word. Also returns the basis (variant id -> run id), which ``report`` reads again after
+    publishing."""
+    newest = tracker.decision_basis(experiment_id, [r["variant_id"] for r in rows])
+    out, basis = [], {}
     for row in rows:
-        run = basis.get(row["variant_id"])
-        if run is None or run.run_id == row.get("run_id"):
+        run = newest.get(row["variant_id"])
+        if (run is None or run.run_id == row.get("run_id") or (run.end_time or 0) < since_ms
+                or row["status"] in (VariantStatus.FAILED, VariantStatus.KILLED)):
             out.append(row)
-        else:
-            why = f"measured in run {run.run_id} of sweep {run.tags.get(TAG_SWEEP, '?')}"
-            out.append(_row_of(row, VariantStatus.SKIPPED, why, run))
-    return out, {vid: run.run_id for vid, run in basis.items()}
+            continue
+        basis[row["variant_id"]] = run.run_id
+        why = f"measured in run {run.run_id} of sweep {run.tags.get(TAG_SWEEP, '?')}"
+        out.append(_row_of(row, VariantStatus.SKIPPED, why, run))
+    return out, basis
 
 
 def sweep_history(tracker: Tracker, experiment_id: str) -> list[RunRecord]:
@@ -149,7 +154,8 @@ def report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path, p
     sweep = load_sweep(tracker, experiment_id, sweep_id)
     spec, parent = sweep.spec, sweep.parent
     settling = publish and not partial
-    rows, basis = experiment_results(tracker, experiment_id, sweep.rows) if settling else (sweep.rows, {})
+    since_ms = parent.start_time
+    rows, basis = experiment_results(tracker, experiment_id, sweep.rows, since_ms) if settling else (sweep.rows, {})
     rec = decide(rows, spec.budgets, spec.target.runtime, axis_runtimes(spec.profiles))
     page = render(spec, sweep_id, rows, rec, sweep_history(tracker, experiment_id))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -168,7 +174,7 @@ def report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path, p
         tracker.rename_run(parent.run_id, f"partial ({partial}) · sweep {sweep_id}")
     elif publish:
         text = publish_recommendation(tracker, experiment_id, parent.run_id, spec, sweep_id, rec, text)
-        if attempt < DECIDE_ATTEMPTS and experiment_results(tracker, experiment_id, sweep.rows)[1] != basis:
+        if attempt < DECIDE_ATTEMPTS and experiment_results(tracker, experiment_id, sweep.rows, since_ms)[1] != basis:
             return report(tracker, experiment_id, sweep_id, out_dir, publish, partial, attempt + 1)
     return Report(path, rec.variant, text)
 

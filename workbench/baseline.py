@@ -237,7 +237,8 @@ def _write_cache(bdir: Path, bid: str, spec: ExperimentSpec, dataset: Dataset, m
     np.save(tmp_top1, top1, allow_pickle=False)
     os.replace(tmp_top1, bdir / "top1.npy")
     meta = {
-        "id": bid, "accuracy": accuracy(logits, dataset.y_test), "size_bytes": len(content),
+        "id": bid, "accuracy": accuracy(logits, dataset.y_test) if dataset.labels == "classes" else float("nan"),
+        "size_bytes": len(content),
         "size_gzip_bytes": gzip_size(content), "params": count_params(model), "history": history,
         "spec": spec.baseline.model_dump(mode="json"), "dataset_fingerprint": dataset.fingerprint,
         "model_fingerprint": model_fingerprint,

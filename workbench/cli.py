@@ -228,7 +228,7 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
                 from workbench.variant.inputs import model_input_shape
 
                 dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, Path.cwd(),
-                                       model_input_shape(checked))
+                                       model_input_shape(checked), labels=spec.task.labels)
                 check_fit(spec.baseline.model, checked.signature, dataset)
             click.echo(f"{f}: OK, experiment '{spec.name}', {len(vs)} variant(s)")
             if checked is not None:

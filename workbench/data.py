@@ -29,7 +29,9 @@ _NPY_MAGIC = b"\x93NUMPY"
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train/test arrays with integer class labels; ``fingerprint`` is a SHA-256 of their bytes."""
+    """Train/test arrays and their labels; ``fingerprint`` is a SHA-256 of their bytes. ``labels`` says what the
+    labels are (the experiment's task decides): ``classes`` (int64 class indices), ``values`` (float32 targets,
+    (N, ...)) or ``outputs`` (a structured array, one float32 field per model output: ``y_test["age"]``)."""
 
     name: str
     x_train: np.ndarray
@@ -39,6 +41,7 @@ class Dataset:
     fingerprint: str = field(default="")
     label_columns: int = 0  # the classes one-hot labels declared (their columns); 0 for class indices
     notes: tuple[str, ...] = ()  # how the data was made from the files (an image folder's size, scale, classes)
+    labels: str = "classes"
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -50,11 +53,11 @@ class Dataset:
 
 
 def fingerprint(arrays: tuple[np.ndarray, ...]) -> str:
-    """SHA-256 over dtype, shape and bytes of each array, in order."""
+    """SHA-256 over dtype (a structured one: its fields too), shape and bytes of each array, in order."""
     h = hashlib.sha256()
     for a in arrays:
         a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(f"{a.dtype.descr if a.dtype.names else a.dtype.str}{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()
 
@@ -152,8 +155,51 @@ def _check_classes(name: str, ytr_in: np.ndarray, ytr: np.ndarray, yte_in: np.nd
                         f"seen in y_train (classes 0..{n_train - 1}); test labels must be training classes")
 
 
-def _finish(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any) -> Dataset:
-    """Validate the four arrays and build the Dataset (float32 inputs, int64 labels, fingerprint)."""
+def _targets(name: str, key: str, y: Any, n: int) -> np.ndarray:
+    """Real-valued labels (N, ...) as float32, or a dict of them (output -> (N, ...)) packed into a structured
+    array with a field per output; DataError naming what does not fit."""
+    if isinstance(y, dict):
+        if not y:
+            raise DataError(f"dataset '{name}': {key} is an empty dict; give one label array per model output")
+        arrays = {str(k): _targets(name, f"{key}['{k}']", v, n) for k, v in y.items()}
+        packed = np.empty(n, dtype=[(k, np.float32, a.shape[1:]) for k, a in arrays.items()])
+        for k, a in arrays.items():
+            packed[k] = a
+        return packed
+    a = _numeric(name, key, y)
+    if len(a) != n:
+        raise DataError(f"dataset '{name}': {key} has {_plural(len(a), 'label')} for {_plural(n, 'sample')}; "
+                        "give one label per sample")
+    with np.errstate(over="ignore"):
+        a = a.astype(np.float32)
+    _check_finite(name, key, a)
+    return a
+
+
+def _finish_targets(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any, labels: str) -> Dataset:
+    """A regression or multi-output dataset: inputs checked as for classes, labels as values (``_targets``)."""
+    xtr, xte = _numeric(name, "x_train", x_train), _numeric(name, "x_test", x_test)
+    if labels == "outputs" and not (isinstance(y_train, dict) and isinstance(y_test, dict)):
+        raise DataError(f"dataset '{name}': a multi_output task needs y_train and y_test as dicts, output name -> "
+                        "labels")
+    if labels == "outputs" and set(y_train) != set(y_test):
+        raise DataError(f"dataset '{name}': y_train has outputs {sorted(y_train)} but y_test {sorted(y_test)}")
+    ytr, yte = _targets(name, "y_train", y_train, len(xtr)), _targets(name, "y_test", y_test, len(xte))
+    if xtr.shape[1:] != xte.shape[1:]:
+        raise DataError(f"dataset '{name}': x_train samples are {xtr.shape[1:]} but x_test samples are "
+                        f"{xte.shape[1:]}; give both splits samples of one shape")
+    with np.errstate(over="ignore"):
+        xtr, xte = xtr.astype(np.float32), xte.astype(np.float32)
+    _check_finite(name, "x_train", xtr)
+    _check_finite(name, "x_test", xte)
+    return Dataset(name, xtr, ytr, xte, yte, fingerprint((xtr, ytr, xte, yte)), labels=labels)
+
+
+def _finish(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any, labels: str = "classes") -> Dataset:
+    """Validate the four arrays and build the Dataset (float32 inputs, int64 labels, fingerprint); labels that
+    are not classes: ``_finish_targets``."""
+    if labels != "classes":
+        return _finish_targets(name, x_train, y_train, x_test, y_test, labels)
     given = (x_train, y_train, x_test, y_test)
     xtr, ytr_in, xte, yte_in = (_numeric(name, key, a) for key, a in zip(NPZ_KEYS, given, strict=True))
     for split, x, y in (("train", xtr, ytr_in), ("test", xte, yte_in)):
@@ -175,7 +221,7 @@ def _finish(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any) -> 
     _check_finite(name, "x_test", xte)
     _check_classes(name, ytr_in, ytr, yte_in, yte)
     columns = ytr_in.shape[1] if ytr_in.ndim == 2 and ytr_in.shape[1] > 1 else 0
-    return Dataset(name, xtr, ytr, xte, yte, fingerprint((xtr, ytr, xte, yte)), columns)
+    return Dataset(name, xtr, ytr, xte, yte, fingerprint((xtr, ytr, xte, yte)), label_columns=columns)
 
 
 def _digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
@@ -206,7 +252,7 @@ def _synthetic(
     return _finish("synthetic", xtr, ytr, xte, yte)
 
 
-def _npz(path: Path, shown: str) -> Dataset:
+def _npz(path: Path, shown: str, labels: str = "classes") -> Dataset:
     """The four arrays of an .npz, never unpickled; DataError for a missing, foreign or corrupt file."""
     refuse_special(path, f"dataset '{shown}'", DataError)
     if not path.is_file():
@@ -239,21 +285,28 @@ def _npz(path: Path, shown: str) -> Dataset:
         raise DataError(f"{unreadable} ({_one_line(exc, 120)}); {redo}") from None
     except Exception as exc:  # zipfile.BadZipFile, EOFError, zlib.error, OSError: a truncated or corrupt archive
         raise DataError(f"{unreadable} ({type(exc).__name__}: {_one_line(exc, 120)}); {redo}") from None
-    return _finish(path.name, *arrays)
+    return _finish(path.name, arrays[0], arrays[1], arrays[2], arrays[3], labels)
 
 
-def _callable(ref: str, args: dict[str, Any]) -> Dataset:
-    """Call ``package.module:function`` with ``args``; whatever it raises becomes one DataError line."""
+def import_function(ref: str, what: str) -> Any:
+    """The function ``package.module:function`` names, imported (never unpickled) from the modules Python finds
+    (the project root first: a notebook and ``workbench run`` start there); DataError naming ``what`` (e.g.
+    ``dataset 'x:y'``) when it cannot be imported or is not a function."""
     module_name, _, func_name = ref.partition(":")
     try:
         func = getattr(importlib.import_module(module_name), func_name)
     except (ImportError, AttributeError) as exc:
-        raise DataError(f"dataset '{ref}': cannot import ({_one_line(exc)}); use 'package.module:function'") from None
+        raise DataError(f"{what}: cannot import ({_one_line(exc)}); use 'package.module:function'") from None
     except Exception as exc:  # the module itself fails on import
-        raise DataError(f"dataset '{ref}': importing {module_name} raised {type(exc).__name__}: "
-                        f"{_one_line(exc)}") from None
+        raise DataError(f"{what}: importing {module_name} raised {type(exc).__name__}: {_one_line(exc)}") from None
     if not callable(func):
-        raise DataError(f"dataset '{ref}': {func_name} is a {type(func).__name__}, not a function")
+        raise DataError(f"{what}: {func_name} is a {type(func).__name__}, not a function")
+    return func
+
+
+def _callable(ref: str, args: dict[str, Any], labels: str) -> Dataset:
+    """Call ``package.module:function`` with ``args``; whatever it raises becomes one DataError line."""
+    func = import_function(ref, f"dataset '{ref}'")
     try:
         result = func(**args)
     except WorkbenchError:
@@ -269,7 +322,7 @@ def _callable(ref: str, args: dict[str, Any]) -> Dataset:
     if not isinstance(result, tuple | list) or len(result) != 4:
         raise DataError(f"dataset '{ref}': returned {type(result).__name__}; it must return "
                         "(x_train, y_train, x_test, y_test)")
-    return _finish(ref, *result)
+    return _finish(ref, result[0], result[1], result[2], result[3], labels)
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -350,35 +403,44 @@ def _image_folder(folder: Path, shown: str, input_shape: tuple[int | None, ...] 
             f"{', '.join(f'{c}={i}' for c, i in index.items())}; read as {'grayscale' if mode == 'L' else 'RGB'}, "
             f"resized to {size[0]}x{size[1]} (bilinear), pixel values scaled to {scale}; {how}")
     ds = _finish(shown, xtr, ytr, xte, yte)
-    return Dataset(ds.name, ds.x_train, ds.y_train, ds.x_test, ds.y_test, ds.fingerprint, ds.label_columns, (note,))
+    return Dataset(ds.name, ds.x_train, ds.y_train, ds.x_test, ds.y_test, ds.fingerprint, label_columns=ds.label_columns,
+                   notes=(note,))
 
 
 BUILTIN = {"digits": _digits, "synthetic": _synthetic}
 
 
 def load_dataset(name: str, args: dict[str, Any] | None = None, root: Path | None = None,
-                 input_shape: tuple[int | None, ...] | None = None) -> Dataset:
+                 input_shape: tuple[int | None, ...] | None = None, labels: str = "classes") -> Dataset:
     """Load a dataset by built-in name, .npz path (relative to ``root``), image folder or ``module:function``.
-    ``input_shape`` (the model's, without the batch axis) sizes an image folder's images.
+    ``input_shape`` (the model's, without the batch axis) sizes an image folder's images. ``labels``
+    (the task's): ``classes``, ``values`` (regression targets) or ``outputs`` (a dict per model output: only
+    from a ``module:function``).
 
     Raises DataError (one line) when the data cannot be loaded or fails a check of ``_finish``.
     """
     args = dict(args or {})
     if name in BUILTIN:
+        if labels != "classes":
+            raise DataError(f"dataset '{name}' has class labels; this task needs labels as {labels}: give an .npz or "
+                            "a 'module:function' dataset")
         try:
             return BUILTIN[name](**args)  # type: ignore[operator]
         except (TypeError, ValueError) as exc:
             raise DataError(f"dataset '{name}': bad dataset_args ({_one_line(exc)})") from None
     path = Path(name) if Path(name).is_absolute() or root is None else root / name
     if name.endswith(".npz"):
-        return _npz(path, name)
+        return _npz(path, name, labels)
     if path.is_dir():
+        if labels != "classes":
+            raise DataError(f"dataset '{name}': an image folder has class labels; this task needs labels as {labels}: "
+                            "give an .npz or a 'module:function' dataset")
         try:
             return _image_folder(path, name, input_shape, **args)
         except TypeError as exc:
             raise DataError(f"dataset '{name}': bad dataset_args ({_one_line(exc)}); an image folder takes "
                             "image_size, channels, scale, test_fraction, seed") from None
     if ":" in name:
-        return _callable(name, args)
+        return _callable(name, args, labels)
     raise DataError(f"unknown dataset '{name}'; use one of {sorted(BUILTIN)}, a path to an .npz or an image folder, "
                     "or 'module:function'")

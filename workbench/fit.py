@@ -34,13 +34,15 @@ def check_fit(model: str, signature: ModelSignature | None, dataset: Dataset) ->
     _check_integer_input(where, spec, dataset)
     for emb in signature.embeddings:
         _check_tokens(where, emb.name, emb.input_dim, dataset)
-    if len(signature.outputs) == 1 and signature.outputs[0].units is not None:
+    if dataset.labels == "classes" and len(signature.outputs) == 1 and signature.outputs[0].units is not None:
         _check_labels(where, signature.outputs[0].name, signature.outputs[0].units, dataset)
 
 
 def check_classes(model: str, dataset: Dataset) -> None:
     """For a zoo model, sized from the data (one output per class up to the largest label): DataError when most
     of those classes never occur in y_train, i.e. a stray label would build a model of mostly empty classes."""
+    if dataset.labels != "classes":  # regression targets, several outputs: no classes to count
+        return
     n = dataset.num_classes
     present = len(np.unique(dataset.y_train))
     if n > 2 and present * 2 < n:

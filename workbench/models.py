@@ -118,6 +118,8 @@ def check_fits(model: Any, dataset: Dataset) -> None:
             f"dataset '{dataset.name}' samples have shape {got} but model '{model.name}' expects {expected}; "
             "reshape the data or pick a matching model"
         )
+    if dataset.labels != "classes":
+        return  # regression targets and multi-output labels are scored, not counted as classes
     outputs = model.output_shape[-1]
     if outputs is not None and outputs < dataset.num_classes:
         raise DataError(

@@ -146,12 +146,25 @@ def baseline_file(baseline_dir: Path, tflite: Path, runtime_name: str, load_mode
     return path
 
 
-def runtime_quality(files: RuntimeFiles, runtimes: Iterable[str], x_test: np.ndarray, y_test: np.ndarray,
-                    reference_top1: np.ndarray, baseline_accuracy: float,
+def top1_metrics(logits: np.ndarray, y_test: np.ndarray, reference_top1: np.ndarray,
+                 baseline_accuracy: float) -> dict[str, float]:
+    """A classifier's accuracy with its Wilson interval, its delta against the float baseline (points) and
+    agreement with the float model's top-1."""
+    acc = accuracy(logits, y_test)
+    lo, hi = wilson(int(round(acc * len(y_test))), len(y_test))
+    return {"accuracy": acc, "accuracy_ci_low": lo, "accuracy_ci_high": hi,
+            "accuracy_delta": (acc - baseline_accuracy) * 100.0, "agreement": agreement(logits, reference_top1)}
+
+
+Score = Callable[[Mapping[str, np.ndarray]], dict[str, float]]
+
+
+def runtime_quality(files: RuntimeFiles, runtimes: Iterable[str], x_test: np.ndarray, score: Score,
                     reference: Mapping[str, np.ndarray] | None = None) -> RuntimeQuality:
-    """Accuracy with its Wilson interval, its delta against the float baseline (points), agreement with the
-    float model's top-1, fidelity to the float model's outputs (``reference``: output name -> the float
-    .tflite's outputs on ``x_test``) and the file's sizes, measured by running the test split on each runtime."""
+    """The task's metrics (``score``: outputs by name -> metrics; a classifier's: ``top1_metrics``), fidelity
+    to the float model's outputs (``reference``: output name -> the float .tflite's outputs on ``x_test``) and
+    the file's sizes, measured by running the test split on each runtime. A runtime that cannot give what a
+    metric needs (an output by name) has a note instead of that metric."""
     out, failed, notes = {}, {}, []
     for name in runtimes:
         try:
@@ -160,19 +173,16 @@ def runtime_quality(files: RuntimeFiles, runtimes: Iterable[str], x_test: np.nda
         except ModelFileError as exc:
             failed[name] = str(exc)
             continue
-        logits = next(iter(outputs.values()))
-        acc = accuracy(logits, y_test)
         content = path.read_bytes()
-        lo, hi = wilson(int(round(acc * len(y_test))), len(y_test))
-        out[name] = {"accuracy": acc, "accuracy_ci_low": lo, "accuracy_ci_high": hi,
-                     "accuracy_delta": (acc - baseline_accuracy) * 100.0,
-                     "agreement": agreement(logits, reference_top1), "size_bytes": float(len(content)),
-                     "size_gzip_bytes": float(gzip_size(content))}
-        if reference is not None:
-            try:
-                out[name].update(fidelity(reference, outputs))
-            except ValueError as exc:
-                notes.append(f"no fidelity on {display_name(name)}: {exc}")
+        out[name] = {"size_bytes": float(len(content)), "size_gzip_bytes": float(gzip_size(content))}
+        try:
+            out[name].update(score(outputs))
+        except ValueError as exc:
+            notes.append(f"no task metrics on {display_name(name)}: {exc}")
+        try:
+            out[name].update(fidelity(reference, outputs) if reference is not None else {})
+        except ValueError as exc:
+            notes.append(f"no fidelity on {display_name(name)}: {exc}")
     return RuntimeQuality(out, failed, tuple(notes))
 
 

@@ -6,12 +6,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from workbench.analysis.ties import choose
-from workbench.catalog.metrics import AXIS_METRICS, objectives
+from workbench.catalog.metrics import AXIS_METRICS, METRICS, Metric, delta_name, metric, objectives, worsening
 from workbench.profile.stats import payoff
 
 Objective = tuple[str, str]  # (metric, "max" | "min")
 ACC_VS_LATENCY: tuple[Objective, ...] = objectives("accuracy", "latency_ms_p50")  # directions from the catalogue
 ACC_VS_SIZE: tuple[Objective, ...] = objectives("accuracy", "size_bytes")
+ACCURACY = METRICS["accuracy"]  # the primary metric unless the experiment's task names another
+
+
+def fronts_for(primary: Metric) -> tuple[tuple[Objective, ...], tuple[Objective, ...]]:
+    """The (primary vs latency, primary vs size) objectives: the primary's better direction from its record."""
+    if primary.better is None:
+        raise ValueError(f"metric '{primary.name}' has no better direction: it cannot be a Pareto objective")
+    return ((primary.name, primary.better), ACC_VS_LATENCY[1]), ((primary.name, primary.better), ACC_VS_SIZE[1])
 
 
 def _better_or_equal(a: dict[str, Any], b: dict[str, Any], objectives: Sequence[Objective]) -> bool:
@@ -29,9 +37,16 @@ def pareto_front(rows: Sequence[dict[str, Any]], objectives: Sequence[Objective]
     return [r["variant"] for r in usable if not any(dominates(o, r, objectives) for o in usable if o is not r)]
 
 
-def budget_violations(row: dict[str, Any], budgets: Any) -> list[str]:
-    """Which budgets (from the experiment's ``budgets``) this row breaks, as readable phrases."""
+def budget_violations(row: dict[str, Any], budgets: Any, primary: Metric = ACCURACY) -> list[str]:
+    """Which budgets (from the experiment's ``budgets``) this row breaks, as readable phrases. ``max_delta``
+    limits how much worse than float each named metric's ``<name>_delta`` may be (``primary``: the task's
+    primary metric, a user's one included; the others are the catalogue's)."""
     out = []
+    for name, limit in getattr(budgets, "max_delta", {}).items():
+        d = row.get(delta_name(name))
+        worse = worsening(primary if name == primary.name else metric(name), d) if isinstance(d, int | float) else 0.0
+        if worse > limit:
+            out.append(f"max_delta {name} {limit:g} (worse by {worse:.4g})")
     if budgets.max_accuracy_drop is not None and row.get("accuracy_delta", 0.0) < -budgets.max_accuracy_drop:
         out.append(f"max_accuracy_drop {budgets.max_accuracy_drop:g} pts (drop {-row['accuracy_delta']:.2f})")
     if budgets.max_latency_ms is not None and row.get("latency_ms_p50", 0.0) > budgets.max_latency_ms:
@@ -43,19 +58,22 @@ def budget_violations(row: dict[str, Any], budgets: Any) -> list[str]:
     return out
 
 
-def recommend(rows: Sequence[dict[str, Any]], budgets: Any) -> tuple[dict[str, Any] | None, list[str]]:
-    """Best accuracy within every budget, then lower latency; differences inside the noise are ties
-    (``ties.tied``), broken towards the simpler deployment (``ties.simplicity``).
+def recommend(rows: Sequence[dict[str, Any]], budgets: Any,
+              primary: Metric = ACCURACY) -> tuple[dict[str, Any] | None, list[str]]:
+    """Best ``primary`` metric (accuracy unless the task names another) within every budget, then lower
+    latency; differences inside the noise are ties (``ties.tied``), broken towards the simpler deployment
+    (``ties.simplicity``).
 
     Returns (row, []) or (None, explanations naming the budgets that excluded the closest candidates). The
     row is a copy; when a tie decided, its ``tie_note`` says with whom and why (for the recommendation).
     """
-    measured = [r for r in rows if isinstance(r.get("accuracy"), int | float)]
-    fits = [r for r in measured if not budget_violations(r, budgets)]
+    name, sign = primary.name, (1.0 if primary.better == "max" else -1.0)
+    measured = [r for r in rows if isinstance(r.get(name), int | float)]
+    fits = [r for r in measured if not budget_violations(r, budgets, primary)]
     if fits:
-        return choose(fits), []
-    closest = sorted(measured, key=lambda r: (len(budget_violations(r, budgets)), -r["accuracy"]))[:3]
-    return None, [f"{r['variant']}: exceeds {'; '.join(budget_violations(r, budgets))}" for r in closest]
+        return choose(fits, primary), []
+    closest = sorted(measured, key=lambda r: (len(budget_violations(r, budgets, primary)), -sign * r[name]))[:3]
+    return None, [f"{r['variant']}: exceeds {'; '.join(budget_violations(r, budgets, primary))}" for r in closest]
 
 
 #: the per-measurement metrics a profile axis logs as ``<metric>.<axis>``
@@ -80,6 +98,9 @@ def runtime_pairs(rows: Sequence[dict[str, Any]], default_runtime: str,
                 continue
             pair: dict[str, Any] = {k: r[k] for k in ("variant_id", "technique", "status", "reason", "run_id", "params") if k in r}
             pair.update({m: r[f"{m}.{axis}"] for m in _AXIS_METRICS if f"{m}.{axis}" in r})
+            # and the task's metrics on that runtime (``mae.<axis>``, ``iou_delta.<axis>``, ...)
+            pair.update({k.removesuffix(f".{axis}"): v for k, v in r.items()
+                         if k.endswith(f".{axis}") and k.removesuffix(f".{axis}") not in pair})
             pair.update({"variant": f"{r['variant']} @ {axis_runtime}", "base_variant": r["variant"],
                          "runtime": axis_runtime, "axis": axis})
             status = str(r.get("axes_status", {}).get(axis, ""))

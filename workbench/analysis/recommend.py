@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.analysis.pareto import ACC_VS_LATENCY, ACC_VS_SIZE, pareto_front, recommend, runtime_pairs
+from workbench.analysis.pareto import ACCURACY, fronts_for, pareto_front, recommend, runtime_pairs
+from workbench.catalog.metrics import Metric
 
 Row = dict[str, Any]
 MEASURED = ("FINISHED", "SKIPPED")  # a row with numbers: measured now, or reused from an earlier sweep
@@ -32,6 +33,7 @@ class Recommendation:
     front_latency: tuple[str, ...]
     front_size: tuple[str, ...]
     variant_front: tuple[str, ...]
+    primary: Metric = ACCURACY  # what ranked them: the task's primary metric
 
     @property
     def variant(self) -> str | None:
@@ -56,9 +58,9 @@ class Recommendation:
                 "recommended": self.variant, "why_none": list(self.reasons)}
 
 
-def measured_rows(rows: Sequence[Row]) -> list[Row]:
-    """The rows with a measurement: FINISHED or SKIPPED (reused) and an accuracy."""
-    return [r for r in rows if r.get("status") in MEASURED and isinstance(r.get("accuracy"), float)]
+def measured_rows(rows: Sequence[Row], primary: str = "accuracy") -> list[Row]:
+    """The rows with a measurement: FINISHED or SKIPPED (reused) and a value of the ``primary`` metric."""
+    return [r for r in rows if r.get("status") in MEASURED and isinstance(r.get(primary), float)]
 
 
 def axis_runtimes(profiles: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -67,19 +69,21 @@ def axis_runtimes(profiles: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def decide(rows: Sequence[Row], budgets: Any, default_runtime: str,
-           axis_runtimes: Mapping[str, str] | None = None) -> Recommendation:
-    """Pick what to ship among ``rows`` (a sweep's summary rows with their metrics) under ``budgets``:
-    ``analysis.pareto.recommend`` over the measured variants, or over (variant, runtime) pairs when profile
-    axes put the variants on more than one runtime (``axis_runtimes``: axis -> runtime)."""
-    variants = measured_rows(rows)
+           axis_runtimes: Mapping[str, str] | None = None, primary: Metric = ACCURACY) -> Recommendation:
+    """Pick what to ship among ``rows`` (a sweep's summary rows with their metrics) under ``budgets``, by the
+    task's ``primary`` metric: ``analysis.pareto.recommend`` over the measured variants, or over (variant,
+    runtime) pairs when profile axes put the variants on more than one runtime (``axis_runtimes``: axis ->
+    runtime)."""
+    by_latency, by_size = fronts_for(primary)
+    variants = measured_rows(rows, primary.name)
     pairs = runtime_pairs(variants, default_runtime, dict(axis_runtimes or {}))
     candidates = variants
     multi = len({p["runtime"] for p in pairs}) > 1
     if multi:
-        candidates = [p for p in pairs if p.get("status") != "FAILED" and isinstance(p.get("accuracy"), float)
+        candidates = [p for p in pairs if p.get("status") != "FAILED" and isinstance(p.get(primary.name), float)
                       and isinstance(p.get("latency_ms_p50"), float)]
-    chosen, why = recommend(candidates, budgets)
-    front_latency = tuple(pareto_front(candidates, ACC_VS_LATENCY))
-    variant_front = tuple(pareto_front(variants, ACC_VS_LATENCY)) if multi else front_latency
+    chosen, why = recommend(candidates, budgets, primary)
+    front_latency = tuple(pareto_front(candidates, by_latency))
+    variant_front = tuple(pareto_front(variants, by_latency)) if multi else front_latency
     return Recommendation(chosen, tuple(why), tuple(candidates), tuple(variants), tuple(pairs), front_latency,
-                          tuple(pareto_front(candidates, ACC_VS_SIZE)), variant_front)
+                          tuple(pareto_front(candidates, by_size)), variant_front, primary)

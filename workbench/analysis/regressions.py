@@ -12,21 +12,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.catalog.metrics import METRICS, Metric, delta, worsening
 from workbench.profile.stats import Ratio
 
 #: exit status of a nightly comparison that matched no variant of the previous sweep
 EXIT_NOTHING_COMPARED = 4
 
 
-def accuracy_regression(cur: dict[str, float], prev: dict[str, float], rules: Any) -> list[str]:
+def accuracy_regression(cur: dict[str, float], prev: dict[str, float], rules: Any,
+                        primary: Metric = METRICS["accuracy"]) -> list[str]:
     """An accuracy drop beyond ``max_accuracy_drop_pts`` (the same test samples both nights: a deterministic
-    figure, not a sample of a noisy one)."""
+    figure, not a sample of a noisy one); another ``primary`` metric (the task's) getting worse than last
+    night by more than ``max_delta[<name>]`` (its unit; default 0)."""
+    if primary.name != "accuracy":
+        return _primary_regression(cur, prev, rules, primary)
     if "accuracy" not in cur or "accuracy" not in prev:
         return []
     drop = (prev["accuracy"] - cur["accuracy"]) * 100
     if drop <= rules.max_accuracy_drop_pts:
         return []
     return [f"accuracy down {drop:.2f} points ({prev['accuracy']:.4f} -> {cur['accuracy']:.4f})"]
+
+
+def _primary_regression(cur: dict[str, float], prev: dict[str, float], rules: Any, primary: Metric) -> list[str]:
+    name = primary.name
+    if name not in cur or name not in prev:
+        return []
+    worse = worsening(primary, delta(primary, cur[name], prev[name]))
+    if worse <= getattr(rules, "max_delta", {}).get(name, 0.0):
+        return []
+    return [f"{name} worse by {worse:.4g} ({prev[name]:.4g} -> {cur[name]:.4g})"]
 
 
 def latency_regression(side_by_side: Ratio, rules: Any) -> list[str]:
@@ -55,10 +70,11 @@ def size_regression(cur: dict[str, float], prev: dict[str, float], rules: Any) -
 
 
 def regressions_between(cur: dict[str, float], prev: dict[str, float], rules: Any,
-                        side_by_side: Ratio | None = None) -> list[str]:
-    """What got worse from ``prev`` to ``cur`` (metric dicts of one variant): accuracy, size, and latency
-    only from a side-by-side re-measurement (``side_by_side``; None: latency not judged)."""
-    found = accuracy_regression(cur, prev, rules)
+                        side_by_side: Ratio | None = None, primary: Metric = METRICS["accuracy"]) -> list[str]:
+    """What got worse from ``prev`` to ``cur`` (metric dicts of one variant): the task's ``primary`` metric
+    (accuracy by default), size, and latency only from a side-by-side re-measurement (``side_by_side``; None:
+    latency not judged)."""
+    found = accuracy_regression(cur, prev, rules, primary)
     if side_by_side is not None:
         found += latency_regression(side_by_side, rules)
     return found + size_regression(cur, prev, rules)

@@ -22,12 +22,13 @@ def _interval(row: dict[str, Any], name: str) -> tuple[float, float] | None:
     return (float(lo), float(hi)) if isinstance(lo, int | float) and isinstance(hi, int | float) else None
 
 
-def same_accuracy(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Each accuracy lies inside the other's interval (equal values without intervals)."""
-    ia, ib = _interval(a, "accuracy"), _interval(b, "accuracy")
+def same_accuracy(a: dict[str, Any], b: dict[str, Any], name: str = "accuracy") -> bool:
+    """Each value of metric ``name`` (accuracy by default) lies inside the other's interval (equal values
+    without intervals: only accuracy has one, Wilson's)."""
+    ia, ib = _interval(a, name), _interval(b, name)
     if ia is None or ib is None:
-        return bool(a["accuracy"] == b["accuracy"])
-    return ia[0] <= b["accuracy"] <= ia[1] and ib[0] <= a["accuracy"] <= ib[1]
+        return bool(a[name] == b[name])
+    return ia[0] <= b[name] <= ia[1] and ib[0] <= a[name] <= ib[1]
 
 
 def _overlap(x: tuple[float, float] | None, y: tuple[float, float] | None) -> bool | None:
@@ -73,19 +74,22 @@ def why_simpler(chosen: dict[str, Any], other: dict[str, Any]) -> str:
     return "equally simple: the lower p50 was taken, though the difference is within noise"
 
 
-def choose(fits: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The recommended row among candidates that meet every budget (non-empty): the most accurate beyond
-    noise, then the fastest beyond noise, then the simplest. A copy of the row; when others tied with it,
-    ``tied_with`` lists them (most accurate, then fastest first) and ``tie_reason`` says why it won."""
-    best = max(fits, key=lambda r: (r["accuracy"], -r.get("latency_ms_p50", float("inf"))))
-    by_accuracy = [r for r in fits if same_accuracy(r, best)]
-    fastest = min(by_accuracy, key=lambda r: (r.get("latency_ms_p50", float("inf")), -r["accuracy"]))
+def choose(fits: Sequence[dict[str, Any]], primary: Any = None) -> dict[str, Any]:
+    """The recommended row among candidates that meet every budget (non-empty): the best ``primary`` metric
+    (a catalogue ``Metric``; accuracy by default) beyond noise, then the fastest beyond noise, then the
+    simplest. A copy of the row; when others tied with it, ``tied_with`` lists them (best, then fastest
+    first) and ``tie_reason`` says why it won."""
+    name = primary.name if primary is not None else "accuracy"
+    sign = -1.0 if primary is not None and primary.better == "min" else 1.0
+    best = max(fits, key=lambda r: (sign * r[name], -r.get("latency_ms_p50", float("inf"))))
+    by_accuracy = [r for r in fits if same_accuracy(r, best, name)]
+    fastest = min(by_accuracy, key=lambda r: (r.get("latency_ms_p50", float("inf")), -sign * r[name]))
     tied = [r for r in by_accuracy if same_latency(r, fastest)]
     pick = min(tied, key=lambda r: (*simplicity(r), r.get("latency_ms_p50", float("inf"))))
     out = dict(pick)
-    others = sorted((r for r in tied if r is not pick), key=lambda r: (-r["accuracy"], r.get("latency_ms_p50", 0.0)))
+    others = sorted((r for r in tied if r is not pick), key=lambda r: (-sign * r[name], r.get("latency_ms_p50", 0.0)))
     if others:
-        out["tied_with"] = [{k: r.get(k) for k in ("variant", "accuracy", "latency_ms_p50", "size_bytes")}
+        out["tied_with"] = [{k: r.get(k) for k in ("variant", name, "latency_ms_p50", "size_bytes")}
                             for r in others]
         out["tie_reason"] = why_simpler(pick, others[0])
     return out

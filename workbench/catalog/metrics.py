@@ -112,6 +112,14 @@ _ALL = (
     Metric("accuracy_ci_low", "fraction", None, "acc lo", "accuracy, 95% Wilson interval low", ".4f"),
     Metric("accuracy_ci_high", "fraction", None, "acc hi", "accuracy, 95% Wilson interval high", ".4f"),
     Metric("test_samples", "count", None, "n test", "test samples behind the accuracy", ".0f"),
+    # task metrics (``task:`` in the experiment): classification logs ``accuracy`` (top-1) as always; the others
+    # when the task asks for them, each with its change against the float model (``<name>_delta``)
+    Metric("top5_accuracy", "fraction", "max", "top-5", "top-5 accuracy (test split)", ".4f"),
+    Metric("top5_accuracy_delta", "pts", "max", "Δ top-5 pts", "top-5 accuracy − float32 (percentage points)", "+.2f"),
+    Metric("mae", "output", "min", "MAE", "mean absolute error (test split)", ".4g"),
+    Metric("mae_delta", "output", "min", "Δ MAE", "MAE − float32 MAE", "+.4g"),
+    Metric("rmse", "output", "min", "RMSE", "root mean squared error (test split)", ".4g"),
+    Metric("rmse_delta", "output", "min", "Δ RMSE", "RMSE − float32 RMSE", "+.4g"),
     # fidelity to the float model: the variant's outputs against the float reference's on the same inputs, no
     # labels (workbench.analysis.fidelity); several outputs: the worst here, each as ``<metric>/<output>``
     Metric("snr_db", "dB", "max", "SNR dB", "signal-to-noise ratio against float32 outputs (dB)", ".1f"),
@@ -165,10 +173,42 @@ AXIS_METRICS = ("accuracy", "accuracy_delta", "agreement", "size_bytes", "latenc
                 "cosine_similarity", "max_abs_error")
 
 
+#: a task's built-in metric (as the experiment's ``task:`` names it) -> the metric it logs
+TASK_METRICS: Mapping[str, str] = MappingProxyType({"top1": "accuracy", "top5": "top5_accuracy", "mae": "mae",
+                                                    "rmse": "rmse"})
+#: the labels each built-in task metric scores against: class indices, or values in the output's unit
+TASK_LABELS: Mapping[str, str] = MappingProxyType({"top1": "classes", "top5": "classes", "mae": "values",
+                                                   "rmse": "values"})
+
+
+def delta_name(name: str) -> str:
+    """The metric that logs ``name``'s change against the float model: ``mae`` -> ``mae_delta``; per output
+    ``mae/age`` -> ``mae_delta/age``."""
+    base, slash, output = name.partition("/")
+    return f"{base}_delta{slash}{output}"
+
+
+def delta(m: Metric, value: float, float_value: float) -> float:
+    """``m``'s change against float: in percentage points for a fraction (accuracy), else in its own unit."""
+    return (value - float_value) * (100.0 if m.unit == "fraction" else 1.0)
+
+
+def worsening(m: Metric, delta_value: float) -> float:
+    """How much worse than float a delta of ``m`` says the variant is (positive = worse), by its better
+    direction: an accuracy delta of -1.5 pts is 1.5; an MAE delta of +0.2 is 0.2."""
+    return -delta_value if m.better == "max" else delta_value
+
+
+def user_metric(name: str, better: Literal["max", "min"], unit: str = "") -> Metric:
+    """The record of a user's task metric (``task.metric: {function, name, better, unit}``)."""
+    return Metric(name, unit or "output", better, name, f"{name} (user metric, test split)")
+
+
 def metric(name: str) -> Metric:
-    """The record of ``name``; KeyError naming the known metrics."""
+    """The record of ``name`` (a per-output ``<metric>/<output>`` is its metric's record); KeyError naming the
+    known metrics."""
     try:
-        return METRICS[name]
+        return METRICS[name.partition("/")[0]]
     except KeyError:
         raise KeyError(f"unknown metric '{name}'; known: {', '.join(METRICS)}") from None
 
@@ -184,13 +224,37 @@ def objectives(*names: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def heading(name: str, readable: bool = False) -> str:
-    """A column's heading: the identity field's or the metric's."""
-    return FIELDS[name] if name in FIELDS else metric(name).heading(readable)
+def delta_record(m: Metric) -> Metric:
+    """The record of ``m``'s change against float (``accuracy_delta``, ``mae_delta``; a user metric's made here)."""
+    try:
+        return metric(delta_name(m.name))
+    except KeyError:
+        return Metric(delta_name(m.name), m.unit, m.better, f"Δ {m.label}", f"{m.title} − float32", "+.4g")
 
 
-def cell(name: str, value: Any, readable: bool = False) -> str:
+def record(name: str, primary: Metric | None = None) -> Metric:
+    """The record of ``name``: the task's ``primary`` metric or its delta (a user metric's too), else the
+    catalogue's."""
+    if primary is not None and name == primary.name:
+        return primary
+    if primary is not None and name == delta_name(primary.name):
+        return delta_record(primary)
+    return metric(name)
+
+
+def task_columns(columns: tuple[str, ...], primary: Metric) -> tuple[str, ...]:
+    """A table's columns with accuracy and its delta replaced by the task's primary metric and its delta."""
+    swap = {"accuracy": primary.name, "accuracy_delta": delta_name(primary.name)}
+    return columns if primary.name == "accuracy" else tuple(swap.get(c, c) for c in columns)
+
+
+def heading(name: str, readable: bool = False, primary: Metric | None = None) -> str:
+    """A column's heading: the identity field's or the metric's (``primary``: the task's, see ``record``)."""
+    return FIELDS[name] if name in FIELDS else record(name, primary).heading(readable)
+
+
+def cell(name: str, value: Any, readable: bool = False, primary: Metric | None = None) -> str:
     """A column's cell text for ``value`` (identity fields as text)."""
     if name in FIELDS:
         return "-" if value is None else str(value)
-    return metric(name).cell(value, readable)
+    return record(name, primary).cell(value, readable)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.analysis.regressions import Comparison, comparison_line, regressions_between
+from workbench.catalog.metrics import METRICS, Metric
 from workbench.profile.stats import Ratio
 from workbench.spec import ExperimentSpec
 
@@ -66,8 +67,9 @@ def side_by_side_remeasure(tracker: Any, spec: ExperimentSpec) -> Remeasure:
 
 
 def compare_rows(rows: list[dict[str, Any]], previous: dict[str, Any], prev_id: str, started: str, rules: Any,
-                 remeasure: Remeasure | None) -> tuple[Comparison, list[dict[str, Any]]]:
-    """Tonight's FINISHED rows against last night's runs (variant id -> run): the comparison and its table."""
+                 remeasure: Remeasure | None, primary: Metric = METRICS["accuracy"]) -> tuple[Comparison, list[dict[str, Any]]]:
+    """Tonight's FINISHED rows against last night's runs (variant id -> run): the comparison and its table,
+    judged on the task's ``primary`` metric."""
     from workbench.tracking import TAG_MODEL_SHA256
 
     measured = [r for r in rows if r["status"] == "FINISHED"]
@@ -89,7 +91,7 @@ def compare_rows(rows: list[dict[str, Any]], previous: dict[str, Any], prev_id: 
             else:
                 comp.not_remeasured[row["variant"]] = got
         metrics = {k: v for k, v in row.items() if isinstance(v, float)}
-        problems = regressions_between(metrics, dict(before.metrics), rules, side)
+        problems = regressions_between(metrics, dict(before.metrics), rules, side, primary)
         table.append({"variant": row["variant"], "variant_id": row["variant_id"], "previous_run": before.run_id,
                       "side_by_side": side.metrics("previous_over_current") if side else None,
                       "regressions": problems})
@@ -125,7 +127,7 @@ def compare_with_previous(tracker: Any, result: Any, compare_to: str, spec: Expe
         result.experiment_id, f"tags.`{TAG_SWEEP}` = '{prev_id}' and tags.`{TAG_KIND}` = '{KIND_VARIANT}'",
         statuses=[RunStatus.FINISHED])}
     comp, table = compare_rows(result.rows, prev_runs, prev_id, started, spec.regression,
-                               remeasure or side_by_side_remeasure(tracker, spec))
+                               remeasure or side_by_side_remeasure(tracker, spec), spec.task.primary_metric())
     line = comparison_line(comp)
     tracker.log_text(result.parent_run_id, json.dumps({"compared_to": prev_id, "line": line, "variants": table,
                                                        "unmatched": comp.unmatched}, indent=1), "regressions.json")

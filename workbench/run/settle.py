@@ -156,7 +156,8 @@ def report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path, p
     settling = publish and not partial
     since_ms = parent.start_time
     rows, basis = experiment_results(tracker, experiment_id, sweep.rows, since_ms) if settling else (sweep.rows, {})
-    rec = decide(rows, spec.budgets, spec.target.runtime, axis_runtimes(spec.profiles))
+    rec = decide(rows, spec.budgets, spec.target.runtime, axis_runtimes(spec.profiles),
+                 spec.task.primary_metric())
     page = render(spec, sweep_id, rows, rec, sweep_history(tracker, experiment_id))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{spec.name}-{sweep_id}.html"

@@ -20,9 +20,10 @@ from workbench.spec.experiment import (
 from workbench.spec.ids import baseline_id, canonical_json, variant_id
 from workbench.spec.load import load_experiment, parse_experiment
 from workbench.spec.steps import TECHNIQUES, StepSpec
+from workbench.spec.task import TaskSpec
 
 __all__ = [
     "QUANT_MODES", "RUNTIMES", "TECHNIQUES", "BaselineSpec", "BudgetSpec", "ExperimentSpec", "RegressionSpec", "SearchSpec",
-    "StepSpec", "TargetSpec", "TrainingSpec", "VariantSpec", "baseline_id", "canonical_json",
+    "StepSpec", "TargetSpec", "TaskSpec", "TrainingSpec", "VariantSpec", "baseline_id", "canonical_json",
     "format_validation_error", "load_experiment", "parse_experiment", "variant_id",
 ]

@@ -28,6 +28,7 @@ from workbench.errors import SpecError
 from workbench.spec.domains import Seed, least_profile_s, refuse_bools
 from workbench.spec.matrix import count_matrix, expand_matrix
 from workbench.spec.steps import STEP_SPECS, StepSpec
+from workbench.spec.task import TaskSpec
 
 if TYPE_CHECKING:
     QuantMode = str
@@ -180,12 +181,17 @@ class BudgetSpec(Spec):
     max_latency_ms: Annotated[float, Field(gt=0)] | None = None
     max_size_kb: Annotated[float, Field(gt=0)] | None = None
     max_memory_mb: Annotated[float, Field(gt=0)] | None = None
+    # how much worse than float a task metric may get, in its delta's unit (accuracy: points; MAE: the output's
+    # unit): {mae: 0.05}, {accuracy: 1.0} (= max_accuracy_drop: 1.0), {"mae/age": 0.5}; keys: the task's metrics
+    max_delta: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
 
 class RegressionSpec(Spec):
     """Thresholds for ``--compare-to`` (nightly)."""
 
     max_accuracy_drop_pts: Annotated[float, Field(ge=0)] = 0.5
+    # a primary metric other than accuracy: how much worse than last night it may get (its unit); default 0
+    max_delta: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     min_latency_rise: Annotated[float, Field(ge=0)] = 0.05  # relative; also must exceed the profiles' noise
     max_size_change: Annotated[float, Field(ge=0)] = 0.0  # relative; any change of the file is reported
 
@@ -235,6 +241,7 @@ class ExperimentSpec(Spec):
     name: str  # names files and the MLflow experiment: see _name_is_file_safe
     description: str = ""
     baseline: BaselineSpec
+    task: TaskSpec = TaskSpec()  # what outputs are scored on and which metric is primary (spec/task.py)
     target: TargetSpec = TargetSpec()
     calibration_samples: Annotated[int, Field(ge=1, le=100_000)] = 200
     # interleaved profiling rounds per variant (variant and float reference, A B / B A, fresh processes); the
@@ -251,6 +258,26 @@ class ExperimentSpec(Spec):
     variant_timeout_s: Annotated[float, Field(gt=0)] = 1800.0
     variants: tuple[VariantSpec, ...] = ()
     matrix: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _task_fits(self) -> ExperimentSpec:
+        known = self.task.budget_names()
+        for field_name, limits in (("budgets", self.budgets.max_delta), ("regression", self.regression.max_delta)):
+            unknown = [k for k in limits if k not in known]
+            if unknown:
+                raise ValueError(f"{field_name}.max_delta: {', '.join(unknown)} is not a metric of this task; use "
+                                 f"{', '.join(known)}")
+        if self.task.classification:
+            return self
+        if self.search is not None:
+            raise ValueError(f"search: the accuracy-budget search needs task kind classification, not "
+                             f"'{self.task.kind}'; list the variants (or a matrix) instead")
+        trained = [v.name for v in (*self.variants, *variants_from_matrix(self.matrix or {}, set())) if v.steps]
+        if trained or self.baseline.training.epochs:
+            what = f"variant {trained[0]} has training-time steps" if trained else "baseline.training.epochs > 0"
+            raise ValueError(f"task {self.task.kind}: {what}, but training uses a classification loss; set "
+                             "baseline.training.epochs: 0 (your model as given) and use post-training quantization")
+        return self
 
     @field_validator("name")
     @classmethod

@@ -3,20 +3,22 @@ on LiteRT, then on every other runtime the experiment's targets use."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.analysis.fidelity import fidelity
+from workbench.analysis.scores import task_metrics, with_deltas
 from workbench.analysis.significance import accuracy_metrics
 from workbench.baseline import reference_outputs
 from workbench.catalog import display_name
+from workbench.data import import_function
 from workbench.errors import ModelFileError
-from workbench.runtimes import axis_metrics, runtime_quality, runtimes_of
+from workbench.runtimes import Score, axis_metrics, runtime_quality, runtimes_of, top1_metrics
 from workbench.tflite_model import (
     TfliteModel,
     accuracy,
-    agreement,
     gzip_size,
     max_unique_per_channel,
     max_unique_values,
@@ -30,19 +32,17 @@ if TYPE_CHECKING:  # workbench.compress imports TensorFlow: only the type, at ch
 
 
 def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: ChainResult) -> Quality:
-    """Accuracy, agreement, sizes, ratios and sparsity, all computed from the .tflite on LiteRT."""
+    """The task's metrics (a classifier's accuracy and agreement), fidelity to the float model, sizes, ratios and
+    sparsity, all computed from the .tflite on LiteRT (then on every other runtime the targets use)."""
     content = exported.path.read_bytes()  # the bytes converted: log_variant checks exported.sha256 once, at the end
     m = TfliteModel(content, source=str(exported.path))
     outputs = m.predict_outputs(ctx.dataset.x_test)
-    logits = next(iter(outputs.values()))  # the first output: what accuracy is computed on
     reference = reference_outputs(ctx.baseline, ctx.dataset.x_test)
-    acc = accuracy(logits, ctx.dataset.y_test)
+    score = _scorer(ctx, reference)
     kernels = m.kernel_tensors()
     size, size_gz = len(content), gzip_size(content)
     metrics = {
-        "accuracy": acc,
-        "accuracy_delta": (acc - ctx.baseline.accuracy) * 100.0,
-        "agreement": agreement(logits, ctx.baseline.top1),
+        **_on_labels(score, outputs),
         "size_bytes": float(size),
         "size_gzip_bytes": float(size_gz),
         "compression_ratio": ctx.baseline.size_bytes / size,
@@ -52,19 +52,21 @@ def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: ChainR
         "max_unique_per_channel": float(max_unique_per_channel(kernels)),
         "params_before": float(compressed.params_before),
         "params_after": float(compressed.params_after),
-        # how sure the accuracy is (Wilson over the test split) and whether its change against float is real
-        # (McNemar on per-sample correctness against the float model's top-1, same samples)
-        **accuracy_metrics(np.argmax(logits, axis=1), ctx.baseline.top1, ctx.dataset.y_test),
         # how far its outputs are from the float model's on the same samples, labels or not
         **fidelity(reference, outputs),
     }
     facts = {"io_types": {"input": m.inputs[0].dtype, "output": m.outputs[0].dtype}, "ops": sorted(set(m.op_names()))}
     notes: tuple[str, ...] = ()
+    if ctx.experiment.task.classification:
+        # how sure the accuracy is (Wilson over the test split) and whether its change against float is real
+        # (McNemar on per-sample correctness against the float model's top-1, same samples)
+        logits = next(iter(outputs.values()))
+        metrics.update(accuracy_metrics(np.argmax(logits, axis=1), ctx.baseline.top1, ctx.dataset.y_test))
     if compressed.params_ratio is not None:
         metrics["params_ratio"] = compressed.params_ratio
     plain = compressed.companions.get("label_only")
     if plain is not None:
-        extra, note = _label_only_comparison(ctx, plain, acc)
+        extra, note = _label_only_comparison(ctx, plain, metrics["accuracy"])
         metrics.update(extra)
         notes = (note,)
     failed, runtime_notes = _evaluate_runtimes(ctx, exported, metrics, reference)
@@ -83,8 +85,7 @@ def _evaluate_runtimes(ctx: VariantContext, exported: Exported, metrics: dict[st
     others = [rt for rt in runtimes_of(main, axes) if rt != "litert"]
     if not others:
         return {}, ()
-    rq = runtime_quality(exported.files, others, ctx.dataset.x_test, ctx.dataset.y_test, ctx.baseline.top1,
-                         ctx.baseline.accuracy, reference)
+    rq = runtime_quality(exported.files, others, ctx.dataset.x_test, _scorer(ctx, reference), reference)
     if main.runtime != "litert":
         if main.runtime in rq.failed:
             raise ModelFileError(rq.failed[main.runtime])
@@ -96,6 +97,31 @@ def _evaluate_runtimes(ctx: VariantContext, exported: Exported, metrics: dict[st
     for fmt, path in exported.others.items():  # onnx_size_bytes, ...
         metrics[f"{fmt.lstrip('.')}_size_bytes"] = float(path.stat().st_size)
     return rq.failed, rq.notes
+
+
+def _scorer(ctx: VariantContext, reference: dict[str, np.ndarray]) -> Score:
+    """outputs by name -> the task's metrics against the test labels with their change against the float
+    model's (scored on ``reference``, its outputs); a classifier's accuracy as always (``top1_metrics``: its
+    interval, its delta against the cached baseline's accuracy, agreement with its top-1)."""
+    task, labels = ctx.experiment.task, ctx.dataset.y_test
+    functions = {ref: import_function(ref, f"task metric '{ref}'") for ref in task.user_functions()}
+    float_scores = task_metrics(task, reference, labels, functions)
+
+    def score(outputs: Mapping[str, np.ndarray]) -> dict[str, float]:
+        out = with_deltas(task, task_metrics(task, outputs, labels, functions), float_scores)
+        if task.classification:
+            out.update(top1_metrics(next(iter(outputs.values())), labels, ctx.baseline.top1, ctx.baseline.accuracy))
+        return out
+
+    return score
+
+
+def _on_labels(score: Score, outputs: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """``score(outputs)`` on the main runtime, where a missing output is the model's problem: ModelFileError."""
+    try:
+        return score(outputs)
+    except ValueError as exc:
+        raise ModelFileError(str(exc)) from None
 
 
 def _label_only_comparison(ctx: VariantContext, plain: Any, acc: float) -> tuple[dict[str, float], str]:

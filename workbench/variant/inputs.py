@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.data import Dataset, load_dataset
+from workbench.data import Dataset, import_function, load_dataset
 from workbench.errors import DataError, ModelFileError, SpecError
 from workbench.fit import check_classes, check_fit
 from workbench.model_files import ModelFile, resolve_model, weight_bytes
@@ -47,7 +47,10 @@ def read_inputs(spec: ExperimentSpec, root: Path, *, source: str = "<in-memory>"
         raise ModelFileError(f"model file '{spec.baseline.model}' changed since the sweep planned it (sha256 "
                              f"{plan.model_fingerprint[:12] or 'none'}, now {model_fp[:12]}); its numbers "
                              "would not match the plan: run the sweep again to re-plan")
-    dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root, model_input_shape(model_file))
+    dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root, model_input_shape(model_file),
+                           labels=spec.task.labels)
+    for ref in spec.task.user_functions():  # a user metric that cannot be imported: refused here, before any cost
+        import_function(ref, f"task metric '{ref}'")
     if model_file is not None:  # from the file's own config: data that cannot feed the model stops here
         check_fit(spec.baseline.model, model_file.signature, dataset)
     else:  # a zoo model gets one output per class: a stray label must not build a model of empty classes
@@ -74,7 +77,8 @@ def check_resources(spec: ExperimentSpec, variants: tuple[VariantSpec, ...], dat
     """SpecError (one line) before any training when a pruning schedule falls outside its fine-tuning, or the
     baseline's estimated memory exceeds ``max_model_mb`` (``workbench.spec.fit``)."""
     problem = (schedule_problem(variants, len(dataset.x_train), spec.baseline.training.batch_size)
-               or size_problem(spec, variants, dataset.input_shape, dataset.num_classes,
+               or size_problem(spec, variants, dataset.input_shape,
+                                dataset.num_classes if dataset.labels == "classes" else 1,
                                weight_bytes(spec.baseline.model, root)))
     if problem:
         raise SpecError(f"{source}: {problem}")

@@ -17,7 +17,16 @@ from typing import Any
 
 from workbench.analysis.pareto import budget_violations, runtime_payoff
 from workbench.analysis.recommend import Recommendation
-from workbench.catalog.metrics import DASHBOARD_TABLE, FIELDS, RUNTIME_TABLE, cell, heading
+from workbench.catalog.metrics import (
+    DASHBOARD_TABLE,
+    FIELDS,
+    RUNTIME_TABLE,
+    Metric,
+    cell,
+    delta_record,
+    heading,
+    task_columns,
+)
 from workbench.spec import ExperimentSpec
 from workbench.tracking import TAG_VARIANT, RunRecord
 from workbench.views.summary import fmt_bytes, fmt_ms
@@ -25,11 +34,19 @@ from workbench.views.summary import fmt_bytes, fmt_ms
 GREY, FRONT = "#b0b0b0", "#1f77b4"
 
 
-def _hover(r: dict[str, Any]) -> str:
+def _quality(r: dict[str, Any], primary: Metric) -> str:
+    """``accuracy 0.9500 (-0.28 pts)`` / ``mae 0.412 (+0.003)``: the primary metric and its change against float."""
+    if primary.name == "accuracy":
+        return f"accuracy {r['accuracy']:.4f} ({r.get('accuracy_delta', 0):+.2f} pts)"
+    d = delta_record(primary)
+    return f"{primary.label} {primary.cell(r[primary.name])} ({d.cell(r.get(d.name))} against float32)"
+
+
+def _hover(r: dict[str, Any], primary: Metric) -> str:
     steps = {k: v for k, v in r["params"].items() if k.startswith("variant.") and k != "variant.name"}
     spec = "<br>".join(f"{k[8:]}={v}" for k, v in sorted(steps.items())[:12])
-    return (f"<b>{html.escape(r['variant'])}</b> ({html.escape(r['technique'])})<br>accuracy {r['accuracy']:.4f} "
-            f"({r.get('accuracy_delta', 0):+.2f} pts)<br>p50 {fmt_ms(r.get('latency_ms_p50', float('nan')))}, "
+    return (f"<b>{html.escape(r['variant'])}</b> ({html.escape(r['technique'])})<br>{html.escape(_quality(r, primary))}"
+            f"<br>p50 {fmt_ms(r.get('latency_ms_p50', float('nan')))}, "
             f"{fmt_bytes(r.get('size_bytes', float('nan')))}<br>{spec}")
 
 
@@ -41,26 +58,29 @@ def latency_unit(rows: Sequence[dict[str, Any]]) -> tuple[float, str]:
 
 def tradeoff_figure(rows: Sequence[dict[str, Any]], x: str, front_names: Sequence[str], spec: ExperimentSpec,
                     title: str) -> Any:
-    """Accuracy against ``x`` (latency p50 or size), the front (``front_names``) joined, budgets as lines."""
+    """The task's primary metric (accuracy) against ``x`` (latency p50 or size), the front (``front_names``)
+    joined, budgets as lines."""
     import plotly.graph_objects as go
 
+    primary = spec.task.primary_metric()
+    y = primary.name
     k, unit = latency_unit(rows) if x == "latency_ms_p50" else (1 / 1024, "KB") if x == "size_bytes" else (1.0, "")
     scale = (lambda v: v * k)  # noqa: E731 - one factor for points, Pareto line and budget line alike
-    pts = [r for r in rows if isinstance(r.get("accuracy"), float) and isinstance(r.get(x), float)]
+    pts = [r for r in rows if isinstance(r.get(y), float) and isinstance(r.get(x), float)]
     front = set(front_names)
     fig = go.Figure()
     for on_front in (False, True):
         sel = [r for r in pts if (r["variant"] in front) == on_front]
         fig.add_trace(go.Scatter(
-            x=[scale(r[x]) for r in sel], y=[r["accuracy"] for r in sel], mode="markers+text",
-            text=[r["variant"] for r in sel], textposition="top center", hovertext=[_hover(r) for r in sel],
+            x=[scale(r[x]) for r in sel], y=[r[y] for r in sel], mode="markers+text",
+            text=[r["variant"] for r in sel], textposition="top center", hovertext=[_hover(r, primary) for r in sel],
             hoverinfo="text", name="Pareto front" if on_front else "dominated",
             marker={"size": 11 if on_front else 8, "color": FRONT if on_front else GREY}))
     line = sorted((r for r in pts if r["variant"] in front), key=lambda r: r[x])
-    fig.add_trace(go.Scatter(x=[scale(r[x]) for r in line], y=[r["accuracy"] for r in line], mode="lines",
+    fig.add_trace(go.Scatter(x=[scale(r[x]) for r in line], y=[r[y] for r in line], mode="lines",
                              line={"color": FRONT, "dash": "dot"}, showlegend=False, hoverinfo="skip"))
     b = spec.budgets
-    base_acc = next((r["accuracy"] - r.get("accuracy_delta", 0) / 100 for r in pts), None)
+    base_acc = next((r["accuracy"] - r.get("accuracy_delta", 0) / 100 for r in pts), None) if y == "accuracy" else None
     if b.max_accuracy_drop is not None and base_acc is not None:
         fig.add_hline(y=base_acc - b.max_accuracy_drop / 100, line_dash="dash", line_color="red",
                       annotation_text=f"max_accuracy_drop {b.max_accuracy_drop:g} pts")
@@ -69,7 +89,7 @@ def tradeoff_figure(rows: Sequence[dict[str, Any]], x: str, front_names: Sequenc
         fig.add_vline(x=limit * 1024 * k if x == "size_bytes" else limit * k, line_dash="dash", line_color="red",
                       annotation_text="max_latency_ms" if x == "latency_ms_p50" else "max_size_kb")
     fig.update_layout(title=title, xaxis_title=f"latency p50 ({unit})" if x == "latency_ms_p50" else "size (KB)",
-                      yaxis_title="accuracy (.tflite on LiteRT)", height=480, template="plotly_white")
+                      yaxis_title=primary.title, height=480, template="plotly_white")
     return fig
 
 
@@ -161,16 +181,18 @@ def runtimes_section(pairs: list[dict[str, Any]]) -> str:
 
 
 def _table(rows: list[dict[str, Any]], front: set[str], spec: ExperimentSpec) -> str:
-    head = ("".join(f"<th onclick='sortTable(this)'>{heading(c, readable=True)}</th>" for c in DASHBOARD_TABLE)
+    primary = spec.task.primary_metric()
+    columns = task_columns(DASHBOARD_TABLE, primary)  # the task's primary metric where accuracy stands
+    head = ("".join(f"<th onclick='sortTable(this)'>{heading(c, True, primary)}</th>" for c in columns)
             + "<th>Pareto</th><th>budgets</th>")
     body = []
     for r in rows:
         cells = []
-        for c in DASHBOARD_TABLE:  # numbers read in their unit (µs/ms, KB/MB), sorted by the raw value
+        for c in columns:  # numbers read in their unit (µs/ms, KB/MB), sorted by the raw value
             v = r.get(c)
             raw = f" data-v='{float(v)!r}'" if c not in FIELDS and isinstance(v, int | float) and v == v else ""
-            cells.append(f"<td{raw}>{html.escape(cell(c, v, readable=True))}</td>")
-        fails = budget_violations(r, spec.budgets) if "accuracy" in r else ["not measured"]
+            cells.append(f"<td{raw}>{html.escape(cell(c, v, True, primary))}</td>")
+        fails = budget_violations(r, spec.budgets, primary) if primary.name in r else ["not measured"]
         cells.append(f"<td>{'yes' if r['variant'] in front else ''}</td>")
         cells.append(f"<td>{html.escape('; '.join(fails)) if fails else 'all met'}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -199,11 +221,12 @@ def _recommended_html(rec: Recommendation) -> str:
     if r is None:
         return ("<div class='rec none' id='recommended'>No variant fits every budget. Closest candidates:<ul>"
                 + "".join(f"<li>{html.escape(w)}</li>" for w in rec.reasons) + "</ul></div>")
+    best = "accuracy" if rec.primary.name == "accuracy" else rec.primary.label
     return (f"<div class='rec' id='recommended'>Recommended: <b>{html.escape(r['variant'])}</b> — "
-            f"accuracy {r['accuracy']:.4f} ({r.get('accuracy_delta', 0):+.2f} pts), "
+            f"{html.escape(_quality(r, rec.primary))}, "
             f"p50 {html.escape(fmt_ms(r.get('latency_ms_p50', float('nan'))))}, "
             f"{html.escape(fmt_bytes(r.get('size_bytes', float('nan'))))} "
-            f"(best accuracy within every budget, ties broken by latency)</div>")
+            f"(best {html.escape(best)} within every budget, ties broken by latency)</div>")
 
 
 def _failed_html(rows: Sequence[dict[str, Any]]) -> str:
@@ -217,8 +240,9 @@ def _failed_html(rows: Sequence[dict[str, Any]]) -> str:
 def figures(spec: ExperimentSpec, rec: Recommendation, history: Sequence[RunRecord]) -> list[Any]:
     """The page's plotly figures: the two trade-offs, the bars, the trends, and the profile axes and the
     runtimes when the sweep has them."""
-    out = [tradeoff_figure(rec.candidates, "latency_ms_p50", rec.front_latency, spec, "accuracy vs latency p50"),
-           tradeoff_figure(rec.candidates, "size_bytes", rec.front_size, spec, "accuracy vs size"),
+    quality = rec.primary.label
+    out = [tradeoff_figure(rec.candidates, "latency_ms_p50", rec.front_latency, spec, f"{quality} vs latency p50"),
+           tradeoff_figure(rec.candidates, "size_bytes", rec.front_size, spec, f"{quality} vs size"),
            bars_figure(list(rec.candidates)), trends_figure(history, rec.variants)]
     axes = axes_figure(list(rec.candidates), spec)
     if axes is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from workbench.analysis.pareto import budget_violations
 from workbench.catalog import display_name
-from workbench.catalog.metrics import fmt_bytes, fmt_ms
+from workbench.catalog.metrics import Metric, delta_name, fmt_bytes, fmt_ms, worsening
 from workbench.profile.stats import payoff
 from workbench.spec import ExperimentSpec
 
@@ -18,6 +18,12 @@ __all__ = ["SHIP_RULE", "experiment_description", "fmt_budgets", "fmt_bytes", "f
 
 SHIP_RULE = ("the most accurate variant within every budget, then the fastest; differences inside the noise are "
              "ties, broken towards the simpler deployment")
+
+
+def ship_rule(primary: Metric) -> str:
+    """``SHIP_RULE`` for the task's primary metric."""
+    return SHIP_RULE if primary.name == "accuracy" else SHIP_RULE.replace(
+        "the most accurate variant", f"the variant with the best {primary.label}")
 
 
 def fmt_budgets(spec: ExperimentSpec) -> str:
@@ -32,6 +38,7 @@ def fmt_budgets(spec: ExperimentSpec) -> str:
         parts.append(f"p50 latency ≤ {fmt_ms(b.max_latency_ms)}")
     if b.max_memory_mb is not None:
         parts.append(f"peak memory ≤ {b.max_memory_mb:g} MB")
+    parts += [f"{name} at most {limit:g} worse than float32" for name, limit in b.max_delta.items()]
     return ", ".join(parts) or "none set"
 
 
@@ -75,6 +82,23 @@ def accuracy_words(row: dict[str, Any]) -> str:
     return f"{text}, {cost}"
 
 
+def quality_words(row: dict[str, Any], primary: Metric) -> str:
+    """The task's primary metric in words: ``accuracy_words`` for accuracy, else ``mae 0.412, 0.003 worse than
+    float32 (mae 0.409)``."""
+    if primary.name == "accuracy":
+        return accuracy_words(row)
+    value, d = _num(row, primary.name), _num(row, delta_name(primary.name))
+    if value is None:
+        return f"{primary.label} -"
+    text = f"{primary.label} {primary.cell(value)}"
+    if d is None:
+        return text
+    worse = worsening(primary, d)
+    how = "the same as" if worse == 0 else f"{abs(worse):.4g} {'worse' if worse > 0 else 'better'} than"
+    base = value - d if primary.unit != "fraction" else value - d / 100
+    return f"{text}, {how} float32 ({primary.label} {primary.cell(base)})"
+
+
 def latency_words(row: dict[str, Any]) -> str:
     """The p50 against float32 measured side by side, in the same rounds, with the speed-up's interval:
     ``p50 latency 3.30 ms vs float32 7.20 ms measured side by side (2.18× faster, 95% interval 2.05-2.31×)``."""
@@ -113,7 +137,8 @@ def recommendation(spec: ExperimentSpec, rows: list[dict[str, Any]], rec: dict[s
     latency against float (the float p50 from the same interleaved rounds as the variant's), a tie the noise
     decided and why, the budgets, what it was measured on and a link to the dashboard. Without a
     recommendation: why none fits."""
-    measured = [r for r in rows if isinstance(r.get("accuracy"), float)]
+    primary = spec.task.primary_metric()
+    measured = [r for r in rows if isinstance(r.get(primary.name), float)]
     # the link comes right after the answer: the MLflow UI folds a long description under a gradient
     link = f" Full comparison: [dashboard]({dashboard_link})." if dashboard_link else ""
     on = f" Measured on {target_words(spec)}" + (f", dataset {dataset}" if dataset else "") + "."
@@ -127,10 +152,10 @@ def recommendation(spec: ExperimentSpec, rows: list[dict[str, Any]], rec: dict[s
     ratio = _ratio(rec.get("compression_ratio"))
     size_txt = (f"{fmt_bytes(size)} instead of {fmt_bytes(size * ratio)} ({ratio:.1f}× smaller)" if ratio
                 else fmt_bytes(size))
-    fits = sum(1 for r in measured if not budget_violations(r, spec.budgets))
-    return (f"**Ship `{rec['variant']}`** ({rec.get('technique', '')}).{link} Measured: {accuracy_words(rec)}, "
+    fits = sum(1 for r in measured if not budget_violations(r, spec.budgets, primary))
+    return (f"**Ship `{rec['variant']}`** ({rec.get('technique', '')}).{link} Measured: {quality_words(rec, primary)}, "
             f"{size_txt}, {latency_words(rec)}.{tie_words(rec)} Budgets: {fmt_budgets(spec)}; {fits} of the "
-            f"{len(measured)} measured variants meet them, and this is {SHIP_RULE}.{on}")
+            f"{len(measured)} measured variants meet them, and this is {ship_rule(primary)}.{on}")
 
 
 def experiment_description(spec: ExperimentSpec, variants: int) -> str:

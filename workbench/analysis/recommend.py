@@ -55,7 +55,8 @@ class Recommendation:
     def fronts(self) -> dict[str, Any]:
         """What ``pareto.json`` records."""
         return {"pareto_accuracy_latency": list(self.front_latency), "pareto_accuracy_size": list(self.front_size),
-                "recommended": self.variant, "why_none": list(self.reasons)}
+                "recommended": self.variant, "why_none": list(self.reasons),
+                "primary_metric": self.primary.name}  # the fronts' quality axis (the keys say accuracy, as ever)
 
 
 def measured_rows(rows: Sequence[Row], primary: str = "accuracy") -> list[Row]:

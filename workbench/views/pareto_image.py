@@ -21,22 +21,24 @@ def _panel(ax: Any, rows: Sequence[dict[str, Any]], x: str, front_names: Sequenc
     from matplotlib.ticker import FuncFormatter
 
     scale = (lambda v: v / 1024.0) if x == "size_bytes" else (lambda v: v)
-    pts = [r for r in rows if isinstance(r.get("accuracy"), float) and isinstance(r.get(x), float) and r[x] > 0]
+    primary = spec.task.primary_metric()  # accuracy in %, or the task's primary metric in its unit
+    name, k = primary.name, 100.0 if primary.name == "accuracy" else 1.0
+    pts = [r for r in rows if isinstance(r.get(name), float) and isinstance(r.get(x), float) and r[x] > 0]
     front = set(front_names)
     for r in pts:
         on = r["variant"] in front
-        ax.scatter(scale(r[x]), r["accuracy"] * 100, s=60 if on else 30, color=FRONT if on else GREY, zorder=3)
-        ax.annotate(r["variant"], (scale(r[x]), r["accuracy"] * 100), textcoords="offset points", xytext=(4, 4),
+        ax.scatter(scale(r[x]), r[name] * k, s=60 if on else 30, color=FRONT if on else GREY, zorder=3)
+        ax.annotate(r["variant"], (scale(r[x]), r[name] * k), textcoords="offset points", xytext=(4, 4),
                     fontsize=7, color="#222" if on else "#666")
     line = sorted((r for r in pts if r["variant"] in front), key=lambda r: r[x])
-    ax.plot([scale(r[x]) for r in line], [r["accuracy"] * 100 for r in line], ":", color=FRONT, zorder=2)
+    ax.plot([scale(r[x]) for r in line], [r[name] * k for r in line], ":", color=FRONT, zorder=2)
     rec = next((r for r in pts if r["variant"] == recommended), None)
     if rec is not None:
-        ax.scatter(scale(rec[x]), rec["accuracy"] * 100, marker="*", s=260, color=STAR, zorder=4,
+        ax.scatter(scale(rec[x]), rec[name] * k, marker="*", s=260, color=STAR, zorder=4,
                    label=f"recommended: {rec['variant']}")
         ax.legend(loc="best", fontsize=8)
     b = spec.budgets
-    base = next((r["accuracy"] * 100 - r.get("accuracy_delta", 0.0) for r in pts), None)
+    base = next((r["accuracy"] * 100 - r.get("accuracy_delta", 0.0) for r in pts), None) if k == 100.0 else None
     if b.max_accuracy_drop is not None and base is not None:
         ax.axhline(base - b.max_accuracy_drop, color=BUDGET, ls="--", lw=1)
         ax.annotate(f"max accuracy drop {b.max_accuracy_drop:g} pts", (0.01, base - b.max_accuracy_drop),
@@ -54,7 +56,7 @@ def _panel(ax: Any, rows: Sequence[dict[str, Any]], x: str, front_names: Sequenc
         ax.set_xlabel("p50 latency" + (" (log scale)" if wide else "") + (f"; budget {fmt_ms(limit)}" if limit else ""))
     else:
         ax.set_xlabel("size (KB)" + (f"; budget {limit:g} KB" if limit else ""))
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("accuracy (%)" if k == 100.0 else primary.title)
     ax.grid(True, alpha=0.3)
 
 

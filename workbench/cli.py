@@ -89,15 +89,17 @@ def main() -> None:
     pass
 
 
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    """The sweep's table: the catalogue's ``CLI_TABLE`` columns, headings and formats, each cell in the unit that
-    reads best (latency in µs below 1 ms, sizes in KB or MB: ``catalog.metrics.fmt_ms`` / ``fmt_bytes``)."""
-    from workbench.catalog.metrics import CLI_TABLE, FIELDS, cell, heading
+def _print_table(rows: list[dict[str, Any]], primary: Any = None) -> None:
+    """The sweep's table: the catalogue's ``CLI_TABLE`` columns, headings and formats (the task's ``primary``
+    metric where accuracy stands), each cell in the unit that reads best (latency in µs below 1 ms, sizes in KB
+    or MB: ``catalog.metrics.fmt_ms`` / ``fmt_bytes``)."""
+    from workbench.catalog.metrics import CLI_TABLE, FIELDS, cell, heading, task_columns
 
-    heads = [heading(c, readable=True) for c in CLI_TABLE]
-    table = [[cell(c, r.get(c), readable=True) for c in CLI_TABLE] for r in rows]
+    columns = task_columns(CLI_TABLE, primary) if primary is not None else CLI_TABLE
+    heads = [heading(c, readable=True, primary=primary) for c in columns]
+    table = [[cell(c, r.get(c), readable=True, primary=primary) for c in columns] for r in rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(heads)]
-    left = [c in FIELDS for c in CLI_TABLE]  # text left, numbers right
+    left = [c in FIELDS for c in columns]  # text left, numbers right
     click.echo("  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)))
     for row in table:
         click.echo("  ".join(c.ljust(w) if lj else c.rjust(w) for c, w, lj in zip(row, widths, left, strict=True)))
@@ -144,7 +146,7 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
     if result.killed_runs:
         click.echo(f"Settled {len(result.killed_runs)} run(s) as KILLED: left RUNNING by a sweep that is gone "
                    "(lease expired or process ended).")
-    _print_table(result.rows)
+    _print_table(result.rows, result.primary)
     skipped = sum(1 for r in result.rows if r["status"] == "SKIPPED")
     if skipped:
         click.echo(f"{skipped} variant(s) skipped: already FINISHED (use --force to re-run).")

@@ -125,3 +125,18 @@ def test_tables_show_the_primary_where_accuracy_stands():
         "variant", "mae", "mae_delta", "size_bytes")
     user = TaskSpec(kind="regression", metric={"function": "m:f", "name": "iou", "better": "max"}).primary_metric()
     assert heading("iou_delta", primary=user) == "Δ iou" and cell("iou", 0.51234, primary=user) == "0.5123"
+
+
+def test_the_dashboard_and_the_summary_speak_of_the_primary_metric():
+    from workbench.views.dashboard import render
+    from workbench.views.summary import recommendation
+
+    spec = _spec(task={"kind": "regression"}, budgets={"max_delta": {"mae": 0.05}})
+    rows = [_row("float32", 0.40, 0.30), _row("int8", 0.43, 0.10)]
+    rec = decide(rows, spec.budgets, "litert", primary=spec.task.primary_metric())
+    page = render(spec, "s1", rows, rec)
+    assert "best MAE within every budget" in page and "<th onclick='sortTable(this)'>Δ MAE</th>" in page
+    assert "mean absolute error (test split)" in page  # the charts' quality axis
+    text = recommendation(spec, rows, rec.chosen, [])
+    assert "the variant with the best MAE" in text
+    assert "MAE 0.4, the same as float32 (MAE 0.4)" in text and "mae at most 0.05 worse than float32" in text

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.catalog.metrics import METRICS, Metric
 from workbench.errors import SpecError, StorageError, TrackingLost, WorkbenchError
 from workbench.files import atomic_write, experiment_lock
 from workbench.run.status import Outcome, Stop, VariantStatus
@@ -44,6 +45,7 @@ class SweepResult:
     remeasured: dict[str, str] = field(default_factory=dict)  # variant -> why its FINISHED run was not reused
     recommendation: str = ""  # the answer to "which variant do we ship, and what does it cost?" (markdown)
     report_error: str = ""  # a disk refused the report (the results are stored): the command ends with this line
+    primary: Metric = METRICS["accuracy"]  # the task's primary metric: what the table shows beside the costs
 
     @property
     def elsewhere(self) -> list[dict[str, Any]]:
@@ -165,7 +167,8 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
             TAG_VARIANT_COUNT: str(len(selected)), TAG_EXECUTOR: executor,
             TAG_BASELINE_TRAINING: spec.baseline.training_words(),
             **provenance_tags(spec.target.threads), **lease.tags()})
-        result = SweepResult(spec.name, exp_id, sweep_id, parent, tracker.uri, killed_runs=killed, work_dir=str(wdir))
+        result = SweepResult(spec.name, exp_id, sweep_id, parent, tracker.uri, killed_runs=killed, work_dir=str(wdir),
+                             primary=spec.task.primary_metric())
         result.remeasured = {p.name: stale[p.id] for p in the_plan.variants if p.id in stale}
         outcomes: dict[str, Outcome] = {}
         clear_stop()
@@ -282,7 +285,8 @@ def _nothing_to_do(tracker: Any, spec: ExperimentSpec, experiment_id: str, selec
     no parent run, and carries the recommendation of the newest sweep that made one."""
     from workbench.run.settle import standing_recommendation
 
-    result = SweepResult(spec.name, experiment_id, "", "", tracker.uri, killed_runs=killed, work_dir=str(wdir))
+    result = SweepResult(spec.name, experiment_id, "", "", tracker.uri, killed_runs=killed, work_dir=str(wdir),
+                         primary=spec.task.primary_metric())
     for p in selected:
         if p.id in elsewhere:
             result.rows.append(_row(p.name, p.id, p.spec.technique, VariantStatus.ELSEWHERE,

@@ -168,10 +168,13 @@ def runtimes_figure(pairs: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def runtimes_section(pairs: list[dict[str, Any]]) -> str:
-    """The variant × runtime table, and the variants that pay off on one runtime and not another."""
-    head = "".join(f"<th onclick='sortTable(this)'>{heading(c)}</th>" for c in RUNTIME_TABLE) + "<th>status</th>"
-    body = ["<tr>" + "".join(f"<td>{html.escape(cell(c, p.get(c)))}</td>" for c in RUNTIME_TABLE)
+def runtimes_section(pairs: list[dict[str, Any]], primary: Metric) -> str:
+    """The variant × runtime table (the task's ``primary`` metric where accuracy stands), and the variants that
+    pay off on one runtime and not another."""
+    columns = task_columns(RUNTIME_TABLE, primary)
+    head = "".join(f"<th onclick='sortTable(this)'>{heading(c, primary=primary)}</th>" for c in columns)
+    head += "<th>status</th>"
+    body = ["<tr>" + "".join(f"<td>{html.escape(cell(c, p.get(c), primary=primary))}</td>" for c in columns)
             + f"<td>{html.escape('FAILED: ' + p.get('reason', '') if p.get('status') == 'FAILED' else 'measured')}</td></tr>"
             for p in pairs]
     payoff = runtime_payoff(pairs)
@@ -265,7 +268,7 @@ def render(spec: ExperimentSpec, sweep_id: str, rows: Sequence[dict[str, Any]], 
         title=html.escape(f"{spec.name} — {sweep_id}"), style=STYLE, name=html.escape(spec.name),
         sweep=html.escape(sweep_id), count=len(rows), description=html.escape(spec.description),
         recommended=_recommended_html(rec), plots="".join(f"<div id='plot{i}' class='plot'></div>" for i in range(len(figs))),
-        runtimes=runtimes_section(list(rec.pairs)) if rec.multi_runtime else "",
+        runtimes=runtimes_section(list(rec.pairs), rec.primary) if rec.multi_runtime else "",
         table=_table(list(rows), set(rec.variant_front), spec), failed=_failed_html(rows), sort_js=SORT_JS,
         plotly=_plotly_loader(figs_json, basic))
 

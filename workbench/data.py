@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,10 +289,11 @@ def _npz(path: Path, shown: str, labels: str = "classes") -> Dataset:
     return _finish(path.name, arrays[0], arrays[1], arrays[2], arrays[3], labels)
 
 
-def import_function(ref: str, what: str) -> Any:
+def import_function(ref: str, what: str, within: Path | None = None) -> Any:
     """The function ``package.module:function`` names, imported (never unpickled) from the modules Python finds
-    (the project root first: a notebook and ``workbench run`` start there); DataError naming ``what`` (e.g.
-    ``dataset 'x:y'``) when it cannot be imported or is not a function."""
+    (the project root first: a notebook and ``workbench run`` start there); with ``within``, only from a file
+    under that folder (the project's own modules). DataError naming ``what`` (e.g. ``dataset 'x:y'``) when it
+    cannot be imported, is not a function or lives elsewhere."""
     module_name, _, func_name = ref.partition(":")
     try:
         func = getattr(importlib.import_module(module_name), func_name)
@@ -301,6 +303,11 @@ def import_function(ref: str, what: str) -> Any:
         raise DataError(f"{what}: importing {module_name} raised {type(exc).__name__}: {_one_line(exc)}") from None
     if not callable(func):
         raise DataError(f"{what}: {func_name} is a {type(func).__name__}, not a function")
+    if within is not None:
+        source = Path(getattr(sys.modules.get(module_name), "__file__", None) or "<built-in>").resolve()
+        if not source.is_relative_to(within.resolve()):
+            raise DataError(f"{what}: {module_name} is {source}, outside the project ({within}); put the function "
+                            "in a module of the project")
     return func
 
 

@@ -112,7 +112,8 @@ class TfliteModel:
     def output_names(self) -> list[str]:
         """The outputs' names in ``outputs`` order: the signature's (a Keras model's output names) where the file
         has one, else the tensors' own names."""
-        sigs = self._interp._get_full_signature_list() or {}
+        full = getattr(self._interp, "_get_full_signature_list", None)  # LiteRT's, with the tensor indices
+        sigs = (full() if full is not None else None) or {}
         by_index = {int(i): name for sig in sigs.values() for name, i in sig.get("outputs", {}).items()}
         details = self._interp.get_output_details()
         named = [by_index.get(int(d["index"])) for d in details]

@@ -140,3 +140,15 @@ def test_the_dashboard_and_the_summary_speak_of_the_primary_metric():
     text = recommendation(spec, rows, rec.chosen, [])
     assert "the variant with the best MAE" in text
     assert "MAE 0.4, the same as float32 (MAE 0.4)" in text and "mae at most 0.05 worse than float32" in text
+
+
+def test_a_user_metric_is_imported_only_from_the_project(tmp_path, monkeypatch):
+    from workbench.data import import_function
+
+    (tmp_path / "my_task_metrics.py").write_text("def share(y_true, y_pred):\n    return 0.5\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_function("my_task_metrics:share", "task metric", within=tmp_path)(None, None) == 0.5
+    with pytest.raises(DataError, match=r"task metric: json is .*outside the project"):
+        import_function("json:dumps", "task metric", within=tmp_path)
+    with pytest.raises(DataError, match="task metric: cannot import"):
+        import_function("my_task_metrics:nope", "task metric", within=tmp_path)

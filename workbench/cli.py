@@ -280,13 +280,15 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 @click.option("--layers", "layer_runs", default=0, show_default=True, metavar="RUNS",
               help="Also time every node with the runtime's own profiler over RUNS runs, in a session of its own "
                    "(OpenVINO, ONNX Runtime; LiteRT's Python API cannot): the slowest nodes and their sum vs p50.")
+@click.option("--overlay", type=click.Path(dir_okay=False), default=None,
+              help="With --layers: write each node's median ms as a Model Explorer node-data overlay here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON result (raw samples included).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
 def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack: bool, kernels: str, api: str, batch: int, inputs: str | None,
             input_shape: tuple[str, ...], warmup: int, min_runs: int, min_seconds: float, max_runs: int, max_seconds: float,
             cpu_pin: tuple[int, ...], clients: int, load_seconds: float, host: str | None, ssh_port: int,
-            ssh_key: str | None, remote_python: str, log_to: str | None, layer_runs: int, as_json: bool,
-            output: str | None) -> None:
+            ssh_key: str | None, remote_python: str, log_to: str | None, layer_runs: int, overlay: str | None,
+            as_json: bool, output: str | None) -> None:
     """Profile a MODEL file on any runtime (see --runtime) in a fresh process: latency stats, init, memory."""
     from pydantic import ValidationError
 
@@ -316,6 +318,8 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
     samples = _load_inputs(inputs) if inputs else None
     if layer_runs < 0:
         raise WorkbenchError(f"--layers {layer_runs}: give a number of runs, 0 for none")
+    if overlay and not layer_runs:
+        raise WorkbenchError("--overlay writes per-node times: give --layers RUNS too")
     result = profile_model(model, target, samples, layer_runs=layer_runs)
     text = result.to_json()
     if output:
@@ -356,6 +360,12 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
     if "layers" in result.facts:
         for line in layer_lines(result.facts["layers"], s.p50):
             click.echo(line)
+        if overlay and result.facts["layers"].get("nodes"):
+            from workbench.views.overlay import write_overlay
+
+            # a node as the runtime names it (OpenVINO appends the source layers it fused: dropped here)
+            write_overlay(Path(overlay), {r["node"].split(" [")[0]: r["ms_p50"] for r in result.facts["layers"]["nodes"]})
+            click.echo(f"  overlay     {overlay}: median ms per node, for Model Explorer")
     if "load_throughput_ips" in m:
         click.echo(f"  load        {clients} clients x {load_seconds:g}s: {m['load_throughput_ips']:.1f}/s  "
                    f"p50 {fmt_ms(m.get('load_latency_ms_p50', float('nan')))}  "
@@ -558,7 +568,10 @@ def verify(experiment: str | None, work_dir: str | None) -> None:
                                                           for m in QUANTIZER_MODES) + ".")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Where to write the quantized .tflite (default: MODEL's name with .MODE.tflite, beside it).")
-def quantize(model: str, mode: str, output: str | None) -> None:
+@click.option("--overlay", type=click.Path(dir_okay=False), default=None,
+              help="Also compare every tensor with the float file (the quantizer's SNR, on one random-normal "
+                   "sample) and write the SNR in dB as a Model Explorer node-data overlay here.")
+def quantize(model: str, mode: str, output: str | None, overlay: str | None) -> None:
     """Quantize MODEL, a float .tflite you bring (no Keras model needed), with a LiteRT Quantizer recipe; then
     `workbench profile` the result. Runs without TensorFlow."""
     import hashlib
@@ -576,6 +589,15 @@ def quantize(model: str, mode: str, output: str | None) -> None:
     before, after = src.stat().st_size, len(content)
     click.echo(f"{dst}: {mode}, {after:,} bytes ({after / before:.3f} of {before:,}), "
                f"sha256 {hashlib.sha256(content).hexdigest()}")
+    if overlay:
+        from workbench.convert.quantizer import tensor_errors
+        from workbench.views.overlay import write_overlay
+
+        snr = {k: v["snr_db"] for k, v in tensor_errors(src.read_bytes(), content).items() if "snr_db" in v}
+        write_overlay(Path(overlay), snr, higher_is_worse=False)
+        worst = sorted(snr.items(), key=lambda kv: kv[1])[:5]
+        click.echo(f"{overlay}: SNR in dB of {len(snr)} changed tensors (one random-normal sample); lowest: "
+                   + ", ".join(f"{k} {v:.1f}" for k, v in worst))
 
 
 @main.command()

@@ -97,3 +97,26 @@ def test_workbench_quantize_writes_the_file_beside_a_users_tflite(tmp_path):
     assert r.exit_code == 2 and "no such file" in r.output
     r = CliRunner().invoke(main, ["quantize", str(src), "-o", str(src)])
     assert r.exit_code == 2 and "is the input file" in r.output
+
+
+def test_tensor_errors_rank_int4_below_int8_and_the_overlay_is_model_explorer_node_data(tmp_path):
+    from workbench.convert.quantizer import tensor_errors
+    from workbench.views.overlay import node_data
+
+    f = dense_tflite(inputs=256, outputs=64)
+    x = [{"x": np.random.default_rng(2).normal(size=(1, 256)).astype(np.float32)}]
+    e4, e8 = tensor_errors(f, quantize_tflite(f, "int4_weights"), x), tensor_errors(f, quantize_tflite(f, "int8_weights"), x)
+    assert e8["y"]["snr_db"] > e4["y"]["snr_db"] + 12  # ~6 dB per bit: four bits fewer
+    assert "snr_db" not in e4["x"]  # the input is not changed: no SNR to speak of
+    data = node_data({"a": 1.0, "b": 3.0, "c": float("nan")})
+    assert data["results"] == {"a": {"value": 1.0}, "b": {"value": 3.0}}
+    assert [g["stop"] for g in data["gradient"]] == [0, 0.5, 1]
+    with pytest.raises(ValueError, match="no finite value"):
+        node_data({"a": float("inf")})
+    src = tmp_path / "m.tflite"
+    src.write_bytes(f)
+    r = CliRunner().invoke(main, ["quantize", str(src), "--overlay", str(tmp_path / "snr.json")])
+    assert r.exit_code == 0, r.output
+    import json
+
+    assert "y" in json.loads((tmp_path / "snr.json").read_text())["results"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 from typing import Any
 
 from workbench.catalog.quantization import QUANTIZER_MODES, RecipeRule, quant_mode
@@ -67,3 +68,53 @@ def quantize_tflite(float_tflite: bytes, mode: str) -> bytes:
         raise ModelFileError(f"the LiteRT Quantizer quantized nothing in this .tflite for {mode} (no operator "
                              "with float weights it supports: is the file already quantized?)")
     return bytes(out)
+
+
+#: the quantizer's per-tensor error metrics we keep (its names): higher SNR / cosine = closer to float
+ERROR_METRICS = ("snr", "cosine_similarity", "mse")
+_SNR_EPSILON = 1e-9  # litert_quantizer.utils.validation_utils.signal_to_noise_ratio's default
+
+
+def tensor_errors(float_tflite: bytes, quantized_tflite: bytes,
+                  samples: list[dict[str, Any]] | None = None) -> dict[str, dict[str, float]]:
+    """The LiteRT Quantizer's numerical comparison of every tensor of ``quantized_tflite`` against the same
+    tensor of ``float_tflite`` (its ``validate``: both run on LiteRT, XNNPACK, side by side).
+
+    Args:
+        float_tflite: the float32 flatbuffer the quantized one was made from (tensors matched by name).
+        quantized_tflite: the quantized flatbuffer (from any tool).
+        samples: inputs of the default signature, one ``{input name: array}`` per sample; None: one sample of
+            random normal data (the quantizer's own default: a sanity check, not a measure of accuracy).
+    Returns:
+        tensor name -> {"snr": power ratio, "snr_db", "cosine_similarity", "mse"} for the tensors both files
+        have (``snr_db`` only where the tensor changed at all).
+    Raises:
+        ModelFileError: the quantizer cannot run or compare the two files.
+    """
+    from litert_quantizer import quantizer
+    from litert_quantizer.utils import tfl_interpreter_utils, validation_utils
+
+    metrics = [validation_utils.ValidationErrorMetric(m) for m in ERROR_METRICS]
+    try:
+        q = quantizer.Quantizer(bytearray(float_tflite), previous_quantized_model=bytearray(quantized_tflite))
+        data: Any = None
+        if samples is not None:
+            interp = tfl_interpreter_utils.create_tfl_interpreter(bytearray(float_tflite))
+            key = next(iter(interp.get_signature_list()))
+            data = {key: samples}
+        with contextlib.redirect_stderr(io.StringIO()):
+            result = q.validate(test_data=data, error_metrics=metrics, num_threads=1)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ModelFileError(f"the LiteRT Quantizer cannot compare these .tflite files ({type(exc).__name__}: "
+                             f"{first})") from None
+    out = {}
+    for name, v in result.get_all_tensor_results().items():
+        row = {m: float(v[m]) for m in ERROR_METRICS if m in v}
+        mse = row.get("mse", 0.0)
+        if mse > 0 and row.get("snr", 0.0) > 0:
+            # the quantizer's SNR is P_signal / (mse + 1e-9): the 1e-9 undone, or tensors with tiny values
+            # (an untrained model's, ~1e-11) would all read -130 dB
+            row["snr_db"] = 10.0 * math.log10(row["snr"] * (mse + _SNR_EPSILON) / mse)
+        out[name] = row
+    return out

@@ -54,6 +54,7 @@ def test_sensitivity_notebook_tables(project):
                     "-p", "samples", "16")
     text = "".join(o.get("data", {}).get("text/plain", "") for c in nb.cells for o in c.get("outputs", []))
     assert "rmse_over_scale" in text and "fc1" in text and "sparsity" in text
+    assert "int4_weights_snr_db" in text  # the LiteRT Quantizer's per-layer SNR beside the int8 ranking
 
 
 def test_search_stops_when_the_goal_is_met(project):

@@ -14,6 +14,8 @@ import logging
 import math
 from typing import Any
 
+import numpy as np
+
 from workbench.catalog.quantization import QUANTIZER_MODES, RecipeRule, quant_mode
 from workbench.errors import ModelFileError
 
@@ -76,15 +78,16 @@ _SNR_EPSILON = 1e-9  # litert_quantizer.utils.validation_utils.signal_to_noise_r
 
 
 def tensor_errors(float_tflite: bytes, quantized_tflite: bytes,
-                  samples: list[dict[str, Any]] | None = None) -> dict[str, dict[str, float]]:
+                  samples: list[dict[str, Any]] | np.ndarray | None = None) -> dict[str, dict[str, float]]:
     """The LiteRT Quantizer's numerical comparison of every tensor of ``quantized_tflite`` against the same
     tensor of ``float_tflite`` (its ``validate``: both run on LiteRT, XNNPACK, side by side).
 
     Args:
         float_tflite: the float32 flatbuffer the quantized one was made from (tensors matched by name).
         quantized_tflite: the quantized flatbuffer (from any tool).
-        samples: inputs of the default signature, one ``{input name: array}`` per sample; None: one sample of
-            random normal data (the quantizer's own default: a sanity check, not a measure of accuracy).
+        samples: inputs of the default signature, one ``{input name: array}`` per sample, or for a model with
+            one input an array of samples (N, ...); None: one sample of random normal data (the quantizer's
+            own default: a sanity check, not a measure of accuracy).
     Returns:
         tensor name -> {"snr": power ratio, "snr_db", "cosine_similarity", "mse"} for the tensors both files
         have (``snr_db`` only where the tensor changed at all).
@@ -100,7 +103,10 @@ def tensor_errors(float_tflite: bytes, quantized_tflite: bytes,
         data: Any = None
         if samples is not None:
             interp = tfl_interpreter_utils.create_tfl_interpreter(bytearray(float_tflite))
-            key = next(iter(interp.get_signature_list()))
+            key, signature = next(iter(interp.get_signature_list().items()))
+            if isinstance(samples, np.ndarray):  # one input: its name from the signature, one sample per row
+                (name,) = signature["inputs"]
+                samples = [{name: samples[i:i + 1].astype(np.float32)} for i in range(len(samples))]
             data = {key: samples}
         with contextlib.redirect_stderr(io.StringIO()):
             result = q.validate(test_data=data, error_metrics=metrics, num_threads=1)

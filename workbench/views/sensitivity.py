@@ -12,7 +12,7 @@ from typing import Any
 
 from workbench.quiet import quiet_native_output
 
-QUANT_COLUMNS = ["layer", "op", "rmse_over_scale", "rmse", "scale", "max_abs_error"]
+QUANT_COLUMNS = ["layer", "op", "rmse_over_scale", "rmse", "scale", "max_abs_error", "int4_weights_snr_db"]
 
 
 @dataclass
@@ -21,6 +21,9 @@ class SensitivityReport:
     prune_table: Any  # DataFrame: layer (model order) x sparsity -> accuracy drop in points
     quant_figure: Any
     prune_figure: Any
+    #: Model Explorer node data (``views.overlay``): int8 RMSE / scale per layer output, keyed by tensor name;
+    #: ``wb.write_overlay(path, ...)`` or json.dump it, then open it beside the float .tflite
+    overlay: dict[str, Any]
 
 
 def sensitivity_report(experiment: str | Path, sparsities: tuple[float, ...] = (0.5, 0.7, 0.9),
@@ -41,9 +44,17 @@ def sensitivity_report(experiment: str | Path, sparsities: tuple[float, ...] = (
         base = experiment_baseline(experiment, work_dir, root)
         model = base.baseline.load_model()
         names = weighted_layer_names(model)
-        q_rows = quant_sensitivity(convert(model, "float32"), convert(model, "int8", base.calibration_samples()),
+        float_tflite = convert(model, "float32")
+        q_rows = quant_sensitivity(float_tflite, convert(model, "int8", base.calibration_samples()),
                                    base.dataset.x_test[:samples], layer_names=names)
+        # the same layer outputs with int4 weights (LiteRT Quantizer, float compute): its per-tensor SNR
+        from workbench.convert.quantizer import quantize_tflite, tensor_errors
+
+        int4 = tensor_errors(float_tflite, quantize_tflite(float_tflite, "int4_weights"),
+                             base.dataset.x_test[:min(samples, 16)])
         p_rows = prune_sensitivity(model, base.dataset, sparsities)
+    for r in q_rows:
+        r["int4_weights_snr_db"] = int4.get(r["node"], {}).get("snr_db", float("nan"))
     q = pd.DataFrame(q_rows)
     p = pd.DataFrame(p_rows)
     quant_table = q[QUANT_COLUMNS].sort_values("rmse_over_scale", ascending=False).reset_index(drop=True)
@@ -55,4 +66,7 @@ def sensitivity_report(experiment: str | Path, sparsities: tuple[float, ...] = (
     pfig = px.line(p, x="sparsity", y="drop_pts", color="layer", markers=True,
                    category_orders={"layer": names}, labels={"drop_pts": "accuracy drop (points)"},
                    title="accuracy drop when pruning one layer alone, no fine-tuning")
-    return SensitivityReport(quant_table, prune_table, qfig, pfig)
+    from workbench.views.overlay import node_data
+
+    overlay = node_data({r["node"]: r["rmse_over_scale"] for r in q_rows})
+    return SensitivityReport(quant_table, prune_table, qfig, pfig, overlay)

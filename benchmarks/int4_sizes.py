@@ -23,8 +23,8 @@ MODES = ("float32", "float16", "dynamic", "int8", "int8_weights", "int4_weights"
 
 
 def main() -> int:
-    rows = []
-    for classes in (10, 1000):
+    rows: list[dict[str, object]] = []
+    for classes in (10, 1000):  # results written after each model: a long run leaves what it measured
         seed_everything(0)
         data = load_dataset("synthetic", {"shape": [224, 224, 3], "classes": classes, "train": 32, "test": 8})
         model = build_zoo_model("mobilenet_v2", (224, 224, 3), classes, {})
@@ -35,6 +35,11 @@ def main() -> int:
                          "of_float32": len(files[m]) / len(files["float32"]),
                          "of_int8": len(files[m]) / len(files["int8"]),
                          "sha256": hashlib.sha256(files[m]).hexdigest()})
+        _write(rows)
+    return 0
+
+
+def _write(rows: list[dict[str, object]]) -> None:
     OUT.mkdir(exist_ok=True)
     (OUT / "int4_sizes.json").write_text(json.dumps(rows, indent=1))
     lines = ["| classes | mode | bytes | / float32 | / int8 (converter) |", "|---|---|---|---|---|"]
@@ -43,8 +48,7 @@ def main() -> int:
     (OUT / "int4_sizes.md").write_text("# MobileNetV2 file size per quantization mode\n\n"
                                        "`benchmarks/int4_sizes.py` (litert-quantizer 0.11.0, TensorFlow 2.21).\n\n"
                                        + "\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+    print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":

@@ -120,3 +120,19 @@ def test_tensor_errors_rank_int4_below_int8_and_the_overlay_is_model_explorer_no
     import json
 
     assert "y" in json.loads((tmp_path / "snr.json").read_text())["results"]
+
+
+def test_one_layer_alone_by_its_output_tensor_and_its_accuracy_effect():
+    from workbench.analysis.sensitivity import quantize_alone_drops
+
+    f = dense_tflite(inputs=256, outputs=64)
+    assert recipe("int4_weights", ("a/b;c",))[0]["regex"] == r"^(a/b;c);$"
+    alone, whole = quantize_tflite(f, "int4_weights", layers=("y",)), quantize_tflite(f, "int4_weights")
+    x1 = np.ones((1, 256), np.float32)
+    assert np.array_equal(_run(alone, x1), _run(whole, x1)) and len(alone) < len(f) / 4  # "y": its only op
+    with pytest.raises(ModelFileError, match="quantized nothing"):
+        quantize_tflite(f, "int4_weights", layers=("not_a_tensor",))
+    x = np.random.default_rng(3).normal(size=(40, 256)).astype(np.float32)
+    y = np.array([_run(f, x[i:i + 1]).argmax() for i in range(len(x))])  # labels = the float file's top-1
+    drops = quantize_alone_drops(f, ["y", "not_a_tensor"], x, y)
+    assert set(drops) == {"y"} and -100 <= drops["y"] <= 0  # float is right on every sample by construction

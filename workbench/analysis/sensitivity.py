@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.tflite_model import accuracy
+from workbench.tflite_model import TfliteModel, accuracy
 
 SKIP = {"QUANTIZE", "DEQUANTIZE", "DELEGATE"}
 WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL"}
@@ -115,3 +115,23 @@ def prune_sensitivity(model: Any, dataset: Any, sparsities: Sequence[float] = (0
             rows.append({"layer": layer.name, "sparsity": s, "accuracy": acc, "drop_pts": (base_acc - acc) * 100})
             model.set_weights(original)
     return rows
+
+
+def quantize_alone_drops(float_tflite: bytes, nodes: Sequence[str], x: np.ndarray, y: np.ndarray,
+                         mode: str = "int4_weights") -> dict[str, float]:
+    """Accuracy effect of quantizing one layer alone, on LiteRT: for each node (an op's output tensor name
+    in ``float_tflite``), the LiteRT Quantizer's ``mode`` applied to that op only, then the accuracy on
+    ``x, y`` minus the float file's, in points (negative = worse). A node the recipe cannot quantize is
+    left out."""
+    from workbench.convert.quantizer import quantize_tflite
+    from workbench.errors import ModelFileError
+
+    ref = accuracy(TfliteModel(float_tflite).predict(x), y)
+    out = {}
+    for node in nodes:
+        try:
+            one = quantize_tflite(float_tflite, mode, layers=(node,))
+        except ModelFileError:  # nothing this recipe quantizes in that op (e.g. no weights)
+            continue
+        out[node] = 100.0 * (accuracy(TfliteModel(one).predict(x), y) - ref)
+    return out

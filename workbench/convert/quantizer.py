@@ -12,6 +12,7 @@ import contextlib
 import io
 import logging
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -23,36 +24,42 @@ from workbench.errors import ModelFileError
 _ALGORITHM = "min_max_uniform_quantize"
 
 
-def recipe(mode: str) -> list[dict[str, Any]]:
-    """The LiteRT Quantizer recipe (its JSON form) of quantizer ``mode``; ValueError for another mode."""
+def recipe(mode: str, layers: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The LiteRT Quantizer recipe (its JSON form) of quantizer ``mode``; ValueError for another mode.
+
+    ``layers``: only the ops whose output tensor has one of these names (the quantizer's "scope"); others
+    stay float. Empty: every op the recipe's rules name."""
     info = quant_mode(mode)
     if info.tool != "quantizer":
         raise ValueError(f"'{mode}' is a converter mode; the LiteRT Quantizer makes {', '.join(QUANTIZER_MODES)}")
-    return [_rule(r, op) for r in info.recipe for op in r.operators]
+    # the quantizer's scope of an op: its output tensor names, each followed by ";"
+    scope = "^(" + "|".join(re.escape(n) for n in layers) + ");$" if layers else ".*"
+    return [_rule(r, op, scope) for r in info.recipe for op in r.operators]
 
 
-def _rule(rule: RecipeRule, operator: str) -> dict[str, Any]:
+def _rule(rule: RecipeRule, operator: str, scope: str) -> dict[str, Any]:
     weight_only = rule.kind == "weight_only"
-    return {"regex": ".*", "operation": operator, "algorithm_key": _ALGORITHM,
+    return {"regex": scope, "operation": operator, "algorithm_key": _ALGORITHM,
             "op_config": {"weight_tensor_config": {"num_bits": rule.bits, "symmetric": True,
                                                    "granularity": "CHANNELWISE", "dtype": "INT"},
                           "compute_precision": "FLOAT" if weight_only else "INTEGER",
                           "explicit_dequantize": weight_only, "skip_checks": False, "min_weight_elements": 0}}
 
 
-def quantize_tflite(float_tflite: bytes, mode: str) -> bytes:
+def quantize_tflite(float_tflite: bytes, mode: str, layers: tuple[str, ...] = ()) -> bytes:
     """Rewrite a float32 ``.tflite`` with the recipe of quantizer ``mode``.
 
     Args:
         float_tflite: the float32 flatbuffer (converter output or a user's file).
         mode: one of ``QUANTIZER_MODES``.
+        layers: quantize only the ops with these output tensor names (the others stay float); empty: all.
     Returns:
         The quantized flatbuffer (same input and output signature, float32 I/O).
     Raises:
         ValueError: not a quantizer mode.
         ModelFileError: the bytes are not a float .tflite the quantizer can read, or it quantized nothing.
     """
-    rules = recipe(mode)
+    rules = recipe(mode, layers)
     from litert_quantizer import quantizer  # ~0.7 s: LiteRT's interpreter and flatbuffer tools
 
     for name in ("absl", "litert_quantizer"):  # its per-call progress report goes to the absl logger
@@ -66,10 +73,20 @@ def quantize_tflite(float_tflite: bytes, mode: str) -> bytes:
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         raise ModelFileError(f"the LiteRT Quantizer cannot make {mode} from this .tflite "
                              f"({type(exc).__name__}: {first})") from None
-    if out is None or bytes(out) == bytes(float_tflite):
+    if out is None or _integer_tensors(bytes(out)) == _integer_tensors(bytes(float_tflite)):
         raise ModelFileError(f"the LiteRT Quantizer quantized nothing in this .tflite for {mode} (no operator "
                              "with float weights it supports: is the file already quantized?)")
     return bytes(out)
+
+
+def _integer_tensors(content: bytes) -> int:
+    """How many tensors of the flatbuffer hold 4-, 8- or 16-bit integers (the quantizer adds some)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    kinds = {schema.TensorType.INT4, schema.TensorType.INT8, schema.TensorType.UINT8, schema.TensorType.INT16}
+    model = schema.Model.GetRootAs(content, 0)
+    return sum(model.Subgraphs(g).Tensors(t).Type() in kinds
+               for g in range(model.SubgraphsLength()) for t in range(model.Subgraphs(g).TensorsLength()))
 
 
 #: the quantizer's per-tensor error metrics we keep (its names): higher SNR / cosine = closer to float

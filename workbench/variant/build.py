@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.catalog import runtime
+from workbench.catalog.quantization import quant_mode
 from workbench.errors import ModelFileError
 from workbench.files import atomic_write
 from workbench.runtimes import Sources, formats_needed, make_files, runtimes_of
@@ -42,6 +43,11 @@ def convert_variant(ctx: VariantContext, compressed: ChainResult) -> Exported:
     else:
         qat = any(s.technique == "qat" for s in ctx.variant.steps)
         content = convert(compressed.model, ctx.variant.quantization, calibration_samples(ctx), qat=qat)
+        if quant_mode(ctx.variant.quantization).tool == "quantizer":  # the recipe, logged in compress_info.json
+            from workbench.convert.quantizer import recipe
+
+            facts = {"quantizer": "litert-quantizer", "quantizer_recipe": recipe(ctx.variant.quantization)}
+            notes = (f"{ctx.variant.quantization}: {quant_mode(ctx.variant.quantization).what}",)
     sha256 = hashlib.sha256(content).hexdigest()  # once: carried by Exported, checked when logged
     if ctx.planned.role == "baseline" and ctx.baseline.tflite_sha256 and sha256 != ctx.baseline.tflite_sha256:
         raise ModelFileError(f"the cached float baseline {ctx.baseline.tflite_path} changed after it was verified; "

@@ -12,7 +12,8 @@ from typing import Any
 
 from workbench.quiet import quiet_native_output
 
-QUANT_COLUMNS = ["layer", "op", "rmse_over_scale", "rmse", "scale", "max_abs_error", "int4_weights_snr_db"]
+QUANT_COLUMNS = ["layer", "op", "rmse_over_scale", "rmse", "scale", "max_abs_error", "int4_weights_snr_db",
+                 "int4_alone_drop_pts"]
 
 
 @dataclass
@@ -38,7 +39,12 @@ def sensitivity_report(experiment: str | Path, sparsities: tuple[float, ...] = (
     from workbench.variant.inputs import experiment_baseline
 
     with quiet_native_output():
-        from workbench.analysis.sensitivity import prune_sensitivity, quant_sensitivity, weighted_layer_names
+        from workbench.analysis.sensitivity import (
+            prune_sensitivity,
+            quant_sensitivity,
+            quantize_alone_drops,
+            weighted_layer_names,
+        )
         from workbench.convert import convert
 
         base = experiment_baseline(experiment, work_dir, root)
@@ -52,9 +58,12 @@ def sensitivity_report(experiment: str | Path, sparsities: tuple[float, ...] = (
 
         int4 = tensor_errors(float_tflite, quantize_tflite(float_tflite, "int4_weights"),
                              base.dataset.x_test[:min(samples, 16)])
+        alone = quantize_alone_drops(float_tflite, [r["node"] for r in q_rows], base.dataset.x_test,
+                                     base.dataset.y_test)
         p_rows = prune_sensitivity(model, base.dataset, sparsities)
     for r in q_rows:
         r["int4_weights_snr_db"] = int4.get(r["node"], {}).get("snr_db", float("nan"))
+        r["int4_alone_drop_pts"] = alone.get(r["node"], float("nan"))  # accuracy, this layer alone int4
     q = pd.DataFrame(q_rows)
     p = pd.DataFrame(p_rows)
     quant_table = q[QUANT_COLUMNS].sort_values("rmse_over_scale", ascending=False).reset_index(drop=True)

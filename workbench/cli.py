@@ -461,8 +461,10 @@ def ui(port: int, host: str) -> None:
     for name, exp_id in tr.experiments():
         click.echo(f"{name}: http://{host}:{port}/{ui_path(exp_id)}")
     click.echo(f"MLflow UI on http://{host}:{port} (Ctrl-C stops it)", err=True)
-    mlflow = str(Path(sys.executable).parent / "mlflow")
-    os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", tr.uri, "--host", host, "--port", str(port)])
+    from workbench.tracking.ui_app import ui_command  # MLflow's server + the landing page (the runs view)
+
+    argv = ui_command(tr.uri, host, port)
+    os.execv(argv[0], argv)
 
 
 @main.command()

@@ -164,6 +164,11 @@ RUNTIME_TABLE = ("base_variant", "runtime", "accuracy", "agreement", "snr_db", "
 NOTEBOOK_TABLE = ("variant", "technique", "accuracy", "accuracy_delta", "agreement", "snr_db", "size_bytes",
                   "compression_ratio", "compression_ratio_gzip", "sparsity", "latency_ms_p50", "latency_ms_p95",
                   "memory_mb_peak")
+#: the MLflow runs table's visible columns in the view a sweep saves (the first is the primary metric), and the
+#: x axes its chart view plots that metric against
+MLFLOW_RUNS_TABLE = ("accuracy", "accuracy_delta", "size_bytes", "compression_ratio", "latency_ms_p50",
+                     "speedup_vs_float")
+MLFLOW_RUNS_AXES = ("latency_ms_p50", "size_bytes")
 EXPLORER_AXES = ("latency_ms_p50", "size_bytes", "size_gzip_bytes", "memory_mb_peak")
 #: the metrics a profile axis logs again as ``<metric>.<axis>`` (one set per runtime)
 AXIS_METRICS = ("accuracy", "accuracy_delta", "agreement", "size_bytes", "latency_ms_p50", "latency_ms_p95",

@@ -11,7 +11,7 @@ that cannot go on; ``settle_search`` ends a search."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,8 +26,10 @@ from workbench.tracking import (
     KIND_VARIANT,
     ORIGIN_ADHOC,
     RECOMMENDED_ALIAS,
+    TAG_COMPARED_TO,
     TAG_DASHBOARD_ERROR,
     TAG_FAILURES,
+    TAG_HELD,
     TAG_KIND,
     TAG_NOTE,
     TAG_ORIGIN,
@@ -35,6 +37,7 @@ from workbench.tracking import (
     TAG_PROFILE_AXES,
     TAG_RECOMMENDED,
     TAG_RECOMMENDED_VARIANT,
+    TAG_REGRESSIONS,
     TAG_RUNTIME,
     TAG_STOPPED_BY,
     TAG_SWEEP,
@@ -138,27 +141,49 @@ def sweep_history(tracker: Tracker, experiment_id: str) -> list[RunRecord]:
     return [r for r in runs if r.tags.get(TAG_ORIGIN) != ORIGIN_ADHOC]
 
 
+def stored_regressions(tracker: Tracker, parent: RunRecord) -> list[dict[str, str]]:
+    """The regressions a sweep's nightly comparison found (its ``regressions.json``), for a rebuilt report."""
+    if parent.tags.get(TAG_REGRESSIONS, "0") in ("", "0"):
+        return []
+    try:
+        table = json.loads(tracker.read_text(parent.run_id, "regressions.json"))
+    except Exception:  # noqa: BLE001 - the count is on the run; the list could not be read back
+        return [{"variant": "?", "what": f"{parent.tags[TAG_REGRESSIONS]} regression(s); regressions.json unreadable"}]
+    return [{"variant": v["variant"], "what": w} for v in table.get("variants", []) for w in v.get("regressions", [])]
+
+
 def report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path, publish: bool = False,
-           partial: str = "", attempt: int = 1) -> Report:
+           partial: str = "", regressions: Sequence[dict[str, str]] | None = None, attempt: int = 1) -> Report:
     """The dashboard and ``pareto.png`` of ``sweep_id``, written under ``out_dir`` and logged on its parent run.
     With ``publish`` (the sweep settling itself) the recommendation is published too, decided over the whole
     experiment's newest results (``experiment_results``); when another sweep finished a result while this one
     decided, it decides and publishes again, so concurrent sweeps converge on the answer one sweep would give.
     A ``partial`` sweep (it ran only some variants, e.g. ``--only int8``: the reason) reads its own rows, gets
-    its description and changes no tag and no alias."""
+    its description and changes no tag and no alias. ``regressions``: what the nightly comparison found (None:
+    read back from the sweep's ``regressions.json``); with any, the recommendation is held
+    (``hold_recommendation``)."""
     from workbench.files import atomic_write
     from workbench.views.dashboard import render
     from workbench.views.pareto_image import pareto_png
-    from workbench.views.summary import recommendation
+    from workbench.views.summary import recommendation, regression_words
 
     sweep = load_sweep(tracker, experiment_id, sweep_id)
     spec, parent = sweep.spec, sweep.parent
     settling = publish and not partial
     since_ms = parent.start_time
     rows, basis = experiment_results(tracker, experiment_id, sweep.rows, since_ms) if settling else (sweep.rows, {})
+    found = list(stored_regressions(tracker, parent) if regressions is None else regressions)
     rec = decide(rows, spec.budgets, spec.target.runtime, axis_runtimes(spec.profiles),
                  spec.task.primary_metric())
-    page = render(spec, sweep_id, rows, rec, sweep_history(tracker, experiment_id))
+    standing = standing_pick(tracker, experiment_id) if found and publish else None
+    held = ""
+    if found and publish:
+        held = regression_words(found, parent.tags.get(TAG_COMPARED_TO, ""), standing[1] if standing else None,
+                                rec.variant)
+    elif found:  # a rebuild says what the sweep held when it settled, from its tag
+        held = parent.tags.get(TAG_HELD, "")
+    page = render(spec, sweep_id, rows, rec, sweep_history(tracker, experiment_id), regressions=found,
+                  held=held)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{spec.name}-{sweep_id}.html"
     atomic_write(path, page)
@@ -170,14 +195,52 @@ def report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path, p
     text = recommendation(spec, list(rec.candidates), rec.chosen, list(rec.reasons),
                           ui_path(experiment_id, parent.run_id, "dashboard.html"), dataset)
     if publish and partial:
-        text = f"Partial sweep ({partial}): among the variants it ran only. {text}"
+        text = f"Partial sweep ({partial}): among the variants it ran only. {held + ' ' if held else ''}{text}"
         tracker.set_tags(parent.run_id, {TAG_NOTE: text})
         tracker.rename_run(parent.run_id, f"partial ({partial}) · sweep {sweep_id}")
+    elif publish and found:
+        text = hold_recommendation(tracker, parent.run_id, sweep_id, rec, f"{held} {text}", len(found),
+                                   standing[1] if standing else None)
     elif publish:
         text = publish_recommendation(tracker, experiment_id, parent.run_id, spec, sweep_id, rec, text)
         if attempt < DECIDE_ATTEMPTS and experiment_results(tracker, experiment_id, sweep.rows, since_ms)[1] != basis:
-            return report(tracker, experiment_id, sweep_id, out_dir, publish, partial, attempt + 1)
+            return report(tracker, experiment_id, sweep_id, out_dir, publish, partial, found, attempt + 1)
+    if publish and not partial:
+        runs_view(tracker, experiment_id, sweep_id, rows, standing[0] if standing else rec.run_id, bool(found))
     return Report(path, rec.variant, text)
+
+
+def standing_pick(tracker: Tracker, experiment_id: str) -> tuple[str, str] | None:
+    """(run id, variant) of the run that carries ``workbench.recommended=true`` (what ships now), or None."""
+    for run in tracker.runs(experiment_id, f"tags.`{TAG_RECOMMENDED}` = 'true'"):
+        return run.run_id, run.tags.get(TAG_VARIANT_NAME, run.name)
+    return None
+
+
+def runs_view(tracker: Tracker, experiment_id: str, sweep_id: str, rows: Sequence[dict[str, Any]],
+              shipping_run: str | None, held: bool) -> None:
+    """The MLflow runs view a manager lands on (``tracking.views``): this sweep's variants and the run that ships
+    (the held one when the recommendation is held), the metric columns, the recommended run on top."""
+    from workbench.catalog.metrics import MLFLOW_RUNS_AXES, MLFLOW_RUNS_TABLE
+
+    ids = [r["run_id"] for r in rows if r.get("run_id")] + ([shipping_run] if shipping_run else [])
+    name = f"What ships — sweep {sweep_id}" + (" (held: regressions)" if held else "")
+    tracker.save_runs_view(experiment_id, name, ids, MLFLOW_RUNS_TABLE, MLFLOW_RUNS_TABLE[0], MLFLOW_RUNS_AXES)
+
+
+def hold_recommendation(tracker: Tracker, parent_run_id: str, sweep_id: str, rec: Recommendation, text: str,
+                        regressions: int, standing: str | None) -> str:
+    """A sweep with regressions publishes its finding, not a new pick: the ``recommended`` alias and the
+    ``workbench.recommended`` tag stay where they are (``standing``: the variant that ships now, None when
+    nothing was recommended yet); the parent run says so in its name, its description and ``workbench.
+    recommendation_held``. The next sweep that compares clean (or runs without ``--compare-to``) moves them.
+    Returns the description."""
+    n = f"{regressions} regression{'s' if regressions != 1 else ''}"
+    tracker.set_tags(parent_run_id, {TAG_NOTE: text, TAG_RECOMMENDED_VARIANT: rec.variant or "none",
+                                     TAG_HELD: f"{n}: recommendation held on {standing or 'nothing'}"})
+    tracker.rename_run(parent_run_id, f"{n} · {'holding ' + standing if standing else 'nothing recommended'}"
+                                      f" · sweep {sweep_id}")
+    return text
 
 
 def publish_recommendation(tracker: Tracker, experiment_id: str, parent_run_id: str, spec: ExperimentSpec,
@@ -246,7 +309,7 @@ def settle_sweep(tracker: Tracker, result: Settling, compare_to: str | None, spe
         result.comparison = comparison_line(comp)
     try:
         done = report(tracker, result.experiment_id, result.sweep_id, Path(result.work_dir) / "reports",
-                      publish=True, partial=partial)
+                      publish=True, partial=partial, regressions=result.regressions)
         result.dashboard, result.recommendation = done.path, done.text
     except Exception as exc:  # a broken chart must not cost the night's measurements
         tracker.set_tags(result.parent_run_id, {TAG_DASHBOARD_ERROR: f"{type(exc).__name__}: {exc}"[:500]})

@@ -66,9 +66,15 @@ TAG_COMPARED_TO = "workbench.compared_to"
 TAG_COMPARISON = "workbench.comparison"  # the nightly comparison's one line
 TAG_RECOMMENDED = "workbench.recommended"  # "true" on exactly one variant run of an experiment: the newest pick
 TAG_RECOMMENDED_VARIANT = "workbench.recommended_variant"  # on a sweep that settled a recommendation ("none")
+TAG_HELD = "workbench.recommendation_held"  # on a sweep with regressions: why the alias and the tag did not move
 # a search's parent run
 TAG_STOPPED_BY = "workbench.stopped_by"
 TAG_PARETO_SIZE_LATENCY = "workbench.pareto_size_latency"
+# MLflow's UI: its saved runs-table views (experiment tags; the format of MLflow 3.15-3.17, see tracking/views.py),
+# the primary metric its chart view starts from, and the runs view the landing page opens
+TAG_SAVED_VIEW_PREFIX = "mlflow.sharedViewState."
+TAG_PRIMARY_METRIC = "mlflow.experiment.primaryMetric.name"
+RUNS_VIEW_ID = "workbench-ships"  # one fixed id: every sweep rewrites the same view instead of adding one
 # MLflow's dataset inputs
 TAG_DATASET = "workbench.dataset"
 TAG_DATA_CONTEXT = "mlflow.data.context"
@@ -94,14 +100,17 @@ def logged_model_name(name: str) -> str:
     return re.sub(r"[/:.%\"']", "_", name) or "model"
 
 
-def ui_path(experiment_id: str, run_id: str = "", artifact: str = "") -> str:
+def ui_path(experiment_id: str, run_id: str = "", artifact: str = "", view: bool = False) -> str:
     """The MLflow UI's address of an experiment (its runs), a run or one of its artifacts, relative to the
     server's root, opening on the model-training view. MLflow 3.17 picks GenAI or model training from the
-    browser's last choice (GenAI when none) and ignores the experiment's kind, so the address says it."""
+    browser's last choice (GenAI when none) and ignores the experiment's kind, so the address says it.
+    ``view``: open the experiment's runs on the saved view a sweep wrote (``RUNS_VIEW_ID``: its columns, sort,
+    charts); MLflow shows an error for a view that does not exist, so only an address known to have one asks."""
     page = f"#/experiments/{experiment_id}/runs" + (f"/{run_id}" if run_id else "")
     if run_id and artifact:
         page += f"/artifacts/{artifact}"
-    return page + "?workflowType=machine_learning"
+    return page + "?workflowType=machine_learning" + (f"&viewStateShareKey={RUNS_VIEW_ID}" if view and not run_id
+                                                       else "")
 
 
 def variant_run_name(name: str, sweep_id: str = "") -> str:

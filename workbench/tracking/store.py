@@ -225,6 +225,23 @@ class Tracker(Claims):
         """The experiment's description (markdown, shown above its runs)."""
         self._client.set_experiment_tag(experiment_id, TAG_NOTE, text)
 
+    def save_runs_view(self, experiment_id: str, name: str, run_ids: Iterable[str], metrics: Iterable[str],
+                       primary: str, x_axes: Iterable[str]) -> bool:
+        """The runs view a manager opens first (``RUNS_VIEW_ID``, rewritten in place; see ``tracking.views``) and
+        the experiment's primary metric. False (nothing written) on an MLflow whose view format is not known."""
+        import mlflow
+
+        from workbench.tracking import views
+        from workbench.tracking.names import RUNS_VIEW_ID, TAG_PRIMARY_METRIC
+
+        if not views.supported(mlflow.__version__):
+            return False
+        key, value = views.saved_view_tag(RUNS_VIEW_ID, name, views.runs_view_state(
+            list(run_ids), list(metrics), primary, list(x_axes)))
+        self._client.set_experiment_tag(experiment_id, key, value)
+        self._client.set_experiment_tag(experiment_id, TAG_PRIMARY_METRIC, primary)
+        return True
+
     def rename_run(self, run_id: str, name: str) -> None:
         self._client.update_run(run_id, name=name)
 

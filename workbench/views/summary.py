@@ -14,7 +14,7 @@ from workbench.profile.stats import payoff
 from workbench.spec import ExperimentSpec
 
 __all__ = ["SHIP_RULE", "experiment_description", "fmt_budgets", "fmt_bytes", "fmt_ms", "plain", "recommendation",
-           "target_words"]
+           "regression_words", "target_words"]
 
 SHIP_RULE = ("the most accurate variant within every budget, then the fastest; differences inside the noise are "
              "ties, broken towards the simpler deployment")
@@ -156,6 +156,20 @@ def recommendation(spec: ExperimentSpec, rows: list[dict[str, Any]], rec: dict[s
     return (f"**Ship `{rec['variant']}`** ({rec.get('technique', '')}).{link} Measured: {quality_words(rec, primary)}, "
             f"{size_txt}, {latency_words(rec)}.{tie_words(rec)} Budgets: {fmt_budgets(spec)}; {fits} of the "
             f"{len(measured)} measured variants meet them, and this is {ship_rule(primary)}.{on}")
+
+
+def regression_words(regressions: list[dict[str, str]], compared_to: str, standing: str | None,
+                     tonight: str | None) -> str:
+    """The sentence a sweep with regressions starts with: what got worse against which sweep, and that the
+    recommendation is held (``standing``: what ships now; ``tonight``: what this sweep alone would pick)."""
+    n = len(regressions)
+    against = f" against sweep {compared_to}" if compared_to else ""
+    what = "; ".join(f"{r['variant']}: {r['what']}" for r in regressions[:6]) + ("; …" if n > 6 else "")
+    keep = (f"the `recommended` alias and tag stay on `{standing}`" if standing
+            else "nothing is recommended")
+    pick = f" (this sweep alone would pick `{tonight}`)" if tonight and tonight != standing else ""
+    return (f"**{n} regression{'s' if n != 1 else ''}{against}: recommendation held.** {what}. Until a sweep "
+            f"compares clean (or runs without `--compare-to`), {keep}{pick}. This sweep's own reading:")
 
 
 def experiment_description(spec: ExperimentSpec, variants: int) -> str:

@@ -172,14 +172,14 @@ def ensure_baseline(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root
     """
     bid = baseline_id(spec.baseline, dataset.fingerprint, model_fingerprint)
     bdir = work_dir / "baselines" / bid[:16]
-    _raise_if_refused(work_dir, bid)
+    raise_if_refused(work_dir, bid)
     if (bdir / "baseline.json").exists():
         try:
             return _load(bdir, bid)
         except CorruptCache:
             pass  # settled under the lock below: one worker moves it aside and retrains
     with file_lock(work_dir / "baselines" / f".{bid[:16]}.lock"):
-        _raise_if_refused(work_dir, bid)  # another worker found it unusable while we waited: not trained twice
+        raise_if_refused(work_dir, bid)  # another worker found it unusable while we waited: not trained twice
         notes: tuple[str, ...] = ()
         if (bdir / "baseline.json").exists():  # another worker finished while we waited, or a corrupt cache
             try:
@@ -207,7 +207,7 @@ def _refused_path(work_dir: Path, bid: str) -> Path:
     return work_dir / "baselines" / f".refused-{bid[:16]}.txt"
 
 
-def _raise_if_refused(work_dir: Path, bid: str) -> None:
+def raise_if_refused(work_dir: Path, bid: str) -> None:
     """DataError with the recorded line when this baseline (same spec, data, model file) was found unusable."""
     path = _refused_path(work_dir, bid)
     if path.is_file():

@@ -361,6 +361,20 @@ def _fit_case(config: dict[str, Any], arrays: dict[str, Any], command: str = "ru
     return setup
 
 
+def _refused_earlier(root: Path) -> list[str]:
+    """A sweep whose float baseline an earlier sweep found diverged (the record ``ensure_baseline`` leaves)."""
+    from workbench.spec import load_experiment
+    from workbench.variant.inputs import read_inputs
+
+    (root / "e.yaml").write_text(GOOD)
+    bid = read_inputs(load_experiment(root / "e.yaml"), root).plan.baseline_id
+    marker = root / ".workbench" / "baselines" / f".refused-{bid[:16]}.txt"
+    marker.parent.mkdir(parents=True)
+    marker.write_text("dataset 'digits': the float baseline diverged in training (the training loss is nan at epoch "
+                      "1); x_train spans 0..1e+30: scale the inputs (e.g. to 0..1) or lower training.learning_rate")
+    return ["run", "e.yaml", "--no-progress"]
+
+
 _FLAT = {"x_train": np.zeros((40, 64)), "x_test": np.zeros((10, 64))}
 _TOKENS = {"x_train": np.arange(200).reshape(40, 5) % 21, "y_train": np.arange(40) % 3,
            "x_test": np.arange(50).reshape(10, 5) % 20, "y_test": np.arange(10) % 3}
@@ -384,6 +398,9 @@ CASES += [
     Case("fit-zoo-stray-label", "data does not fit the model", "a label of 1,000,000 sizing a zoo model",
          _npz_case({**_arrays(), "y_train": np.where(np.arange(20) == 5, 1_000_000, np.arange(20) % 3)}),
          needle="only 4 of the 1,000,001 classes"),
+    Case("fit-baseline-refused-earlier", "data does not fit the model",
+         "a sweep whose float baseline an earlier one found diverged", _refused_earlier,
+         needle="the float baseline diverged in training"),
 ]
 
 # ----------------------------------------------------------------------------------- cases: profile --inputs

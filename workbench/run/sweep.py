@@ -103,6 +103,10 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
     for bad input before any MLflow run is created."""
     root_p = Path(root or Path.cwd()).resolve()
     the_plan = plan_experiment(experiment_file, root_p)  # SpecError / DataError before MLflow is even imported
+    wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
+    from workbench.baseline import raise_if_refused
+
+    raise_if_refused(wdir, the_plan.baseline_id)  # an earlier sweep found this float baseline unusable: exit 2 now
     from workbench.run.executors import make_executor
     from workbench.run.lease import LeaseKeeper
     from workbench.run.orphans import end_orphans
@@ -124,7 +128,6 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
         provenance_tags,
     )
 
-    wdir = Path(work_dir) if Path(work_dir).is_absolute() else root_p / work_dir
     check_tracking_uri(tracking_uri or default_tracking_uri(root_p))  # a bad URI, a closed database: before any cost
     if not the_plan.experiment.variants and not the_plan.experiment.matrix:
         raise SpecError(f"{experiment_file}: variants: only a search block, no variants to run; use "

@@ -8,7 +8,14 @@ import asyncio
 import json
 
 from workbench.catalog.metrics import MLFLOW_RUNS_AXES, MLFLOW_RUNS_TABLE
-from workbench.tracking import RUNS_VIEW_ID, TAG_HELD, TAG_NOTE, TAG_RECOMMENDED, TAG_RECOMMENDED_VARIANT, ui_path
+from workbench.tracking import (
+    RUNS_VIEW_ID,
+    TAG_HELD,
+    TAG_NOTE,
+    TAG_RECOMMENDED,
+    TAG_RECOMMENDED_VARIANT,
+    ui_path,
+)
 from workbench.tracking.ui_app import Landing, landing_page, newest_view
 from workbench.tracking.views import read_saved_view, runs_view_state, saved_view_tag, supported
 

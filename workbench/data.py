@@ -289,31 +289,37 @@ def _npz(path: Path, shown: str, labels: str = "classes") -> Dataset:
     return _finish(path.name, arrays[0], arrays[1], arrays[2], arrays[3], labels)
 
 
-def import_function(ref: str, what: str, within: Path | None = None) -> Any:
-    """The function ``package.module:function`` names, imported (never unpickled) from the modules Python finds
-    (the project root first: a notebook and ``workbench run`` start there); with ``within``, only from a file
-    under that folder (the project's own modules). DataError naming ``what`` (e.g. ``dataset 'x:y'``) when it
+def import_function(ref: str, what: str, root: Path | None = None, only_root: bool = False) -> Any:
+    """The function ``package.module:function`` names, imported (never unpickled) from the modules Python finds,
+    the project ``root`` first (a notebook kernel need not start there); with ``only_root``, only from a file
+    under ``root`` (the project's own modules). DataError naming ``what`` (e.g. ``dataset 'x:y'``) when it
     cannot be imported, is not a function or lives elsewhere."""
     module_name, _, func_name = ref.partition(":")
+    added = root is not None and str(root) not in sys.path
+    if added:
+        sys.path.insert(0, str(root))
     try:
         func = getattr(importlib.import_module(module_name), func_name)
     except (ImportError, AttributeError) as exc:
         raise DataError(f"{what}: cannot import ({_one_line(exc)}); use 'package.module:function'") from None
     except Exception as exc:  # the module itself fails on import
         raise DataError(f"{what}: importing {module_name} raised {type(exc).__name__}: {_one_line(exc)}") from None
+    finally:
+        if added:
+            sys.path.remove(str(root))
     if not callable(func):
         raise DataError(f"{what}: {func_name} is a {type(func).__name__}, not a function")
-    if within is not None:
+    if only_root and root is not None:
         source = Path(getattr(sys.modules.get(module_name), "__file__", None) or "<built-in>").resolve()
-        if not source.is_relative_to(within.resolve()):
-            raise DataError(f"{what}: {module_name} is {source}, outside the project ({within}); put the function "
+        if not source.is_relative_to(root.resolve()):
+            raise DataError(f"{what}: {module_name} is {source}, outside the project ({root}); put the function "
                             "in a module of the project")
     return func
 
 
-def _callable(ref: str, args: dict[str, Any], labels: str) -> Dataset:
+def _callable(ref: str, args: dict[str, Any], labels: str, root: Path | None) -> Dataset:
     """Call ``package.module:function`` with ``args``; whatever it raises becomes one DataError line."""
-    func = import_function(ref, f"dataset '{ref}'")
+    func = import_function(ref, f"dataset '{ref}'", root)
     try:
         result = func(**args)
     except WorkbenchError:
@@ -448,6 +454,6 @@ def load_dataset(name: str, args: dict[str, Any] | None = None, root: Path | Non
             raise DataError(f"dataset '{name}': bad dataset_args ({_one_line(exc)}); an image folder takes "
                             "image_size, channels, scale, test_fraction, seed") from None
     if ":" in name:
-        return _callable(name, args, labels)
+        return _callable(name, args, labels, root)
     raise DataError(f"unknown dataset '{name}'; use one of {sorted(BUILTIN)}, a path to an .npz or an image folder, "
                     "or 'module:function'")

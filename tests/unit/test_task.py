@@ -142,13 +142,15 @@ def test_the_dashboard_and_the_summary_speak_of_the_primary_metric():
     assert "MAE 0.4, the same as float32 (MAE 0.4)" in text and "mae at most 0.05 worse than float32" in text
 
 
-def test_a_user_metric_is_imported_only_from_the_project(tmp_path, monkeypatch):
+def test_a_user_metric_is_imported_only_from_the_project(tmp_path):
     from workbench.data import import_function
 
     (tmp_path / "my_task_metrics.py").write_text("def share(y_true, y_pred):\n    return 0.5\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    assert import_function("my_task_metrics:share", "task metric", within=tmp_path)(None, None) == 0.5
+    path_before = list(__import__("sys").path)
+    # found from the project root without it on sys.path (a notebook kernel may start elsewhere), which is restored
+    assert import_function("my_task_metrics:share", "task metric", tmp_path, only_root=True)(None, None) == 0.5
+    assert __import__("sys").path == path_before
     with pytest.raises(DataError, match=r"task metric: json is .*outside the project"):
-        import_function("json:dumps", "task metric", within=tmp_path)
+        import_function("json:dumps", "task metric", tmp_path, only_root=True)
     with pytest.raises(DataError, match="task metric: cannot import"):
-        import_function("my_task_metrics:nope", "task metric", within=tmp_path)
+        import_function("my_task_metrics:nope", "task metric", tmp_path, only_root=True)

@@ -104,7 +104,8 @@ def _scorer(ctx: VariantContext, reference: dict[str, np.ndarray]) -> Score:
     model's (scored on ``reference``, its outputs); a classifier's accuracy as always (``top1_metrics``: its
     interval, its delta against the cached baseline's accuracy, agreement with its top-1)."""
     task, labels = ctx.experiment.task, ctx.dataset.y_test
-    functions = {ref: import_function(ref, f"task metric '{ref}'", within=ctx.root) for ref in task.user_functions()}
+    functions = {ref: import_function(ref, f"task metric '{ref}'", ctx.root, only_root=True)
+                 for ref in task.user_functions()}
     float_scores = task_metrics(task, reference, labels, functions)
 
     def score(outputs: Mapping[str, np.ndarray]) -> dict[str, float]:

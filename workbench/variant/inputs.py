@@ -50,7 +50,7 @@ def read_inputs(spec: ExperimentSpec, root: Path, *, source: str = "<in-memory>"
     dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, root, model_input_shape(model_file),
                            labels=spec.task.labels)
     for ref in spec.task.user_functions():  # a user metric that cannot be imported: refused here, before any cost
-        import_function(ref, f"task metric '{ref}'", within=root)
+        import_function(ref, f"task metric '{ref}'", root, only_root=True)
     if model_file is not None:  # from the file's own config: data that cannot feed the model stops here
         check_fit(spec.baseline.model, model_file.signature, dataset)
     else:  # a zoo model gets one output per class: a stray label must not build a model of empty classes

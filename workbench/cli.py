@@ -224,14 +224,19 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
             spec = load_experiment(f)
             vs = spec.resolved_variants()
             checked = resolve_model(spec.baseline.model, Path.cwd())  # a missing or corrupt model file: exit 2
-            if checked is not None and checked.signature is not None:  # a user's model: does the data fit it?
+            user_model = checked is not None and checked.signature is not None
+            if user_model or ":" not in spec.baseline.dataset:  # a dataset function is the user's code: --ids, run
                 from workbench.data import load_dataset
-                from workbench.fit import check_fit
-                from workbench.variant.inputs import model_input_shape
+                from workbench.fit import check_classes, check_fit
+                from workbench.variant.inputs import check_resources, model_input_shape
 
                 dataset = load_dataset(spec.baseline.dataset, spec.baseline.dataset_args, Path.cwd(),
                                        model_input_shape(checked), labels=spec.task.labels)
-                check_fit(spec.baseline.model, checked.signature, dataset)
+                if checked is not None and checked.signature is not None:  # a user's model: does the data fit it?
+                    check_fit(spec.baseline.model, checked.signature, dataset)
+                elif checked is None:
+                    check_classes(spec.baseline.model, dataset)
+                check_resources(spec, vs, dataset, Path.cwd(), f)  # schedules within fine-tuning, the memory estimate
             click.echo(f"{f}: OK, experiment '{spec.name}', {len(vs)} variant(s)")
             if checked is not None:
                 click.echo(f"  model {spec.baseline.model}: {checked.format}, {checked.size_bytes / 1024:.1f} KB, "

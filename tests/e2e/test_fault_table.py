@@ -593,9 +593,11 @@ CASES += [
          lambda root: _write(root, GOOD.replace("dataset: digits", "dataset: synthetic, dataset_args: {shape: [512, 512, "
                                                 "3], classes: 10, train: 8, test: 4}")), needle="max_model_mb",
          timeout=90),
-    Case("absurd-prune-begin-step-1e9", "absurd values", "`prune` with `begin_step: 1000000000` (past its fine-tuning)",
-         lambda root: _write(root, GOOD.replace("[{name: float32, quantization: float32}]", "[{name: p, steps: "
-                                                "[{technique: prune, sparsity: 0.8, begin_step: 1000000000}]}]")),
+    Case("absurd-prune-begin-step-1e9", "absurd values", "`validate`: `prune` with `begin_step: 1000000000` (past its "
+         "fine-tuning)",
+         lambda root: ["validate", _write(root, GOOD.replace("[{name: float32, quantization: float32}]", "[{name: p, "
+                                                             "steps: [{technique: prune, sparsity: 0.8, begin_step: "
+                                                             "1000000000}]}]"))[1]],
          needle="begin_step", timeout=90),
     Case("absurd-cjk-name", "absurd values", "a 200-character CJK experiment name (600 bytes; file names hold 255)",
          lambda root: _then((root / "e.yaml").write_text(GOOD.replace("name: ok", "name: " + "实" * 200)),

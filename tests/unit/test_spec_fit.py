@@ -62,3 +62,16 @@ def test_a_pruning_schedule_outside_its_fine_tuning_is_refused(step: dict[str, A
     msg = schedule_problem(spec.resolved_variants(), 1437, 32)
     assert words in msg and "its fine-tuning is 90 steps (2 epoch(s) x 45 batches of 32 from 1,437 samples)" in msg
     assert schedule_problem(spec.resolved_variants(), 10**11, 32) == ""  # the same schedule on more data fits
+
+
+def test_validate_refuses_a_schedule_past_its_fine_tuning(tmp_path: Any, monkeypatch: Any) -> None:
+    """`validate` loads the dataset for the data-dependent checks (here the built-in digits)."""
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "e.yaml").write_text("name: x\nbaseline: {model: digits_cnn, dataset: digits}\nvariants: [{name: p, "
+                                    "steps: [{technique: prune, begin_step: 1000000000}]}]\n")
+    out = CliRunner().invoke(main, ["validate", "e.yaml"])
+    assert out.exit_code == 2 and "begin_step: 1,000,000,000 is past the last step" in out.output

@@ -199,8 +199,11 @@ def _explore_then_sensitivity(page, base: str, token: str, project: Path) -> Non
 
     # --- saved from the lab, the shipped notebook keeps no outputs (make lab's pre-save hook) ----------
     page.keyboard.press("Control+s")
-    page.wait_for_function(f"!document.querySelector({json.dumps(_tab('explore.ipynb'))}).classList.contains('jp-mod-dirty')",
-                           timeout=30_000)
+    for _ in range(60):  # saved: the tab's modified mark goes
+        if not _dirty(page, "explore.ipynb"):
+            break
+        page.wait_for_timeout(500)
+    assert not _dirty(page, "explore.ipynb"), "Ctrl+S did not save explore.ipynb"
     saved = json.loads((project / "notebooks" / "explore.ipynb").read_text())
     assert all(c.get("outputs", []) == [] for c in saved["cells"] if c["cell_type"] == "code")
 

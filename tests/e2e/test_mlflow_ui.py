@@ -1,15 +1,17 @@
-"""The manager's view, in a real browser: ``mlflow server`` on a store filled by a small sweep (plus an ad-hoc run
-made before it), opened the way ``workbench run`` and ``make ui`` say, with no click on "Columns": the experiment
-opens on the model-training view with its description, the parent run's description names the recommended variant,
-the Models page shows the registered model with its ``recommended`` alias, and the Pareto PNG (and the dashboard)
-show among the artifacts. Screenshots are kept in test-artifacts/mlflow-*.png."""
+"""The manager's view, in a real browser: the MLflow server as ``make ui`` starts it (``mlflow server --app-name
+workbench``) on a store filled by a small sweep (plus an ad-hoc run made before it, a partial sweep and a nightly
+sweep with a regression after it), opened the way ``workbench run`` and ``make ui`` say, with no click on
+"Columns": the plain address lands on the runs with the metric columns and the recommended run on top; the
+experiment opens on the model-training view with its description, the parent run's description names the
+recommended variant, the Models page shows the registered model with its ``recommended`` alias, the Pareto PNG
+(and the dashboard) show among the artifacts; the sweep with a regression says so in its name, description and
+dashboard and holds the alias. Screenshots are kept in test-artifacts/mlflow-*.png."""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
-import sys
 import textwrap
 import time
 import urllib.request
@@ -26,7 +28,8 @@ EXPERIMENT = "mgr"
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """A project whose store holds: an ad-hoc int8 run (made first), one sweep, a re-run that skipped everything
-    (with the number of sweep runs and dashboards just after it), and a partial sweep (--only int8 --force)."""
+    (with the number of sweep runs and dashboards just after it), a partial sweep (--only int8 --force), and a
+    nightly sweep (--compare-to previous) that finds int8 worse than the night before."""
     from workbench.pipeline import run_variant
     from workbench.run.sweep import run_sweep
     from workbench.tracking import Tracker
@@ -48,15 +51,20 @@ def store(tmp_path_factory):
                       == "sweep"])
         dashboards = len(list((root / ".workbench" / "reports").glob("*.html")))
         partial = run_sweep("experiments/mgr.yaml", progress=False, only=("int8",), force=True)
+        # last night (the partial sweep) int8 looked perfect; tonight measures afresh (--since 1s): a regression
+        Tracker(root=root).log(next(r["run_id"] for r in partial.rows if r["variant"] == "int8"),
+                               metrics={"accuracy": 1.0})
+        time.sleep(1.5)
+        nightly = run_sweep("experiments/mgr.yaml", workers=2, progress=False, compare_to="previous", since_s=1)
     finally:
         os.chdir(cwd)
-    return root, first, (again, sweeps, dashboards), partial
+    return root, first, (again, sweeps, dashboards), partial, nightly
 
 
 def test_sweep_publishes_its_answer_and_ignores_the_adhoc_run(store):
     from workbench.tracking import Tracker
 
-    root, first, (again, sweeps, dashboards), partial = store
+    root, first, (again, sweeps, dashboards), partial, _ = store
     tr = Tracker(root=root)
     runs = tr.runs(first.experiment_id)
     adhoc = [r for r in runs if r.tags.get("workbench.origin") == "adhoc"]
@@ -87,16 +95,16 @@ def test_sweep_publishes_its_answer_and_ignores_the_adhoc_run(store):
 @pytest.fixture(scope="module")
 def server(store):
     from workbench.run.task import kill_tree
+    from workbench.tracking.ui_app import installed, ui_command
 
+    assert installed(), "the mlflow.app entry point 'workbench' is not installed: run make (pip install -e .)"
     root = store[0]
     port = free_port()
-    proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "mlflow"), "server", "--backend-store-uri",
-                             f"sqlite:///{root / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "1"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(ui_command(f"sqlite:///{root / 'mlflow.db'}", "127.0.0.1", port, workers=1), cwd=root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240  # 70-90 s to start at load 13 on 2 cores
         while True:
             try:
                 urllib.request.urlopen(base + "health", timeout=2)
@@ -158,4 +166,74 @@ def test_manager_finds_the_answer_in_the_mlflow_ui(store, server):
         expect(frame.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
         assert frame.locator(".js-plotly-plot").count() >= 4
         page.screenshot(path=str(ARTIFACTS / "mlflow-dashboard.png"))
+        browser.close()
+
+
+def test_a_sweep_with_regressions_holds_the_recommendation(store):
+    from workbench.run.sweep import EXIT_REGRESSIONS
+    from workbench.tracking import Tracker
+
+    root, first, _, _, nightly = store
+    tr = Tracker(root=root)
+    rec_run = next(r.run_id for r in tr.runs(first.experiment_id) if r.tags.get("workbench.recommended") == "true")
+    rec = tr.get_run(rec_run).tags["workbench.variant"]
+    assert [(r["variant"], r["status"]) for r in nightly.rows] == [("float32", "FINISHED"), ("int8", "FINISHED")]
+    assert [r["variant"] for r in nightly.regressions] == ["int8"] and nightly.exit_code == EXIT_REGRESSIONS
+    parent = tr.get_run(nightly.parent_run_id)
+    assert parent.name == f"1 regression · holding {rec} · sweep {nightly.sweep_id}"
+    assert parent.note.startswith(f"**1 regression against sweep {parent.tags['workbench.compared_to']}: "
+                                  "recommendation held.** int8: accuracy down")
+    assert parent.tags["workbench.recommendation_held"] == f"1 regression: recommendation held on {rec}"
+    # nothing moved: the alias is the first sweep's version, the tag on the first sweep's run
+    assert tr.recommended_version(EXPERIMENT).run_id == rec_run
+    assert [r.run_id for r in tr.runs(first.experiment_id) if r.tags.get("workbench.recommended") == "true"
+            ] == [rec_run]
+    page = nightly.dashboard.read_text()
+    assert "id='regressions'" in page and "accuracy down" in page and "recommendation held" in page
+
+
+@needs_chromium
+def test_the_plain_address_shows_what_ships_and_the_regression(store, server):
+    """A first visit (a fresh browser) to http://127.0.0.1:PORT/, no deep link, no click on "Columns"."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from workbench.tracking import Tracker, ui_path
+
+    root, first, _, _, nightly = store
+    tr = Tracker(root=root)
+    rec_run = next(r for r in tr.runs(first.experiment_id) if r.tags.get("workbench.recommended") == "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page.goto(server)
+        expect(page).to_have_url(re.compile(r"#/experiments/\d+/runs\?workflowType=machine_learning&"
+                                            r"viewStateShareKey=workbench-ships"), timeout=60_000)
+        expect(page.locator(".ag-row").first).to_be_visible(timeout=60_000)
+        for name in ("accuracy", "size_bytes", "latency_ms_p50", "compression_ratio", "speedup_vs_float",
+                     "workbench.recommended"):  # visible columns, none behind the Columns menu
+            expect(page.get_by_role("columnheader", name=name, exact=True).first).to_be_visible()
+        # the run that ships is on top, marked, beside tonight's variants (the nightly sweep held it)
+        expect(page.locator(".ag-pinned-left-cols-container .ag-row[row-index='0']")).to_contain_text(
+            rec_run.tags["workbench.variant"])
+        expect(page.locator(".ag-center-cols-container .ag-row[row-index='0']")).to_contain_text("true")
+        shown = {r["run_id"] for r in nightly.rows} | {rec_run.run_id}  # tonight's variants and the held one
+        expect(page.locator(".ag-center-cols-container .ag-row")).to_have_count(len(shown))
+        expect(page.get_by_role("button", name="Model training")).to_be_visible()
+        expect(page.get_by_text("Judges", exact=True)).to_have_count(0)  # not on GenAI's pages
+        page.screenshot(path=str(ARTIFACTS / "mlflow-landing.png"))
+        page.goto(page.url + "&compareRunsMode=CHART")  # the runs compared: accuracy against latency and size
+        expect(page.get_by_text("latency_ms_p50 vs. accuracy", exact=False).first).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "mlflow-compare.png"))
+        # the nightly sweep with a regression, as the manager opens it from the runs of the experiment
+        page.goto(server + ui_path(first.experiment_id, nightly.parent_run_id))
+        expect(page.get_by_text(f"1 regression · holding {rec_run.tags['workbench.variant']}", exact=False).first
+               ).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("recommendation held", exact=False).first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "mlflow-regression-run.png"))
+        page.goto(server + ui_path(first.experiment_id, nightly.parent_run_id, "dashboard.html"))
+        frame = page.frame_locator("iframe").first
+        expect(frame.locator("#regressions")).to_contain_text("accuracy down", timeout=60_000)
+        expect(frame.locator("#recommended-row")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "mlflow-regression-dashboard.png"))
         browser.close()

@@ -49,7 +49,8 @@ def runs_view_state(run_ids: Sequence[str], metrics: Sequence[str], primary: str
     metric."""
     keys = [("tags", TAG_RECOMMENDED), *(("metrics", m) for m in metrics)]
     cols = [column(kind, key) for kind, key in keys]
-    widths = {column(kind, key): max(90, 7 * len(key) + 30) for kind, key in keys}  # the whole name readable
+    # the whole name readable (a tag's dotted name sets wider than a metric's)
+    widths = {column(kind, key): max(90, (8 if kind == "tags" else 7) * len(key) + 30) for kind, key in keys}
     ids = ", ".join(f"'{r}'" for r in dict.fromkeys(run_ids) if r)
     section = "workbench-tradeoff"
     charts = [_card(f"workbench-{primary}-vs-{x}", section, type="SCATTER", displayName=f"{primary} vs {x}",

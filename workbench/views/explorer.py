@@ -307,7 +307,9 @@ class Explorer:
         self.technique.observe(lambda _: self._show_knobs(), names="value")
         self.x_axis.observe(lambda _: self.refresh(self._highlight), names="value")
         self.log_x.observe(lambda _: self.refresh(self._highlight), names="value")
-        self.figure = go.FigureWidget(layout={
+        # drawn whole first, then made a widget: a FigureWidget changed before the browser shows it can come up
+        # blank (its changes are messages the front end may not be ready for; its first state is not)
+        self.figure: Any = go.Figure(layout={
             "title": {"text": f"{self.spec.name}: every logged variant (newest run of each)"},
             "yaxis": {"title": {"text": "accuracy of the .tflite"}, "tickformat": ".1%"},
             "template": "plotly_white", "height": 480, "width": 960, "margin": {"l": 70, "r": 30, "t": 60, "b": 60},
@@ -318,6 +320,7 @@ class Explorer:
                                     hovertemplate="%{text}<extra></extra>", cliponaxis=False)
         self._show_knobs()
         self.refresh()
+        self.figure = go.FigureWidget(self.figure)
 
     # --- controls -----------------------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:

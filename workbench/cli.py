@@ -165,9 +165,11 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
         click.echo(f"\nDashboard: {result.dashboard}")
     page = ui_path(result.experiment_id)
     if is_embedded(result.tracking_uri):
-        store = result.tracking_uri
-        click.echo(f"MLflow UI: {Path(sys.executable).parent / 'mlflow'} ui --backend-store-uri {store} "
-                   f"--host 127.0.0.1 --port 5000   (or: make ui), then open http://127.0.0.1:5000/{page}")
+        here = "" if Path(result.tracking_uri.removeprefix("sqlite:///")).parent == Path.cwd() else \
+            f"   (from {Path(result.tracking_uri.removeprefix('sqlite:///')).parent})"
+        click.echo(f"MLflow UI: {Path(sys.executable).parent / 'workbench'} ui   (or: make ui){here}, then open "
+                   f"http://127.0.0.1:5000/ (it opens on the runs that ship; this experiment: "
+                   f"http://127.0.0.1:5000/{page})")
     else:
         base = result.tracking_uri.rstrip("/")
         click.echo(f"MLflow: {base}/{page}" if base.startswith("http") else f"MLflow: {result.tracking_uri}")

@@ -74,7 +74,7 @@ def _variant_statuses(db: Path) -> list[str]:
 
 def test_sigkill_then_rerun_completes_without_duplicates(project):
     write_experiment(project, name="killme", variants=_variants(
-        *((m, m) for m in ("float32", "float16", "dynamic", "int8", "int8_io"))))
+        *((m, m) for m in ("float32", "dynamic", "int8"))))  # two in flight (--workers 2), one waiting
     cmd = [sys.executable, "-m", "workbench.cli", "run", "experiments/killme.yaml", "--workers", "2", "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -95,7 +95,7 @@ def test_sigkill_then_rerun_completes_without_duplicates(project):
     assert "KILLED" in again.stdout
     runs = variant_runs(project, "killme")
     finished = [r.tags["workbench.variant_id"] for r in runs if r.status == "FINISHED"]
-    assert len(finished) == len(set(finished)) == 5
+    assert len(finished) == len(set(finished)) == 3
     assert not [r for r in runs if r.status == "RUNNING"]
     done_before = {r.run_id for r in before if r.status == "FINISHED"}
     assert done_before <= {r.run_id for r in runs if r.status == "FINISHED"}  # none lost

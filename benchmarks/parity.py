@@ -66,6 +66,27 @@ while len(times) < 50 or time.perf_counter() - start < seconds:
     times.append((time.perf_counter() - t) * 1000)
 print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times), "runs": len(times)}))
 """
+#: a plain LiteRT Interpreter loop (the API ``workbench profile`` uses; litert-benchmark uses CompiledModel)
+LITERT_LOOP = r"""
+import json, statistics, sys, time
+import numpy as np
+from ai_edge_litert import interpreter as litert
+path, seconds = sys.argv[1], float(sys.argv[2])
+interp = litert.Interpreter(model_path=path, num_threads=1)
+interp.allocate_tensors()
+rng = np.random.default_rng(0)
+for d in interp.get_input_details():
+    x = rng.standard_normal(list(d["shape"])) if d["dtype"] in (np.float32, np.float16) else rng.integers(-8, 8, list(d["shape"]))
+    interp.set_tensor(d["index"], x.astype(d["dtype"]))
+for _ in range(10):
+    interp.invoke()
+times, start = [], time.perf_counter()
+while len(times) < 50 or time.perf_counter() - start < seconds:
+    t = time.perf_counter()
+    interp.invoke()
+    times.append((time.perf_counter() - t) * 1000)
+print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times), "runs": len(times)}))
+"""
 
 
 def fetch_models() -> dict[str, Path]:
@@ -121,37 +142,65 @@ def litert_benchmark(path: Path, core: int, estimate_ms: float) -> tuple[float, 
         return float(latency["median_ms"]), float(latency["min_ms"])
 
 
-def openvino_loop(path: Path, core: int) -> tuple[float, float]:
-    """(median, min) ms of a plain OpenVINO loop, about SECONDS of timed runs."""
-    proc = _pinned([sys.executable, "-c", OV_LOOP, str(path), str(SECONDS)], core)
+def openvino_loop(path: Path, core: int, script: str = OV_LOOP) -> tuple[float, float]:
+    """(median, min) ms of a plain OpenVINO (or LiteRT Interpreter) loop, about SECONDS of timed runs."""
+    proc = _pinned([sys.executable, "-c", script, str(path), str(SECONDS)], core)
     if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "openvino loop failed")
+        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "plain loop failed")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     return float(out["median_ms"]), float(out["min_ms"])
 
 
-def measure_pair(path: Path, runtime: str, rounds: int, core: int) -> dict[str, Any]:
-    """Interleaved rounds: ours then the reference, ``rounds`` times; ratios ours / reference."""
+REFERENCES = {"litert-benchmark": "litert", "litert loop": "litert", "openvino loop": "openvino"}
+
+
+def reference(name: str, path: Path, core: int, estimate_ms: float) -> tuple[float, float]:
+    if name == "litert-benchmark":
+        return litert_benchmark(path, core, estimate_ms)
+    return openvino_loop(path, core, LITERT_LOOP if name == "litert loop" else OV_LOOP)
+
+
+def measure_pair(path: Path, runtime: str, rounds: int, core: int, ref_name: str | None = None,
+                 control: bool = False) -> dict[str, Any]:
+    """Interleaved rounds, ``rounds`` times, the order alternating (ours, ref / ref, ours) so that a drift or
+    a "second in the round" effect falls on both sides; ratios ours / reference. With ``control`` each round
+    also measures the reference a second time (A/A): the spread of reference / reference is the machine's
+    own run-to-run noise, the floor no harness can beat."""
+    ref_name = ref_name or ("litert-benchmark" if runtime == "litert" else "openvino loop")
     target = TargetSpec(runtime=runtime, cpu_pin=[core], **OURS)  # type: ignore[arg-type]
-    ours, ref, ours_min, ref_min, load = [], [], [], [], []
-    for _ in range(rounds):
+    ours, ref, ours_min, ref_min, load, again = [], [], [], [], [], []
+    estimate = 10.0
+    for k in range(rounds):
         load.append(os.getloadavg()[0])
-        r = profile_model(path, target)
-        ours.append(r.latency.p50)
-        ours_min.append(r.latency.min)
-        median, fastest = litert_benchmark(path, core, ours[-1]) if runtime == "litert" else openvino_loop(path, core)
-        ref.append(median)
-        ref_min.append(fastest)
-        print(f"  {path.stem:<36} {runtime:<9} ours {ours[-1]:8.3f} ms  reference {ref[-1]:8.3f} ms  "
-              f"(min {ours_min[-1]:.3f} / {ref_min[-1]:.3f})  load {load[-1]:.1f}", flush=True)
+        steps = ["ours", "ref", "again"] if control else ["ours", "ref"]
+        for step in (steps if k % 2 == 0 else steps[::-1]):
+            if step == "ours":
+                r = profile_model(path, target)
+                ours.append(r.latency.p50)
+                ours_min.append(r.latency.min)
+                estimate = r.latency.p50
+            elif step == "ref":
+                median, fastest = reference(ref_name, path, core, estimate)
+                ref.append(median)
+                ref_min.append(fastest)
+            else:
+                again.append(reference(ref_name, path, core, estimate)[0])
+        print(f"  {path.stem:<36} {ref_name:<16} ours {ours[-1]:8.3f} ms  reference {ref[-1]:8.3f} ms"
+              + (f" again {again[-1]:8.3f}" if control else "")
+              + f"  (min {ours_min[-1]:.3f} / {ref_min[-1]:.3f})  load {load[-1]:.1f}", flush=True)
     ratios = [o / f for o, f in zip(ours, ref, strict=True)]
     min_ratios = [o / f for o, f in zip(ours_min, ref_min, strict=True)]
     median = statistics.median(ratios)
-    return {"model": path.stem, "runtime": runtime, "reference": "litert-benchmark" if runtime == "litert" else "openvino loop",
-            "ours_p50_ms": ours, "reference_median_ms": ref, "ratios": ratios, "median_ratio": median,
-            "ratio_min": min(ratios), "ratio_max": max(ratios), "within_5pct": abs(median - 1) <= 0.05,
-            "ours_min_ms": ours_min, "reference_min_ms": ref_min, "min_ratios": min_ratios,
-            "median_min_ratio": statistics.median(min_ratios), "loadavg_1m": load}
+    out = {"model": path.stem, "runtime": runtime, "reference": ref_name,
+           "ours_p50_ms": ours, "reference_median_ms": ref, "ratios": ratios, "median_ratio": median,
+           "ratio_min": min(ratios), "ratio_max": max(ratios), "within_5pct": abs(median - 1) <= 0.05,
+           "ours_min_ms": ours_min, "reference_min_ms": ref_min, "min_ratios": min_ratios,
+           "median_min_ratio": statistics.median(min_ratios), "loadavg_1m": load}
+    if control:
+        aa = [a / f for a, f in zip(again, ref, strict=True)]
+        out.update({"reference_again_ms": again, "aa_ratios": aa, "aa_median_ratio": statistics.median(aa),
+                    "aa_min": min(aa), "aa_max": max(aa)})
+    return out
 
 
 def _markdown(result: dict[str, Any]) -> str:
@@ -165,16 +214,22 @@ def _markdown(result: dict[str, Any]) -> str:
              "the table gives the median over the rounds and its spread (min-max). The ratio of the fastest "
              "invokes (min / min) is the least disturbed by other processes: an overhead of ours would show there "
              "too.", "",
-             "| model | runtime | reference | ours p50 ms (median) | reference ms (median) | ratio (median) | spread over rounds | within ±5% | min/min ratio (median) | load 1m over rounds |",
-             "|---|---|---|---:|---:|---:|---|---|---:|---|"]
+             "Rounds alternate their order (ours first, then the reference first). A/A: the reference measured "
+             "twice in each round (reference / reference); its spread is this machine's run-to-run noise, "
+             "which bounds how closely any two measurements can agree here. 'litert loop' is a plain "
+             "Interpreter loop (the API `workbench profile` uses); litert-benchmark uses the CompiledModel API.", "",
+             "| model | runtime | reference | ours p50 ms (median) | reference ms (median) | ratio (median) | spread over rounds | within ±5% | min/min ratio (median) | A/A ratio (median) | A/A spread | load 1m over rounds |",
+             "|---|---|---|---:|---:|---:|---|---|---:|---:|---|---|"]
     for p in result["pairs"]:
         if "error" in p:
-            lines.append(f"| {p['model']} | {p['runtime']} | {p['reference']} | | | | {p['error']} | n/a | | |")
+            lines.append(f"| {p['model']} | {p['runtime']} | {p['reference']} | | | | {p['error']} | n/a | | | | |")
             continue
         lines.append(f"| {p['model']} | {p['runtime']} | {p['reference']} | {statistics.median(p['ours_p50_ms']):.3f} | "
                      f"{statistics.median(p['reference_median_ms']):.3f} | {p['median_ratio']:.3f} | "
                      f"{p['ratio_min']:.3f}-{p['ratio_max']:.3f} | {'yes' if p['within_5pct'] else 'NO'} | "
-                     f"{p['median_min_ratio']:.3f} | {min(p['loadavg_1m']):.1f}-{max(p['loadavg_1m']):.1f} |")
+                     f"{p['median_min_ratio']:.3f} | "
+                     + (f"{p['aa_median_ratio']:.3f} | {p['aa_min']:.3f}-{p['aa_max']:.3f} | " if "aa_ratios" in p else " | | ")
+                     + f"{min(p['loadavg_1m']):.1f}-{max(p['loadavg_1m']):.1f} |")
     done = [p for p in result["pairs"] if "error" not in p]
     min_ok = sum(abs(p["median_min_ratio"] - 1) <= 0.05 for p in done)
     rounds = [x for p in done for x in p["ratios"]]
@@ -182,34 +237,53 @@ def _markdown(result: dict[str, Any]) -> str:
               f"{min_ok} of {len(done)} by the min/min ratio. Median of the pairs' median ratios: "
               f"{statistics.median([p['median_ratio'] for p in done]):.3f}; {sum(x < 1 for x in rounds)} of "
               f"{len(rounds)} round ratios below 1 (ours faster)."]
+    controlled = [p for p in done if "aa_ratios" in p]
+    if controlled:
+        aa_ok = sum(abs(p["aa_median_ratio"] - 1) <= 0.05 for p in controlled)
+        aa_rounds = [x for p in controlled for x in p["aa_ratios"]]
+        lines.append(f"A/A control: {aa_ok} of {len(controlled)} pairs have the reference within ±5% of itself "
+                     f"(median ratio); A/A round ratios range {min(aa_rounds):.3f}-{max(aa_rounds):.3f}, ours / "
+                     f"reference {min(rounds):.3f}-{max(rounds):.3f}.")
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--models", default="", help="comma-separated substrings of model names (default: all)")
+    parser.add_argument("--control", action="store_true", help="measure the reference twice per round (A/A)")
+    parser.add_argument("--name", default="parity", help="results file name in benchmarks/results/")
+    parser.add_argument("--litert-loop", action="store_true",
+                        help="also compare LiteRT against a plain Interpreter loop (the API we use)")
     args = parser.parse_args()
     core = max(os.sched_getaffinity(0))
     load_before = os.getloadavg()
     pairs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        models = {**fetch_models(), **build_mobilenet(Path(tmp))}
+        wanted = [w for w in args.models.split(",") if w]
+        models = fetch_models()
+        if not wanted or any(w in "mobilenet_v2_float32 mobilenet_v2_int8" for w in wanted):
+            models.update(build_mobilenet(Path(tmp)))
+        refs = ["litert-benchmark", *(["litert loop"] if args.litert_loop else []), "openvino loop"]
         for name, path in models.items():
-            for runtime in ("litert", "openvino"):
+            if wanted and not any(w in name for w in wanted):
+                continue
+            for ref in refs:
+                runtime = REFERENCES[ref]
                 try:
-                    pairs.append(measure_pair(path, runtime, args.rounds, core))
+                    pairs.append(measure_pair(path, runtime, args.rounds, core, ref, args.control))
                 except Exception as exc:  # a model one runner cannot run: said in the table, not hidden
-                    ref = "litert-benchmark" if runtime == "litert" else "openvino loop"
                     pairs.append({"model": name, "runtime": runtime, "reference": ref, "error": str(exc)[-300:]})
                     print(f"  {name} {runtime}: {exc}", flush=True)
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
     result = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu": cpu, "cpu_count": os.cpu_count(),
               "load_before": load_before, "load_after": os.getloadavg(), "rounds": args.rounds, "pinned_core": core,
+              "control": args.control, "models_filter": args.models,
               "mediapipe": MEDIAPIPE, "seconds_per_measurement": SECONDS, "pairs": pairs}
     OUT.mkdir(exist_ok=True)
-    (OUT / "parity.json").write_text(json.dumps(result, indent=1))
-    (OUT / "parity.md").write_text(_markdown(result))
+    (OUT / f"{args.name}.json").write_text(json.dumps(result, indent=1))
+    (OUT / f"{args.name}.md").write_text(_markdown(result))
     print(_markdown(result))
     return 0
 

@@ -289,19 +289,26 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
                    "(OpenVINO, ONNX Runtime; LiteRT's Python API cannot): the slowest nodes and their sum vs p50.")
 @click.option("--overlay", type=click.Path(dir_okay=False), default=None,
               help="With --layers: write each node's median ms as a Model Explorer node-data overlay here.")
+@click.option("--rounds", default=3, show_default=True,
+              help="Fresh processes the timing budget is split over; the p50 interval is the spread between them "
+                   "(run-to-run noise, not sample count). 1: one process and no interval.")
+@click.option("--against", type=click.Path(exists=True, dir_okay=False), default=None, metavar="REFERENCE",
+              help="A reference file (e.g. the float32 .tflite) measured side by side with MODEL, interleaved round "
+                   "by round on the same runtime and settings: prints the speed-up with its interval, or says "
+                   "there is no measurable difference.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON result (raw samples included).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
 def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack: bool, kernels: str, api: str, batch: int, inputs: str | None,
             input_shape: tuple[str, ...], warmup: int, min_runs: int, min_seconds: float, max_runs: int, max_seconds: float,
             cpu_pin: tuple[int, ...], clients: int, load_seconds: float, host: str | None, ssh_port: int,
             ssh_key: str | None, remote_python: str, log_to: str | None, layer_runs: int, overlay: str | None,
-            as_json: bool, output: str | None) -> None:
+            rounds: int, against: str | None, as_json: bool, output: str | None) -> None:
     """Profile a MODEL file on any runtime (see --runtime) in a fresh process: latency stats, init, memory."""
     from pydantic import ValidationError
 
     from workbench.catalog.metrics import fmt_ms
-    from workbench.profile import profile_model
     from workbench.profile.layers import layer_lines
+    from workbench.profile.targets import check_model_file
     from workbench.spec import TargetSpec, format_validation_error
 
     try:
@@ -327,8 +334,20 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
         raise WorkbenchError(f"--layers {layer_runs}: give a number of runs, 0 for none")
     if overlay and not layer_runs:
         raise WorkbenchError("--overlay writes per-node times: give --layers RUNS too")
-    result = profile_model(model, target, samples, layer_runs=layer_runs)
+    if not 1 <= rounds <= 50:
+        raise WorkbenchError(f"--rounds {rounds}: give 1 to 50 rounds (3 or more measure run-to-run noise)")
+    if against:
+        check_model_file(Path(against), runtime)
+    paired = _profile_rounds(Path(model), Path(against) if against else None, target, samples, layer_runs, rounds)
+    result = paired.subject
     text = result.to_json()
+    if paired.speedup is not None and paired.reference is not None:
+        data = json.loads(text)
+        data["against"] = {"model": against, "p50_ms": paired.reference.latency.p50,
+                           "p50_ci_low": paired.reference.latency.p50_ci_low,
+                           "p50_ci_high": paired.reference.latency.p50_ci_high,
+                           **paired.speedup.metrics("speedup"), "speedup_per_round": list(paired.speedup.per_round)}
+        text = json.dumps(data, indent=1)
     if output:
         Path(output).write_text(text)
     if log_to:
@@ -346,13 +365,17 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
                + f"batch={batch}, inputs={result.input_source_used}")
     if result.inputs:
         click.echo("  inputs      " + ";  ".join(i.describe() for i in result.inputs))
-    click.echo(f"  latency     p50 {fmt_ms(s.p50)} (95% CI {fmt_ms(s.p50_ci_low)} - {fmt_ms(s.p50_ci_high)})  "
+    noise = (f"run-to-run 95% interval {fmt_ms(s.p50_ci_low)} - {fmt_ms(s.p50_ci_high)} over {s.rounds} rounds"
+             if s.rounds > 1 else "one round: no run-to-run interval, --rounds 3 measures one")
+    click.echo(f"  latency     p50 {fmt_ms(s.p50)} ({noise})  "
                f"p90 {fmt_ms(s.p90)}  p95 {fmt_ms(s.p95)}  p99 {fmt_ms(s.p99)}  mean {fmt_ms(s.mean)}  "
                f"std {fmt_ms(s.std)}  min {fmt_ms(s.min)}")
     click.echo(f"  init {fmt_ms(m['init_ms'])}   throughput {m['throughput_ips']:.1f}/s" + ("   NOISY" if s.noisy else ""))
+    if paired.speedup is not None and paired.reference is not None:
+        click.echo("  against     " + _against_line(against or "", paired.reference.latency.p50, paired.speedup))
     if result.ignored_options:
         click.echo(f"  note: the {rt.api} API ran with its defaults for: {', '.join(result.ignored_options)}")
-    if facts := {k: v for k, v in result.facts.items() if k != "layers"}:  # layers: their own lines below
+    if facts := {k: v for k, v in result.facts.items() if k not in ("layers", "inputs", "placement")}:  # own lines
         click.echo("  runtime     " + "  ".join(f"{k} {v}" for k, v in facts.items()))
     external_mb = float("nan") if result.external_peak_rss_mb is None else result.external_peak_rss_mb
     click.echo(f"  memory MB   baseline {mem.baseline_mb:.1f}  after load +{mem.after_load_mb - mem.baseline_mb:.1f}  "
@@ -379,6 +402,33 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
                    f"p95 {fmt_ms(m.get('load_latency_ms_p95', float('nan')))}  "
                    f"p99 {fmt_ms(m.get('load_latency_ms_p99', float('nan')))}  errors {m['load_errors']:.0f}  "
                    f"peak +{m['load_memory_mb_peak']:.1f} MB")
+
+
+def _profile_rounds(model: Path, against: Path | None, target: Any, samples: Any, layer_runs: int,
+                    rounds: int) -> Any:
+    """MODEL (and REFERENCE, interleaved) in ``rounds`` fresh processes; per-node timing in the first of MODEL's."""
+    from workbench.profile import profile_model
+    from workbench.profile.paired import measure_rounds
+
+    pending = [layer_runs]
+
+    def measure(path: Path, t: Any) -> Any:
+        runs, pending[0] = (pending[0], 0) if path == model else (0, pending[0])
+        return profile_model(path, t, samples, layer_runs=runs)
+
+    return measure_rounds(measure, model, against, target, rounds)
+
+
+def _against_line(reference: str, reference_p50: float, speedup: Any) -> str:
+    """'float.tflite p50 9.1 ms; x1.92 faster [1.80-2.05] over 3 interleaved rounds: pays off'."""
+    from workbench.catalog.metrics import fmt_ms
+    from workbench.profile.stats import payoff
+
+    interval = (f" [{speedup.ci_low:.2f}-{speedup.ci_high:.2f}]" if speedup.ci_low == speedup.ci_low
+                else " (one round: no interval)")
+    return (f"{reference} p50 {fmt_ms(reference_p50)}; speed-up x{speedup.value:.2f}{interval} over "
+            f"{speedup.rounds} interleaved round{'s' if speedup.rounds > 1 else ''}: "
+            f"{payoff(speedup.value, speedup.ci_low, speedup.ci_high)}")
 
 
 def _duration_s(text: str) -> float:

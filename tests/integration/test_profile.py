@@ -78,6 +78,35 @@ def test_cli_profile_json(tiny_tflite):
     assert data["metrics"]["latency_runs"] == len(data["samples_ms"]) >= 10
 
 
+def test_cli_profile_against_measures_both_files_in_interleaved_rounds(tiny_tflite, tmp_path):
+    """``--against``: the speed-up comes from rounds of both files back to back, with an interval over them;
+    the p50 interval printed is run-to-run (over rounds), not the order statistics of one run."""
+    same = tmp_path / "copy.tflite"
+    same.write_bytes(tiny_tflite.read_bytes())
+    args = [sys.executable, "-m", "workbench.cli", "profile", str(tiny_tflite), "--against", str(same),
+            "--rounds", "3", "--min-runs", "30", "--min-seconds", "0.05", "--warmup", "2"]
+    data = json.loads(subprocess.run([*args, "--json"], capture_output=True, text=True, check=True).stdout)
+    assert data["stats"]["rounds"] == 3 and len(data["rounds"]) == 3
+    against = data["against"]
+    assert len(against["speedup_per_round"]) == 3 and against["model"] == str(same)
+    assert against["speedup_ci_low"] <= against["speedup"] <= against["speedup_ci_high"]
+    assert data["metrics"]["latency_ms_p50_ci_low"] <= data["metrics"]["latency_ms_p50"] <= data["metrics"]["latency_ms_p50_ci_high"]
+    text = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    assert "run-to-run 95% interval" in text and "over 3 rounds" in text
+    assert f"{same} p50" in text and "over 3 interleaved rounds:" in text
+    assert any(v in text for v in ("pays off", "no measurable difference", "slower", "faster by less than 5%"))
+    one = subprocess.run([*args[:5], "--rounds", "1", "--min-runs", "10", "--min-seconds", "0"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "one round: no run-to-run interval" in one and "95% CI" not in one
+
+
+@pytest.mark.parametrize("rounds", ["0", "51"])
+def test_cli_profile_rounds_out_of_range_exits_2(tiny_tflite, rounds):
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "profile", str(tiny_tflite), "--rounds", rounds],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "--rounds" in proc.stderr
+
+
 def test_max_runs_caps_the_loop(tiny_tflite):
     r = profile_model(tiny_tflite, TargetSpec(warmup_runs=0, min_runs=5, min_seconds=30, max_runs=40, max_seconds=60))
     assert r.latency.runs == 40

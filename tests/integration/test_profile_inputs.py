@@ -62,7 +62,7 @@ def three_input_onnx(tmp_path_factory) -> Path:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "workbench.cli", "profile", *args, "--min-runs", "5",
-                           "--min-seconds", "0", "--warmup", "1"], capture_output=True, text=True, timeout=300)
+                           "--min-seconds", "0", "--warmup", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300)
 
 
 def test_dynamic_input_without_a_shape_exits_2_naming_it(dynamic_onnx):

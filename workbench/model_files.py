@@ -13,7 +13,7 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +45,7 @@ class ModelFile:
     sha256: str
     size_bytes: int
     signature: ModelSignature | None = None
+    config: Any = field(default=None, repr=False, compare=False)  # the Keras config read (.keras, .h5)
 
 
 def sha256_file(path: Path) -> str:
@@ -212,7 +213,7 @@ def check_model_file(path: Path) -> ModelFile:
         else:
             raise ModelFileError(f"{path}: unsupported model file type '{path.suffix}'; use .keras, .h5 or a "
                                  "SavedModel directory")
-        return ModelFile(path, fmt, content_sha256(path), _size(path), signature_of(config))
+        return ModelFile(path, fmt, content_sha256(path), _size(path), signature_of(config), config)
     except PermissionError as exc:
         raise ModelFileError(f"{path}: cannot read ({exc.strerror}); check its permissions") from None
 

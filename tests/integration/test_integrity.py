@@ -135,6 +135,11 @@ def test_files_keras_writes_pass_the_tensorflow_free_checks(tmp_path: Path, tiny
     tiny_model.save(tmp_path / "saved", save_format="tf")
     assert check_model_file(tmp_path / "m.keras").format == "keras"
     assert check_model_file(tmp_path / "m.h5").format == "h5"
+    from tests.integration.test_models import _keras_activations
+    from workbench.model_shapes import activation_values
+
+    for name in ("m.keras", "m.h5"):  # the memory estimate's activations, from the config as Keras wrote it
+        assert activation_values(check_model_file(tmp_path / name).config) == _keras_activations(tiny_model), name
     saved = check_model_file(tmp_path / "saved")
     assert saved.format == "savedmodel" and saved.sha256 == sha256_tree(tmp_path / "saved")
     lam = keras.Sequential([keras.layers.Input((4,)), keras.layers.Lambda(lambda x: x * 2, name="twice")])

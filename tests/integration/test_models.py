@@ -57,8 +57,23 @@ def test_unknown_zoo_model(digits):
         build_baseline("resnet9000", {}, digits)
 
 
-def test_mobilenet_v2_builds_without_downloading():
+def _keras_activations(model) -> int:
+    """What Keras itself says every layer outputs per sample, summed (the input layer excluded)."""
+    import math
+
+    return sum(math.prod(layer.output_shape[1:]) for layer in model.layers
+               if type(layer).__name__ != "InputLayer")
+
+
+def test_mobilenet_v2_builds_without_downloading(tmp_path):
+    """... and its .keras config gives every layer's output shape as Keras builds it (ZeroPadding2D, Conv2D,
+    BatchNormalization, ReLU, DepthwiseConv2D, Add, GlobalAveragePooling2D, Dense)."""
+    from workbench.model_files import check_model_file
+    from workbench.model_shapes import activation_values
     from workbench.models import build_zoo_model
 
     m = build_zoo_model("mobilenet_v2", (96, 96, 3), 10, {"alpha": 0.35})
     assert m.output_shape == (None, 10)
+    m.save(tmp_path / "m.keras")
+    acts = activation_values(check_model_file(tmp_path / "m.keras").config)
+    assert acts == _keras_activations(m) and acts > 1_000_000

@@ -49,7 +49,10 @@ def test_inference_only_counts_weights_and_one_sample() -> None:
 
 def test_a_model_file_counts_its_weight_bytes() -> None:
     spec = _spec(baseline={"model": "m.keras", "dataset": "digits", "training": {"epochs": 1}})  # retrained: x4
-    assert "model file m.keras has ~500.0 M parameters" in size_problem(spec, (), (8, 8, 1), 10, 2_000_000_000)
+    assert "model file m.keras has ~500.0 M parameters and ~0.0 M activation" in size_problem(
+        spec, (), (8, 8, 1), 10, 2_000_000_000, 10)  # its activations known from its config
+    assert "model file m.keras (weights only: its config does not give every layer's shape) has ~500.0 M" in \
+        size_problem(spec, (), (8, 8, 1), 10, 2_000_000_000)
     assert size_problem(spec, (), (8, 8, 1), 10, None) == ""
 
 

@@ -1,7 +1,7 @@
 """An experiment checked against its data's shape, before any training: step schedules within the fine-tuning
 they belong to, and the baseline's memory estimated from its config and the input shape (a 512x512x3 input
 gave the digits CNN a 268-million-parameter dense layer: 8.2 minutes at 17.2 GB before). Pure: the caller
-passes the data's shape and, for a model file, its declared weight bytes."""
+passes the data's shape and, for a model file, its declared weight bytes and the values its layers output."""
 
 from __future__ import annotations
 
@@ -76,15 +76,18 @@ def trains(spec: ExperimentSpec, variants: tuple[VariantSpec, ...]) -> bool:
 
 
 def size_problem(spec: ExperimentSpec, variants: tuple[VariantSpec, ...], input_shape: tuple[int, ...],
-                 classes: int, file_weight_bytes: int | None = None) -> str:
+                 classes: int, file_weight_bytes: int | None = None, file_activations: int | None = None) -> str:
     """The estimated memory over ``spec.max_model_mb`` ('' when under, or when nothing is known): a zoo
-    model from its builder's arithmetic, a model file from the bytes its weights take (parameters only)."""
+    model from its builder's arithmetic, a model file from the bytes its weights take (4 per parameter) and
+    the values its layers output per sample (``workbench.model_shapes.activation_values``, from its config;
+    None when the config does not tell: the weights alone then)."""
     if spec.baseline.model in ZOO_MODELS:
         params, acts = zoo_size(spec.baseline.model, spec.baseline.model_args, input_shape, classes)
         what = f"zoo model {spec.baseline.model} at input {'x'.join(map(str, input_shape))}"
     elif file_weight_bytes is not None:
-        params, acts = file_weight_bytes // 4, 0
-        what = f"model file {spec.baseline.model}"
+        params, acts = file_weight_bytes // 4, file_activations or 0
+        what = f"model file {spec.baseline.model}" + (
+            "" if file_activations is not None else " (weights only: its config does not give every layer's shape)")
     else:
         return ""
     training = trains(spec, variants)

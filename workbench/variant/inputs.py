@@ -18,6 +18,7 @@ from workbench.data import Dataset, import_function, load_dataset
 from workbench.errors import DataError, ModelFileError, SpecError
 from workbench.fit import check_classes, check_fit
 from workbench.model_files import ModelFile, resolve_model, weight_bytes
+from workbench.model_shapes import activation_values
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.spec import ExperimentSpec, VariantSpec, load_experiment
@@ -55,7 +56,8 @@ def read_inputs(spec: ExperimentSpec, root: Path, *, source: str = "<in-memory>"
         check_fit(spec.baseline.model, model_file.signature, dataset)
     else:  # a zoo model gets one output per class: a stray label must not build a model of empty classes
         check_classes(spec.baseline.model, dataset)
-    check_resources(spec, tuple(variants) if variants is not None else spec.resolved_variants(), dataset, root, source)
+    check_resources(spec, tuple(variants) if variants is not None else spec.resolved_variants(), dataset, root, source,
+                    model_file)
     if plan is None:
         return Inputs(make_plan(spec, dataset.fingerprint, source, variants=variants, model_fingerprint=model_fp),
                       dataset)
@@ -73,13 +75,15 @@ def model_input_shape(model_file: ModelFile | None) -> tuple[int | None, ...] | 
 
 
 def check_resources(spec: ExperimentSpec, variants: tuple[VariantSpec, ...], dataset: Dataset, root: Path,
-              source: str = "<in-memory>") -> None:
+                    source: str = "<in-memory>", model_file: ModelFile | None = None) -> None:
     """SpecError (one line) before any training when a pruning schedule falls outside its fine-tuning, or the
-    baseline's estimated memory exceeds ``max_model_mb`` (``workbench.spec.fit``)."""
+    baseline's estimated memory exceeds ``max_model_mb`` (``workbench.spec.fit``); a user's ``model_file``
+    counts its weights and, from its config, its layers' outputs (``workbench.model_shapes``)."""
+    acts = None if model_file is None else activation_values(model_file.config, dataset.input_shape)
     problem = (schedule_problem(variants, len(dataset.x_train), spec.baseline.training.batch_size)
                or size_problem(spec, variants, dataset.input_shape,
-                                dataset.num_classes if dataset.labels == "classes" else 1,
-                               weight_bytes(spec.baseline.model, root)))
+                               dataset.num_classes if dataset.labels == "classes" else 1,
+                               weight_bytes(spec.baseline.model, root), acts))
     if problem:
         raise SpecError(f"{source}: {problem}")
 

@@ -15,7 +15,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "workbench"
 
 #: The floors, bottom up. A module may import its own floor and the floors below, never one above.
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("workbench._keras", "workbench.catalog", "workbench.errors", "workbench.files", "workbench.model_config",
+    ("base", ("workbench._keras", "workbench.catalog", "workbench.devices", "workbench.errors", "workbench.files",
+              "workbench.model_config", "workbench.model_shapes",
               "workbench.model_files", "workbench.notebook_files", "workbench.paths", "workbench.provenance",
               "workbench.quiet")),
     ("spec", ("workbench.spec",)),

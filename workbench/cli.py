@@ -208,6 +208,7 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
     """Check the experiment FILES and list the variants they expand to; a user's model file is also checked against
     its dataset (input shape and dtype, labels against outputs), from the file's config, without TensorFlow."""
     from workbench.spec import load_experiment
+    from workbench.spec.load import check_machine
 
     for f in files:
         if Path(f).name.startswith("_"):
@@ -218,6 +219,8 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
 
             p = plan_experiment(f, Path.cwd())
             click.echo(f"{f}: OK, experiment '{p.experiment.name}', {len(p.variants)} variant(s)")
+            for note in check_machine(p.experiment, f):  # what could not be checked: a remote device's CPUs
+                click.echo(f"  note: {note}")
             for pv in p.variants:
                 click.echo(f"  {pv.name:<32} {pv.spec.technique:<28} {pv.id[:16]}")
         else:
@@ -238,8 +241,10 @@ def validate(files: tuple[str, ...], ids: bool) -> None:
                     check_fit(spec.baseline.model, checked.signature, dataset)
                 elif checked is None:
                     check_classes(spec.baseline.model, dataset)
-                check_resources(spec, vs, dataset, Path.cwd(), f)  # schedules within fine-tuning, the memory estimate
+                check_resources(spec, vs, dataset, Path.cwd(), f, checked)  # schedules; the memory estimate
             click.echo(f"{f}: OK, experiment '{spec.name}', {len(vs)} variant(s)")
+            for note in check_machine(spec, f):  # what could not be checked: a remote device's CPUs
+                click.echo(f"  note: {note}")
             if checked is not None:
                 click.echo(f"  model {spec.baseline.model}: {checked.format}, {checked.size_bytes / 1024:.1f} KB, "
                            f"sha256 {checked.sha256[:16]}")
@@ -324,11 +329,15 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
     except ValidationError as exc:
         raise WorkbenchError(format_validation_error("options", exc)) from None
     from workbench.spec.domains import machine_problem
-    from workbench.spec.load import usable_cpus
+    from workbench.spec.load import target_machine, usable_cpus
 
-    problem = machine_problem("options", target, usable_cpus())  # --threads 256, --cpu 999: before any cost
+    on, machine = target_machine("options", target, usable_cpus())  # --host: as its last profile found it
+    problem = machine_problem("options", target, on or [], machine)  # --threads 256, --cpu 999: before any cost
     if problem:
         raise WorkbenchError(problem.replace("options.cpu_pin", "--cpu").replace("options.", "--"))
+    if on is None:
+        click.echo(f"note: remote CPUs unknown, not checked: {host} was never profiled from this project (this "
+                   "profile records them), so --threads, --cpu and --clients are not checked", err=True)
     samples = _load_inputs(inputs) if inputs else None
     if layer_runs < 0:
         raise WorkbenchError(f"--layers {layer_runs}: give a number of runs, 0 for none")

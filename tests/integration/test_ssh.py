@@ -65,9 +65,20 @@ Subsystem sftp internal-sftp
     proc.wait(timeout=10)
 
 
-def test_profile_over_ssh(sshd, tiny_tflite):
+def test_profile_over_ssh(sshd, tiny_tflite, tmp_path, monkeypatch):
+    """Through ``profile_model``, as `workbench profile --host` and a sweep do: the device's CPUs are recorded
+    for ``validate`` (here the device is this machine)."""
+    import os
+
+    from workbench.devices import known_device
+    from workbench.profile import profile_model
+
     target, opts = sshd
-    r = run_ssh(tiny_tflite, target, rng_images(8), ssh_options=opts)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))  # the project whose .workbench/devices.json is written
+    r = profile_model(tiny_tflite, target, rng_images(8), ssh_options=opts)
+    known = known_device(target.host, target.ssh_port, tmp_path)
+    assert known is not None and known.cpus == tuple(sorted(os.sched_getaffinity(0))), known
+    assert known.cpu_model == r.device["cpu_model"]
     assert r.latency.runs >= 20
     assert r.device.get("remote") == target.host == r.raw["device"]["remote"]
     assert (r.device["cpu_count"] or 0) >= 1 and r.device["cpu_model"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,71 @@ def test_targets_beyond_the_machine_are_refused(target: dict[str, Any], words: s
     with pytest.raises(SpecError, match=words.replace("(", r"\(").replace(")", r"\)")):
         check_machine(spec, "e.yaml", cpus=[0, 1])
     check_machine(spec, "e.yaml", cpus=list(range(1000)))  # the same target on a larger machine
+
+
+@pytest.mark.parametrize("target, words", [
+    ({"threads": 3}, "target.threads: 3 threads on pi@device ({how}), 2 usable CPU(s) (0-1); use at most 2"),
+    ({"cpu_pin": [0, 999]}, "target.cpu_pin: CPU 999 is not one of the usable CPUs of pi@device ({how}), 2 usable"),
+    ({"clients": 9, "load_seconds": 1}, "target.clients: 9 load clients on pi@device ({how}), 2 usable CPU(s) (0-1)"),
+])
+def test_a_remote_target_is_checked_against_its_known_cpus(target: dict[str, Any], words: str, tmp_path: Path) -> None:
+    """A remote device's CPUs are known when the experiment declares them (``cpus``) or when a profile of that
+    device from this project recorded them (``workbench.devices``); this machine's never count for it."""
+    from workbench.devices import known_device, record_device
+
+    declared = parse_experiment(_with("target", {**target, "host": "pi@device", "cpus": 2}), "e.yaml")
+    with pytest.raises(SpecError) as exc:
+        check_machine(declared, "e.yaml", cpus=list(range(1000)), root=tmp_path)
+    assert words.format(how="declared by target.cpus: 2") in str(exc.value)
+    bigger = parse_experiment(_with("target", {**target, "host": "pi@device", "cpus": 1000}), "e.yaml")
+    assert check_machine(bigger, "e.yaml", cpus=[0], root=tmp_path) == []  # fits the device; this machine is small
+
     remote = parse_experiment(_with("target", {**target, "host": "pi@device"}), "e.yaml")
-    check_machine(remote, "e.yaml", cpus=[0, 1])  # a remote target's CPUs are not known here
+    [note] = check_machine(remote, "e.yaml", cpus=[0, 1], root=tmp_path)  # nothing known: said, not refused
+    assert note == ("target: remote CPUs unknown, not checked: threads, cpu_pin and clients on pi@device (declare "
+                    "target.cpus: N, or profile the device once from this project)")
+    axes = parse_experiment({**_with("target", {**target, "host": "pi@device"}), "profiles": [{"name": "t1"}]}, "e.yaml")
+    assert len(check_machine(axes, "e.yaml", cpus=[0, 1], root=tmp_path)) == 1  # one note per device
+    record_device("pi@device", 22, [1, 0], "ARM Cortex-A72", tmp_path)  # what its last profile found
+    known = known_device("pi@device", 22, tmp_path)
+    assert known is not None and known.cpus == (0, 1) and known.seen.startswith("20")
+    with pytest.raises(SpecError) as exc:
+        check_machine(remote, "e.yaml", cpus=list(range(1000)), root=tmp_path)
+    assert words.format(how=f"as its profile of {known.seen} found it") in str(exc.value)
+    other_port = parse_experiment(_with("target", {**target, "host": "pi@device", "ssh_port": 2222}), "e.yaml")
+    assert "remote CPUs unknown" in check_machine(other_port, "e.yaml", cpus=[0, 1], root=tmp_path)[0]
+
+
+def test_the_devices_record_survives_what_a_file_can_hold(tmp_path: Path) -> None:
+    from workbench.devices import DEVICES_FILE, known_device, record_device
+
+    assert known_device("pi@device", 22, tmp_path) is None  # no record yet
+    (tmp_path / DEVICES_FILE).parent.mkdir(parents=True)
+    for text in ("not json", "[1, 2]", '{"pi@device:22": {"cpus": []}}', '{"pi@device:22": {"cpus": [true]}}',
+                 '{"pi@device:22": {"cpus": [-1]}}', '{"pi@device:22": 3}'):
+        (tmp_path / DEVICES_FILE).write_text(text)
+        assert known_device("pi@device", 22, tmp_path) is None, text  # unreadable: nothing known, never an error
+    (tmp_path / DEVICES_FILE).unlink()
+    os.mkfifo(tmp_path / DEVICES_FILE)  # a named pipe is not waited on
+    assert known_device("pi@device", 22, tmp_path) is None
+    (tmp_path / DEVICES_FILE).unlink()
+    record_device("pi@device", 22, [3, 2, 2], "", tmp_path)  # replaces what could not be read
+    record_device("other@box", 22, [0], "", tmp_path)
+    assert known_device("pi@device", 22, tmp_path).cpus == (2, 3)  # type: ignore[union-attr]
+    assert known_device("other@box", 22, tmp_path).cpus == (0,)  # type: ignore[union-attr]
+    (tmp_path / "ro").write_text("")
+    record_device("x@y", 22, [0], "", tmp_path / "ro")  # a file where the folder should be: skipped
+
+
+def test_cpus_is_a_remote_declaration_and_no_part_of_the_ids() -> None:
+    assert "cpus: 4 declares a remote device's CPUs (with host: user@device)" in _refused(_with("target", {"cpus": 4}))
+    assert "target.cpus: Input should be greater than or equal to 1" in _refused(
+        _with("target", {"host": "pi@device", "cpus": 0}))
+    from workbench.spec.ids import variant_id
+
+    a = parse_experiment(_with("target", {"host": "pi@device"}), "e.yaml")
+    b = parse_experiment(_with("target", {"host": "pi@device", "cpus": 4}), "e.yaml")
+    assert variant_id(a.variants[0], a.baseline, "d", a.target) == variant_id(b.variants[0], b.baseline, "d", b.target)
 
 
 def test_a_profile_axis_beyond_the_machine_is_refused() -> None:

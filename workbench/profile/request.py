@@ -9,8 +9,8 @@ from typing import Any
 
 from workbench.spec import TargetSpec
 
-#: TargetSpec fields that stay with the launcher (where and how to reach the device), never sent
-LAUNCHER_FIELDS = frozenset({"name", "host", "ssh_port", "ssh_key", "remote_python"})
+#: TargetSpec fields that stay with the launcher (where and how to reach the device, what it has), never sent
+LAUNCHER_FIELDS = frozenset({"name", "host", "ssh_port", "ssh_key", "remote_python", "cpus"})
 
 
 @dataclass(frozen=True)

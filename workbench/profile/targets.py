@@ -241,8 +241,26 @@ def profile_model(model_path: str | Path, target: TargetSpec, input_samples: Sam
     path = Path(model_path)
     check_model_file(path, target.runtime)  # one-line ModelFileError for missing / wrong / truncated files
     if target.host:
-        return run_ssh(path, target, input_samples, **kwargs)
+        result = run_ssh(path, target, input_samples, **kwargs)
+        _remember_device(target, result)
+        return result
     return run_local(path, target, input_samples, **kwargs)
+
+
+def _remember_device(target: TargetSpec, result: ProfileResult) -> None:
+    """Record the CPUs the runner could use on ``target.host`` (its affinity there; else 0..cpu_count-1) in the
+    project's ``workbench.devices`` record: ``validate`` checks the next experiment's threads, CPU pins and load
+    clients for that device against them."""
+    from workbench.devices import record_device
+    from workbench.paths import project_root
+
+    assert target.host
+    cpus = result.raw.get("affinity")
+    if not (isinstance(cpus, list) and cpus and all(isinstance(c, int) and c >= 0 for c in cpus)):
+        count = result.device.get("cpu_count")
+        cpus = list(range(count)) if count else None
+    if cpus:
+        record_device(target.host, target.ssh_port, cpus, result.device.get("cpu_model", ""), project_root())
 
 
 

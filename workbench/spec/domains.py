@@ -1,6 +1,6 @@
 """Value domains every spec shares: booleans are not numbers, seeds fit the generators, and the timing budget
-a target asks for fits the variant timeout. Pure: no files, no environment (the machine's limits are
-``workbench.spec.machine``'s)."""
+a target asks for fits the variant timeout. Pure: no files, no environment (which CPUs a target's machine has
+is ``workbench.spec.load.check_machine``'s to find out)."""
 
 from __future__ import annotations
 
@@ -81,22 +81,28 @@ def _cpu_ranges(cpus: list[int]) -> str:
     return ",".join(out)
 
 
-def machine_problem(where: str, target: Any, cpus: list[int]) -> str:
-    """What in a local ``target`` (a TargetSpec) this machine cannot do ('' when nothing): more threads than
+def machine_problem(where: str, target: Any, cpus: list[int], machine: str = "") -> str:
+    """What in ``target`` (a TargetSpec) the machine it runs on cannot do ('' when nothing): more threads than
     usable CPUs, a pin to a CPU it does not have (or may not use), more than ``MAX_CLIENTS_PER_CPU`` load
-    clients per CPU. ``cpus`` are the usable CPUs (``os.sched_getaffinity``); a remote target (``host``) is
-    not checked here: its CPUs are not known before it is reached."""
-    if target.host or not cpus:
+    clients per CPU. ``cpus`` are that machine's usable CPUs: this one's (``os.sched_getaffinity``), or a
+    remote device's as declared (``target.cpus``) or recorded by its last profile, then named by ``machine``
+    (e.g. "pi@device (declared by target.cpus: 4)"); the caller decides which apply."""
+    if not cpus:
         return ""
     n = len(cpus)
+    on = f"{machine}, {n} usable CPU(s) ({_cpu_ranges(cpus)})" if machine else ""
     if target.threads > n:
+        if machine:
+            return f"{where}.threads: {target.threads} threads on {on}; use at most {n}"
         return (f"{where}.threads: {target.threads} threads on a machine with {n} usable CPU(s) ({_cpu_ranges(cpus)}); "
                 f"use at most {n}")
     missing = [c for c in target.cpu_pin or [] if c not in cpus]
     if missing:
+        if machine:
+            return f"{where}.cpu_pin: CPU {missing[0]} is not one of the usable CPUs of {on}; pin to those"
         return (f"{where}.cpu_pin: CPU {missing[0]} is not one of this machine's usable CPUs ({_cpu_ranges(cpus)}); "
                 "pin to those")
     if target.clients > MAX_CLIENTS_PER_CPU * n:
-        return (f"{where}.clients: {target.clients} load clients on {n} usable CPU(s); at most {MAX_CLIENTS_PER_CPU} "
-                f"per CPU ({MAX_CLIENTS_PER_CPU * n}) measure the model rather than the queue")
+        return (f"{where}.clients: {target.clients} load clients on {on or f'{n} usable CPU(s)'}; at most "
+                f"{MAX_CLIENTS_PER_CPU} per CPU ({MAX_CLIENTS_PER_CPU * n}) measure the model rather than the queue")
     return ""

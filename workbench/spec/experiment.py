@@ -148,6 +148,9 @@ class TargetSpec(Spec):
     max_runs: Annotated[int, Field(ge=1)] = 10_000
     max_seconds: Annotated[float, Field(gt=0)] = 30.0
     cpu_pin: list[int] | None = None
+    #: a remote device's usable CPUs, by count (CPUs 0..cpus-1): `validate` checks threads, cpu_pin and clients
+    #: against it; unset, against what the device's last profile recorded (``workbench.devices``), else not at all
+    cpus: Annotated[int, Field(ge=1, le=4096)] | None = None
     clients: Annotated[int, Field(ge=1, le=256)] = 1  # > 1: also run the load scenario
     load_seconds: Annotated[float, Field(ge=0)] = 0.0  # > 0: N clients invoke for this long (service case)
     ssh_port: Annotated[int, Field(ge=1, le=65535)] = 22
@@ -160,6 +163,9 @@ class TargetSpec(Spec):
             raise ValueError(f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})")
         if self.max_seconds < self.min_seconds:
             raise ValueError(f"max_seconds ({self.max_seconds}) must be >= min_seconds ({self.min_seconds})")
+        if self.cpus is not None and not self.host:
+            raise ValueError(f"cpus: {self.cpus} declares a remote device's CPUs (with host: user@device); a local "
+                             "target is checked against this machine's own")
         info = runtime(self.runtime)
         if self.accelerator not in info.accelerators:
             raise ValueError(f"accelerator '{self.accelerator}' is not one of {self.runtime}'s: "

@@ -27,7 +27,8 @@ def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint
     """SHA-256 over (variant spec without its name, baseline, dataset fingerprint, target).
 
     Names are labels, not content: renaming a variant keeps its history; changing what it computes
-    gives a new id. Timeouts are excluded for the same reason. Fields left at their defaults are
+    gives a new id. Timeouts are excluded for the same reason, and so is a remote target's declared ``cpus``
+    (what the device has, not how it is measured). Fields left at their defaults are
     omitted, so adding a new option (with a default) to a spec never changes existing ids. A user's
     model file enters by its content (``model_fingerprint``): replacing the file at the same path gives
     new ids, moving it keeps them.
@@ -40,7 +41,7 @@ def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint
         "variant": v,
         "baseline": _baseline_payload(baseline, model_fingerprint),
         "dataset": dataset_fingerprint,
-        "target": target.model_dump(mode="json", exclude={"name"}, exclude_defaults=True),
+        "target": target.model_dump(mode="json", exclude={"name", "cpus"}, exclude_defaults=True),
     }
     if profiles:  # only when present, so ids of experiments without extra profiles never change
         payload["profiles"] = list(profiles)

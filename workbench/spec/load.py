@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from workbench.errors import SpecError
 from workbench.files import read_bounded
 from workbench.spec.domains import machine_problem
-from workbench.spec.experiment import ExperimentSpec, format_validation_error
+from workbench.spec.experiment import ExperimentSpec, TargetSpec, format_validation_error
 
 MAX_FILE_BYTES = 1_000_000  # experiment files are a few KB; this only stops accidents
 MAX_YAML_NODES = 100_000  # values after alias expansion: a large search space is ~1,000
@@ -196,15 +196,45 @@ def usable_cpus() -> list[int]:
         return list(range(os.cpu_count() or 1))
 
 
-def check_machine(spec: ExperimentSpec, source: str, cpus: list[int] | None = None) -> None:
-    """SpecError (one line) when a local target asks for more than this machine has: threads, CPU pins,
-    load clients (``workbench.spec.domains.machine_problem``); remote targets are not checked."""
+def target_machine(where: str, target: TargetSpec, local_cpus: list[int], root: Path | None = None
+                   ) -> tuple[list[int] | None, str]:
+    """(the CPUs ``target`` runs on, how a message names that machine). A local target runs on ``local_cpus``
+    (this machine's, named ''). A remote one (``host``) on CPUs 0..``cpus``-1 when the experiment declares
+    ``cpus``, else on those the device's last profile from the project at ``root`` (default:
+    ``workbench.paths.project_root``) recorded (``workbench.devices``), else on CPUs nobody here knows: None."""
+    if not target.host:
+        return local_cpus, ""
+    if target.cpus is not None:
+        return list(range(target.cpus)), f"{target.host} (declared by {where}.cpus: {target.cpus})"
+    from workbench.devices import known_device
+    from workbench.paths import project_root
+
+    known = known_device(target.host, target.ssh_port, root or project_root())
+    if known is None:
+        return None, ""
+    return list(known.cpus), f"{target.host} (as its profile of {known.seen or 'earlier'} found it)"
+
+
+def check_machine(spec: ExperimentSpec, source: str, cpus: list[int] | None = None,
+                  root: Path | None = None) -> list[str]:
+    """SpecError (one line) when a target asks for more than its machine has: threads, CPU pins, load clients
+    (``workbench.spec.domains.machine_problem``): a local target against this machine's ``cpus`` (default: the
+    usable ones), a remote one against its declared or recorded CPUs (``target_machine``). Returns a note for
+    each remote device whose CPUs are unknown, so a caller can say what was not checked."""
     cpus = usable_cpus() if cpus is None else cpus
     targets = [("target", spec.target), *((f"profiles.{i}", t) for i, t in enumerate(spec.profile_targets().values()))]
+    notes: dict[str, str] = {}  # one per device
     for where, target in targets:
-        problem = machine_problem(where, target, cpus)
+        on, machine = target_machine(where, target, cpus, root)
+        if on is None:
+            notes.setdefault(f"{target.host}:{target.ssh_port}", (
+                f"{where}: remote CPUs unknown, not checked: threads, cpu_pin and clients on {target.host} (declare "
+                f"{where}.cpus: N, or profile the device once from this project)"))
+            continue
+        problem = machine_problem(where, target, on, machine)
         if problem:
             raise SpecError(f"{source}: {problem}")
+    return list(notes.values())
 
 
 def load_experiment(path: str | Path, machine: bool = True) -> ExperimentSpec:

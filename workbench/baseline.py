@@ -29,7 +29,8 @@ from workbench.errors import DataError, StorageError
 from workbench.files import atomic_write, describe_os_error, file_lock
 from workbench.model_files import sha256_file
 from workbench.spec import ExperimentSpec, baseline_id
-from workbench.tflite_model import TfliteModel, accuracy, gzip_size
+from workbench.spec.ids import task_loss
+from workbench.tflite_model import TfliteModel, accuracy, gzip_size, predicted_classes
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def ensure_baseline(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root
     A baseline that diverged in training (a NaN/Inf loss or weight) or outputs NaN/Inf raises DataError (one
     line), recorded in ``baselines/.refused-<id>.txt`` so every other variant of it is refused at once.
     """
-    bid = baseline_id(spec.baseline, dataset.fingerprint, model_fingerprint)
+    bid = baseline_id(spec.baseline, dataset.fingerprint, model_fingerprint, task_loss(spec))
     bdir = work_dir / "baselines" / bid[:16]
     raise_if_refused(work_dir, bid)
     if (bdir / "baseline.json").exists():
@@ -192,7 +193,7 @@ def ensure_baseline(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root
 
         seed_everything(spec.baseline.training.seed)
         model = build_baseline(spec.baseline.model, spec.baseline.model_args, dataset, root, model_fingerprint)
-        history = train_baseline(model, dataset, spec.baseline.training)
+        history = train_baseline(model, dataset, spec.resolved_training())
         try:
             check_finite(model, history, dataset, spec.baseline.model if spec.baseline.is_user_model else "")
             return _write_cache(bdir, bid, spec, dataset, model, history, model_fingerprint, notes)
@@ -207,11 +208,21 @@ def _refused_path(work_dir: Path, bid: str) -> Path:
     return work_dir / "baselines" / f".refused-{bid[:16]}.txt"
 
 
+def refusal(work_dir: Path, bid: str) -> str | None:
+    """The recorded line when this baseline (same spec, data, model file) was found unusable, else None: a file
+    read, no TensorFlow, so the supervising process asks after every variant (``run.task.stop_on_baseline``)."""
+    path = _refused_path(work_dir, bid)
+    try:
+        return path.read_text().strip() or "the float baseline was found unusable"
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
 def raise_if_refused(work_dir: Path, bid: str) -> None:
     """DataError with the recorded line when this baseline (same spec, data, model file) was found unusable."""
-    path = _refused_path(work_dir, bid)
-    if path.is_file():
-        raise DataError(path.read_text().strip() or "the float baseline was found unusable")
+    line = refusal(work_dir, bid)
+    if line is not None:
+        raise DataError(line)
 
 
 def _write_cache(bdir: Path, bid: str, spec: ExperimentSpec, dataset: Dataset, model: Any,
@@ -232,7 +243,7 @@ def _write_cache(bdir: Path, bid: str, spec: ExperimentSpec, dataset: Dataset, m
     model.save(tmp_model)
     os.replace(tmp_model, bdir / "model.keras")
     atomic_write(bdir / "float32.tflite", content)
-    top1 = np.argmax(logits, axis=1).astype(np.int64)
+    top1 = predicted_classes(logits).astype(np.int64)
     tmp_top1 = bdir / ".top1.tmp.npy"
     np.save(tmp_top1, top1, allow_pickle=False)
     os.replace(tmp_top1, bdir / "top1.npy")

@@ -5,7 +5,8 @@ before anything costly: no TensorFlow, no run, no training. Used at planning (``
 What is checked: one input (a dataset gives one array per sample); the sample shape against the input's
 (``None`` axes match anything); an integer input (a cast, token ids) gets integer values within its dtype, an
 Embedding fed from the input gets ids below its ``input_dim``; with one output whose units the config names,
-no label at or beyond the units, and one-hot labels with exactly one column per output. A model whose config
+no label at or beyond the units, and one-hot labels with exactly one column per output; a single unit (a
+sigmoid: a binary classifier) takes labels 0 and 1 only. A model whose config
 does not say (a SavedModel, a subclassed model) is checked after loading instead (``models.check_fits``).
 A zoo model is sized from the data: ``check_classes`` refuses labels that leave most of its classes empty.
 """
@@ -97,6 +98,11 @@ def _check_tokens(where: str, layer: str, input_dim: int, dataset: Dataset) -> N
 
 
 def _check_labels(where: str, output: str, units: int, dataset: Dataset) -> None:
+    """Class labels against an output of ``units`` units: one unit is a binary classifier (a sigmoid: the
+    probability of class 1), scored on labels 0 and 1 (class 1 when above 0.5)."""
+    if units == 1:
+        _check_binary(where, output, dataset)
+        return
     if dataset.label_columns and dataset.label_columns != units:
         raise DataError(f"{where}: the labels are one-hot with {dataset.label_columns} classes but output "
                         f"'{output}' has {units} units; give labels with one column per output unit")
@@ -107,3 +113,17 @@ def _check_labels(where: str, output: str, units: int, dataset: Dataset) -> None
             raise DataError(f"{where}: {key} has the label {int(y[i])} at sample {i} but output '{output}' has "
                             f"{units} units (classes 0..{units - 1}); fix the label or give a model with one "
                             "output per class")
+
+
+def _check_binary(where: str, output: str, dataset: Dataset) -> None:
+    if dataset.label_columns and dataset.label_columns != 2:
+        raise DataError(f"{where}: the labels are one-hot with {dataset.label_columns} classes but output '{output}' "
+                        "has 1 unit (a binary classifier: labels 0 and 1); give 0/1 labels or a model with one "
+                        "output per class")
+    for key, y in (("y_train", dataset.y_train), ("y_test", dataset.y_test)):
+        beyond = y > 1
+        if beyond.any():
+            i = int(np.argmax(beyond))
+            raise DataError(f"{where}: {key} has the label {int(y[i])} at sample {i} but output '{output}' has 1 unit "
+                            "(a binary classifier: labels 0 and 1, class 1 when the output is above 0.5); fix the "
+                            "label or give a model with one output per class")

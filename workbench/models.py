@@ -6,7 +6,7 @@ Lambda layers refused), then load in Keras safe mode (.keras); nothing is ever u
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,8 @@ def check_fits(model: Any, dataset: Dataset) -> None:
     if dataset.labels != "classes":
         return  # regression targets and multi-output labels are scored, not counted as classes
     outputs = model.output_shape[-1]
+    if outputs == 1 and dataset.num_classes == 2:
+        return  # one unit: a binary classifier (labels 0 and 1, class 1 above 0.5)
     if outputs is not None and outputs < dataset.num_classes:
         raise DataError(
             f"dataset '{dataset.name}' has {dataset.num_classes} classes but model '{model.name}' outputs {outputs}"
@@ -128,9 +130,8 @@ def check_fits(model: Any, dataset: Dataset) -> None:
 
 
 def outputs_logits(model: Any) -> bool:
-    """True unless the last layer applies a softmax (then outputs are probabilities)."""
-    act = getattr(model.layers[-1], "activation", None)
-    return getattr(act, "__name__", "") != "softmax"
+    """True unless the last layer applies a softmax or a sigmoid (then outputs are probabilities)."""
+    return _activation(model.layers[-1]) not in ("softmax", "sigmoid")
 
 
 def seed_everything(seed: int) -> None:
@@ -142,24 +143,98 @@ def seed_everything(seed: int) -> None:
         pass
 
 
-def compile_for_training(model: Any, learning_rate: float) -> Any:
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=outputs_logits(model)),
-        metrics=["accuracy"],
-    )
+def _activation(layer: Any) -> str:
+    """The name of ``layer``'s activation, looking through a technique's wrapper (pruning, clustering, QAT keep
+    the wrapped layer as ``.layer``; QAT's activation keeps the original as ``.activation``)."""
+    while not hasattr(layer, "activation") and hasattr(layer, "layer"):
+        layer = layer.layer
+    act = getattr(layer, "activation", None)
+    return str(getattr(act, "__name__", "") or getattr(getattr(act, "activation", None), "__name__", ""))
+
+
+Loss = str | Mapping[str, str] | None
+
+
+def _loss(name: str, layer: Any, units: int | None) -> Any:
+    """The Keras loss ``name`` (``spec.task.LOSS_NAMES``) for an output made by ``layer`` with ``units`` units:
+    cross-entropy is binary for one unit (a sigmoid's probability, or a logit), sparse categorical otherwise."""
+    if name == "mae":
+        return keras.losses.MeanAbsoluteError()
+    if name == "mse":
+        return keras.losses.MeanSquaredError()
+    if units == 1:
+        return keras.losses.BinaryCrossentropy(from_logits=_activation(layer) != "sigmoid")
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=_activation(layer) != "softmax")
+
+
+def _output_layers(model: Any) -> dict[str, tuple[Any, int | None]]:
+    """output name -> (the layer making it, its last axis), in the model's output order."""
+    shapes = model.output_shape if isinstance(model.output_shape, list) else [model.output_shape]
+    names = list(getattr(model, "output_names", None) or [model.layers[-1].name])
+    by_name = {x.name: x for x in model.layers}
+    return {n: (by_name.get(n, model.layers[-1]), shape[-1]) for n, shape in zip(names, shapes, strict=True)}
+
+
+def output_keys(names: list[str], keys: Iterable[str]) -> dict[str, str]:
+    """model output name -> the key (a task's output name) it answers to: the same name, or a technique's
+    wrapper around it (``prune_low_magnitude_value``, ``quant_value``, ``cluster_value`` answer to ``value``)."""
+    keys = list(keys)
+    out = {n: n for n in names if n in keys}
+    for n in names:
+        if n not in out:
+            wrapped = [k for k in keys if n.endswith("_" + k) and k not in out.values()]
+            if wrapped:
+                out[n] = max(wrapped, key=len)
+    return out
+
+
+def training_losses(model: Any, loss: Loss = None) -> tuple[Any, Any]:
+    """The Keras loss (one, or one per output in the model's order: None for an output not trained on) and
+    metrics for ``loss``: None or a name for a single-output model (None: cross-entropy), output name -> name
+    (``""``: the one output). ValueError naming an output the model does not have."""
+    outputs = _output_layers(model)
+    if loss is None or isinstance(loss, str) or (len(outputs) == 1 and len(loss) == 1):
+        name = loss if isinstance(loss, str) else "crossentropy" if loss is None else next(iter(loss.values()))
+        (layer, units), = outputs.values()
+        return _loss(name, layer, units), ["accuracy"] if name == "crossentropy" else ["mae"]
+    keys = output_keys(list(outputs), loss)
+    unknown = [k for k in loss if k not in keys.values()]
+    if unknown:
+        raise ValueError(f"training loss for output '{unknown[0]}', which the model does not have (it has "
+                         f"{', '.join(outputs)})")
+    losses = [_loss(loss[keys[n]], *outputs[n]) if n in keys else None for n in outputs]
+    metrics = [(["accuracy"] if loss[keys[n]] == "crossentropy" else ["mae"]) if n in keys else [] for n in outputs]
+    return losses, metrics
+
+
+def compile_for_training(model: Any, learning_rate: float, loss: Loss = None) -> Any:
+    """Compile with Adam and the loss ``training_losses`` gives for ``loss`` (None: cross-entropy, binary for a
+    single unit)."""
+    keras_loss, metrics = training_losses(model, loss)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras_loss, metrics=metrics)
     return model
 
 
+def _labels(model: Any, y: np.ndarray) -> Any:
+    """Labels as Keras takes them: a multi-output dataset's structured array (a field per output name) as one
+    array per model output, in its order (zeros for an output the task does not score: it has no loss)."""
+    if not y.dtype.names:
+        return y
+    names = list(_output_layers(model))
+    keys = output_keys(names, y.dtype.names)
+    return [y[keys[n]] if n in keys else np.zeros(len(y), np.float32) for n in names]
+
+
 def fit(model: Any, dataset: Dataset, epochs: int, batch_size: int, learning_rate: float,
-        callbacks: list[Any] | None = None) -> dict[str, list[float]]:
-    """Compile and train; returns the per-epoch history (loss, accuracy, val_loss, val_accuracy)."""
+        callbacks: list[Any] | None = None, loss: Loss = None) -> dict[str, list[float]]:
+    """Compile and train on ``loss`` (``training_losses``); returns the per-epoch history (loss, val_loss and the
+    metrics: accuracy for classes, mae for values)."""
     if epochs == 0:
         return {}
-    compile_for_training(model, learning_rate)
+    compile_for_training(model, learning_rate, loss)
     hist = model.fit(
-        dataset.x_train, dataset.y_train, epochs=epochs, batch_size=batch_size,
-        validation_data=(dataset.x_test, dataset.y_test), verbose=0, callbacks=callbacks or [],
+        dataset.x_train, _labels(model, dataset.y_train), epochs=epochs, batch_size=batch_size,
+        validation_data=(dataset.x_test, _labels(model, dataset.y_test)), verbose=0, callbacks=callbacks or [],
     )
     return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
@@ -167,7 +242,7 @@ def fit(model: Any, dataset: Dataset, epochs: int, batch_size: int, learning_rat
 def train_baseline(model: Any, dataset: Dataset, training: TrainingSpec) -> dict[str, list[float]]:
     """Seeded training of the float baseline."""
     seed_everything(training.seed)
-    return fit(model, dataset, training.epochs, training.batch_size, training.learning_rate)
+    return fit(model, dataset, training.epochs, training.batch_size, training.learning_rate, loss=training.loss)
 
 
 def check_finite(model: Any, history: dict[str, list[float]], dataset: Dataset, given: str = "") -> None:

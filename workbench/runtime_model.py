@@ -38,15 +38,15 @@ def predict_on(runtime_name: str, path: str | Path, x: np.ndarray, threads: int 
 
 
 def predict_outputs_on(runtime_name: str, path: str | Path, x: np.ndarray, threads: int = 1) -> dict[str, np.ndarray]:
-    """Every output of the model at ``path`` on ``runtime_name`` by name (the first is ``predict_on``'s): LiteRT
-    and ONNX Runtime give each output by its name; the others their first output only, under ``output``.
+    """Every output of the model at ``path`` on ``runtime_name`` by name, in the model's order (the first is
+    ``predict_on``'s): LiteRT and ONNX Runtime give each output by its own name; OpenVINO and MNN, which name the
+    .tflite's tensors, give each by the name LiteRT gives it (the .tflite's signature), paired by tensor name or,
+    failing that, by order (``pair_outputs``).
 
     Raises:
         ModelFileError: the runtime cannot load, compile or run the model (one line, naming the runtime).
     """
     info = runtime(runtime_name)
-    if info.name not in PREDICT_ALL:
-        return {"output": predict_on(runtime_name, path, x, threads)}
     path = Path(path)
     try:
         return PREDICT_ALL[info.name](path, np.asarray(x, dtype=np.float32), threads)
@@ -54,6 +54,22 @@ def predict_outputs_on(runtime_name: str, path: str | Path, x: np.ndarray, threa
         raise
     except Exception as exc:
         raise ModelFileError(f"{path.name}: {display_name(info.name)} cannot run it ({one_line(exc)})") from None
+
+
+def pair_outputs(found: list[set[str]], tflite: list[str], ordered: bool = True) -> list[int]:
+    """For each output a runtime gives (``found``: the tensor names it knows each by), the index of the .tflite
+    output it is: by tensor name when every output matches exactly one, else by order when the runtime keeps the
+    file's order (``ordered``) or there is one output. ValueError when the counts differ (the runtime dropped or
+    added an output) or neither pairs them."""
+    if len(found) != len(tflite):
+        raise ValueError(f"it gives {len(found)} outputs, the .tflite {len(tflite)}")
+    by_name = [[j for j, t in enumerate(tflite) if t in names] for names in found]
+    if all(len(m) == 1 for m in by_name) and len({m[0] for m in by_name}) == len(by_name):
+        return [m[0] for m in by_name]
+    if not ordered and len(found) > 1:
+        raise ValueError(f"its outputs ({', '.join(sorted(n for names in found for n in names))}) do not carry the "
+                         f".tflite's tensor names ({', '.join(tflite)})")
+    return list(range(len(found)))
 
 
 def one_line(exc: BaseException) -> str:
@@ -96,18 +112,24 @@ _ORT_INTEGERS = {"tensor(int32)": np.int32, "tensor(int64)": np.int64, "tensor(i
                  "tensor(uint8)": np.uint8, "tensor(int16)": np.int16}
 
 
-def _tflite_io(path: Path) -> tuple[Any, Any]:
-    """The .tflite's input and output (IoInfo), read with LiteRT: OpenVINO keeps an int8 model's integer
-    I/O but not its scales, so the caller quantizes and dequantizes as LiteRT would."""
+def _tflite_io(path: Path) -> tuple[Any, list[Any], list[str]]:
+    """The .tflite's input, outputs (IoInfo) and output names (the signature's), read with LiteRT: OpenVINO keeps
+    an int8 model's integer I/O but not its scales, so the caller quantizes and dequantizes as LiteRT would, and
+    names each output as LiteRT does."""
     m = TfliteModel(read_tflite(path), source=str(path))
-    return m.inputs[0], m.outputs[0]
+    return m.inputs[0], m.outputs, m.output_names()
 
 
 def _predict_openvino(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
+    return next(iter(_predict_openvino_all(path, x, threads).values()))
+
+
+def _predict_openvino_all(path: Path, x: np.ndarray, threads: int) -> dict[str, np.ndarray]:
     import openvino as ov
 
-    if path.suffix.lower() == ".tflite":
-        io_in, io_out = _tflite_io(path)
+    tflite = path.suffix.lower() == ".tflite"
+    if tflite:
+        io_in, io_outs, names = _tflite_io(path)
         x = to_input(x, io_in)
 
     core = ov.Core()
@@ -116,9 +138,17 @@ def _predict_openvino(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
     compiled: Any = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads,
                                                       "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
-    out = compiled.output(0)
-    y = np.concatenate([np.array(request.infer({0: x[i : i + 1]})[out]) for i in range(len(x))])
-    return from_output(y, io_out) if path.suffix.lower() == ".tflite" else y.astype(np.float32)
+    outs = list(compiled.outputs)
+    ys: list[list[np.ndarray]] = [[] for _ in outs]
+    for i in range(len(x)):
+        result = request.infer({0: x[i : i + 1]})
+        for k, o in enumerate(outs):
+            ys[k].append(np.array(result[o]))
+    if not tflite:
+        return {o.get_any_name(): np.concatenate(y).astype(np.float32) for o, y in zip(outs, ys, strict=True)}
+    order = pair_outputs([set(o.get_names()) for o in outs], [io.name for io in io_outs])
+    got = {j: from_output(np.concatenate(y), io_outs[j]) for j, y in zip(order, ys, strict=True)}
+    return {names[j]: got[j] for j in range(len(io_outs))}
 
 
 def _feedable(tensor: Any) -> bool:
@@ -130,22 +160,42 @@ def _feedable(tensor: Any) -> bool:
 
 
 def _predict_mnn(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
+    return next(iter(_predict_mnn_all(path, x, threads).values()))
+
+
+def _predict_mnn_all(path: Path, x: np.ndarray, threads: int) -> dict[str, np.ndarray]:
+    """Every output of a .mnn, named as LiteRT names the .tflite it was converted from (``model.tflite`` beside
+    ``model.mnn``), paired by tensor name (MNN keeps no order: one output pairs with one); without that file, or
+    when the names do not pair, by MNN's own names."""
     import MNN
 
     interpreter = MNN.Interpreter(str(path))
     session = interpreter.createSession({"backend": "CPU", "numThread": threads, "precision": "normal"})
-    inp, out = interpreter.getSessionInput(session), interpreter.getSessionOutput(session)
+    inp = interpreter.getSessionInput(session)
+    outs = dict(interpreter.getSessionOutputAll(session))
     if not _feedable(inp):
         raise ValueError("its input has a type MNN's Python API cannot feed (integer I/O)")
-    in_dim, out_dim = inp.getDimensionType(), out.getDimensionType()
-    ys = []
+    in_dim = inp.getDimensionType()
+    ys: dict[str, list[np.ndarray]] = {name: [] for name in outs}
     for i in range(len(x)):
         inp.copyFrom(MNN.Tensor(x[i : i + 1].shape, MNN.Halide_Type_Float, np.ascontiguousarray(x[i : i + 1]), in_dim))
         interpreter.runSession(session)
-        host = MNN.Tensor(out.getShape(), MNN.Halide_Type_Float, np.zeros(out.getShape(), np.float32), out_dim)
-        out.copyToHostTensor(host)
-        ys.append(np.array(host.getNumpyData(), dtype=np.float32).reshape(1, -1))
-    return np.concatenate(ys)
+        for name, out in outs.items():
+            host = MNN.Tensor(out.getShape(), MNN.Halide_Type_Float, np.zeros(out.getShape(), np.float32),
+                              out.getDimensionType())
+            out.copyToHostTensor(host)
+            ys[name].append(np.array(host.getNumpyData(), dtype=np.float32).reshape(1, -1))
+    got = {name: np.concatenate(y) for name, y in ys.items()}
+    source = path.with_suffix(".tflite")
+    if not source.is_file():
+        return got
+    _, io_outs, names = _tflite_io(source)
+    try:
+        order = pair_outputs([{name} for name in got], [io.name for io in io_outs], ordered=False)
+    except ValueError:  # by MNN's own names: what needs an output by name says it has none (a note, no metric)
+        return got
+    paired = dict(zip(order, got.values(), strict=True))
+    return {names[j]: paired[j] for j in range(len(io_outs))}
 
 
 #: catalogue name -> (model file, float samples, threads) -> float outputs; a unit test checks it covers the catalogue
@@ -155,8 +205,10 @@ PREDICT: dict[str, Callable[[Path, np.ndarray, int], np.ndarray]] = {
     "openvino": _predict_openvino,
     "mnn": _predict_mnn,
 }
-#: the runtimes that give every output by name (for fidelity and multi-output tasks); the others give the first
+#: catalogue name -> (model file, float samples, threads) -> every output by name (for task metrics and fidelity)
 PREDICT_ALL: dict[str, Callable[[Path, np.ndarray, int], dict[str, np.ndarray]]] = {
     "litert": _predict_litert_all,
     "onnxruntime": _predict_onnxruntime_all,
+    "openvino": _predict_openvino_all,
+    "mnn": _predict_mnn_all,
 }

@@ -186,12 +186,25 @@ def max_unique_per_channel(kernels: dict[str, np.ndarray]) -> int:
     return best
 
 
+def predicted_classes(scores: np.ndarray) -> np.ndarray:
+    """The class each sample is given: the index of its highest score, or, for one score per sample (a binary
+    classifier's single sigmoid output: the probability of class 1), 1 when it is above 0.5 and 0 otherwise, as
+    Keras's binary accuracy decides."""
+    s = np.asarray(scores)
+    s = s.reshape(len(s), -1)
+    if s.shape[1] == 1:
+        return (s[:, 0] > 0.5).astype(np.int64)
+    return np.argmax(s, axis=1)
+
+
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(np.argmax(logits, axis=1) == labels))
+    """Fraction of samples whose predicted class (``predicted_classes``) is their label."""
+    return float(np.mean(predicted_classes(logits) == np.asarray(labels).reshape(-1)))
 
 
 def agreement(logits: np.ndarray, reference_top1: np.ndarray) -> float:
-    return float(np.mean(np.argmax(logits, axis=1) == reference_top1))
+    """Fraction of samples given the same class as the float model gave them."""
+    return float(np.mean(predicted_classes(logits) == reference_top1))
 
 
 def gzip_size(content: bytes) -> int:

@@ -66,10 +66,8 @@ def test_the_experiment_refuses_what_the_task_cannot_do():
     assert _spec(task={"kind": "regression"}, budgets={"max_delta": {"mae": 0.1}}).budgets.max_delta == {"mae": 0.1}
     with pytest.raises(ValidationError, match="max_delta: rmse is not a metric of this task"):
         _spec(task={"kind": "regression"}, budgets={"max_delta": {"rmse": 0.1}})
-    with pytest.raises(ValidationError, match="training uses a classification loss"):
-        _spec(task={"kind": "regression"}, baseline={**BASE["baseline"], "training": {"epochs": 3}})
-    with pytest.raises(ValidationError, match="has training-time steps"):
-        _spec(task={"kind": "regression"}, variants=[{"name": "p", "steps": [{"technique": "prune"}]}])
+    with pytest.raises(ValidationError, match="variant d distills, which matches class probabilities"):
+        _spec(task={"kind": "regression"}, variants=[{"name": "d", "steps": [{"technique": "distill"}]}])
 
 
 def test_task_metrics_per_output_with_the_primary_under_its_plain_name_and_deltas():

@@ -10,16 +10,21 @@ import numpy as np
 
 from workbench.catalog.metrics import delta, delta_name
 from workbench.spec.task import TaskSpec
+from workbench.tflite_model import predicted_classes
 
 MetricFunction = Callable[[np.ndarray, np.ndarray], float]
 
 
 def top_k(y_true: np.ndarray, y_pred: np.ndarray, k: int = 1) -> float:
-    """Fraction of samples whose label is among the ``k`` highest scores (k=1: argmax, as ``accuracy``)."""
+    """Fraction of samples whose label is among the ``k`` highest scores (k=1: argmax, as ``accuracy``). A single
+    score per sample is a binary classifier's probability of class 1: class 1 above 0.5 (``predicted_classes``);
+    its top-2 and above hold both classes."""
     scores, labels = np.asarray(y_pred), np.asarray(y_true).reshape(-1)
     scores = scores.reshape(len(scores), -1)
     if k == 1:
-        return float(np.mean(np.argmax(scores, axis=1) == labels))
+        return float(np.mean(predicted_classes(scores) == labels))
+    if scores.shape[1] == 1:
+        return 1.0
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return float(np.mean(np.any(top == labels[:, None], axis=1)))
 

@@ -37,6 +37,6 @@ def apply_cluster(model: Any, step: ClusterSpec, data: Dataset, training: Traini
         kwargs["preserve_sparsity"] = True  # sparsity-preserving clustering (collaborative optimization)
     clustered, names = rewrite(model, step.layers, lambda layer: tfmot.clustering.keras.cluster_weights(
         layer, **kwargs), "cluster", CLUSTERABLE)
-    history = fit(clustered, data, step.epochs, training.batch_size, step.learning_rate)
+    history = fit(clustered, data, step.epochs, training.batch_size, step.learning_rate, loss=training.loss)
     return StepResult(tfmot.clustering.keras.strip_clustering(clustered), history, {"clustered_layers": names},
                       unreached(model, step.layers, "cluster", CLUSTERABLE))

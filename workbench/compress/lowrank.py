@@ -89,5 +89,5 @@ def apply_lowrank(model: Any, step: LowRankSpec, data: Dataset, training: Traini
     notes.extend(unreached(model, step.layers, "lowrank", ("Dense", "Conv2D")))
     if not report:
         notes.append("lowrank: no layer was factorized (no rank reduces any selected kernel)")
-    history = fit(new, data, step.epochs, training.batch_size, step.learning_rate)
+    history = fit(new, data, step.epochs, training.batch_size, step.learning_rate, loss=training.loss)
     return StepResult(new, history, {"lowrank": report}, tuple(notes))

@@ -33,7 +33,7 @@ def schedule(spec: PruneSpec, total_steps: int) -> Any:
 def _train_pruned(pruned: Any, names: list[str], step: PruneSpec | StructuredPruneSpec, data: Dataset,
                   training: TrainingSpec, notes: tuple[str, ...] = ()) -> StepResult:
     history = fit(pruned, data, step.epochs, training.batch_size, step.learning_rate,
-                  callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+                  callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], loss=training.loss)
     return StepResult(tfmot.sparsity.keras.strip_pruning(pruned), history, {"pruned_layers": names}, notes)
 
 

@@ -40,5 +40,10 @@ def apply_qat(model: Any, step: QATSpec, data: Dataset, training: TrainingSpec) 
     annotated = q.quantize_annotate_model(model)
     scheme = _scheme(step.preserve)
     qat_model = q.quantize_apply(annotated, scheme) if scheme is not None else q.quantize_apply(annotated)
-    history = fit(qat_model, data, step.epochs, training.batch_size, step.learning_rate)
+    names = list(getattr(model, "output_names", None) or [])
+    if len(names) > 1 and len(names) == len(qat_model.output_names):
+        # the wrappers are named quant_<layer>; the exported outputs keep the model's own names, which the task's
+        # outputs and the float reference's use (what the converter names a signature's outputs by)
+        qat_model.output_names = names
+    history = fit(qat_model, data, step.epochs, training.batch_size, step.learning_rate, loss=training.loss)
     return StepResult(qat_model, history)

@@ -99,7 +99,7 @@ def _trials(tracker: Any, plan: Any, plan_json: str, exp_id: str, parent: str, s
     from workbench.run.executors import LocalExecutor
     from workbench.run.settle import settle_search
     from workbench.run.status import VariantStatus
-    from workbench.run.task import VariantTask, stop_on_storage
+    from workbench.run.task import VariantTask, stop_on_baseline, stop_on_storage
 
     pool = LocalExecutor(1)
     spec = plan.experiment
@@ -134,6 +134,7 @@ def _trials(tracker: Any, plan: Any, plan_json: str, exp_id: str, parent: str, s
         if outcome.status == VariantStatus.LOST:
             raise TrackingLost(outcome.stop.detail if outcome.stop else outcome.reason)
         stop_on_storage(outcome, wdir)
+        stop_on_baseline(outcome, wdir, plan.baseline_id)
         run = tracker.get_run(outcome.run_id) if outcome.run_id and outcome.status != VariantStatus.ELSEWHERE else None
         row = {"variant": pv.name, "variant_id": pv.id, "technique": pv.spec.technique, "status": outcome.status,
                "reason": outcome.reason, "run_id": outcome.run_id, **(dict(run.metrics) if run else {})}

@@ -31,6 +31,7 @@ class StopReason(StrEnum):
     RUN_SETTLED = "run-settled"  # its own run was settled by another sweep: no longer ours to end
     NOTEBOOK_ERROR = "notebook-error"  # a cell raised, the kernel died, papermill failed
     STORAGE = "storage"  # a disk refused (full, quota, read-only): the sweep stops, no later variant can do better
+    BASELINE = "baseline"  # the float baseline was found unusable (diverged, NaN/Inf): no variant can be measured
     ERROR = "error"  # the supervising process itself failed (a bug, a refused request)
 
 

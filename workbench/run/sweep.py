@@ -18,7 +18,7 @@ from workbench.catalog.metrics import METRICS, Metric
 from workbench.errors import SpecError, StorageError, TrackingLost, WorkbenchError
 from workbench.files import atomic_write, experiment_lock
 from workbench.run.status import Outcome, Stop, VariantStatus
-from workbench.run.task import NOTEBOOK, VariantTask, stop_on_storage
+from workbench.run.task import NOTEBOOK, VariantTask, stop_on_baseline, stop_on_storage
 from workbench.spec import ExperimentSpec, load_experiment
 from workbench.spec.plan import Plan
 
@@ -200,6 +200,7 @@ def run_sweep(experiment_file: str | Path, workers: int = 1, executor: str = "lo
                     if outcome.status == VariantStatus.LOST:
                         raise TrackingLost(outcome.stop.detail if outcome.stop else outcome.reason)
                     stop_on_storage(outcome, wdir)
+                    stop_on_baseline(outcome, wdir, the_plan.baseline_id)
                 if keeper.lost:
                     raise TrackingLost(keeper.lost)
                 for p in selected:

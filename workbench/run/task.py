@@ -249,6 +249,21 @@ def stop_on_storage(outcome: Outcome, work_dir: Path) -> None:
                            "redoes only what is missing")
 
 
+def stop_on_baseline(outcome: Outcome, work_dir: Path, baseline_id: str) -> None:
+    """The float baseline was found unusable (its training diverged, its weights or outputs are NaN/Inf: the first
+    variant to need it recorded why, ``baseline.refusal``): the sweep (or search) stops here, before any other
+    variant starts, with that one line (``DataError``: exit 2), and settles what it still holds."""
+    from workbench.baseline import refusal
+    from workbench.errors import DataError
+
+    if outcome.status == VariantStatus.FINISHED:
+        return
+    refused = refusal(work_dir, baseline_id)
+    if refused is not None:
+        request_stop(Stop(StopReason.BASELINE, refused))
+        raise DataError(refused)
+
+
 def _execute_variant(task: VariantTask) -> Outcome:
     from workbench import tracking
     from workbench.errors import StorageError, TrackingLost
@@ -263,6 +278,11 @@ def _execute_variant(task: VariantTask) -> Outcome:
     early = stop_reason()
     if early is not None:
         return outcome(VariantStatus.KILLED, early.text, stop=early)
+    from workbench.baseline import refusal
+
+    refused = refusal(Path(task.work_dir), plan.baseline_id)
+    if refused is not None:  # a variant before this one found the float baseline unusable: none is started
+        return outcome(VariantStatus.KILLED, refused, stop=Stop(StopReason.BASELINE, refused))
     out_dir = Path(task.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plan_path = out_dir / "plan.json"

@@ -28,7 +28,7 @@ from workbench.errors import SpecError
 from workbench.spec.domains import Seed, least_profile_s, refuse_bools
 from workbench.spec.matrix import count_matrix, expand_matrix
 from workbench.spec.steps import STEP_SPECS, StepSpec
-from workbench.spec.task import TaskSpec
+from workbench.spec.task import LossName, TaskSpec
 
 if TYPE_CHECKING:
     QuantMode = str
@@ -57,6 +57,10 @@ class TrainingSpec(Spec):
     batch_size: Annotated[int, Field(ge=1, le=4096)] = 32
     learning_rate: Annotated[float, Field(gt=0, le=1.0)] = 1e-3
     seed: Seed = 0
+    # what training minimises (the baseline's epochs and every technique's fine-tuning): None = the task's
+    # (spec/task.py TaskSpec.losses: cross-entropy on classes, mae for an MAE metric, mse otherwise); one loss, or
+    # output name -> loss for a multi_output task
+    loss: LossName | dict[str, LossName] | None = None
 
 
 class BaselineSpec(Spec):
@@ -273,17 +277,44 @@ class ExperimentSpec(Spec):
             if unknown:
                 raise ValueError(f"{field_name}.max_delta: {', '.join(unknown)} is not a metric of this task; use "
                                  f"{', '.join(known)}")
+        self._loss_fits()
         if self.task.classification:
             return self
         if self.search is not None:
             raise ValueError(f"search: the accuracy-budget search needs task kind classification, not "
                              f"'{self.task.kind}'; list the variants (or a matrix) instead")
-        trained = [v.name for v in (*self.variants, *variants_from_matrix(self.matrix or {}, set())) if v.steps]
-        if trained or self.baseline.training.epochs:
-            what = f"variant {trained[0]} has training-time steps" if trained else "baseline.training.epochs > 0"
-            raise ValueError(f"task {self.task.kind}: {what}, but training uses a classification loss; set "
-                             "baseline.training.epochs: 0 (your model as given) and use post-training quantization")
+        distilled = [v.name for v in (*self.variants, *variants_from_matrix(self.matrix or {}, set()))
+                     if any(s.technique == "distill" for s in v.steps)]
+        if distilled:
+            raise ValueError(f"task {self.task.kind}: variant {distilled[0]} distills, which matches class "
+                             "probabilities; distillation needs task kind classification (prune, cluster, QAT and "
+                             "low-rank fine-tune with the task's loss)")
         return self
+
+    def _loss_fits(self) -> None:
+        """``baseline.training.loss``, when given, names the task's outputs (a dict for multi_output only)."""
+        loss = self.baseline.training.loss
+        if loss is None:
+            return
+        outputs = self.task.losses()
+        if isinstance(loss, dict) != (self.task.kind == "multi_output"):
+            raise ValueError("baseline.training.loss: give one loss (crossentropy, mae, mse) for a single-output "
+                             "task, or output name -> loss for multi_output")
+        for name, given in (loss.items() if isinstance(loss, dict) else [("", loss)]):
+            if name not in outputs:
+                raise ValueError(f"baseline.training.loss: '{name}' is not an output of the task ({', '.join(outputs)})")
+            if (given == "crossentropy") != (outputs[name] == "crossentropy"):
+                what = "class labels" if outputs[name] == "crossentropy" else "values"
+                raise ValueError(f"baseline.training.loss: {given} does not fit {f'output {name!r}' if name else 'the task'}"
+                                 f", scored on {what}; use {'crossentropy' if what == 'class labels' else 'mae or mse'}")
+
+    def resolved_training(self) -> TrainingSpec:
+        """``baseline.training`` with its loss decided: as given, else the task's (``TaskSpec.losses``; for
+        multi_output, the outputs the given dict leaves out keep the task's)."""
+        training, given = self.baseline.training, self.baseline.training.loss
+        if isinstance(given, str):
+            return training
+        return training.model_copy(update={"loss": {**self.task.losses(), **(given or {})}})
 
     @field_validator("name")
     @classmethod

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from workbench.spec.experiment import BaselineSpec, TargetSpec, VariantSpec
+from workbench.spec.experiment import BaselineSpec, ExperimentSpec, TargetSpec, VariantSpec
 
 
 def canonical_json(obj: Any) -> str:
@@ -22,8 +22,19 @@ def _baseline_payload(baseline: BaselineSpec, model_fingerprint: str) -> dict[st
     return b
 
 
+def task_loss(experiment: ExperimentSpec, variant: VariantSpec | None = None) -> str:
+    """The loss training takes from the task, as part of an id: '' unless something trains (the baseline's epochs,
+    the variant's steps) on a task other than classification (whose loss is what it always was), and not when
+    ``training.loss`` names the one loss (it is in the spec already), so no earlier id changes."""
+    training = experiment.baseline.training
+    trained = training.epochs > 0 or (variant is not None and bool(variant.steps))
+    if experiment.task.classification or isinstance(training.loss, str) or not trained:
+        return ""
+    return canonical_json(experiment.resolved_training().loss)
+
+
 def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint: str, target: TargetSpec,
-               profiles: tuple[dict[str, Any], ...] = (), model_fingerprint: str = "") -> str:
+               profiles: tuple[dict[str, Any], ...] = (), model_fingerprint: str = "", loss: str = "") -> str:
     """SHA-256 over (variant spec without its name, baseline, dataset fingerprint, target).
 
     Names are labels, not content: renaming a variant keeps its history; changing what it computes
@@ -45,10 +56,14 @@ def variant_id(variant: VariantSpec, baseline: BaselineSpec, dataset_fingerprint
     }
     if profiles:  # only when present, so ids of experiments without extra profiles never change
         payload["profiles"] = list(profiles)
+    if loss:  # the task's loss when it trains (``task_loss``)
+        payload["loss"] = loss
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
-def baseline_id(baseline: BaselineSpec, dataset_fingerprint: str, model_fingerprint: str = "") -> str:
-    """Cache key of a trained baseline (a user's model file counts by its content)."""
-    payload = {"baseline": _baseline_payload(baseline, model_fingerprint), "dataset": dataset_fingerprint}
+def baseline_id(baseline: BaselineSpec, dataset_fingerprint: str, model_fingerprint: str = "", loss: str = "") -> str:
+    """Cache key of a trained baseline (a user's model file counts by its content; ``loss``: ``task_loss``)."""
+    payload: dict[str, Any] = {"baseline": _baseline_payload(baseline, model_fingerprint), "dataset": dataset_fingerprint}
+    if loss:
+        payload["loss"] = loss
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()

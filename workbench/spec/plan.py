@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from workbench.errors import SpecError
 from workbench.spec.experiment import ExperimentSpec, Spec, VariantSpec, format_validation_error
-from workbench.spec.ids import baseline_id, variant_id
+from workbench.spec.ids import baseline_id, task_loss, variant_id
 
 Role = Literal["baseline", "variant"]
 PLAN_VERSION = 1
@@ -83,9 +83,10 @@ def make_plan(experiment: ExperimentSpec, dataset_fingerprint: str, source: str 
         full = v.model_copy(update={"calibration_samples": v.calibration_samples or experiment.calibration_samples,
                                     "timeout_s": v.timeout_s or experiment.variant_timeout_s})
         vid = variant_id(full, experiment.baseline, dataset_fingerprint, experiment.target, experiment.profiles,
-                         model_fingerprint)
+                         model_fingerprint, task_loss(experiment, full))
         planned.append(PlannedVariant(id=vid, role="baseline" if is_reference(full) else "variant", spec=full))
     return Plan(source=source, experiment=experiment, dataset_fingerprint=dataset_fingerprint,
                 model_fingerprint=model_fingerprint,
-                baseline_id=baseline_id(experiment.baseline, dataset_fingerprint, model_fingerprint),
+                baseline_id=baseline_id(experiment.baseline, dataset_fingerprint, model_fingerprint,
+                                        task_loss(experiment)),
                 variants=tuple(planned))

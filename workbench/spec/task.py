@@ -5,6 +5,9 @@ budgets, the Pareto fronts, the recommendation, the nightly gate and the dashboa
 - ``regression``: real-valued labels in the output's unit; ``metric: mae`` (default) or ``rmse``.
 - ``multi_output``: one metric per output, by the model's output name (``outputs: {age: mae, kind: top1}``),
   ``primary`` naming the output that ranks (default: the first). The labels are a dict, output -> array.
+- training (``baseline.training.epochs``, a technique's fine-tuning) minimises the task's loss (``losses``):
+  cross-entropy on class labels, MAE for an ``mae`` metric, MSE for ``rmse`` or a user metric; per output for
+  multi_output. ``baseline.training.loss`` sets it instead.
 - any of them takes a user metric instead of a built-in one: ``{function: "package.module:function", name,
   better: max | min, unit}``; the function is imported (never unpickled) at planning, like a
   ``module:function`` dataset, and called as ``function(y_true, y_pred) -> float`` per output.
@@ -24,6 +27,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from workbench.catalog.metrics import METRICS, TASK_LABELS, TASK_METRICS, Metric, metric, user_metric
 
 TaskKind = Literal["classification", "regression", "multi_output"]
+#: what training minimises on an output: cross-entropy on class labels (sparse, or binary for one sigmoid unit),
+#: mean absolute or mean squared error on values
+LossName = Literal["crossentropy", "mae", "mse"]
+LOSS_NAMES: tuple[str, ...] = ("crossentropy", "mae", "mse")
 _BUILTIN_FOR = {"classification": ("top1", "top5"), "regression": ("mae", "rmse")}
 _DEFAULT_FOR = {"classification": "top1", "regression": "mae"}
 
@@ -126,6 +133,12 @@ class TaskSpec(BaseModel):
         """The ``package.module:function`` of every user metric (imported and checked at planning)."""
         return tuple(s.ref.function for s in self.scored() if isinstance(s.ref, UserMetricSpec))
 
+    def losses(self) -> dict[str, str]:
+        """What training (the baseline's ``training.epochs``, a technique's fine-tuning) minimises, per output:
+        output name -> loss name (``LOSS_NAMES``), ``""`` for the one output of a single-output task. Class labels
+        (``top1``, ``top5``): ``crossentropy``; an ``mae`` metric: ``mae``; ``rmse`` or a user metric: ``mse``."""
+        return {s.output or "": _loss_for(s.ref) for s in self.scored()}
+
     def budget_names(self) -> tuple[str, ...]:
         """The metric names ``budgets.max_delta`` may limit: the primary's plain name and every logged one."""
         return tuple(dict.fromkeys([self.primary_metric().name, *(s.logged for s in self.scored())]))
@@ -133,3 +146,9 @@ class TaskSpec(BaseModel):
 
 def _record(ref: str | UserMetricSpec) -> Metric:
     return metric(TASK_METRICS[ref]) if isinstance(ref, str) else user_metric(ref.name, ref.better, ref.unit)
+
+
+def _loss_for(ref: str | UserMetricSpec) -> str:
+    if isinstance(ref, str) and TASK_LABELS[ref] == "classes":
+        return "crossentropy"
+    return "mae" if ref == "mae" else "mse"

@@ -24,7 +24,7 @@ def compress_variant(ctx: VariantContext) -> ChainResult:
     from workbench.compress import apply_steps
 
     result = apply_steps(ctx.baseline.load_model(), ctx.variant.steps, ctx.dataset,
-                         ctx.experiment.baseline.training)
+                         ctx.experiment.resolved_training())  # the task's loss when it gives none
     if result.history and ctx.tracker:
         ctx.tracker.log_history(ctx.run_id, result.history)
     return result

@@ -22,6 +22,7 @@ from workbench.tflite_model import (
     gzip_size,
     max_unique_per_channel,
     max_unique_values,
+    predicted_classes,
     sparsity,
 )
 from workbench.variant.context import VariantContext, calibration_samples
@@ -61,7 +62,7 @@ def evaluate_variant(ctx: VariantContext, exported: Exported, compressed: ChainR
         # how sure the accuracy is (Wilson over the test split) and whether its change against float is real
         # (McNemar on per-sample correctness against the float model's top-1, same samples)
         logits = next(iter(outputs.values()))
-        metrics.update(accuracy_metrics(np.argmax(logits, axis=1), ctx.baseline.top1, ctx.dataset.y_test))
+        metrics.update(accuracy_metrics(predicted_classes(logits), ctx.baseline.top1, ctx.dataset.y_test))
     if compressed.params_ratio is not None:
         metrics["params_ratio"] = compressed.params_ratio
     plain = compressed.companions.get("label_only")

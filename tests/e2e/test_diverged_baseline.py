@@ -47,7 +47,7 @@ def test_nan_weights_stop_the_first_sweep_before_its_other_variants(project: Pat
     proc = cli("run", path, "--workers", "1", "--no-progress", cwd=project, timeout=300)
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-3000:]
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("model file models/nan.keras: weight ") and "NaN" in lines[0], lines
+    assert len(lines) == 1 and lines[0].startswith("error: model file models/nan.keras: weight ") and "NaN" in lines[0], lines
     tr, runs = runs_of(project, "nan")
     children = [r for r in runs if r.tags.get("workbench.kind") == "variant"]
     parent = next(r for r in runs if r.tags.get("workbench.kind") == "sweep")

@@ -152,6 +152,18 @@ def _load(bdir: Path, bid: str) -> Baseline:
         raise CorruptCache(f"unreadable ({type(exc).__name__}: {exc})") from None
 
 
+def cached_baseline(work_dir: Path, bid: str) -> Baseline | None:
+    """The intact cached baseline ``bid`` (verified file by file), or None when there is none or it fails the
+    check: never trains (no TensorFlow), so the supervising process may call it."""
+    bdir = work_dir / "baselines" / bid[:16]
+    if not (bdir / "baseline.json").exists():
+        return None
+    try:
+        return _load(bdir, bid)
+    except CorruptCache:
+        return None
+
+
 def _quarantine(work_dir: Path, bdir: Path) -> Path:
     """Move a corrupt cache aside (kept for inspection, never read again)."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")

@@ -179,16 +179,36 @@ def run(experiment_file: str, workers: int, executor: str, scheduler: str | None
 
 
 @main.command(epilog=_exit_codes_help((
-    (0, "a variant within the accuracy budget was found"), (1, "no trial was within the budget"),
+    (0, "a variant within the accuracy budget was found (--precision: a candidate within every budget)"),
+    (1, "no trial was within the budget"),
     (2, "bad input, refused in one line before anything runs"), ("128+N", "stopped by signal N"))))
 @click.argument("experiment_file", type=click.Path(dir_okay=False))
 @click.option("--work-dir", default=".workbench", show_default=True,
               help="Cache for baselines and notebooks (shared with `workbench run`).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs, cron).")
-def search(experiment_file: str, work_dir: str, no_progress: bool) -> None:
-    """Accuracy-budget search over EXPERIMENT_FILE's `search.space` (every trial is a logged variant)."""
-    from workbench.run.search import run_search
+@click.option("--precision", is_flag=True,
+              help="Per-layer precision search instead (no search.space needed): LiteRT Quantizer recipes of the "
+                   "float baseline's .tflite (float32, float16, int8 dynamic, int8 or int4 weights per layer), "
+                   "Optuna NSGA-II under the experiment's budgets, every candidate measured on the target.")
+@click.option("--trials", default=30, show_default=True, type=click.IntRange(min=1), help="--precision: trials, seeds included.")
+@click.option("--layers", "individual", default=8, show_default=True, type=click.IntRange(min=0),
+              help="--precision: the most sensitive layers decided one by one (the others share one precision).")
+@click.option("--seed", default=0, show_default=True, help="--precision: the sampler's seed.")
+@click.option("--max-seconds", default=3600.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="--precision: no trial starts after this.")
+@click.option("--no-log-front", is_flag=True,
+              help="--precision: do not run the front's mixed variants (those within every budget, when the "
+                   "experiment sets budgets) through the sweep; front.yaml is written anyway.")
+def search(experiment_file: str, work_dir: str, no_progress: bool, precision: bool, trials: int, individual: int,
+           seed: int, max_seconds: float, no_log_front: bool) -> None:
+    """Accuracy-budget search over EXPERIMENT_FILE's `search.space` (every trial is a logged variant), or with
+    --precision a per-layer precision search of its float baseline."""
     from workbench.run.signals import stop_on_signals
+
+    if precision:
+        _precision_search(experiment_file, work_dir, no_progress, trials, individual, seed, max_seconds,
+                          not no_log_front)
+        return
+    from workbench.run.search import run_search
 
     with stop_on_signals():
         r = run_search(experiment_file, work_dir=work_dir, progress=not no_progress)
@@ -199,6 +219,30 @@ def search(experiment_file: str, work_dir: str, no_progress: bool) -> None:
         click.echo(f"Most compressed within budget: {r.best['variant']} (gzip ratio "
                    f"{r.best['compression_ratio_gzip']:.2f}, {r.best['accuracy_delta']:+.2f} pts)")
     sys.exit(0 if r.best else 1)
+
+
+def _precision_search(experiment_file: str, work_dir: str, no_progress: bool, trials: int, individual: int,
+                      seed: int, max_seconds: float, log_front: bool) -> None:
+    from workbench.catalog.metrics import fmt_bytes, fmt_ms
+    from workbench.run.precision import run_precision_search
+    from workbench.run.signals import stop_on_signals
+
+    with stop_on_signals():
+        r = run_precision_search(experiment_file, work_dir=work_dir, trials=trials, individual=individual, seed=seed,
+                                 max_seconds=max_seconds, log_front=log_front, progress=not no_progress)
+    for row in r.rows:
+        mark = "*" if row["variant"] in r.front else " "
+        ok = "within budgets" if row["within_budgets"] else "over: " + "; ".join(row["violations"])
+        click.echo(f"{mark} {row['variant']}  {row['accuracy_delta']:+6.2f} pts  {fmt_bytes(row['size_bytes']):>9}  "
+                   f"p50 {fmt_ms(row['latency_ms_p50']):>9}  {row['origin']}  ({ok})")
+    click.echo(f"\n{len(r.rows)} candidate(s) measured in {r.trials} trial(s), {r.seconds:.0f}s; stopped by "
+               f"{r.stopped_by}. * = front (accuracy delta, size, p50).")
+    click.echo(f"Within every budget: {len(r.uniform_within)} uniform, {len(r.mixed_within)} mixed; front within "
+               f"budgets: {', '.join(r.front_within) or 'none'}")
+    click.echo(f"Recipes and the front as an experiment file: {r.front_file}")
+    for name, same in r.reproduced.items():
+        click.echo(f"{name}: logged as a variant; its file {'is' if same else 'is NOT'} the one the search measured")
+    sys.exit(0 if r.front_within else 1)
 
 
 @main.command()
@@ -639,20 +683,29 @@ def verify(experiment: str | None, work_dir: str | None) -> None:
 @click.option("--overlay", type=click.Path(dir_okay=False), default=None,
               help="Also compare every tensor with the float file (the quantizer's SNR, on one random-normal "
                    "sample) and write the SNR in dB as a Model Explorer node-data overlay here.")
-def quantize(model: str, mode: str, output: str | None, overlay: str | None) -> None:
+@click.option("--recipe", type=click.Path(dir_okay=False), default=None,
+              help="Apply this LiteRT Quantizer recipe (.json, e.g. one `workbench search --precision` wrote) "
+                   "instead of --mode.")
+def quantize(model: str, mode: str, output: str | None, overlay: str | None, recipe: str | None) -> None:
     """Quantize MODEL, a float .tflite you bring (no Keras model needed), with a LiteRT Quantizer recipe; then
     `workbench profile` the result. Runs without TensorFlow."""
     import hashlib
 
-    from workbench.convert.quantizer import quantize_tflite
+    from workbench.convert.quantizer import quantize_recipe, quantize_tflite
     from workbench.files import atomic_write
     from workbench.tflite_model import read_tflite
 
     src = Path(model)
+    rules = _read_recipe(recipe) if recipe else None
+    if rules is not None:
+        from workbench.catalog.quantization import recipe_hash
+
+        mode = f"mixed-{recipe_hash(rules)}"
     dst = Path(output) if output else src.with_name(f"{src.stem}.{mode}.tflite")
     if dst.resolve() == src.resolve():
         raise WorkbenchError(f"--output {dst} is the input file; give another path")
-    content = quantize_tflite(read_tflite(src), mode)
+    content = quantize_recipe(read_tflite(src), rules, mode) if rules is not None else quantize_tflite(
+        read_tflite(src), mode)
     atomic_write(dst, content)
     before, after = src.stat().st_size, len(content)
     click.echo(f"{dst}: {mode}, {after:,} bytes ({after / before:.3f} of {before:,}), "
@@ -666,6 +719,23 @@ def quantize(model: str, mode: str, output: str | None, overlay: str | None) -> 
         worst = sorted(snr.items(), key=lambda kv: kv[1])[:5]
         click.echo(f"{overlay}: SNR in dB of {len(snr)} changed tensors (one random-normal sample); lowest: "
                    + ", ".join(f"{k} {v:.1f}" for k, v in worst))
+
+
+def _read_recipe(path: str) -> list[Any]:
+    """A recipe .json file (bounded read); one line naming the problem otherwise."""
+    from workbench.catalog.quantization import recipe_problem
+    from workbench.files import read_bounded
+
+    try:
+        rules = json.loads(read_bounded(Path(path), 10_000_000, "recipe file", WorkbenchError).decode("utf-8"))
+    except FileNotFoundError:
+        raise WorkbenchError(f"--recipe {path}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WorkbenchError(f"--recipe {path}: not JSON ({exc})") from None
+    problem = recipe_problem(rules) if isinstance(rules, list) else "is not a list of rules"
+    if problem:
+        raise WorkbenchError(f"--recipe {path}: {problem}")
+    return list(rules)
 
 
 @main.command()

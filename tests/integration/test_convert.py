@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.spec import QUANT_MODES
+from workbench.spec import QUANT_MODES as ALL_MODES
 from workbench.tflite_model import TfliteModel, accuracy
 
 pytestmark = pytest.mark.tf
+QUANT_MODES = tuple(m for m in ALL_MODES if m != "mixed")  # mixed: a per-layer recipe (tests/unit/test_precision.py)
 
 # mode -> (input dtype, output dtype, stored kernel dtype of conv/dense weights)
 EXPECTED = {

@@ -41,6 +41,7 @@ def test_function_level_imports_count(tmp_path):
     (("tf_keras", "tensorflow", "tensorflow_model_optimization", "keras"), "workbench._keras"),
     # the LiteRT Quantizer imports no TensorFlow (checked below), but its recipes are one concern: one module
     (("litert_quantizer", "ai_edge_quantizer"), "workbench.convert.quantizer"),
+    (("optuna",), "workbench.run.precision"),  # the precision search's optimiser
 ])
 def test_one_module_owns_each_outside_library(outside, owner):
     offenders = [m for m, path in arch.modules().items() if m != owner and not m.startswith(owner + ".")

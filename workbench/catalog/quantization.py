@@ -13,8 +13,11 @@ unless it needs a new kind of rule.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Tool = Literal["converter", "quantizer"]
 #: how the quantizer treats an operator's weights: "weight_only" dequantizes them to float before a float
@@ -65,10 +68,52 @@ QUANT_MODE_INFO: dict[str, QuantModeInfo] = {m.name: m for m in (
     QuantModeInfo("int4_dynamic", "LiteRT Quantizer: int4 channelwise weights (int8 in depthwise conv), activations "
               "quantized to int8 on the fly by the kernels (dynamic range)", tool="quantizer",
               recipe=(RecipeRule("dynamic", 8), RecipeRule("dynamic", 4, INT4_DYNAMIC))),
+    QuantModeInfo("mixed", "LiteRT Quantizer: a per-layer precision recipe (the variant's `recipe`, e.g. one "
+              "`workbench search --precision` found): each layer float32, float16, int8 or int4 weights",
+              tool="quantizer"),
 )}
 QUANT_MODES: tuple[str, ...] = tuple(QUANT_MODE_INFO)
-#: the modes the LiteRT Quantizer makes from a float32 .tflite
-QUANTIZER_MODES: tuple[str, ...] = tuple(m.name for m in QUANT_MODE_INFO.values() if m.tool == "quantizer")
+#: the modes the LiteRT Quantizer makes from a float32 .tflite by a fixed recipe (``mixed`` takes the variant's)
+QUANTIZER_MODES: tuple[str, ...] = tuple(m.name for m in QUANT_MODE_INFO.values() if m.tool == "quantizer" and m.recipe)
+#: the mode whose recipe is the variant's own (``VariantSpec.recipe``)
+MIXED = "mixed"
+
+
+@dataclass(frozen=True)
+class LayerPrecision:
+    """One precision a single layer (an operator with weights) can get in a per-layer recipe: the rule the
+    quantizer applies to that operator, or none (float32). ``operators``: the operators it applies to (the
+    quantizer's policy, litert-quantizer 0.11); ``bits``: of each weight."""
+
+    name: str
+    what: str
+    kind: RuleKind | Literal["float16", "float32"]
+    bits: int
+    operators: tuple[str, ...]
+
+
+#: every operator whose weights the per-layer search assigns a precision to
+WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "EMBEDDING_LOOKUP",
+                "CONV_2D_TRANSPOSE")
+#: the per-layer precisions, declared once: the search's choices, the recipe builder's rules, the docs' table.
+#: Ordered from the largest file to the smallest.
+LAYER_PRECISIONS: dict[str, LayerPrecision] = {p.name: p for p in (
+    LayerPrecision("float32", "float32 weights and compute (the layer untouched)", "float32", 32, WEIGHTED_OPS),
+    LayerPrecision("float16", "float16 weights cast to float32 in the graph; float32 compute", "float16", 16,
+                   ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "EMBEDDING_LOOKUP", "CONV_2D_TRANSPOSE")),
+    LayerPrecision("int8_dynamic", "int8 weights, activations quantized to int8 on the fly (dynamic range)",
+                   "dynamic", 8, ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL",
+                                  "EMBEDDING_LOOKUP", "CONV_2D_TRANSPOSE")),
+    LayerPrecision("int8_weights", "int8 weights dequantized to float32 in the graph; float32 compute",
+                   "weight_only", 8, WEIGHTED_OPS),
+    LayerPrecision("int4_weights", "int4 weights dequantized to float32 in the graph; float32 compute",
+                   "weight_only", 4, INT4_WEIGHT_ONLY),
+)}
+
+
+def layer_choices(operator: str) -> tuple[str, ...]:
+    """The precisions a layer of ``operator`` can get (float32 always)."""
+    return tuple(p.name for p in LAYER_PRECISIONS.values() if operator in p.operators)
 
 
 def quant_mode(name: str) -> QuantModeInfo:
@@ -77,3 +122,28 @@ def quant_mode(name: str) -> QuantModeInfo:
         return QUANT_MODE_INFO[name]
     except KeyError:
         raise ValueError(f"unknown quantization mode '{name}'; allowed: {', '.join(QUANT_MODES)}") from None
+
+
+#: the keys every rule of a LiteRT Quantizer recipe (its JSON form) has
+RECIPE_KEYS = ("regex", "operation", "algorithm_key", "op_config")
+
+
+def recipe_problem(rules: Sequence[Any]) -> str | None:
+    """Why ``rules`` is not a LiteRT Quantizer recipe in its JSON form (a non-empty list of rules, each with
+    ``RECIPE_KEYS``), or None. The quantizer itself judges the values when it applies it."""
+    if not rules:
+        return "is empty; give at least one rule (the quantizer's JSON recipe: a list of rules)"
+    for i, r in enumerate(rules):
+        if not isinstance(r, Mapping):
+            return f"rule {i} is not a mapping with keys {', '.join(RECIPE_KEYS)}"
+        missing = [k for k in RECIPE_KEYS if k not in r]
+        if missing:
+            return f"rule {i} lacks {', '.join(missing)} (each rule has {', '.join(RECIPE_KEYS)})"
+        if not isinstance(r["op_config"], Mapping) or not all(isinstance(r[k], str) for k in RECIPE_KEYS[:3]):
+            return f"rule {i}: regex, operation and algorithm_key are strings, op_config a mapping"
+    return None
+
+
+def recipe_hash(rules: Sequence[Mapping[str, Any]]) -> str:
+    """A short hash (12 hex digits) of a recipe's canonical JSON: names a found recipe (``mixed-<hash>``)."""
+    return hashlib.sha256(json.dumps(list(rules), sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]

@@ -13,11 +13,18 @@ import io
 import logging
 import math
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from workbench.catalog.quantization import QUANTIZER_MODES, RecipeRule, quant_mode
+from workbench.catalog.quantization import (
+    LAYER_PRECISIONS,
+    QUANTIZER_MODES,
+    WEIGHTED_OPS,
+    RecipeRule,
+    quant_mode,
+)
 from workbench.errors import ModelFileError
 
 #: the quantizer's algorithm: min/max uniform quantization (symmetric channelwise weights)
@@ -30,11 +37,67 @@ def recipe(mode: str, layers: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     ``layers``: only the ops whose output tensor has one of these names (the quantizer's "scope"); others
     stay float. Empty: every op the recipe's rules name."""
     info = quant_mode(mode)
+    if info.tool == "quantizer" and not info.recipe:  # mixed: the variant's own recipe, quantize_recipe
+        raise ValueError(f"'{mode}' has no fixed recipe: it applies a variant's `recipe` (quantize_recipe)")
     if info.tool != "quantizer":
         raise ValueError(f"'{mode}' is a converter mode; the LiteRT Quantizer makes {', '.join(QUANTIZER_MODES)}")
-    # the quantizer's scope of an op: its output tensor names, each followed by ";"
-    scope = "^(" + "|".join(re.escape(n) for n in layers) + ");$" if layers else ".*"
+    scope = _scope(layers) if layers else ".*"
     return [_rule(r, op, scope) for r in info.recipe for op in r.operators]
+
+
+def _scope(layers: Sequence[str]) -> str:
+    """The quantizer's regex for the ops whose output tensor is one of ``layers`` (its scope of an op: the
+    output tensor names, each followed by ";")."""
+    return "^(" + "|".join(re.escape(n) for n in layers) + ");$"
+
+
+def layer_recipe(assignment: Mapping[str, str], operators: Mapping[str, str]) -> list[dict[str, Any]]:
+    """A per-layer precision assignment as a LiteRT Quantizer recipe (its JSON form).
+
+    Args:
+        assignment: layer (an op's output tensor name in the float file) -> a ``LAYER_PRECISIONS`` name;
+            ``float32`` layers get no rule (the quantizer leaves them alone).
+        operators: layer -> its operator (``CONV_2D``, ...): one rule per (precision, operator), scoped by a
+            regex naming its layers, in a fixed order (sorted), so the same assignment is the same recipe.
+    Raises:
+        ValueError: an unknown precision, a layer without an operator, or a precision the operator cannot take.
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for layer, name in assignment.items():
+        if name not in LAYER_PRECISIONS:
+            raise ValueError(f"layer {layer}: unknown precision '{name}'; allowed: {', '.join(LAYER_PRECISIONS)}")
+        op = operators.get(layer)
+        if op is None:
+            raise ValueError(f"layer {layer}: not an operator with weights in this .tflite")
+        if op not in LAYER_PRECISIONS[name].operators:
+            raise ValueError(f"layer {layer}: {op} cannot take {name}")
+        if name != "float32":
+            groups.setdefault((name, op), []).append(layer)
+    order = list(LAYER_PRECISIONS)
+    return [_precision_rule(name, op, _scope(sorted(layers)))
+            for (name, op), layers in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1]))]
+
+
+def _precision_rule(name: str, operator: str, scope: str) -> dict[str, Any]:
+    p = LAYER_PRECISIONS[name]
+    if p.kind == "float16":  # the quantizer's float casting: float16 weights, float compute
+        return {"regex": scope, "operation": operator, "algorithm_key": "float_casting",
+                "op_config": {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT"},
+                              "compute_precision": "FLOAT", "explicit_dequantize": True, "skip_checks": False,
+                              "min_weight_elements": 0}}
+    return _rule(RecipeRule(p.kind, p.bits), operator, scope)  # type: ignore[arg-type]
+
+
+def weighted_layers(float_tflite: bytes) -> dict[str, str]:
+    """The layers a per-layer recipe can assign: output tensor name -> operator, for every operator with
+    weights (``WEIGHTED_OPS``) in the file, in graph order."""
+    from ai_edge_litert import interpreter as litert
+
+    interp = litert.Interpreter(model_content=float_tflite,
+                                experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    names = {d["index"]: d["name"] for d in interp.get_tensor_details()}
+    return {names[int(op["outputs"][0])]: op["op_name"] for op in interp._get_ops_details()
+            if op["op_name"] in WEIGHTED_OPS and len(op["outputs"])}
 
 
 def _rule(rule: RecipeRule, operator: str, scope: str) -> dict[str, Any]:
@@ -59,7 +122,17 @@ def quantize_tflite(float_tflite: bytes, mode: str, layers: tuple[str, ...] = ()
         ValueError: not a quantizer mode.
         ModelFileError: the bytes are not a float .tflite the quantizer can read, or it quantized nothing.
     """
-    rules = recipe(mode, layers)
+    return quantize_recipe(float_tflite, recipe(mode, layers), mode)
+
+
+def quantize_recipe(float_tflite: bytes, rules: Sequence[Mapping[str, Any]], what: str = "this recipe") -> bytes:
+    """Rewrite a float32 ``.tflite`` with a LiteRT Quantizer recipe (its JSON form: a mode's, ``layer_recipe``'s,
+    or one written in an experiment file). The same bytes and recipe give the same bytes (SHA-256).
+
+    Raises:
+        ModelFileError: the quantizer cannot read the file or apply the recipe, or it quantized nothing.
+    """
+    rules = [dict(r) for r in rules]
     from litert_quantizer import quantizer  # ~0.7 s: LiteRT's interpreter and flatbuffer tools
 
     for name in ("absl", "litert_quantizer"):  # its per-call progress report goes to the absl logger
@@ -71,19 +144,20 @@ def quantize_tflite(float_tflite: bytes, mode: str, layers: tuple[str, ...] = ()
             out = q.quantize(enable_progress_bar=False, enable_progress_report=False).quantized_model
     except Exception as exc:  # the quantizer raises many types for a file it cannot read
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise ModelFileError(f"the LiteRT Quantizer cannot make {mode} from this .tflite "
+        raise ModelFileError(f"the LiteRT Quantizer cannot make {what} from this .tflite "
                              f"({type(exc).__name__}: {first})") from None
-    if out is None or _integer_tensors(bytes(out)) == _integer_tensors(bytes(float_tflite)):
-        raise ModelFileError(f"the LiteRT Quantizer quantized nothing in this .tflite for {mode} (no operator "
+    if out is None or _narrow_tensors(bytes(out)) == _narrow_tensors(bytes(float_tflite)):
+        raise ModelFileError(f"the LiteRT Quantizer quantized nothing in this .tflite for {what} (no operator "
                              "with float weights it supports: is the file already quantized?)")
     return bytes(out)
 
 
-def _integer_tensors(content: bytes) -> int:
-    """How many tensors of the flatbuffer hold 4-, 8- or 16-bit integers (the quantizer adds some)."""
+def _narrow_tensors(content: bytes) -> int:
+    """How many tensors of the flatbuffer hold 4-, 8- or 16-bit integers or float16 (the quantizer adds some)."""
     from ai_edge_litert import schema_py_generated as schema
 
-    kinds = {schema.TensorType.INT4, schema.TensorType.INT8, schema.TensorType.UINT8, schema.TensorType.INT16}
+    kinds = {schema.TensorType.INT4, schema.TensorType.INT8, schema.TensorType.UINT8, schema.TensorType.INT16,
+             schema.TensorType.FLOAT16}
     model = schema.Model.GetRootAs(content, 0)
     return sum(model.Subgraphs(g).Tensors(t).Type() in kinds
                for g in range(model.SubgraphsLength()) for t in range(model.Subgraphs(g).TensorsLength()))

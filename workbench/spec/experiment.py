@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from workbench.catalog.quantization import QUANT_MODE_INFO, QUANT_MODES
+from workbench.catalog.quantization import MIXED, QUANT_MODE_INFO, QUANT_MODES, recipe_hash, recipe_problem
 from workbench.catalog.runtimes import RUNTIMES as RUNTIMES_INFO
 from workbench.catalog.runtimes import accelerators, runtime, runtime_names
 from workbench.catalog.zoo import ZOO_MODELS, ZOO_NAMES, model_args_problem
@@ -227,6 +227,25 @@ class VariantSpec(Spec):
     timeout_s: Annotated[float, Field(gt=0)] | None = None
     keep_float: Annotated[int, Field(ge=0, le=1000)] = 0  # selective int8: k most sensitive layers stay float
     runtime: Runtime | None = None  # measured on this runtime instead of target.runtime (a `matrix` axis)
+    #: quantization mixed: the LiteRT Quantizer recipe (its JSON form: per-layer rules), inline or, in a YAML
+    #: file, the path of a .json file beside it (``workbench search --precision`` writes them); in the id
+    recipe: tuple[dict[str, Any], ...] | None = None
+
+    @model_validator(mode="after")
+    def _recipe_with_mixed(self) -> VariantSpec:
+        if self.quantization == MIXED and self.recipe is None:
+            raise ValueError("quantization mixed needs a recipe: (a LiteRT Quantizer recipe, inline or a .json "
+                             "path, e.g. one `workbench search --precision` wrote)")
+        if self.recipe is not None:
+            if self.quantization != MIXED:
+                raise ValueError(f"recipe: is the per-layer recipe of quantization mixed, not "
+                                 f"'{self.quantization}'; set quantization: mixed")
+            if (problem := recipe_problem(self.recipe)) is not None:
+                raise ValueError(f"recipe: {problem}")
+            if self.steps:
+                raise ValueError("recipe: a per-layer recipe quantizes the float baseline's .tflite as found; "
+                                 "it does not combine with training-time steps")
+        return self
 
     @model_validator(mode="after")
     def _keep_float_needs_int8(self) -> VariantSpec:
@@ -244,6 +263,8 @@ class VariantSpec(Spec):
         """A short label: the step techniques then the quantization mode, e.g. ``prune+cluster>int8``."""
         chain = "+".join(s.technique for s in self.steps)
         quant = f"{self.quantization}-keep{self.keep_float}" if self.keep_float else self.quantization
+        if self.recipe is not None:
+            quant = f"{MIXED}-{recipe_hash(self.recipe)}"
         return f"{chain}>{quant}" if chain else f"ptq:{quant}"
 
 

@@ -8,6 +8,7 @@ plus four refusals: duplicate keys (safe_load silently keeps the last), aliases 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -161,7 +162,30 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         if not isinstance(base, str):
             raise SpecError(f"{path}: base: must be a file path, got {base!r}")
         data = _deep_merge(_read_yaml(_resolve(path.parent / base), chain + (path,)), data)
+    _inline_recipes(path, data)
     return data
+
+
+def _inline_recipes(path: Path, data: dict[str, Any]) -> None:
+    """``recipe: some.json`` on a variant: the JSON file (beside the experiment file) read in its place, so the
+    plan and the variant id carry the recipe's content, not its path."""
+    variants = data.get("variants")
+    if not isinstance(variants, list):
+        return
+    for i, v in enumerate(variants):
+        if not isinstance(v, dict) or not isinstance(v.get("recipe"), str):
+            continue
+        file = path.parent / v["recipe"]
+        try:
+            text = read_bounded(file, MAX_FILE_BYTES, "recipe file", SpecError).decode("utf-8")
+            v["recipe"] = json.loads(text)
+        except FileNotFoundError:
+            raise SpecError(f"{path}: variants.{i}.recipe: no such file {file}") from None
+        except OSError as exc:
+            raise SpecError(f"{path}: variants.{i}.recipe: cannot read {file} ({exc.strerror})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SpecError(f"{path}: variants.{i}.recipe: {file} is not JSON ({exc}); give the LiteRT "
+                            "Quantizer recipe `workbench search --precision` wrote") from None
 
 
 def parse_experiment(data: dict[str, Any], source: str = "<experiment>") -> ExperimentSpec:

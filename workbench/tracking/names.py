@@ -70,6 +70,8 @@ TAG_HELD = "workbench.recommendation_held"  # on a sweep with regressions: why t
 # a search's parent run
 TAG_STOPPED_BY = "workbench.stopped_by"
 TAG_PARETO_SIZE_LATENCY = "workbench.pareto_size_latency"
+#: a precision search: its front (accuracy delta, size, p50) as the candidates' names, comma-separated
+TAG_PRECISION_FRONT = "workbench.precision_front"
 # MLflow's UI: its saved runs-table views (experiment tags; the format of MLflow 3.15-3.17, see tracking/views.py),
 # the primary metric its chart view starts from, and the runs view the landing page opens
 TAG_SAVED_VIEW_PREFIX = "mlflow.sharedViewState."

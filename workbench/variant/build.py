@@ -40,6 +40,15 @@ def convert_variant(ctx: VariantContext, compressed: ChainResult) -> Exported:
         content = ctx.baseline.tflite_path.read_bytes()  # the baseline's own float file: same bytes
     elif ctx.variant.keep_float:
         content, facts, notes = _convert_selective(ctx, compressed.model)
+    elif ctx.variant.recipe is not None:  # quantization mixed: the variant's own per-layer recipe
+        from workbench.convert.quantizer import quantize_recipe
+
+        # the float file is the baseline's own, byte for byte: the one a precision search quantized
+        content = quantize_recipe(ctx.baseline.tflite_path.read_bytes(), ctx.variant.recipe,
+                                  f"the recipe of {ctx.variant.name}")
+        facts = {"quantizer": "litert-quantizer", "quantizer_recipe": list(ctx.variant.recipe)}
+        notes = (f"{ctx.variant.technique}: {len(ctx.variant.recipe)} per-layer rule(s) of the LiteRT Quantizer "
+                 "applied to the float baseline's .tflite",)
     else:
         qat = any(s.technique == "qat" for s in ctx.variant.steps)
         content = convert(compressed.model, ctx.variant.quantization, calibration_samples(ctx), qat=qat)

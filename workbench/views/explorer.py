@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from workbench.catalog.metrics import EXPLORER_AXES, METRICS, fmt_bytes, fmt_ms, ms_axis_unit
+from workbench.catalog.quantization import MIXED
 from workbench.paths import project_root
 from workbench.paths import resolve as resolve_path
 from workbench.quiet import quiet_native_output
@@ -89,7 +90,8 @@ def _one_per_name(choices: Mapping[str, Choice]) -> dict[str, Knob]:
 #: every knob, one control each (techniques sharing a knob's name share the first one's control)
 ALL_KNOBS: Mapping[str, Knob] = MappingProxyType(_one_per_name(CHOICES))
 CONTROLS = ("technique", *ALL_KNOBS, "quantization", "threads")
-QUANTIZATIONS = QUANT_MODES  # the catalogue's modes: converter and LiteRT Quantizer
+#: the catalogue's modes, converter and LiteRT Quantizer, but mixed (its per-layer recipe comes from a search)
+QUANTIZATIONS = tuple(m for m in QUANT_MODES if m != MIXED)
 INT8_ONLY = frozenset(k for k, c in CHOICES.items() if c.int8_only)
 #: x-axis choices: chart label -> (metric key, scale to display units); y is always the .tflite's accuracy
 X_AXES: dict[str, tuple[str, float]] = {METRICS[m].title: (m, METRICS[m].scale) for m in EXPLORER_AXES}

@@ -1,0 +1,171 @@
+"""Benchmark: the per-layer precision search (``workbench search --precision``) on the digits CNN and on a
+MobileNetV2 (zoo, weights=None, 96x96, 10 classes, trained briefly on the generated dataset), measured on
+LiteRT. Writes results/precision_search.{json,md}.
+
+For each model: every candidate the search measured (uniform per-layer references, the seeds from the
+per-layer evidence, NSGA-II's draws), the converter's uniform modes measured by the same protocol, the
+front (accuracy delta, size, p50), the candidate count and wall time, and the acceptance question: does the
+front hold a mixed variant meeting a budget no uniform mode meets? A mixed front member m answers yes when
+no uniform mode is at least as accurate *and* at least as small as m (the budget "drop <= m's, size <=
+m's"); latency is reported but left out of that test, its noise (load 5-12 on 2 shared cores) is larger
+than most differences here.
+
+Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/precision_search.py [--trials 24] [--models digits,mobilenet]``
+(a temporary project: its own MLflow store and work dir; TensorFlow only for the baselines and the converter's
+reference modes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).with_name("results")
+TARGET = "target: {threads: 1, warmup_runs: 3, min_runs: 20, min_seconds: 0.3, max_seconds: 3}\nrounds: 2\n"
+EXPERIMENTS = {
+    "digits": textwrap.dedent("""\
+        name: precision-digits
+        baseline: {model: digits_cnn, dataset: digits, training: {epochs: 8, batch_size: 32, seed: 0}}
+        budgets: {max_accuracy_drop: 0.5}
+        calibration_samples: 100
+        variants:
+          - {name: float32, quantization: float32}
+        """),
+    "mobilenet": textwrap.dedent("""\
+        name: precision-mobilenet-v2
+        baseline:
+          model: mobilenet_v2
+          model_args: {alpha: 1.0}
+          dataset: synthetic
+          dataset_args: {shape: [96, 96, 3], classes: 10, train: 256, test: 100, seed: 0}
+          training: {epochs: 3, batch_size: 32, learning_rate: 0.001, seed: 0}
+        budgets: {max_accuracy_drop: 1.0}
+        calibration_samples: 32
+        variant_timeout_s: 1800
+        variants:
+          - {name: float32, quantization: float32}
+        """),
+}
+CONVERTER_MODES = ("float16", "dynamic", "int8", "int16x8")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=24)
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--models", default="digits,mobilenet")
+    args = ap.parse_args()
+    results: dict[str, Any] = {"machine": _machine(), "trials": args.trials, "layers": args.layers, "models": {}}
+    with tempfile.TemporaryDirectory(prefix="precision-bench-") as tmp:
+        root = Path(tmp)
+        for key in args.models.split(","):
+            results["models"][key] = _one(root, key, args.trials, args.layers)
+            results["machine_after"] = _machine()
+            _write(results)  # after each model: a long run leaves what it measured
+    return 0
+
+
+def _one(root: Path, key: str, trials: int, layers: int) -> dict[str, Any]:
+    from workbench.analysis.pareto import budget_violations
+    from workbench.baseline import cached_baseline
+    from workbench.convert.quantizer import weighted_layers
+    from workbench.run.precision import Measurer, run_precision_search
+    from workbench.spec import load_experiment
+    from workbench.variant.inputs import read_inputs
+
+    exp = root / "experiments" / f"{key}.yaml"
+    exp.parent.mkdir(parents=True, exist_ok=True)
+    exp.write_text(EXPERIMENTS[key] + TARGET)
+    os.chdir(root)
+    wall = time.monotonic()
+    r = run_precision_search(exp, work_dir=root / ".workbench", root=root, trials=trials, individual=layers,
+                             log_front=False, progress=False)
+    search_wall = time.monotonic() - wall
+    spec = load_experiment(exp)
+    inputs = read_inputs(spec, root, variants=())
+    base = cached_baseline(root / ".workbench", inputs.plan.baseline_id)
+    assert base is not None
+    # the converter's uniform modes, from the same baseline, measured by the same protocol
+    from workbench.convert import convert
+    from workbench.variant.inputs import draw_calibration
+
+    model = base.load_model()
+    calib = draw_calibration(inputs.dataset, spec.calibration_samples, spec.baseline.training.seed)
+    m = Measurer(base.tflite_path, weighted_layers(base.tflite_path.read_bytes()), inputs.dataset.x_test,
+                 inputs.dataset.y_test, spec.target, spec.rounds, r.out_dir / "converter", spec.budgets,
+                 root / ".workbench" / "locks")
+    converter = [m.measure_file(convert(model, mode, calib), mode, f"converter {mode}", mode)
+                 for mode in CONVERTER_MODES]
+    floats = [x["float_latency_ms_p50"] for x in r.rows]
+    float_row = {"variant": "float32", "origin": "float baseline", "accuracy": m.float_accuracy,
+                 "accuracy_delta": 0.0, "size_bytes": len(m.float_bytes),
+                 "latency_ms_p50": sorted(floats)[len(floats) // 2]}
+    float_row["within_budgets"] = not budget_violations(float_row, spec.budgets)
+    uniform = [x for x in r.rows if x["origin"].startswith("uniform")] + converter + [float_row]
+    beats = []
+    for name in r.front:
+        row = r.row(name)
+        if row["origin"].startswith("uniform"):
+            continue
+        covered = [u["variant"] for u in uniform
+                   if u["accuracy_delta"] >= row["accuracy_delta"] and u["size_bytes"] <= row["size_bytes"]]
+        if not covered:
+            beats.append(name)
+    return {"experiment": EXPERIMENTS[key], "groups": {g.key: list(g.layers) for g in r.groups},
+            "weighted_layers": sum(len(g.layers) for g in r.groups),
+            "trials": r.trials, "candidates_measured": len(r.rows), "search_seconds": r.seconds,
+            "wall_seconds_with_baseline": search_wall, "stopped_by": r.stopped_by, "front": r.front,
+            "front_within_budgets": r.front_within, "rows": r.rows, "converter": converter, "float": float_row,
+            "uniform_within_budgets": [u["variant"] for u in uniform if u.get("within_budgets")],
+            "mixed_within_budgets": r.mixed_within, "mixed_front_no_uniform_reaches": beats}
+
+
+def _machine() -> dict[str, Any]:
+    return {"loadavg": os.getloadavg(), "cpus": os.cpu_count(), "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                       time.gmtime())}
+
+
+def _fmt(r: dict[str, Any], front: list[str]) -> str:
+    mark = "**" if r["variant"] in front else ""
+    prec = ", ".join(f"{k} {v}" for k, v in sorted(r.get("precisions", {}).items()))
+    return (f"| {mark}{r['variant']}{mark} | {r['origin']} | {prec} | {100 * r['accuracy']:.2f} | "
+            f"{r['accuracy_delta']:+.2f} | {r['size_bytes'] / 1024:.1f} | {r['latency_ms_p50']:.3f} | "
+            f"{'yes' if r.get('within_budgets') else 'no'} |")
+
+
+def _write(results: dict[str, Any]) -> None:
+    OUT.mkdir(exist_ok=True)
+    (OUT / "precision_search.json").write_text(json.dumps(results, indent=1, default=str))
+    lines = ["# Per-layer precision search on LiteRT", "",
+             "`benchmarks/precision_search.py`: `workbench search --precision` (Optuna 5.0.0 NSGA-II, litert-quantizer "
+             f"0.11.0), {results['trials']} trials, the {results['layers']} most sensitive layers decided alone. "
+             f"Load average at start {results['machine']['loadavg'][0]:.1f}, at the end "
+             f"{results.get('machine_after', results['machine'])['loadavg'][0]:.1f} on {results['machine']['cpus']} "
+             "CPUs: latencies are noisy (2 rounds, side by side with float).", ""]
+    for key, m in results["models"].items():
+        lines += [f"## {key}", "",
+                  f"{m['weighted_layers']} weighted layers in {len(m['groups'])} groups; {m['trials']} trials, "
+                  f"**{m['candidates_measured']} candidates measured** in **{m['search_seconds']:.0f} s** "
+                  f"({m['wall_seconds_with_baseline']:.0f} s with the float baseline's sweep); stopped by "
+                  f"{m['stopped_by']}.", "",
+                  f"- within the budget ({m['experiment'].split('budgets: ')[1].splitlines()[0]}): uniform "
+                  f"{', '.join(m['uniform_within_budgets']) or 'none'}; mixed {len(m['mixed_within_budgets'])}",
+                  f"- mixed front members no uniform mode reaches (as accurate and as small): "
+                  f"{', '.join(m['mixed_front_no_uniform_reaches']) or 'none'}", "",
+                  "| variant | origin | precisions (layers) | accuracy % | Δ pts | KB | p50 ms | within budget |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [_fmt(r, m["front"]) for r in [m["float"], *m["converter"], *m["rows"]]]
+        lines += ["", "**bold**: on the search's front (accuracy delta, size, p50).", ""]
+    (OUT / "precision_search.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

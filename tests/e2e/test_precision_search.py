@@ -1,0 +1,49 @@
+"""``workbench search --precision`` end to end on a tiny digits CNN: the float baseline runs first through the
+sweep, every candidate is measured on LiteRT, the search is logged, and a front variant run from the written
+experiment file (``front.yaml``) makes the same file (SHA-256) with the same accuracy and size."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from tests.conftest import write_experiment
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_front_is_measured_logged_and_reproduced_by_a_sweep(project):
+    from workbench.run.precision import run_precision_search
+    from workbench.run.sweep import run_sweep
+    from workbench.tracking import TAG_PRECISION_FRONT, Tracker
+
+    write_experiment(project, name="prec", epochs=2, extra="budgets: {max_accuracy_drop: 3.0}\nrounds: 1\n",
+                     variants=textwrap.dedent("""\
+                         variants:
+                           - {name: float32, quantization: float32}
+                         """))
+    r = run_precision_search("experiments/prec.yaml", trials=6, individual=1, log_front=False, progress=False)
+    assert r.trials == 6 and 2 <= len(r.rows) <= 6
+    origins = [row["origin"] for row in r.rows]
+    assert origins[:4] == ["uniform int4_weights", "uniform int8_weights", "uniform int8_dynamic", "uniform float16"]
+    by = {row["origin"]: row for row in r.rows}
+    assert by["uniform int4_weights"]["size_bytes"] < by["uniform int8_weights"]["size_bytes"] < \
+        by["uniform float16"]["size_bytes"] < by["uniform float16"]["float_size_bytes"]
+    assert all(row["latency_ms_p50"] > 0 and row["float_latency_ms_p50"] > 0 for row in r.rows)
+    assert r.front and all(r.row(n)["within_budgets"] for n in r.front_within)
+    logged = Tracker(root=project).get_run(r.parent_run_id)
+    assert logged.status == "FINISHED" and logged.tags[TAG_PRECISION_FRONT] == ",".join(r.front)
+    report = json.loads((r.out_dir / "precision_search.json").read_text())
+    assert [row["variant"] for row in report["rows"]] == [row["variant"] for row in r.rows]
+
+    # a front member, as the written experiment file has it, run as a variant: same file, same numbers
+    name = next(n for n in r.front if r.row(n)["rules"])
+    sweep = run_sweep(r.front_file, only=(name,), progress=False)
+    (row,) = [x for x in sweep.rows if x["variant"] == name]
+    assert row["status"] == "FINISHED", row["reason"]
+    assert row["model_sha256"] == r.row(name)["model_sha256"]
+    assert row["size_bytes"] == r.row(name)["size_bytes"]
+    assert row["accuracy"] == pytest.approx(r.row(name)["accuracy"])
+    assert row["technique"] == f"ptq:mixed-{r.row(name)['recipe_hash']}"

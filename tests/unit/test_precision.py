@@ -1,0 +1,194 @@
+"""The per-layer precision search's recipes and constraints, without TensorFlow: a per-layer assignment as a
+LiteRT Quantizer recipe (and the file it makes), the groups and seeds the search starts from, the budgets as
+constraints, and a recipe written into an experiment file as a ``mixed`` variant."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from tests.unit.tiny_tflite import dense_tflite
+from workbench.analysis.pareto import budget_violations
+from workbench.analysis.precision import (
+    OBJECTIVES,
+    REST,
+    Group,
+    assignment,
+    budget_excess,
+    fit_precision,
+    make_groups,
+    objective_values,
+    seeds,
+)
+from workbench.catalog.quantization import LAYER_PRECISIONS, QUANTIZER_MODES, layer_choices, recipe_hash
+from workbench.convert.quantizer import layer_recipe, quantize_recipe, quantize_tflite, weighted_layers
+from workbench.errors import SpecError
+from workbench.spec import BudgetSpec, VariantSpec, load_experiment, parse_experiment
+
+BASE = {"name": "x", "baseline": {"model": "digits_cnn", "dataset": "digits"}}
+LAYERS = {"conv1": "CONV_2D", "dw": "DEPTHWISE_CONV_2D", "conv2": "CONV_2D", "fc": "FULLY_CONNECTED"}
+
+
+def test_a_layer_assignment_is_one_rule_per_precision_and_operator_scoped_to_its_layers():
+    rules = layer_recipe({"conv1": "int4_weights", "conv2": "int4_weights", "dw": "int8_weights", "fc": "float32"},
+                         LAYERS)
+    assert [(r["operation"], r["regex"], r["op_config"]["weight_tensor_config"]["num_bits"]) for r in rules] == [
+        ("DEPTHWISE_CONV_2D", "^(dw);$", 8), ("CONV_2D", "^(conv1|conv2);$", 4)]  # fc float32: no rule
+    # the same assignment in another order is the same recipe (and hash): a found recipe has one name
+    again = layer_recipe({"fc": "float32", "dw": "int8_weights", "conv2": "int4_weights", "conv1": "int4_weights"},
+                         LAYERS)
+    assert again == rules and recipe_hash(again) == recipe_hash(rules)
+    assert recipe_hash(layer_recipe({"conv1": "int8_weights"}, LAYERS)) != recipe_hash(rules)
+    f16 = layer_recipe({"fc": "float16"}, LAYERS)[0]
+    assert f16["algorithm_key"] == "float_casting" and f16["op_config"]["weight_tensor_config"]["dtype"] == "FLOAT"
+    dyn = layer_recipe({"fc": "int8_dynamic"}, LAYERS)[0]["op_config"]
+    assert dyn["compute_precision"] == "INTEGER" and not dyn["explicit_dequantize"]
+
+
+@pytest.mark.parametrize("assign, words", [
+    ({"dw": "int4_weights"}, "DEPTHWISE_CONV_2D cannot take int4_weights"),
+    ({"fc": "int3"}, "unknown precision 'int3'"),
+    ({"nope": "int8_weights"}, "not an operator with weights"),
+])
+def test_an_assignment_the_quantizer_cannot_apply_is_refused_naming_the_layer(assign, words):
+    with pytest.raises(ValueError, match=words):
+        layer_recipe(assign, LAYERS)
+
+
+def test_a_precision_an_operator_cannot_take_falls_back_to_the_next_larger_one():
+    assert fit_precision("int4_weights", "DEPTHWISE_CONV_2D") == "int8_weights"
+    assert fit_precision("int4_weights", "CONV_2D") == "int4_weights"
+    assert fit_precision("float16", "BATCH_MATMUL") == "float32"
+    for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL"):
+        assert "float32" in layer_choices(op)
+        for p in LAYER_PRECISIONS:
+            assert fit_precision(p, op) in layer_choices(op)
+
+
+def test_the_most_sensitive_layers_are_decided_alone_and_the_rest_together():
+    snr = {"conv1": 30.0, "dw": 5.0, "conv2": 12.0, "fc": 40.0}  # lowest SNR = most sensitive
+    groups = make_groups(LAYERS, snr, 2)
+    assert groups == [Group("L0", ("dw",)), Group("L1", ("conv2",)), Group(REST, ("conv1", "fc"))]
+    assert make_groups(LAYERS, snr, 10)[-1].key != REST  # every layer alone: no rest group
+    choice = {"L0": "float16", "L1": "int8_weights", REST: "int4_weights"}
+    assert assignment(groups, choice, LAYERS) == {"conv1": "int4_weights", "dw": "float16", "conv2": "int8_weights",
+                                                  "fc": "int4_weights"}
+    starts = seeds(groups)
+    assert starts[0] == {"L0": "int4_weights", "L1": "int4_weights", REST: "int4_weights"}  # uniform first
+    # the evidence's guesses: int4 except the most sensitive one (then two) kept at int8 weights
+    assert {"L0": "int8_weights", "L1": "int4_weights", REST: "int4_weights"} in starts
+    assert {"L0": "int8_weights", "L1": "int8_weights", REST: "int4_weights"} in starts
+    assert len({json.dumps(s, sort_keys=True) for s in starts}) == len(starts)
+
+
+def test_budgets_become_constraints_that_agree_with_the_recommendation():
+    budgets = BudgetSpec(max_accuracy_drop=1.0, max_size_kb=10.0, max_latency_ms=2.0, max_memory_mb=5.0)
+    row = {"variant": "v", "accuracy_delta": -0.5, "size_bytes": 12 * 1024, "latency_ms_p50": 1.0,
+           "memory_mb_peak": 6.0}
+    excess = budget_excess(row, budgets)
+    assert excess == pytest.approx({"max_accuracy_drop": -0.5, "max_size_kb": 0.2, "max_latency_ms": -0.5,
+                                    "max_memory_mb": 0.2})
+    over = {k for k, v in excess.items() if v > 0}
+    assert over == {v.split(" ")[0] for v in budget_violations(row, budgets)}  # the same limits
+    assert budget_excess(row, BudgetSpec()) == {}
+    assert budget_excess({**row, "accuracy_delta": -0.1}, BudgetSpec(max_accuracy_drop=0.0)) == {
+        "max_accuracy_drop": pytest.approx(0.1)}
+    assert [m for m, _ in OBJECTIVES] == ["accuracy_delta", "size_bytes", "latency_ms_p50"]
+    assert dict(OBJECTIVES)["accuracy_delta"] == "max" and objective_values(row) == [-0.5, 12 * 1024, 1.0]
+
+
+def test_a_layer_recipe_makes_the_file_its_precision_says_and_the_same_bytes_each_time():
+    f = dense_tflite(256, 64)
+    assert weighted_layers(f) == {"y": "FULLY_CONNECTED"}
+    sizes = {}
+    for p in ("float16", "int8_weights", "int4_weights", "int8_dynamic"):
+        rules = layer_recipe({"y": p}, weighted_layers(f))
+        out = quantize_recipe(f, rules)
+        assert hashlib.sha256(out).digest() == hashlib.sha256(quantize_recipe(f, rules)).digest()
+        sizes[p] = len(out)
+    assert sizes["int4_weights"] < sizes["int8_weights"] < sizes["float16"] < len(f)
+    # the uniform mode and the per-layer recipe that says the same thing make the same weights
+    assert abs(len(quantize_tflite(f, "int4_weights")) - sizes["int4_weights"]) < 256
+
+
+def test_mixed_needs_a_recipe_and_a_recipe_needs_mixed():
+    rules = layer_recipe({"fc": "int4_weights"}, LAYERS)
+    v = VariantSpec(name="m", quantization="mixed", recipe=rules)
+    assert v.technique == f"ptq:mixed-{recipe_hash(rules)}"
+    for bad, words in ((dict(quantization="mixed"), "needs a recipe"),
+                       (dict(quantization="int8", recipe=rules), "set quantization: mixed"),
+                       (dict(quantization="mixed", recipe=[]), "recipe: is empty"),
+                       (dict(quantization="mixed", recipe=[{"regex": ".*"}]), "lacks operation")):
+        with pytest.raises(SpecError) as info:
+            parse_experiment({**BASE, "variants": [{"name": "m", **bad}]}, "f.yaml")
+        assert words in str(info.value) and "\n" not in str(info.value)
+    assert "mixed" not in QUANTIZER_MODES  # `workbench quantize -m` offers the fixed recipes only
+
+
+def test_a_recipe_file_in_an_experiment_is_read_in_and_enters_the_variant_id(tmp_path):
+    from workbench.spec.plan import make_plan
+
+    rules = layer_recipe({"fc": "int4_weights"}, LAYERS)
+    (tmp_path / "r.json").write_text(json.dumps(rules))
+    (tmp_path / "e.yaml").write_text(
+        "name: e\nbaseline: {model: digits_cnn, dataset: digits}\n"
+        "variants:\n  - {name: found, quantization: mixed, recipe: r.json}\n"
+        f"  - {{name: inline, quantization: mixed, recipe: {json.dumps(layer_recipe({'fc': 'int8_weights'}, LAYERS))}}}\n")
+    spec = load_experiment(tmp_path / "e.yaml", machine=False)
+    assert list(spec.variant("found").recipe) == rules  # the content, not the path
+    plan = make_plan(spec, "data")
+    ids = {p.name: p.id for p in plan.variants}
+    assert ids["found"] != ids["inline"]
+    (tmp_path / "r.json").write_text(json.dumps(layer_recipe({"fc": "float16"}, LAYERS)))  # another recipe, same path
+    assert {p.name: p.id for p in make_plan(load_experiment(tmp_path / "e.yaml", machine=False), "data").variants}[
+        "found"] != ids["found"]
+    (tmp_path / "r.json").write_text("{not json")
+    with pytest.raises(SpecError, match="variants.0.recipe: .* is not JSON"):
+        load_experiment(tmp_path / "e.yaml", machine=False)
+    (tmp_path / "r.json").unlink()
+    with pytest.raises(SpecError, match="variants.0.recipe: no such file"):
+        load_experiment(tmp_path / "e.yaml", machine=False)
+
+
+
+class _StubMeasurer:
+    """Stands in for the runtime: size from the precisions, accuracy lost only when layer a is int4."""
+
+    BYTES = {"float32": 4.0, "float16": 2.0, "int8_dynamic": 1.0, "int8_weights": 1.0, "int4_weights": 0.5}
+
+    def __init__(self, layers):
+        self.layers, self.seen, self.calls = layers, {}, []
+
+    def measure(self, assign, origin):
+        key = json.dumps(assign, sort_keys=True)
+        if key in self.seen:
+            return self.seen[key], False
+        self.calls.append(origin)
+        row = {"variant": f"v{len(self.seen)}", "origin": origin, "assignment": assign, "rules": 1,
+               "accuracy_delta": -3.0 if assign["a"] == "int4_weights" else 0.0,
+               "size_bytes": 1000 * sum(self.BYTES[p] for p in assign.values()), "latency_ms_p50": 1.0,
+               "memory_mb_peak": 1.0}
+        row["within_budgets"] = row["accuracy_delta"] >= -1.0
+        self.seen[key] = row
+        return row, True
+
+
+def test_the_optimiser_starts_from_the_seeds_measures_each_recipe_once_and_respects_the_budget():
+    from workbench.run.precision import PrecisionResult, _optimise
+
+    layers = {"a": "CONV_2D", "b": "CONV_2D", "c": "FULLY_CONNECTED"}
+    out = PrecisionResult(out_dir=None, groups=make_groups(layers, {"a": 1.0, "b": 20.0, "c": 30.0}, 1))
+    stub = _StubMeasurer(layers)
+    _optimise(stub, out, trials=12, seed=0, max_seconds=600, budgets=BudgetSpec(max_accuracy_drop=1.0),
+              progress=False, start=__import__("time").monotonic())
+    assert out.trials == 12 and len(out.rows) == len(stub.calls) <= 12
+    assert stub.calls[:4] == ["uniform int4_weights", "uniform int8_weights", "uniform int8_dynamic",
+                              "uniform float16"]
+    assert stub.calls[4] == "seed: int4 except 1 most sensitive at int8_weights"
+    # the seed that keeps the sensitive layer off int4 is within the budget and smaller than every uniform
+    # assignment that is: the front the search exists to find
+    best = min((r for r in out.rows if r["within_budgets"]), key=lambda r: r["size_bytes"])
+    uniform_ok = [r for r in out.rows if r["origin"].startswith("uniform") and r["within_budgets"]]
+    assert best["assignment"]["a"] != "int4_weights" and best["size_bytes"] < min(r["size_bytes"] for r in uniform_ok)

@@ -1,0 +1,114 @@
+"""The per-layer precision search's pure parts: which layers it decides one by one (the most sensitive, by
+the quantizer's per-tensor evidence) and which together, an assignment from the optimiser's choices, the seeds
+it starts from, and the budgets as constraints. No optimiser, runtime or file here (``run/precision.py``).
+
+A *group* is a set of layers that get one precision: each of the ``individual`` most sensitive layers alone,
+the rest together, so a MobileNetV2 (53 weighted layers) is searched in 9 dimensions, not 53. A precision a
+layer's operator cannot take (int4 in a depthwise convolution) falls back to the next larger one it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.catalog.metrics import objectives
+from workbench.catalog.quantization import LAYER_PRECISIONS
+
+#: what the search trades: the accuracy change against float, the file size, the p50 measured on the target
+OBJECTIVES: tuple[tuple[str, str], ...] = objectives("accuracy_delta", "size_bytes", "latency_ms_p50")
+#: the precisions the search chooses from, smallest file last (``LAYER_PRECISIONS``' order)
+CHOICES: tuple[str, ...] = tuple(LAYER_PRECISIONS)
+REST = "rest"
+
+
+@dataclass(frozen=True)
+class Group:
+    """Layers that get one precision: ``key`` names the optimiser's parameter."""
+
+    key: str
+    layers: tuple[str, ...]
+
+
+def fit_precision(precision: str, operator: str) -> str:
+    """``precision`` if ``operator`` can take it, else the next larger one it can (float32 always can)."""
+    order = list(LAYER_PRECISIONS)
+    for name in reversed(order[: order.index(precision) + 1]):
+        if operator in LAYER_PRECISIONS[name].operators:
+            return name
+    return "float32"
+
+
+def rank_layers(layers: Mapping[str, str], snr_db: Mapping[str, float]) -> list[str]:
+    """The layers, most sensitive first: lowest SNR (dB) of the layer's output with int4 weights everywhere;
+    a layer without a figure last, in graph order."""
+    order = list(layers)
+    return sorted(order, key=lambda n: (snr_db.get(n, float("inf")), order.index(n)))
+
+
+def make_groups(layers: Mapping[str, str], snr_db: Mapping[str, float], individual: int) -> list[Group]:
+    """The ``individual`` most sensitive layers each alone (``L0``, ``L1``, ... by rank), the others as one
+    group (``rest``); no ``rest`` when every layer is decided alone."""
+    if individual < 0:
+        raise ValueError(f"individual must be >= 0, got {individual}")
+    ranked = rank_layers(layers, snr_db)
+    groups = [Group(f"L{i}", (name,)) for i, name in enumerate(ranked[:individual])]
+    rest = tuple(n for n in layers if n not in set(ranked[:individual]))
+    return groups + ([Group(REST, rest)] if rest else [])
+
+
+def assignment(groups: Sequence[Group], choice: Mapping[str, str], layers: Mapping[str, str]) -> dict[str, str]:
+    """Layer -> precision from one choice per group (fitted to each layer's operator), in graph order."""
+    out = {}
+    for g in groups:
+        for name in g.layers:
+            out[name] = fit_precision(choice[g.key], layers[name])
+    return {n: out[n] for n in layers if n in out}
+
+
+def uniform(groups: Sequence[Group], precision: str) -> dict[str, str]:
+    """The same precision for every group: the search's uniform references."""
+    return {g.key: precision for g in groups}
+
+
+#: the uniform assignments measured first (the search's references): every layer in one precision
+UNIFORM = ("int4_weights", "int8_weights", "int8_dynamic", "float16")
+
+
+def seeds(groups: Sequence[Group]) -> list[dict[str, str]]:
+    """Choices the search measures before the optimiser draws: the uniform references, then "int4 everywhere
+    except the k most sensitive layers" (kept at int8 weights, k = 1, 2, 4, and at float16 for k = 1), the
+    per-layer evidence's guesses. Duplicates dropped, order kept."""
+    out = [uniform(groups, p) for p in UNIFORM]
+    alone = [g for g in groups if g.key != REST]
+    for keep, k in (("int8_weights", 1), ("int8_weights", 2), ("int8_weights", 4), ("float16", 1)):
+        if k <= len(alone):
+            out.append({g.key: keep if g in alone[:k] else "int4_weights" for g in groups})
+    unique: list[dict[str, str]] = []
+    for s in out:
+        if s not in unique:
+            unique.append(s)
+    return unique
+
+
+def budget_excess(row: Mapping[str, Any], budgets: Any) -> dict[str, float]:
+    """How far ``row`` is over each budget the experiment sets, relative to the limit (0.1 = 10% over; <= 0:
+    within), by budget name: the optimiser's constraints. The same limits as ``pareto.budget_violations``;
+    the accuracy drop's excess is in points over the allowed drop (relative to it, or to 1 point when 0)."""
+    out = {}
+    if budgets.max_accuracy_drop is not None:
+        drop, limit = -float(row["accuracy_delta"]), budgets.max_accuracy_drop
+        out["max_accuracy_drop"] = (drop - limit) / (limit or 1.0)
+    if budgets.max_latency_ms is not None:
+        out["max_latency_ms"] = float(row["latency_ms_p50"]) / budgets.max_latency_ms - 1.0
+    if budgets.max_size_kb is not None:
+        out["max_size_kb"] = float(row["size_bytes"]) / 1024.0 / budgets.max_size_kb - 1.0
+    if budgets.max_memory_mb is not None:
+        out["max_memory_mb"] = float(row["memory_mb_peak"]) / budgets.max_memory_mb - 1.0
+    return out
+
+
+def objective_values(row: Mapping[str, Any]) -> list[float]:
+    """The row's ``OBJECTIVES`` in their order (the optimiser's directions come from the same list)."""
+    return [float(row[m]) for m, _ in OBJECTIVES]

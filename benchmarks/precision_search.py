@@ -62,12 +62,16 @@ def main() -> int:
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--models", default="digits,mobilenet")
     args = ap.parse_args()
-    results: dict[str, Any] = {"machine": _machine(), "trials": args.trials, "layers": args.layers, "models": {}}
+    results: dict[str, Any] = {"models": {}}
+    done = OUT / "precision_search.json"
+    if done.exists():  # models measured by an earlier call (e.g. --models mobilenet after --models digits) stay
+        results["models"] = json.loads(done.read_text()).get("models", {})
     with tempfile.TemporaryDirectory(prefix="precision-bench-") as tmp:
         root = Path(tmp)
         for key in args.models.split(","):
-            results["models"][key] = _one(root, key, args.trials, args.layers)
-            results["machine_after"] = _machine()
+            before = _machine()
+            results["models"][key] = {**_one(root, key, args.trials, args.layers), "trials_asked": args.trials,
+                                      "layers": args.layers, "machine": before, "machine_after": _machine()}
             _write(results)  # after each model: a long run leaves what it measured
     return 0
 
@@ -145,12 +149,13 @@ def _write(results: dict[str, Any]) -> None:
     (OUT / "precision_search.json").write_text(json.dumps(results, indent=1, default=str))
     lines = ["# Per-layer precision search on LiteRT", "",
              "`benchmarks/precision_search.py`: `workbench search --precision` (Optuna 5.0.0 NSGA-II, litert-quantizer "
-             f"0.11.0), {results['trials']} trials, the {results['layers']} most sensitive layers decided alone. "
-             f"Load average at start {results['machine']['loadavg'][0]:.1f}, at the end "
-             f"{results.get('machine_after', results['machine'])['loadavg'][0]:.1f} on {results['machine']['cpus']} "
-             "CPUs: latencies are noisy (2 rounds, side by side with float).", ""]
+             "0.11.0), LiteRT 1 thread, XNNPACK, 2 interleaved rounds per candidate side by side with float. "
+             "Latencies are noisy (load average below, 2 shared CPUs).", ""]
     for key, m in results["models"].items():
         lines += [f"## {key}", "",
+                  f"Load average {m['machine']['loadavg'][0]:.1f} at the start, {m['machine_after']['loadavg'][0]:.1f} "
+                  f"at the end ({m['machine']['time_utc']}, {m['machine']['cpus']} CPUs); the {m['layers']} most "
+                  "sensitive layers decided alone.", "",
                   f"{m['weighted_layers']} weighted layers in {len(m['groups'])} groups; {m['trials']} trials, "
                   f"**{m['candidates_measured']} candidates measured** in **{m['search_seconds']:.0f} s** "
                   f"({m['wall_seconds_with_baseline']:.0f} s with the float baseline's sweep); stopped by "

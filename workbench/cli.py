@@ -45,6 +45,7 @@ Quick start:
   workbench sweeps digits-quick                    # its sweeps (the ids --compare-to and report take)
   workbench profile model.tflite --threads 2       # profile any model file on any runtime (--runtime)
   workbench quantize model.tflite -m int4_weights  # LiteRT Quantizer recipe on a float .tflite
+  workbench graph model.tflite --overlay snr.json  # the graph in Model Explorer on 127.0.0.1, coloured
   workbench validate experiments/*.yaml            # check experiment files
 The MLflow store is $MLFLOW_TRACKING_URI when set, else ./mlflow.db (SQLite) + ./mlartifacts.
 """
@@ -444,11 +445,13 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
         for line in layer_lines(result.facts["layers"], s.p50):
             click.echo(line)
         if overlay and result.facts["layers"].get("nodes"):
+            from workbench.profile.layers import overlay_values
             from workbench.views.overlay import write_overlay
 
-            # a node as the runtime names it (OpenVINO appends the source layers it fused: dropped here)
-            write_overlay(Path(overlay), {r["node"].split(" [")[0]: r["ms_p50"] for r in result.facts["layers"]["nodes"]})
-            click.echo(f"  overlay     {overlay}: median ms per node, for Model Explorer")
+            values = overlay_values(result.facts["layers"])  # keyed by the source graph's tensor names where known
+            write_overlay(Path(overlay), values)
+            click.echo(f"  overlay     {overlay}: median ms of {len(values)} nodes, for Model Explorer"
+                       + (f" (workbench graph {model} --overlay {overlay})" if model.endswith(".tflite") else ""))
     if "load_throughput_ips" in m:
         click.echo(f"  load        {clients} clients x {load_seconds:g}s: {m['load_throughput_ips']:.1f}/s  "
                    f"p50 {fmt_ms(m.get('load_latency_ms_p50', float('nan')))}  "
@@ -602,6 +605,17 @@ def report(experiment: str, sweep: str, out: str) -> None:
     refuse_if_tampered(tr, exp.experiment_id, sweep)  # a result whose stored files changed is not shown as valid
     path = build_report(tr, exp.experiment_id, sweep, Path(out)).path
     click.echo(f"Dashboard for sweep {sweep}: {path}")
+    from workbench.run.overlays import sweep_overlays
+
+    try:
+        graph = sweep_overlays(tr, exp.experiment_id, sweep, Path(out))
+    except WorkbenchError as exc:  # no float32 variant: the dashboard stands, the graph is not drawn
+        click.echo(f"No Model Explorer overlays: {exc}")
+        return
+    click.echo(f"Model Explorer overlays for {graph.model.name}: {len(graph.overlays)} in {graph.model.parent} "
+               f"(open them: workbench graph {experiment} --sweep {sweep})")
+    for name, why in graph.skipped.items():
+        click.echo(f"  no overlay for {name}: {why}")
 
 
 @main.command()
@@ -736,6 +750,78 @@ def _read_recipe(path: str) -> list[Any]:
     if problem:
         raise WorkbenchError(f"--recipe {path}: {problem}")
     return list(rules)
+
+
+@main.command()
+@click.argument("target")
+@click.option("--overlay", "overlays", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="A node-data file to colour the graph with (repeatable): what `profile --overlay`, "
+                   "`quantize --overlay` or the sensitivity notebook wrote. For a model file only.")
+@click.option("--sweep", default="latest", show_default=True,
+              help="For an experiment: the sweep (`workbench sweeps EXPERIMENT` lists them), or 'latest'.")
+@click.option("--out", default=".workbench/reports", show_default=True, type=click.Path(file_okay=False),
+              help="For an experiment: the folder the sweep's graph and overlays are written to.")
+@click.option("--port", default=8080, show_default=True, help="Port Model Explorer listens on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen here only (127.0.0.1: this machine).")
+@click.option("--no-serve", is_flag=True, help="Write (and check) the files and print the command; start nothing.")
+def graph(target: str, overlays: tuple[str, ...], sweep: str, out: str, port: int, host: str, no_serve: bool) -> None:
+    """Open a model's graph in Google's Model Explorer on this machine (offline), coloured by node-data overlays.
+    TARGET: a .tflite with --overlay files, or an experiment (a name or its YAML): the
+    float32 variant's .tflite of a sweep, with one overlay per variant (each tensor's SNR in dB against float)."""
+    import os
+    import shlex
+    import socket
+
+    from workbench.views.model_explorer_app import PACKAGE, command, explorer_url, installed
+    from workbench.views.overlay import read_overlay
+
+    model = Path(target)
+    files = [Path(o) for o in overlays]
+    if model.suffix == ".tflite":
+        if not model.is_file():
+            raise WorkbenchError(f"{target}: no such .tflite file")
+    elif model.suffix not in (".yaml", ".yml") and model.is_file():
+        raise WorkbenchError(f"{target}: Model Explorer's built-in adapters read a .tflite here; give a .tflite "
+                             "or an experiment (a name or its YAML)")
+    else:
+        if files:
+            raise WorkbenchError("--overlay goes with a model file; an experiment's sweep brings its own overlays")
+        from workbench.run.history import find_sweep, sweeps_of
+        from workbench.run.overlays import sweep_overlays
+        from workbench.tracking import Tracker
+
+        tr = Tracker()
+        tr.check()
+        exp, sweeps = sweeps_of(tr, target)
+        sweep = sweeps[0].sweep_id if sweep == "latest" and sweeps else sweep
+        find_sweep(sweeps, sweep, "--sweep", exp.name)
+        done = sweep_overlays(tr, exp.experiment_id, sweep, Path(out))
+        model, files = done.model, done.overlays
+        for name, why in done.skipped.items():
+            click.echo(f"  no overlay for {name}: {why}", err=True)
+    data = [read_overlay(f) for f in files]  # a file Model Explorer would not read: refused now, in one line
+    if data and installed():
+        from workbench.views.model_explorer_app import graph_tensors
+        from workbench.views.overlay import on_graph
+
+        nodes = graph_tensors(model)
+        for f, d in zip(files, data, strict=True):
+            landed, keys = on_graph(d, nodes)
+            click.echo(f"  {f.name}: {landed} of {keys} values on nodes of {model.name}", err=True)
+    argv = command(model, files, host, port)
+    url = explorer_url(host, port, model, files)
+    if no_serve:
+        click.echo(f"{model}: {len(files)} overlay(s): " + ", ".join(str(f) for f in files))
+        click.echo(shlex.join(argv))
+        return
+    if not installed():
+        raise WorkbenchError(f"Model Explorer is not installed here: pip install -c constraints.txt {PACKAGE} "
+                             "(make venv installs it)")
+    with socket.socket() as s:
+        if s.connect_ex((host, port)) == 0:
+            raise WorkbenchError(f"--port {port}: something already listens on {host}:{port}; give another port")
+    click.echo(f"Model Explorer on {url} (Ctrl-C stops it; the overlays are in its side panel)", err=True)
+    os.execv(argv[0], argv)
 
 
 @main.command()

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import write_experiment
 from tests.e2e.browser import ARTIFACTS, launch, needs_chromium
+from tests.e2e.model_explorer import graph_server, open_graph
 
 pytestmark = pytest.mark.slow
 
@@ -88,6 +89,17 @@ def test_report_command_rebuilds_from_mlflow_only(swept):
                           cwd=root, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (root / ".workbench" / "reports" / f"dash-{result.sweep_id}.html").exists()
+    # and the sweep's Model Explorer overlays: the float32 graph, one SNR overlay per other variant, keyed by it
+    from ai_edge_litert.interpreter import Interpreter
+
+    from workbench.views.overlay import read_overlay
+
+    graph = root / ".workbench" / "reports" / f"dash-{result.sweep_id}-graph"
+    assert f"Model Explorer overlays for float32.tflite: 3 in {graph}" in proc.stdout, proc.stdout
+    names = {t["name"] for t in Interpreter(model_path=str(graph / "float32.tflite")).get_tensor_details()}
+    for variant in ("float16", "int8", "dynamic"):
+        keys = set(read_overlay(graph / f"snr-db-{variant}.json")["results"])
+        assert keys and keys <= names, (variant, keys - names)
 
 
 @needs_chromium
@@ -113,3 +125,19 @@ def test_dashboard_renders_in_headless_chromium(swept):
     assert errors == []
     assert shot.stat().st_size > 10_000
     assert result.dashboard.stat().st_size < 1_000_000  # was 4.9 MB with plotly.js inlined raw
+
+
+@needs_chromium
+def test_the_sweeps_overlays_open_in_model_explorer(swept):
+    """The overlays of this one sweep, as docs/overlays.md opens them (``workbench graph dash``), in Chromium with
+    nothing but 127.0.0.1 reachable: the float32 graph renders, the node-data panel lists one overlay per variant,
+    none in error, and the nodes carry the overlay's colours (screenshot: test-artifacts/model-explorer-sweep.png)."""
+    import re
+
+    root, result = swept
+    with graph_server(["dash", "--sweep", result.sweep_id], root) as (_, log):
+        url = re.search(r"Model Explorer on (\S+)", log.read_text()).group(1)
+        seen = open_graph(url, [f"snr-db-{v}.json" for v in ("float16", "int8", "dynamic")],
+                          ARTIFACTS / "model-explorer-sweep.png")
+    assert seen["errors"] == [] and seen["outside"] == [], seen
+    assert seen["distinct"] > 50 and seen["bad"] > 100 and seen["good"] > 100, seen

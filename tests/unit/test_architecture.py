@@ -42,6 +42,8 @@ def test_function_level_imports_count(tmp_path):
     # the LiteRT Quantizer imports no TensorFlow (checked below), but its recipes are one concern: one module
     (("litert_quantizer", "ai_edge_quantizer"), "workbench.convert.quantizer"),
     (("optuna",), "workbench.run.precision"),  # the precision search's optimiser
+    # Model Explorer's server is started (with its release check answered locally) in one place
+    (("model_explorer", "ai_edge_model_explorer_adapter"), "workbench.views.model_explorer_app"),
 ])
 def test_one_module_owns_each_outside_library(outside, owner):
     offenders = [m for m, path in arch.modules().items() if m != owner and not m.startswith(owner + ".")

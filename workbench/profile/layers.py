@@ -1,5 +1,6 @@
 """Per-node times as the runner's ``layers`` record holds them (``workbench profile --layers N``): pure
-functions from that record to lines for people, and the check that the nodes add up to the run."""
+functions from that record to lines for people, to the values of a Model Explorer overlay, and the check that
+the nodes add up to the run."""
 
 from __future__ import annotations
 
@@ -27,4 +28,16 @@ def layer_lines(layers: dict[str, Any], p50_ms: float, top: int = 10) -> list[st
     for r in nodes[:top]:
         share = r["ms_p50"] / layers["nodes_sum_ms_p50"] if layers["nodes_sum_ms_p50"] else 0.0
         out.append(f"    {r['ms_p50']:8.3f} ms {share:6.1%}  {r['type']:<18} {r['node'][:90]}")
+    return out
+
+
+def overlay_values(layers: dict[str, Any]) -> dict[str, float]:
+    """Each node's median ms keyed the way Model Explorer finds a node: by the tensor the node computes (a row's
+    ``tensors``, the source graph's names for its output: a ``.tflite``'s tensor names, which Model Explorer
+    matches against each op's outputs), else by the node's name as the runtime gives it (the source layers it
+    fused, in brackets, dropped). Nodes that land on one key (a node split in several kernels) add up."""
+    out: dict[str, float] = {}
+    for r in layers.get("nodes", []):
+        key = r["tensors"][0] if r.get("tensors") else r["node"].split(" [")[0]
+        out[key] = out.get(key, 0.0) + float(r["ms_p50"])
     return out

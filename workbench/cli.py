@@ -448,7 +448,12 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
             from workbench.profile.layers import overlay_values
             from workbench.views.overlay import write_overlay
 
-            values = overlay_values(result.facts["layers"])  # keyed by the source graph's tensor names where known
+            ops = None
+            if model.endswith(".tflite"):  # OpenVINO's nodes found again on the .tflite's ops (names, weights)
+                from workbench.tflite_model import op_weights, read_tflite
+
+                ops = op_weights(read_tflite(model))
+            values = overlay_values(result.facts["layers"], ops)
             write_overlay(Path(overlay), values)
             click.echo(f"  overlay     {overlay}: median ms of {len(values)} nodes, for Model Explorer"
                        + (f" (workbench graph {model} --overlay {overlay})" if model.endswith(".tflite") else ""))

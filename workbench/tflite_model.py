@@ -226,3 +226,45 @@ def read_tflite(path: str | os.PathLike[str]) -> bytes:
         raise ModelFileError(f"{path}: is a directory, expected a .tflite file") from None
     check_tflite_bytes(content, str(path))
     return content
+
+
+def weights_digest(values: np.ndarray) -> str:
+    """An order-free digest of a weight tensor: SHA-1 of its values as sorted float32 (16 hex digits). The
+    OpenVINO runner (``profile/runners/openvino.py``, ``_weights``) computes the same of the constants it runs,
+    so a node OpenVINO renamed and transposed is found again by its weights."""
+    import hashlib
+
+    return hashlib.sha1(np.sort(np.asarray(values, dtype=np.float32).ravel()).tobytes()).hexdigest()[:16]
+
+
+def op_weights(content: bytes) -> list[dict[str, Any]]:
+    """Every op of the first subgraph, in order: its output tensors' names and the ``weights_digest`` of each
+    constant input with 16 values or more (read from the flatbuffer: no interpreter)."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    dtypes = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.FLOAT16: np.float16,
+              schema.TensorType.INT8: np.int8, schema.TensorType.UINT8: np.uint8,
+              schema.TensorType.INT32: np.int32}
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    graph = model.subgraphs[0]
+    dequantized = {}  # a DEQUANTIZE op's output -> its input (float16 / int8 weights dequantized at run time)
+    for op in graph.operators:
+        if model.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.DEQUANTIZE:
+            dequantized[int(op.outputs[0])] = int(op.inputs[0])
+    out = []
+    for op in graph.operators:
+        digests = []
+        for i in op.inputs if op.inputs is not None else []:
+            if i < 0:
+                continue
+            t = graph.tensors[dequantized.get(int(i), int(i))]
+            data = model.buffers[t.buffer].data if t.buffer < len(model.buffers) else None
+            if data is None or t.type not in dtypes:
+                continue
+            values = np.frombuffer(bytes(data), dtype=dtypes[t.type])
+            if values.size >= 16:
+                digests.append(weights_digest(values))
+        out.append({"outputs": [graph.tensors[i].name.decode() for i in op.outputs if i >= 0],
+                    "weights": digests})
+    return out

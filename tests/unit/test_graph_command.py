@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -103,3 +104,31 @@ def test_refusals_are_one_line_before_anything_starts(tmp_path, files):
             if "already listens" in words and "not installed" in r.output:
                 continue  # without Model Explorer the port is never reached
             assert r.exit_code == 2 and words in r.output and r.output.count("\n") == 1, (args, r.output)
+
+
+def test_per_node_times_are_keyed_by_the_source_tensor_then_by_the_weights():
+    from workbench.profile.layers import overlay_values
+
+    layers = {"nodes": [
+        {"node": "4 [4,4_1]", "ms_p50": 1.0, "tensors": ["fc1/Relu"], "weights": ["aaaa"]},
+        {"node": "Convolution_58 [Convolution_58,Transpose_60]", "ms_p50": 2.0, "weights": ["bbbb", "cccc"]},
+        {"node": "Convolution_70 [Convolution_70]", "ms_p50": 0.5, "weights": ["zero"]},  # two ops share it
+        {"node": "MaxPool_5 [MaxPool_5]", "ms_p50": 0.25},
+        {"node": "Reorder_9", "ms_p50": 0.25, "tensors": ["fc1/Relu"]}]}
+    ops = [{"outputs": ["conv1/Relu"], "weights": ["cccc", "zero"]}, {"outputs": ["conv2/Relu"], "weights": ["zero"]},
+           {"outputs": ["fc1/Relu"], "weights": ["aaaa"]}]
+    assert overlay_values(layers, ops) == {"fc1/Relu": 1.25, "conv1/Relu": 2.0, "Convolution_70": 0.5,
+                                           "MaxPool_5": 0.25}
+    assert overlay_values(layers) == {"fc1/Relu": 1.25, "Convolution_58": 2.0, "Convolution_70": 0.5,
+                                      "MaxPool_5": 0.25}
+
+
+def test_a_tflite_s_ops_name_their_outputs_and_weights(files):
+    from tests.unit.tiny_tflite import mlp_tflite
+    from workbench.tflite_model import op_weights, weights_digest
+
+    ops = op_weights(mlp_tflite())
+    assert [op["outputs"] for op in ops] == [["h0"], ["h1"], ["y"]]
+    assert all(len(op["weights"]) == 2 for op in ops)  # kernel and bias (16 values or more)
+    x = np.arange(32, dtype=np.float32).reshape(4, 8)
+    assert weights_digest(x) == weights_digest(x.T.copy()) != weights_digest(x + 1)  # order-free, value-exact

@@ -31,13 +31,26 @@ def layer_lines(layers: dict[str, Any], p50_ms: float, top: int = 10) -> list[st
     return out
 
 
-def overlay_values(layers: dict[str, Any]) -> dict[str, float]:
-    """Each node's median ms keyed the way Model Explorer finds a node: by the tensor the node computes (a row's
-    ``tensors``, the source graph's names for its output: a ``.tflite``'s tensor names, which Model Explorer
-    matches against each op's outputs), else by the node's name as the runtime gives it (the source layers it
-    fused, in brackets, dropped). Nodes that land on one key (a node split in several kernels) add up."""
+def overlay_values(layers: dict[str, Any], source_ops: list[dict[str, Any]] | None = None) -> dict[str, float]:
+    """Each node's median ms keyed the way Model Explorer finds a node: by the source graph's tensor the node
+    computes (a .tflite's tensor names, which Model Explorer matches against each op's outputs).
+
+    Args:
+        layers: the runner's record; a row's ``tensors`` (source tensors it outputs) come first, then its
+            ``weights`` (digests of its source layers' weights) looked up in ``source_ops``, else the node's name
+            as the runtime gives it (the source layers it fused, in brackets, dropped).
+        source_ops: the source .tflite's ops (``tflite_model.op_weights``): a weight digest found on exactly one
+            op keys the node by that op's first output.
+    Nodes that land on one key (a node split in several kernels) add up.
+    """
+    owners: dict[str, set[str]] = {}
+    for op in source_ops or []:
+        for digest in op["weights"]:
+            owners.setdefault(digest, set()).update(op["outputs"][:1])
+    by_weights = {d: next(iter(o)) for d, o in owners.items() if len(o) == 1}  # a digest two ops share names none
     out: dict[str, float] = {}
     for r in layers.get("nodes", []):
-        key = r["tensors"][0] if r.get("tensors") else r["node"].split(" [")[0]
+        found = [by_weights[w] for w in r.get("weights", []) if w in by_weights]
+        key = r["tensors"][0] if r.get("tensors") else found[0] if found else r["node"].split(" [")[0]
         out[key] = out.get(key, 0.0) + float(r["ms_p50"])
     return out

@@ -359,12 +359,13 @@ def _profile_layers(backend, req, np):
         session.invoke()
         wall.append((time.perf_counter_ns() - t) / 1e6)
     per_run = session.layer_times()[-runs:]  # [{node: (type, ms)}] one dict per run; the warm-up's dropped
+    made = session.node_sources() if hasattr(session, "node_sources") else {}  # node -> source tensors, weights
     session.close()
     nodes = {}
     for run in per_run:
         for name, (kind, ms) in run.items():
             nodes.setdefault(name, [kind, []])[1].append(ms)
-    rows = sorted(({"node": n, "type": k, "ms_p50": _median(v)} for n, (k, v) in nodes.items()),
+    rows = sorted(({"node": n, "type": k, "ms_p50": _median(v), **made.get(n, {})} for n, (k, v) in nodes.items()),
                   key=lambda r: -r["ms_p50"])
     return {"profiler": backend.LAYER_PROFILER, "runs": runs, "e2e_ms_p50": _median(wall),
             "nodes_sum_ms_p50": _median([sum(ms for _, ms in run.values()) for run in per_run]),

@@ -2,11 +2,14 @@
 OpenVINO reads the ``.tflite`` (and ``.onnx``) files directly and compiles them for one device: CPU, or
 GPU / NPU when asked (which fails in one line on a machine without them)."""
 
+import hashlib
+
 import openvino as ov
 
 PACKAGE = "openvino"
 LAYER_PROFILER = "OpenVINO performance counters (PERF_COUNT, real_time of executed nodes)"
 DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}
+_DECOMPRESS = {"Convert", "Transpose", "Reshape", "Unsqueeze", "Squeeze"}  # between weights and their layer
 _PLUMBING = {"Const", "Input", "Output", "Parameter", "Result", "Reshape", "Reorder", "Transpose", "Convert"}
 
 
@@ -33,6 +36,39 @@ def _name(port, k):
         return str(k)
 
 
+def _tensor_names(op):
+    """The names of the tensors ``op`` outputs (for a .tflite read by OpenVINO: the flatbuffer's tensor names)."""
+    return sorted({n for out in op.outputs() for n in out.get_names()})
+
+
+def _weights(op, np):
+    """A digest of each constant input of ``op`` with 16 values or more (its weights), order-free: SHA-1 of the
+    sorted float32 values, so a kernel OpenVINO transposed still reads as the source file's tensor."""
+    out = []
+    for port in op.inputs():
+        src = port.get_source_output().get_node()
+        while src.get_type_name() in _DECOMPRESS and src.get_input_size():  # fp16 weights: Constant -> Convert
+            src = src.input_value(0).get_node()
+        if src.get_type_name() == "Constant" and int(np.prod(list(src.get_output_shape(0)))) >= 16:
+            values = np.sort(np.asarray(src.get_data(), dtype=np.float32).ravel())
+            out.append(hashlib.sha1(values.tobytes()).hexdigest()[:16])
+    return out
+
+
+def _sources(op, fused, source_ops, np):
+    """What an executed node computes of the source graph: the tensors it outputs there (its own output's names
+    when the compiled graph kept them, else those of the source layers it fused, last listed first), and the
+    digests of the source layers' weights (``_weights``): for a .tflite, the weights name the op they belong to
+    when OpenVINO's own renaming (``Convolution_8044``) and layout changes left no tensor name."""
+    tensors, weights = _tensor_names(op), []
+    for layer in [x for x in fused.split(",") if x][::-1]:
+        src = source_ops.get(layer)
+        if src is not None:
+            tensors += [t for t in _tensor_names(src) if t not in tensors]
+            weights += [w for w in _weights(src, np) if w not in weights]
+    return {k: v for k, v in (("tensors", tensors), ("weights", weights)) if v}
+
+
 class _Session:
     def __init__(self, req, np, phases, rss_mb, layer_profiling=False):
         core = ov.Core()
@@ -41,7 +77,7 @@ class _Session:
         if device not in core.available_devices:
             raise RuntimeError(f"accelerator '{req['accelerator']}' is not available here: OpenVINO "
                                f"{version()} sees no {device} device (available: {', '.join(core.available_devices)})")
-        self.core, self.device = core, device
+        self.core, self.device, self.np = core, device, np
         self.model = core.read_model(req["model_path"])
         if phases is not None:
             phases["after_load"] = rss_mb()
@@ -64,17 +100,24 @@ class _Session:
     def prepare(self, shapes):
         """Reshape to the concrete shapes (static shapes compile to faster kernels), then compile."""
         self.model.reshape({k: ov.PartialShape(list(s)) for k, s in enumerate(shapes)})
+        source_ops = {}  # the source graph's layers by name, which the compiled nodes list as fused into them
+        if "PERF_COUNT" in self.config:
+            source_ops = {op.get_friendly_name(): op for op in self.model.get_ordered_ops()}
         self.compiled = self.core.compile_model(self.model, self.device, self.config)
         del self.model
         self.request = self.compiled.create_infer_request()
         self.tensors = [self.request.get_input_tensor(k) for k in range(len(self.details))]
         self.invoke = self._infer_counted if "PERF_COUNT" in self.config else self.request.infer
-        if "PERF_COUNT" in self.config:  # a fused node names the source layers it runs
-            self.original = {}
+        if "PERF_COUNT" in self.config:  # a fused node names the source layers it runs, and what it computes
+            self.original, self.sources = {}, {}
             for op in self.compiled.get_runtime_model().get_ordered_ops():
                 info = op.get_rt_info()
-                if "originalLayersNames" in info:
-                    self.original[op.get_friendly_name()] = info["originalLayersNames"].astype(str)
+                name = op.get_friendly_name()
+                fused = info["originalLayersNames"].astype(str) if "originalLayersNames" in info else ""
+                if fused:
+                    self.original[name] = fused
+                self.sources[name] = _sources(op, fused, source_ops, self.np)
+            del source_ops
 
     def _infer_counted(self):
         """Infer, then this run's time per node. The CPU plugin's counters hold each node's MEAN over every
@@ -91,6 +134,11 @@ class _Session:
                 totals[p.node_name] = total
         self.totals = totals
         self.profiled.append(run)
+
+    def node_sources(self):
+        """Node (named as ``layer_times`` names it) -> what it computes of the source graph (``_sources``)."""
+        names = getattr(self, "original", {})
+        return {(f"{n} [{names[n]}]" if names.get(n) else n): v for n, v in getattr(self, "sources", {}).items() if v}
 
     def layer_times(self):
         """The executed nodes' times of each run since the last call (OpenVINO's performance counters):

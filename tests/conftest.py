@@ -95,3 +95,17 @@ def alive_pids(pids: list[int]) -> list[int]:
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The fault table's rows, recorded by every process that ran a fault case (tests/e2e/fault_rows.py), joined
+    into ``<basetemp>/fault-cases.md`` once the last test has ended (by the xdist controller, or the only
+    process)."""
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller joins what they recorded
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or getattr(factory, "_basetemp", None) is None:  # no test used a temporary folder
+        return
+    from tests.e2e.fault_rows import write_table
+
+    write_table(factory.getbasetemp())

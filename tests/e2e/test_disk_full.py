@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.e2e.fault_rows import Row, fault_row
 
 pytestmark = pytest.mark.slow
 
@@ -58,38 +59,50 @@ def _sweep(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=240, env=env, stdin=subprocess.DEVNULL)
 
 
-def _one_line(res: subprocess.CompletedProcess[str], needle: str) -> str:
+def _one_line(res: subprocess.CompletedProcess[str], needle: str, row: Row, tmp: Path) -> str:
+    row.exit = res.returncode
+    row.output(res.stderr, res.stdout, tmp)
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert res.returncode == 2, res.stderr[-3000:]
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], res.stderr[-3000:]
     return lines[0]
 
 
-def test_only_the_work_dir_full_one_line_exit_2_and_the_runs_settled(tmp_path: Path, small_fs: Path) -> None:
-    (tmp_path / "e.yaml").write_text(TWO)
-    _fill(small_fs)
-    res = _sweep(tmp_path, "--work-dir", str(small_fs))
-    line = _one_line(res, "disk full")
-    assert "run the same command again" in line
-    from workbench.tracking import Tracker
+def test_only_the_work_dir_full_one_line_exit_2_and_the_runs_settled(
+        tmp_path: Path, small_fs: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    with fault_row(tmp_path_factory.getbasetemp(), "os-work-dir-disk-full", "disk / OS errors",
+                   "`run --work-dir` on a full 3 MB tmpfs (the project root and store have room)") as row:
+        (tmp_path / "e.yaml").write_text(TWO)
+        _fill(small_fs)
+        res = _sweep(tmp_path, "--work-dir", str(small_fs))
+        line = _one_line(res, "disk full", row, tmp_path)
+        assert "run the same command again" in line
+        from workbench.tracking import Tracker
 
-    tr = Tracker(root=tmp_path)
-    runs = tr.runs(tr.experiment("two").experiment_id)
-    statuses = sorted(r.status for r in runs)
-    assert "RUNNING" not in statuses and "FINISHED" not in statuses, statuses  # settled; nothing half-logged done
-    assert sum(s == "FAILED" for s in statuses) == 1  # the sweep stopped at the first refusal, not once per variant
+        tr = Tracker(root=tmp_path)
+        runs = tr.runs(tr.experiment("two").experiment_id)
+        statuses = sorted(r.status for r in runs)
+        assert "RUNNING" not in statuses and "FINISHED" not in statuses, statuses  # settled; nothing half-logged
+        assert sum(s == "FAILED" for s in statuses) == 1  # the sweep stopped at the first refusal, not per variant
+        row.runs_created = len(runs)
+        row.note = f"runs settled: {', '.join(map(str, statuses))} (one FAILED: the sweep stopped at the first)"
 
 
-def test_project_root_and_store_on_a_full_disk_one_line_exit_2(tmp_path: Path, small_fs: Path) -> None:
-    (small_fs / "e.yaml").write_text(TWO)
-    from workbench.tracking import Tracker
+def test_project_root_and_store_on_a_full_disk_one_line_exit_2(
+        tmp_path: Path, small_fs: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    with fault_row(tmp_path_factory.getbasetemp(), "os-store-disk-full", "disk / OS errors",
+                   "`run` with the project root and its embedded store on a full 3 MB tmpfs") as row:
+        (small_fs / "e.yaml").write_text(TWO)
+        from workbench.tracking import Tracker
 
-    Tracker(root=small_fs).check()  # the store exists (it had room once); now the disk is full
-    _fill(small_fs)
-    res = _sweep(small_fs)
-    _one_line(res, "refused a write")
-    assert "disk full" in res.stderr and "Traceback" not in res.stderr
-    import sqlite3
+        Tracker(root=small_fs).check()  # the store exists (it had room once); now the disk is full
+        _fill(small_fs)
+        res = _sweep(small_fs)
+        _one_line(res, "refused a write", row, small_fs)
+        assert "disk full" in res.stderr and "Traceback" not in res.stderr
+        import sqlite3
 
-    with sqlite3.connect(small_fs / "mlflow.db") as con:  # the database is intact
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        with sqlite3.connect(small_fs / "mlflow.db") as con:  # the database is intact
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            row.runs_created = int(con.execute("SELECT count(*) FROM runs").fetchone()[0])
+        row.note = "the database passes PRAGMA integrity_check"

@@ -9,6 +9,10 @@ kills no live run; tampering is reported by ``workbench verify`` with a non-zero
 
     .venv/bin/python -m tests.e2e.test_fault_table      # run every case and rewrite docs/fault-cases.md
 
+The few cases that need a set-up of their own (``kill -9`` of the supervisor, a real full disk, two sweeps on a
+PostgreSQL-backed server) run in their own files and record their row in the same columns
+(``tests/e2e/fault_rows.py``); the command above runs those files too.
+
 As a test, each case is asserted unless it is a declared gap (``gap=True``: recorded, not asserted). Most
 cases import no TensorFlow: they are refused before anything costly, or run the stand-in notebook
 tests/data/stub_variant.ipynb.
@@ -37,6 +41,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, free_port
+from tests.e2e.fault_rows import DOC_NAME, ELSEWHERE, Row, record
 from tests.unit.test_bad_input import DATA_CASES, FILE_CASES, HEAD, YAML_CASES, _arrays
 from tests.unit.test_fit import _input, _layer, embedding_model, functional, keras_file, sequential
 from tests.unit.test_keras_bounds import CONFIG, _declare, _keras
@@ -573,6 +578,58 @@ for key, (line, needle) in ABSURD.items():
                       lambda root, text=text: _then((root / "e.yaml").write_text(text), ["validate", "e.yaml"]),
                       needle=needle, timeout=60))
 
+
+def _remote(line: str, recorded: list[int] | None = None) -> Callable[[Path], list[str]]:
+    """``validate`` of a remote target in a project (an ``experiments/`` folder: the project root is here), with
+    what an earlier profile of the device recorded (``workbench.devices``), if anything."""
+    def setup(root: Path) -> list[str]:
+        (root / "experiments").mkdir()
+        if recorded is not None:
+            from workbench.devices import record_device
+
+            record_device("pi@device", 22, recorded, "ARM Cortex-A72", root)
+        np.savez(root / "d.npz", **_arrays())  # a tiny dataset: `validate` loads it when nothing is refused
+        (root / "e.yaml").write_text(GOOD.replace("dataset: digits", "dataset: d.npz") + line + "\n")
+        return ["validate", "e.yaml"]
+    return setup
+
+
+def _unknown_said(root: Path, res: Result) -> tuple[bool, str]:
+    """Nothing to refuse (the device's CPUs are unknown): `validate` passes and says what it did not check."""
+    ok = (res.exit == 0 and "remote CPUs unknown, not checked" in res.stdout and not res.traceback
+          and not res.runs_created)
+    note = next((ln.strip() for ln in res.stdout.splitlines() if "remote CPUs unknown" in ln), "no note")
+    return ok, f"exit {res.exit}; stdout: {note}"
+
+
+def _big_activations(root: Path) -> list[str]:
+    """A user's model whose weights are small and whose layers' outputs are not (``workbench.model_shapes``)."""
+    conv = {"kernel_size": [3, 3], "strides": [1, 1], "padding": "same", "dilation_rate": [1, 1],
+            "data_format": "channels_last"}
+    keras_file(root / "m.keras", {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        _input("in", [512, 512, 3]), _layer("Conv2D", "c1", filters=64, **conv), _layer("Conv2D", "c2", filters=64, **conv),
+        _layer("GlobalAveragePooling2D", "g"), _layer("Dense", "o", units=10)]}})
+    (root / "e.yaml").write_text("name: acts\nbaseline: {model: m.keras, dataset: synthetic, dataset_args: {shape: "
+                                 "[512, 512, 3], classes: 10, train: 8, test: 4}, training: {epochs: 1}}\n"
+                                 "variants: [{name: float32, quantization: float32}]\n")
+    return ["validate", "e.yaml"]
+
+
+CASES += [  # a remote target's threads / pins / clients against the device's CPUs, when they are known
+    Case("absurd-remote-threads-declared", "absurd values", "`target: {host: pi@device, cpus: 4, threads: 8}`",
+         _remote("target: {host: pi@device, cpus: 4, threads: 8}"),
+         needle="8 threads on pi@device (declared by target.cpus: 4)", timeout=60),
+    Case("absurd-remote-cpu-pin-recorded", "absurd values",
+         "`target: {host: pi@device, cpu_pin: [5]}`, the device's last profile found CPUs 0-1",
+         _remote("target: {host: pi@device, cpu_pin: [5]}", [0, 1]), needle="CPU 5 is not one of the usable CPUs of "
+         "pi@device (as its profile of", timeout=60),
+    Case("absurd-remote-cpus-unknown", "absurd values",
+         "`target: {host: pi@device, threads: 64}`, nothing known about the device: `validate` says so",
+         _remote("target: {host: pi@device, threads: 64}"), check=_unknown_said, timeout=60),
+    Case("absurd-cpus-without-host", "absurd values", "`target: {cpus: 4}` (a local target)",
+         _remote("target: {cpus: 4}"), needle="declares a remote device's CPUs", timeout=60),
+]
+
 CASES += [
     Case("absurd-no-variants", "absurd values", "`variants: []` (the baseline alone)",
          lambda root: _write(root, GOOD.replace("[{name: float32, quantization: float32}]", "[]")),
@@ -593,6 +650,9 @@ CASES += [
          lambda root: _write(root, GOOD.replace("dataset: digits", "dataset: synthetic, dataset_args: {shape: [512, 512, "
                                                 "3], classes: 10, train: 8, test: 4}")), needle="max_model_mb",
          timeout=90),
+    Case("size-keras-activations-512x512x3", "absurd values",
+         "a .keras of two 64-filter convolutions on 512x512x3 images, retrained: ~40 k parameters, 33.6 M activation "
+         "values per sample", _big_activations, needle="33.6 M activation values", timeout=90),
     Case("absurd-prune-begin-step-1e9", "absurd values", "`validate`: `prune` with `begin_step: 1000000000` (past its "
          "fine-tuning)",
          lambda root: ["validate", _write(root, GOOD.replace("[{name: float32, quantization: float32}]", "[{name: p, "
@@ -877,36 +937,24 @@ def run_all(base: Path, workers: int = 2, log: Callable[[str], None] | None = No
     return results
 
 
-def table(results: dict[str, Result]) -> str:
-    classes = list(dict.fromkeys(c.cls for c in CASES))
-    handled = sum(r.handled for r in results.values())
-    lines = ["# Fault cases", "",
-             "Generated by `.venv/bin/python -m tests.e2e.test_fault_table` (the same cases run as "
-             "`tests/e2e/test_fault_table.py`). Each case runs the real command line in a fresh directory. "
-             "*Handled*: bad input refused with exit status 2, one `error:` line, no traceback, no run logged; "
-             "signals: exit 128+N, every run KILLED with the signal named, no process left; concurrency: nothing run "
-             "twice, no live run killed; tampering: `verify` exits non-zero naming the file.", "",
-             f"**{handled} of {len(results)} cases handled, {len(results) - handled} not handled.**", "",
-             "| class | cases | handled | not handled |", "|---|---|---|---|"]
-    for cls in classes:
-        ids = [c.id for c in CASES if c.cls == cls]
-        ok = sum(results[i].handled for i in ids)
-        lines.append(f"| {cls} | {len(ids)} | {ok} | {len(ids) - ok} |")
-    lines += ["", "| case | class | what | exit | first stderr line | runs created | traceback | handled | note |",
-              "|---|---|---|---|---|---|---|---|---|"]
-    for c in CASES:
+def rows(results: dict[str, Result], base: Path) -> list[Row]:
+    """The table's own cases as rows of the fault table (tests/e2e/fault_rows.py), in their order here."""
+    out = []
+    for i, c in enumerate(CASES):
         r = results[c.id]
-        first = r.first_line.replace("|", "\\|")[:160]
-        lines.append(f"| `{c.id}` | {c.cls} | {c.what} | {r.exit} | {first} | {r.runs_created} | "
-                     f"{'yes' if r.traceback else 'no'} | {'yes' if r.handled else '**no**'} | "
-                     f"{r.note.replace('|', '/')[:120]} |")
-    return "\n".join(lines) + "\n"
+        row = Row(c.id, c.cls, c.what, exit=r.exit, runs_created=r.runs_created, handled=r.handled,
+                  seconds=r.seconds, note=r.note, order=i)
+        row.output(r.stderr, r.stdout, base / c.id)
+        out.append(row)
+    return out
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
-    res = run_all(tmp_path_factory.mktemp("faults"))
-    (tmp_path_factory.getbasetemp() / "fault-cases.md").write_text(table(res))
+    base = tmp_path_factory.mktemp("faults")
+    res = run_all(base)
+    for row in rows(res, base):  # joined with the rows other files record into fault-cases.md at the session's end
+        record(tmp_path_factory.getbasetemp(), row)
     return res
 
 
@@ -935,10 +983,15 @@ def test_correct_inputs_are_used_not_random(tmp_path: Path) -> None:
 
 
 if __name__ == "__main__":
+    import shutil
     import tempfile
 
+    # the table's cases and those recorded by other files (fault_rows.ELSEWHERE), in one session
+    others = sorted({str(REPO / node) for node in ELSEWHERE.values()})
     with tempfile.TemporaryDirectory(prefix="wb-faults-") as tmp:
-        res = run_all(Path(tmp), log=lambda line: print(line, file=sys.stderr, flush=True))
-    DOC.write_text(table(res))
-    done = sum(r.handled for r in res.values())
-    print(f"{done} of {len(res)} handled; wrote {DOC}")
+        code = pytest.main([__file__, *others, "-q", "-p", "no:cacheprovider", f"--basetemp={tmp}/t"])
+        made = Path(tmp) / "t" / DOC_NAME
+        if made.exists():
+            shutil.copy(made, DOC)
+            print(f"wrote {DOC} ({'all tests passed' if code == 0 else f'pytest exit {code}'})")
+    sys.exit(int(code))

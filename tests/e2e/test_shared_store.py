@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, free_port, write_experiment
+from tests.e2e.fault_rows import Row, fault_row
 
 pytestmark = pytest.mark.slow
 
@@ -296,9 +297,17 @@ def test_two_concurrent_sweeps_from_two_work_dirs_run_each_variant_once(shared: 
     assert "ELSEWHERE" in outs[0][0] + outs[1][0]  # they did meet: one left variants to the other
 
 
-def test_two_sweeps_that_split_an_experiment_recommend_what_one_sweep_would(shared: Shared, tmp_path: Path) -> None:
+def test_two_sweeps_that_split_an_experiment_recommend_what_one_sweep_would(
+        shared: Shared, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Sweep A measures v0 (the most accurate by far) and v3, sweep B from another work dir v1 and v2 and settles
     last: B decides over the whole experiment's newest results, not over the half it measured."""
+    with fault_row(tmp_path_factory.getbasetemp(), "concurrent-split-sweeps-converge", "concurrency",
+                   "two sweeps of one experiment from two work dirs split its variants (PostgreSQL-backed MLflow "
+                   "server); the best one, v0, measured by the sweep that settles first") as row:
+        _split_sweeps(shared, tmp_path, row)
+
+
+def _split_sweeps(shared: Shared, tmp_path: Path, row: Row) -> None:
     (tmp_path / "e.yaml").write_text(
         "name: shared-decide\nbaseline: {model: digits_cnn, dataset: digits}\nvariants:\n"
         + "".join(f"  - {{name: v{k}, quantization: {q}}}\n" for k, q in enumerate(
@@ -327,6 +336,8 @@ def test_two_sweeps_that_split_an_experiment_recommend_what_one_sweep_would(shar
     assert a.returncode == 0, out_a[-1500:] + err_a[-3000:]
     flags["B"].touch()  # B finishes v1, v2 and settles last
     out_b, err_b = b.communicate(timeout=300)
+    row.exit = max(a.returncode, b.returncode)
+    row.output(err_a + err_b, out_a + out_b, tmp_path)
     assert b.returncode == 0, out_b[-1500:] + err_b[-3000:]
     runs = _runs(shared, "shared-decide")
     _finished_once(runs, 4)
@@ -340,3 +351,6 @@ def test_two_sweeps_that_split_an_experiment_recommend_what_one_sweep_would(shar
     assert by_sweep[parents[-1].tags["workbench.sweep_id"]] == {"v1", "v2"}  # B settled last
     assert [p.tags.get("workbench.recommended_variant") for p in parents] == ["v0", "v0"]
     assert [variant_of[r.run_id] for r in runs if r.tags.get("workbench.recommended") == "true"] == ["v0"]
+    row.runs_created = len(runs)
+    row.note = ("exits 0, 0; A measured v0, v3 and B v1, v2, each FINISHED once; both sweeps recommend v0, "
+                "the one run tagged recommended")

@@ -113,22 +113,31 @@ def _one(root: Path, key: str, trials: int, layers: int) -> dict[str, Any]:
                  "latency_ms_p50": sorted(floats)[len(floats) // 2]}
     float_row["within_budgets"] = not budget_violations(float_row, spec.budgets)
     uniform = [x for x in r.rows if x["origin"].startswith("uniform")] + converter + [float_row]
-    beats = []
-    for name in r.front:
-        row = r.row(name)
-        if row["origin"].startswith("uniform"):
-            continue
-        covered = [u["variant"] for u in uniform
-                   if u["accuracy_delta"] >= row["accuracy_delta"] and u["size_bytes"] <= row["size_bytes"]]
-        if not covered:
-            beats.append(name)
     return {"experiment": EXPERIMENTS[key], "groups": {g.key: list(g.layers) for g in r.groups},
             "weighted_layers": sum(len(g.layers) for g in r.groups),
             "trials": r.trials, "candidates_measured": len(r.rows), "search_seconds": r.seconds,
             "wall_seconds_with_baseline": search_wall, "stopped_by": r.stopped_by, "front": r.front,
             "front_within_budgets": r.front_within, "rows": r.rows, "converter": converter, "float": float_row,
             "uniform_within_budgets": [u["variant"] for u in uniform if u.get("within_budgets")],
-            "mixed_within_budgets": r.mixed_within, "mixed_front_no_uniform_reaches": beats}
+            "mixed_within_budgets": r.mixed_within}
+
+
+def unreached(m: dict[str, Any], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The mixed front members no uniform mode (the search's uniform assignments, the converter's modes,
+    float32) reaches on ``keys``: none is at least as good on every one of them. Each with the budget it
+    meets alone: drop <= its drop, and <= its value on the other keys."""
+    better = {"accuracy_delta": lambda u, r: u >= r, "size_bytes": lambda u, r: u <= r,
+              "latency_ms_p50": lambda u, r: u <= r}
+    uniform = [x for x in m["rows"] if x["origin"].startswith("uniform")] + m["converter"] + [m["float"]]
+    out = []
+    for row in m["rows"]:
+        if row["variant"] not in m["front"] or row["origin"].startswith("uniform"):
+            continue
+        if not any(all(better[k](u[k], row[k]) for k in keys) for u in uniform):
+            out.append({"variant": row["variant"], "budget": {"max_accuracy_drop": max(0.0, -row["accuracy_delta"]),
+                        "max_size_kb": row["size_bytes"] / 1024, **({"max_latency_ms": row["latency_ms_p50"]}
+                                                                    if "latency_ms_p50" in keys else {})}})
+    return out
 
 
 def _machine() -> dict[str, Any]:
@@ -144,8 +153,18 @@ def _fmt(r: dict[str, Any], front: list[str]) -> str:
             f"{'yes' if r.get('within_budgets') else 'no'} |")
 
 
+def _said(x: dict[str, Any]) -> str:
+    b = x["budget"]
+    lat = f", p50 <= {b['max_latency_ms'] * 1000:.0f} µs" if "max_latency_ms" in b else ""
+    return f"{x['variant']} (drop <= {b['max_accuracy_drop']:.2f} pts, size <= {b['max_size_kb']:.1f} KB{lat})"
+
+
 def _write(results: dict[str, Any]) -> None:
     OUT.mkdir(exist_ok=True)
+    for m in results["models"].values():
+        m["mixed_front_no_uniform_reaches"] = {
+            "accuracy_size": unreached(m, ("accuracy_delta", "size_bytes")),
+            "accuracy_size_p50": unreached(m, ("accuracy_delta", "size_bytes", "latency_ms_p50"))}
     (OUT / "precision_search.json").write_text(json.dumps(results, indent=1, default=str))
     lines = ["# Per-layer precision search on LiteRT", "",
              "`benchmarks/precision_search.py`: `workbench search --precision` (Optuna 5.0.0 NSGA-II, litert-quantizer "
@@ -162,8 +181,11 @@ def _write(results: dict[str, Any]) -> None:
                   f"{m['stopped_by']}.", "",
                   f"- within the budget ({m['experiment'].split('budgets: ')[1].splitlines()[0]}): uniform "
                   f"{', '.join(m['uniform_within_budgets']) or 'none'}; mixed {len(m['mixed_within_budgets'])}",
-                  f"- mixed front members no uniform mode reaches (as accurate and as small): "
-                  f"{', '.join(m['mixed_front_no_uniform_reaches']) or 'none'}", "",
+                  "- mixed front members no uniform mode reaches on (accuracy, size): "
+                  + (", ".join(_said(x) for x in unreached(m, ("accuracy_delta", "size_bytes"))) or "none"),
+                  "- ... on (accuracy, size, p50 beside float): "
+                  + (", ".join(_said(x) for x in unreached(m, ("accuracy_delta", "size_bytes", "latency_ms_p50")))
+                     or "none"), "",
                   "| variant | origin | precisions (layers) | accuracy % | Δ pts | KB | p50 ms | within budget |",
                   "|---|---|---|---|---|---|---|---|"]
         lines += [_fmt(r, m["front"]) for r in [m["float"], *m["converter"], *m["rows"]]]

@@ -192,3 +192,24 @@ def test_the_optimiser_starts_from_the_seeds_measures_each_recipe_once_and_respe
     best = min((r for r in out.rows if r["within_budgets"]), key=lambda r: r["size_bytes"])
     uniform_ok = [r for r in out.rows if r["origin"].startswith("uniform") and r["within_budgets"]]
     assert best["assignment"]["a"] != "int4_weights" and best["size_bytes"] < min(r["size_bytes"] for r in uniform_ok)
+
+
+def test_the_cli_applies_a_recipe_file_to_a_tflite_you_bring_and_refuses_bad_input_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+
+    f = tmp_path / "m.tflite"
+    f.write_bytes(dense_tflite(256, 64))
+    rules = layer_recipe({"y": "int4_weights"}, weighted_layers(f.read_bytes()))
+    (tmp_path / "r.json").write_text(json.dumps(rules))
+    r = CliRunner().invoke(main, ["quantize", str(f), "--recipe", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / f"m.mixed-{recipe_hash(rules)}.tflite"
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(quantize_recipe(f.read_bytes(), rules)).hexdigest()
+    (tmp_path / "bad.json").write_text(json.dumps([{"regex": ".*"}]))
+    for args, words in ((["quantize", str(f), "--recipe", str(tmp_path / "bad.json")], "lacks operation"),
+                        (["quantize", str(f), "--recipe", str(tmp_path / "none.json")], "no such file"),
+                        (["search", "e.yaml", "--precision", "--trials", "0"], "--trials")):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2 and words in r.output and r.output.count("\n") == 1, r.output

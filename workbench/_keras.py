@@ -3,6 +3,10 @@
 tfmot 0.8 works only with Keras 2 objects. TensorFlow 2.16+ ships Keras 3 as ``tf.keras`` unless
 ``TF_USE_LEGACY_KERAS=1`` is set before TensorFlow is imported, so this module sets it first and every
 other module imports ``keras``, ``tf`` and ``tfmot`` from here. Never import ``keras`` directly.
+
+``tfmot`` is imported on first use (``_LazyModule``): it imports Keras 3 and scikit-learn, about 40% of
+this module's import time, and a variant that only converts (post-training quantization: most variants)
+never uses it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -45,7 +50,6 @@ def _start_up_lines_held() -> Iterator[None]:
 
 with _start_up_lines_held():
     import tensorflow as tf
-    import tensorflow_model_optimization as tfmot
     import tf_keras as keras
 
     tf.config.list_physical_devices()  # the device probe ("failed call to cuInit") runs now, while held
@@ -56,6 +60,29 @@ tf.get_logger().setLevel(logging.WARNING)
 
 if os.environ["TF_USE_LEGACY_KERAS"] != "1":  # pragma: no cover - a user overrode it before import
     raise ImportError("TF_USE_LEGACY_KERAS must be 1: tensorflow-model-optimization needs Keras 2 (tf_keras)")
+
+
+class _LazyModule:
+    """A module imported when one of its attributes is first read (``tfmot.sparsity...``), start-up lines held
+    as above; ``import`` statements elsewhere stay as they are."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._module is None:
+            import importlib
+
+            with _start_up_lines_held():
+                self._module = importlib.import_module(self._name)
+        return getattr(self._module, attr)
+
+    def __repr__(self) -> str:
+        return f"<lazily imported module {self._name!r}{'' if self._module is None else ' (imported)'}>"
+
+
+tfmot: Any = _LazyModule("tensorflow_model_optimization")
 
 
 

@@ -99,8 +99,9 @@ def build_baseline(model: str, model_args: dict[str, Any], dataset: Dataset, roo
                    model_sha256: str = "") -> Any:
     """A zoo model sized for ``dataset``, or a user's model file checked against it (and, with
     ``model_sha256``, against the content the plan recorded)."""
-    if model in ZOO:
-        return build_zoo_model(model, dataset.input_shape, dataset.num_classes, model_args)
+    if model in ZOO:  # one output per class; a regressor: one per value of a label row
+        units = dataset.num_classes if dataset.labels == "classes" else int(np.prod(dataset.y_train.shape[1:]))
+        return build_zoo_model(model, dataset.input_shape, units, model_args)
     checked = resolve_model(model, root)  # SpecError for an unknown name, ModelFileError for a bad file
     if checked is None:  # pragma: no cover - ZOO and ZOO_NAMES are kept equal at import
         raise SpecError(f"baseline.model: zoo model '{model}' is not built by this workbench")

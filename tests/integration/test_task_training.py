@@ -130,6 +130,23 @@ def test_a_regressor_trains_and_fine_tunes_on_the_task_s_loss(tmp_path: Path, ex
     assert ctx.experiment.resolved_training().loss == {"": loss}
 
 
+def test_a_zoo_model_learns_a_regression_target(tmp_path: Path) -> None:
+    """A zoo model on real-valued labels: one output per value (not one per "class" up to the largest value),
+    trained on MAE."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(96, 8, 8, 1)).astype(np.float32)
+    y = (10.0 + 5.0 * x.mean(axis=(1, 2, 3))).astype(np.float32)  # about 12.5: a class count would be 13
+    np.savez(tmp_path / "img.npz", x_train=x[:64], y_train=y[:64], x_test=x[64:], y_test=y[64:])
+    exp = _experiment(tmp_path, "digits_cnn, model_args: {width: 0.25, dense: 8}", "img.npz",
+                      "task: {kind: regression}\n", training="epochs: 3, learning_rate: 0.01")
+    m, ctx, _ = _measure(tmp_path, exp, "float32")
+    assert ctx.baseline.load_model().output_shape == (None, 1)
+    history = ctx.baseline.history
+    assert np.allclose(history["loss"], history["mae"], rtol=1e-4) and history["mae"][-1] < history["mae"][0]
+    assert abs(m["mae"] - float(np.mean(np.abs(ctx.baseline.load_model().predict(x[64:], verbose=0)[:, 0]
+                                               - y[64:])))) < 1e-3
+
+
 def test_a_two_output_model_trains_each_output_on_its_own_loss(tmp_path: Path, examples: Path) -> None:
     """The baseline's epochs and a technique's fine-tuning (pruning, QAT: their wrappers rename the outputs)
     train the value on MAE and the class on cross-entropy, each output on its own labels."""

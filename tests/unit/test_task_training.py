@@ -78,6 +78,11 @@ def test_each_task_trains_on_its_own_loss():
     assert [v.name for v in steps.variants] == ["p", "q"]
 
 
+def test_a_zoo_model_has_one_output_for_a_multi_output_task():
+    with pytest.raises(ValidationError, match="zoo model 'digits_cnn' has one output; give a model file"):
+        ExperimentSpec.model_validate({**BASE, "baseline": {"model": "digits_cnn", "dataset": "d:f"}, "task": TWO})
+
+
 @pytest.mark.parametrize("loss, task, message", [
     ("crossentropy", {"kind": "regression"}, "crossentropy does not fit the task, scored on values; use mae or mse"),
     ("mae", None, "mae does not fit the task, scored on class labels; use crossentropy"),

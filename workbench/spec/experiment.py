@@ -304,6 +304,9 @@ class ExperimentSpec(Spec):
         if self.search is not None:
             raise ValueError(f"search: the accuracy-budget search needs task kind classification, not "
                              f"'{self.task.kind}'; list the variants (or a matrix) instead")
+        if self.task.kind == "multi_output" and not self.baseline.is_user_model:
+            raise ValueError(f"task multi_output: zoo model '{self.baseline.model}' has one output; give a model "
+                             "file with the outputs the task names")
         distilled = [v.name for v in (*self.variants, *variants_from_matrix(self.matrix or {}, set()))
                      if any(s.technique == "distill" for s in v.steps)]
         if distilled:

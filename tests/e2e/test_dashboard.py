@@ -95,9 +95,11 @@ def test_report_command_rebuilds_from_mlflow_only(swept):
     from workbench.views.overlay import read_overlay
 
     graph = root / ".workbench" / "reports" / f"dash-{result.sweep_id}-graph"
-    assert f"Model Explorer overlays for float32.tflite: 3 in {graph}" in proc.stdout, proc.stdout
+    assert f"Model Explorer overlays for float32.tflite: 2 in {graph.relative_to(root)}" in proc.stdout, proc.stdout
+    # the LiteRT Quantizer cannot compare a float16 file with float32 (tensors of one name, two sizes): said, skipped
+    assert "no overlay for float16: the LiteRT Quantizer cannot compare" in proc.stdout, proc.stdout
     names = {t["name"] for t in Interpreter(model_path=str(graph / "float32.tflite")).get_tensor_details()}
-    for variant in ("float16", "int8", "dynamic"):
+    for variant in ("int8", "dynamic"):
         keys = set(read_overlay(graph / f"snr-db-{variant}.json")["results"])
         assert keys and keys <= names, (variant, keys - names)
 
@@ -130,14 +132,14 @@ def test_dashboard_renders_in_headless_chromium(swept):
 @needs_chromium
 def test_the_sweeps_overlays_open_in_model_explorer(swept):
     """The overlays of this one sweep, as docs/overlays.md opens them (``workbench graph dash``), in Chromium with
-    nothing but 127.0.0.1 reachable: the float32 graph renders, the node-data panel lists one overlay per variant,
-    none in error, and the nodes carry the overlay's colours (screenshot: test-artifacts/model-explorer-sweep.png)."""
+    nothing but 127.0.0.1 reachable: the float32 graph renders, the node-data panel lists one overlay per variant
+    (int8, dynamic; float16 has none, see above), none in error, and the nodes carry the overlay's colours (screenshot: test-artifacts/model-explorer-sweep.png)."""
     import re
 
     root, result = swept
     with graph_server(["dash", "--sweep", result.sweep_id], root) as (_, log):
         url = re.search(r"Model Explorer on (\S+)", log.read_text()).group(1)
-        seen = open_graph(url, [f"snr-db-{v}.json" for v in ("float16", "int8", "dynamic")],
+        seen = open_graph(url, [f"snr-db-{v}.json" for v in ("int8", "dynamic")],
                           ARTIFACTS / "model-explorer-sweep.png")
     assert seen["errors"] == [] and seen["outside"] == [], seen
     assert seen["distinct"] > 50 and seen["bad"] > 100 and seen["good"] > 100, seen

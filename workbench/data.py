@@ -226,6 +226,32 @@ def _finish(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any, lab
 
 
 def _digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """scikit-learn's digits, split as ``train_test_split(test_size=test_fraction, random_state=seed,
+    stratify=y)`` does, without importing scikit-learn (2 s of SciPy and pandas in every process that plans or
+    runs a digits variant): its CSV is read from the installed package and the stratified split is done here
+    (``_stratified_split``; a unit test checks both equal scikit-learn's arrays). scikit-learn's own functions
+    are the fallback when its data file is not where this expects it."""
+    import gzip
+    import math
+    from importlib.util import find_spec
+
+    spec = find_spec("sklearn")  # finds the package without importing it
+    csv = Path(next(iter(spec.submodule_search_locations or ()), "")) / "datasets" / "data" / "digits.csv.gz" \
+        if spec is not None else None
+    if csv is None or not csv.is_file() or not 0 < test_fraction < 1:
+        return _digits_sklearn(test_fraction, seed)
+    with gzip.open(csv, "rt", encoding="utf-8") as f:
+        data = np.loadtxt(f, delimiter=",")
+    y = data[:, -1].astype(int, copy=False)
+    x = (data[:, :-1].reshape(-1, 8, 8) / 16.0).astype(np.float32)[..., None]  # (N, 8, 8, 1) in [0, 1]
+    n_test = math.ceil(test_fraction * len(y))
+    if min(n_test, len(y) - n_test) < len(np.unique(y)):  # scikit-learn refuses it, in its words
+        return _digits_sklearn(test_fraction, seed)
+    train, test = _stratified_split(y, n_test, seed)
+    return _finish("digits", x[train], y[train], x[test], y[test])
+
+
+def _digits_sklearn(test_fraction: float, seed: int) -> Dataset:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -233,6 +259,42 @@ def _digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     x = (d.images / 16.0).astype(np.float32)[..., None]  # (N, 8, 8, 1) in [0, 1]
     xtr, xte, ytr, yte = train_test_split(x, d.target, test_size=test_fraction, random_state=seed, stratify=d.target)
     return _finish("digits", xtr, ytr, xte, yte)
+
+
+def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """scikit-learn's ``utils.extmath._approximate_mode``: samples per class for ``n_draws`` draws, ties broken
+    by ``rng`` (the same calls on the same generator, so the same numbers)."""
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need_to_add = int(n_draws - floored.sum())
+    if need_to_add > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (inds,) = np.where(remainder == value)
+            add_now = min(len(inds), need_to_add)
+            floored[rng.choice(inds, size=add_now, replace=False)] += 1
+            need_to_add -= add_now
+            if need_to_add == 0:
+                break
+    return floored.astype(int)
+
+
+def _stratified_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (train, test) indices of scikit-learn's ``train_test_split(..., test_size=f, random_state=seed,
+    stratify=y)`` with ``n_test = ceil(f * len(y))`` (``StratifiedShuffleSplit``'s first split), step for step."""
+    n_train = len(y) - n_test
+    _, y_indices, class_counts = np.unique(y, return_inverse=True, return_counts=True)
+    class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
+    rng = np.random.RandomState(seed)
+    n_i = _approximate_mode(class_counts, n_train, rng)
+    t_i = _approximate_mode(class_counts - n_i, n_test, rng)
+    train: list[int] = []
+    test: list[int] = []
+    for i in range(len(class_counts)):
+        members = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
+        train.extend(members[: n_i[i]])
+        test.extend(members[n_i[i]: n_i[i] + t_i[i]])
+    return rng.permutation(train), rng.permutation(test)
 
 
 def _synthetic(

@@ -15,6 +15,33 @@ def test_digits_split_is_deterministic_and_shaped():
     assert 0.0 <= a.x_train.min() and a.x_train.max() <= 1.0
 
 
+@pytest.mark.parametrize("test_fraction, seed", [(0.2, 0), (0.25, 7), (0.1, 3), (0.5, 123), (0.33, 42)])
+def test_digits_are_scikit_learns_split_without_importing_it(test_fraction, seed):
+    """The same arrays (so the same fingerprint and variant ids) as load_digits + train_test_split(stratify=y)."""
+    from workbench.data import _digits, _digits_sklearn
+
+    ours, theirs = _digits(test_fraction, seed), _digits_sklearn(test_fraction, seed)
+    for key in ("x_train", "y_train", "x_test", "y_test"):
+        a, b = getattr(ours, key), getattr(theirs, key)
+        assert a.dtype == b.dtype and np.array_equal(a, b), key
+    assert ours.fingerprint == theirs.fingerprint
+
+
+def test_digits_load_without_scikit_learn():
+    """scikit-learn (with SciPy and pandas) is not imported to load digits: 2 s in every process that plans one."""
+    import subprocess
+    import sys
+
+    code = "import sys; from workbench.data import load_dataset; load_dataset('digits'); print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_digits_split_scikit_learn_refuses_is_still_refused():
+    with pytest.raises(DataError, match="digits"):
+        load_dataset("digits", {"test_fraction": 0.001})
+
+
 def test_npz_roundtrip(tmp_path):
     rng = np.random.default_rng(0)
     p = tmp_path / "d.npz"

@@ -400,7 +400,7 @@ def profile(model: str, runtime: str, accelerator: str, threads: int, no_xnnpack
         data["against"] = {"model": against, "p50_ms": paired.reference.latency.p50,
                            "p50_ci_low": paired.reference.latency.p50_ci_low,
                            "p50_ci_high": paired.reference.latency.p50_ci_high,
-                           **paired.speedup.metrics("speedup"), "speedup_per_round": list(paired.speedup.per_round)}
+                           **paired.speedup.metrics("speedup"), "ratio_per_round": list(paired.speedup.per_round)}
         text = json.dumps(data, indent=1)
     if output:
         Path(output).write_text(text)

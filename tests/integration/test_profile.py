@@ -88,7 +88,7 @@ def test_cli_profile_against_measures_both_files_in_interleaved_rounds(tiny_tfli
     data = json.loads(subprocess.run([*args, "--json"], capture_output=True, text=True, check=True).stdout)
     assert data["stats"]["rounds"] == 3 and len(data["rounds"]) == 3
     against = data["against"]
-    assert len(against["speedup_per_round"]) == 3 and against["model"] == str(same)
+    assert len(against["ratio_per_round"]) == 3 and against["model"] == str(same)
     assert against["speedup_ci_low"] <= against["speedup"] <= against["speedup_ci_high"]
     assert data["metrics"]["latency_ms_p50_ci_low"] <= data["metrics"]["latency_ms_p50"] <= data["metrics"]["latency_ms_p50_ci_high"]
     text = subprocess.run(args, capture_output=True, text=True, check=True).stdout

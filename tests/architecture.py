@@ -20,7 +20,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
               "workbench.model_files", "workbench.notebook_files", "workbench.paths", "workbench.provenance",
               "workbench.quiet")),
     ("spec", ("workbench.spec",)),
-    ("inputs and runtimes", ("workbench.data", "workbench.fit", "workbench.models", "workbench.tflite_model", "workbench.runtime_model",
+    ("inputs and runtimes", ("workbench.data", "workbench.images", "workbench.fit", "workbench.models", "workbench.tflite_model", "workbench.runtime_model",
                              "workbench.profile", "workbench.tracking")),
     ("techniques", ("workbench.compress", "workbench.convert", "workbench.baseline", "workbench.analysis",
                     "workbench.runtimes")),

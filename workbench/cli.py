@@ -844,7 +844,8 @@ def zoo(as_json: bool) -> None:
         shape = "x".join(str(d) for d in m.input_shape)
         click.echo(f"  {m.name.ljust(width)}  {m.description}; made for {shape}, {m.classes} classes; "
                    f"fits {', '.join(m.datasets)}" + (f"; model_args: {', '.join(m.args)}" if m.args else ""))
-    click.echo("datasets: " + ", ".join(sorted(DATASETS)) + "  (or an .npz with x_train,y_train,x_test,y_test)")
+    click.echo("datasets: " + ", ".join(sorted(DATASETS)) + "  (or an .npz with x_train,y_train,x_test,y_test; "
+               "several inputs: x_train_<input>,x_test_<input>; an image folder; docs/datasets.md)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,13 @@
 """Datasets: scikit-learn's digits (ships with the package), generated data, user .npz files, a folder of
 images with one sub-folder per class, or a ``module:function`` returning the four arrays. Nothing is downloaded; .npz files load without pickle.
 
+A model with several inputs takes one array per input, by the model's input name: in an .npz
+``x_train_<input>`` / ``x_test_<input>`` (e.g. ``x_train_image``, ``x_train_numbers``), from a function
+``x_train`` / ``x_test`` as dicts ``{input name: array}``. The Dataset packs them into a structured array with a
+field per input (``x_test["image"]``), so samples keep one axis that slices, draws and fingerprints as one array;
+``feed`` hands a model the arrays by name. Data without labels (a ``fidelity`` task: ``labels="none"``) needs
+only the inputs: an .npz without ``y_*``, or a folder of images without class sub-folders.
+
 Every dataset passes the same checks (``_finish``) before anything trains on it: numeric, finite,
 non-empty, one label per sample, at least two classes, test labels within the training classes. A
 failure is one DataError line naming the dataset, the array, what is wrong, where, and what to do.
@@ -11,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +27,7 @@ import numpy as np
 
 from workbench.errors import DataError, WorkbenchError
 from workbench.files import refuse_special
+from workbench.images import read_folder
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
@@ -32,7 +41,9 @@ _NPY_MAGIC = b"\x93NUMPY"
 class Dataset:
     """Train/test arrays and their labels; ``fingerprint`` is a SHA-256 of their bytes. ``labels`` says what the
     labels are (the experiment's task decides): ``classes`` (int64 class indices), ``values`` (float32 targets,
-    (N, ...)) or ``outputs`` (a structured array, one float32 field per model output: ``y_test["age"]``)."""
+    (N, ...)), ``outputs`` (a structured array, one float32 field per model output: ``y_test["age"]``) or ``none``
+    (no labels: ``y_*`` are empty (N, 0) arrays; the variants are ranked by fidelity to the float model). Inputs
+    for a model with several inputs are a structured array, one float32 field per input (``input_names``)."""
 
     name: str
     x_train: np.ndarray
@@ -51,6 +62,39 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The model inputs the samples are keyed by (one field per input); () for one unnamed array."""
+        return tuple(self.x_train.dtype.names or ())
+
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each input's sample shape by name (``{"": input_shape}`` for one unnamed array)."""
+        if not self.input_names:
+            return {"": self.input_shape}
+        return {n: tuple(int(d) for d in self.x_train.dtype[n].shape) for n in self.input_names}
+
+
+def feed(x: np.ndarray) -> np.ndarray | dict[str, np.ndarray]:
+    """Samples as a model takes them: the array itself, or, for several inputs, ``{input name: (N, ...) array}``."""
+    names = x.dtype.names
+    return {n: np.ascontiguousarray(x[n]) for n in names} if names else x
+
+
+def pack(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Arrays of the same length (N, ...) as one structured array of N records, a field per key."""
+    n = len(next(iter(arrays.values())))
+    packed = np.empty(n, dtype=[(str(k), a.dtype, a.shape[1:]) for k, a in arrays.items()])
+    for k, a in arrays.items():
+        packed[str(k)] = a
+    return packed
+
+
+def value_range(x: np.ndarray) -> tuple[float, float]:
+    """The smallest and largest input value (over every input of a structured array)."""
+    parts = [x[n] for n in x.dtype.names] if x.dtype.names else [x]
+    return min(float(np.min(p)) for p in parts), max(float(np.max(p)) for p in parts)
 
 
 def fingerprint(arrays: tuple[np.ndarray, ...]) -> str:
@@ -177,22 +221,71 @@ def _targets(name: str, key: str, y: Any, n: int) -> np.ndarray:
     return a
 
 
+def _several_inputs(name: str, x_train: Any, x_test: Any, flat_ok: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs given per model input (dicts input name -> array): each checked as one input's arrays, the same
+    inputs in both splits and one sample count per split; packed into structured arrays (a field per input)."""
+    if not (isinstance(x_train, Mapping) and isinstance(x_test, Mapping)):
+        raise DataError(f"dataset '{name}': x_train and x_test must both be arrays, or both dicts input name -> "
+                        "array (one array per model input)")
+    if not x_train:
+        raise DataError(f"dataset '{name}': x_train is an empty dict; give one array per model input")
+    if set(x_train) != set(x_test):
+        raise DataError(f"dataset '{name}': x_train has inputs {sorted(map(str, x_train))} but x_test "
+                        f"{sorted(map(str, x_test))}; give every input in both splits")
+    tr: dict[str, np.ndarray] = {}
+    te: dict[str, np.ndarray] = {}
+    for k in x_train:
+        tr[str(k)], te[str(k)] = _inputs(name, x_train[k], x_test[k], flat_ok, f"_{k}")
+    for split, arrays in (("train", tr), ("test", te)):
+        counts = {k: len(a) for k, a in arrays.items()}
+        if len(set(counts.values())) > 1:
+            shown = ", ".join(f"{k} {n}" for k, n in counts.items())
+            raise DataError(f"dataset '{name}': the inputs of x_{split} have different sample counts ({shown}); "
+                            "give every input one row per sample")
+    return pack(tr), pack(te)
+
+
+def _inputs(name: str, x_train: Any, x_test: Any, flat_ok: bool = True,
+            suffix: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """The two splits' inputs as float32, checked: numeric, finite, samples of one shape in both splits (with
+    ``flat_ok`` False, at least one axis per sample). Several inputs (dicts): ``_several_inputs``."""
+    if isinstance(x_train, Mapping) or isinstance(x_test, Mapping):
+        return _several_inputs(name, x_train, x_test, flat_ok)
+    ktr, kte = f"x_train{suffix}", f"x_test{suffix}"
+    xtr, xte = _numeric(name, ktr, x_train), _numeric(name, kte, x_test)
+    if not flat_ok:
+        for key, x in ((ktr, xtr), (kte, xte)):
+            if x.ndim < 2:
+                raise DataError(f"dataset '{name}': {key} has shape {x.shape}, one number per sample; "
+                                f"give (N, features...) arrays, e.g. {key}.reshape(-1, 1)")
+    if xtr.shape[1:] != xte.shape[1:]:
+        raise DataError(f"dataset '{name}': {ktr} samples are {xtr.shape[1:]} but {kte} samples are "
+                        f"{xte.shape[1:]}; give both splits samples of one shape")
+    with np.errstate(over="ignore"):  # reported just below, as Inf values
+        xtr, xte = xtr.astype(np.float32), xte.astype(np.float32)
+    _check_finite(name, ktr, xtr)  # after the cast: values beyond float32's range became Inf
+    _check_finite(name, kte, xte)
+    return xtr, xte
+
+
+def _finish_unlabeled(name: str, x_train: Any, x_test: Any) -> Dataset:
+    """Inputs without labels (a fidelity task): ``y_*`` are empty (N, 0) arrays; the inputs checked as always."""
+    xtr, xte = _inputs(name, x_train, x_test)
+    ytr, yte = np.zeros((len(xtr), 0), np.float32), np.zeros((len(xte), 0), np.float32)
+    return Dataset(name, xtr, ytr, xte, yte, fingerprint((xtr, ytr, xte, yte)), labels="none")
+
+
 def _finish_targets(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any, labels: str) -> Dataset:
     """A regression or multi-output dataset: inputs checked as for classes, labels as values (``_targets``)."""
-    xtr, xte = _numeric(name, "x_train", x_train), _numeric(name, "x_test", x_test)
+    if labels == "none":
+        return _finish_unlabeled(name, x_train, x_test)
+    xtr, xte = _inputs(name, x_train, x_test)
     if labels == "outputs" and not (isinstance(y_train, dict) and isinstance(y_test, dict)):
         raise DataError(f"dataset '{name}': a multi_output task needs y_train and y_test as dicts, output name -> "
                         "labels")
     if labels == "outputs" and set(y_train) != set(y_test):
         raise DataError(f"dataset '{name}': y_train has outputs {sorted(y_train)} but y_test {sorted(y_test)}")
     ytr, yte = _targets(name, "y_train", y_train, len(xtr)), _targets(name, "y_test", y_test, len(xte))
-    if xtr.shape[1:] != xte.shape[1:]:
-        raise DataError(f"dataset '{name}': x_train samples are {xtr.shape[1:]} but x_test samples are "
-                        f"{xte.shape[1:]}; give both splits samples of one shape")
-    with np.errstate(over="ignore"):
-        xtr, xte = xtr.astype(np.float32), xte.astype(np.float32)
-    _check_finite(name, "x_train", xtr)
-    _check_finite(name, "x_test", xte)
     return Dataset(name, xtr, ytr, xte, yte, fingerprint((xtr, ytr, xte, yte)), labels=labels)
 
 
@@ -201,25 +294,20 @@ def _finish(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any, lab
     are not classes: ``_finish_targets``."""
     if labels != "classes":
         return _finish_targets(name, x_train, y_train, x_test, y_test, labels)
-    given = (x_train, y_train, x_test, y_test)
-    xtr, ytr_in, xte, yte_in = (_numeric(name, key, a) for key, a in zip(NPZ_KEYS, given, strict=True))
+    several = isinstance(x_train, Mapping) or isinstance(x_test, Mapping)
+    if several:
+        xtr, xte = _inputs(name, x_train, x_test, flat_ok=False)
+    else:
+        xtr, xte = _numeric(name, "x_train", x_train), _numeric(name, "x_test", x_test)
+    ytr_in, yte_in = _numeric(name, "y_train", y_train), _numeric(name, "y_test", y_test)
     for split, x, y in (("train", xtr, ytr_in), ("test", xte, yte_in)):
         if len(x) != len(y):
             raise DataError(f"dataset '{name}': x_{split} has {_plural(len(x), 'sample')} but y_{split} has "
                             f"{_plural(len(y), 'label')}; give one label per sample")
-    for key, x in (("x_train", xtr), ("x_test", xte)):
-        if x.ndim < 2:
-            raise DataError(f"dataset '{name}': {key} has shape {x.shape}, one number per sample; "
-                            f"give (N, features...) arrays, e.g. {key}.reshape(-1, 1)")
-    if xtr.shape[1:] != xte.shape[1:]:
-        raise DataError(f"dataset '{name}': x_train samples are {xtr.shape[1:]} but x_test samples are "
-                        f"{xte.shape[1:]}; give both splits samples of one shape")
+    if not several:
+        xtr, xte = _inputs(name, xtr, xte, flat_ok=False)
     ytr, yte = _labels(name, "y_train", ytr_in), _labels(name, "y_test", yte_in)
-    with np.errstate(over="ignore"):  # reported just below, as Inf values
-        xtr, xte = xtr.astype(np.float32), xte.astype(np.float32)
     ytr, yte = ytr.astype(np.int64), yte.astype(np.int64)
-    _check_finite(name, "x_train", xtr)  # after the cast: values beyond float32's range became Inf
-    _check_finite(name, "x_test", xte)
     _check_classes(name, ytr_in, ytr, yte_in, yte)
     columns = ytr_in.shape[1] if ytr_in.ndim == 2 and ytr_in.shape[1] > 1 else 0
     return Dataset(name, xtr, ytr, xte, yte, fingerprint((xtr, ytr, xte, yte)), label_columns=columns)
@@ -334,11 +422,7 @@ def _npz(path: Path, shown: str, labels: str = "classes") -> Dataset:
         raise DataError(f"{unreadable}: it is not a zip archive (empty, truncated or another format); {redo}")
     try:
         with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in NPZ_KEYS if k not in f.files]
-            if missing:
-                raise DataError(f"dataset '{shown}': {path} is missing array(s) {missing}; an .npz dataset needs "
-                                f"{list(NPZ_KEYS)}")
-            arrays = [f[k] for k in NPZ_KEYS]
+            x_train, y_train, x_test, y_test = _npz_arrays(f, path, shown, labels)
     except DataError:
         raise
     except ValueError as exc:
@@ -348,7 +432,35 @@ def _npz(path: Path, shown: str, labels: str = "classes") -> Dataset:
         raise DataError(f"{unreadable} ({_one_line(exc, 120)}); {redo}") from None
     except Exception as exc:  # zipfile.BadZipFile, EOFError, zlib.error, OSError: a truncated or corrupt archive
         raise DataError(f"{unreadable} ({type(exc).__name__}: {_one_line(exc, 120)}); {redo}") from None
-    return _finish(path.name, arrays[0], arrays[1], arrays[2], arrays[3], labels)
+    return _finish(path.name, x_train, y_train, x_test, y_test, labels)
+
+
+def _npz_arrays(f: Any, path: Path, shown: str, labels: str) -> tuple[Any, Any, Any, Any]:
+    """(x_train, y_train, x_test, y_test) from an open .npz: ``x_<split>`` arrays, or ``x_<split>_<input>`` per
+    model input (dicts input name -> array); no ``y_*`` for unlabeled data (``labels="none"``: None)."""
+    keys = list(f.files)
+    named = {split: {k.removeprefix(f"x_{split}_"): k for k in keys if k.startswith(f"x_{split}_")}
+             for split in ("train", "test")}
+    several = bool(named["train"] or named["test"])
+    plain = [k for k in ("x_train", "x_test") if k in keys]
+    if several and plain:
+        raise DataError(f"dataset '{shown}': {path} holds both {plain[0]} and x_<split>_<input> arrays; give one "
+                        "array per split (x_train, x_test) or one per model input (x_train_<input>, "
+                        "x_test_<input>), not both")
+    if several and set(named["train"]) != set(named["test"]):
+        raise DataError(f"dataset '{shown}': {path} has inputs {sorted(named['train'])} in x_train_<input> but "
+                        f"{sorted(named['test'])} in x_test_<input>; give every input in both splits")
+    needed = [k for k in NPZ_KEYS if labels != "none" or k.startswith("x_")]
+    missing = [k for k in needed if k not in keys and not (several and k.startswith("x_"))]
+    if missing:
+        hint = (" (several inputs: x_train_<input>, x_test_<input>; unlabeled data: task kind fidelity, no y_*)"
+                if labels != "none" else " (several inputs: x_train_<input>, x_test_<input>)")
+        raise DataError(f"dataset '{shown}': {path} is missing array(s) {missing}; an .npz dataset needs "
+                        f"{needed}{hint}")
+    x = {split: ({inp: f[k] for inp, k in named[split].items()} if several else f[f"x_{split}"])
+         for split in ("train", "test")}
+    y = {split: (f[f"y_{split}"] if labels != "none" else None) for split in ("train", "test")}
+    return x["train"], y["train"], x["test"], y["test"]
 
 
 def import_function(ref: str, what: str, root: Path | None = None, only_root: bool = False) -> Any:
@@ -389,97 +501,35 @@ def _callable(ref: str, args: dict[str, Any], labels: str, root: Path | None) ->
     except Exception as exc:
         raise DataError(f"dataset '{ref}' raised {type(exc).__name__}: {_one_line(exc)}; fix the function or its "
                         "dataset_args") from None
+    needed = [k for k in NPZ_KEYS if labels != "none" or k.startswith("x_")]
     if isinstance(result, dict):
-        missing = [k for k in NPZ_KEYS if k not in result]
+        missing = [k for k in needed if k not in result]
         if missing:
-            raise DataError(f"dataset '{ref}': the returned dict lacks {missing}; it needs {list(NPZ_KEYS)}")
-        result = tuple(result[k] for k in NPZ_KEYS)
+            raise DataError(f"dataset '{ref}': the returned dict lacks {missing}; it needs {needed}")
+        result = tuple(result.get(k) for k in NPZ_KEYS)
+    if labels == "none" and isinstance(result, tuple | list) and len(result) == 2:  # (x_train, x_test): no labels
+        result = (result[0], None, result[1], None)
     if not isinstance(result, tuple | list) or len(result) != 4:
         raise DataError(f"dataset '{ref}': returned {type(result).__name__}; it must return "
                         "(x_train, y_train, x_test, y_test)")
     return _finish(ref, result[0], result[1], result[2], result[3], labels)
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-#: pixel values 0..255 -> the range a model expects: (multiplier, offset)
-IMAGE_SCALES = {"0..1": (1 / 255, 0.0), "-1..1": (2 / 255, -1.0), "0..255": (1.0, 0.0)}
-
-
-def _class_folders(folder: Path, shown: str) -> dict[str, list[Path]]:
-    """Class name -> its image files (sorted), one sub-folder per class; DataError for a folder without them."""
-    classes = {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-               for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")}
-    if not classes:
-        raise DataError(f"dataset '{shown}': {folder} has no sub-folders; an image-folder dataset has one sub-folder "
-                        "per class (cats/, dogs/, ...) holding its images")
-    empty = [name for name, files in classes.items() if not files]
-    if empty:
-        raise DataError(f"dataset '{shown}': class folder '{empty[0]}' holds no images "
-                        f"({', '.join(IMAGE_SUFFIXES)}); add images or remove the folder")
-    return classes
-
-
-def _read_image(path: Path, shown: str, size: tuple[int, int] | None, mode: str) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as opened:
-            img = opened.convert(mode)
-        if size is not None and img.size != (size[1], size[0]):
-            img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-        a = np.asarray(img, dtype=np.float32)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"dataset '{shown}': cannot read image {path} ({_one_line(exc, 120)}); remove or re-save "
-                        "it") from None
-    return a[..., None] if a.ndim == 2 else a
-
-
 def _image_folder(folder: Path, shown: str, input_shape: tuple[int | None, ...] | None = None,
-                  image_size: list[int] | None = None, channels: int | None = None, scale: str = "0..1",
-                  test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """Images in one sub-folder per class (or ``train/`` and ``test/`` folders, each so), resized to
-    ``image_size`` or the model's input (``input_shape``) or else the first image's size, as grayscale or RGB
-    (``channels``, else the model's, else RGB), scaled to ``scale``; the choices are the Dataset's note."""
-    if scale not in IMAGE_SCALES:
-        raise DataError(f"dataset '{shown}': scale '{scale}' is not one of {', '.join(IMAGE_SCALES)}")
-    given = tuple(input_shape or ())
-    if image_size is None and len(given) == 3 and all(isinstance(d, int) for d in given[:2]):
-        image_size = [int(given[0]), int(given[1])]  # type: ignore[arg-type]
-    if channels is None and len(given) == 3 and given[2] in (1, 3):
-        channels = given[2]
-    split = (folder / "train").is_dir() and (folder / "test").is_dir()
-    parts = {"train": _class_folders(folder / "train", shown), "test": _class_folders(folder / "test", shown)} \
-        if split else {"all": _class_folders(folder, shown)}
-    names = sorted({c for classes in parts.values() for c in classes})
-    index = {c: i for i, c in enumerate(names)}
-    first = next(iter(next(iter(parts.values())).values()))[0]
-    mode = "L" if channels == 1 else "RGB"
-    size = (int(image_size[0]), int(image_size[1])) if image_size else _read_image(first, shown, None, mode).shape[:2]
-    mul, add = IMAGE_SCALES[scale]
-    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for part, classes in parts.items():
-        files = [(f, index[c]) for c, fs in classes.items() for f in fs]
-        x = np.stack([_read_image(f, shown, size, mode) for f, _ in files]) * mul + add
-        arrays[part] = (x.astype(np.float32), np.array([label for _, label in files], np.int64))
-    xtr: np.ndarray
-    if split:
-        (xtr, ytr), (xte, yte) = arrays["train"], arrays["test"]
-        how = "train/ and test/ folders"
-    else:
-        x, y = arrays["all"]
-        rng = np.random.default_rng(seed)
-        test = np.zeros(len(y), bool)
-        for c in range(len(names)):  # stratified: each class gives its share (at least one when it has two)
-            idx = rng.permutation(np.flatnonzero(y == c))
-            test[idx[: min(len(idx) - 1, max(1, round(len(idx) * test_fraction)))]] = True
-        xtr, ytr, xte, yte = x[~test], y[~test], x[test], y[test]
-        how = f"a seeded {test_fraction:g} test split per class (seed {seed})"
-    note = (f"image folder {shown}: {len(ytr) + len(yte)} images, classes "
-            f"{', '.join(f'{c}={i}' for c, i in index.items())}; read as {'grayscale' if mode == 'L' else 'RGB'}, "
-            f"resized to {size[0]}x{size[1]} (bilinear), pixel values scaled to {scale}; {how}")
-    ds = _finish(shown, xtr, ytr, xte, yte)
+                  labels: str = "classes", **args: Any) -> Dataset:
+    """A folder of images (``workbench.images.read_folder``) checked as any dataset, its reading as its note."""
+    images = read_folder(folder, shown, input_shape, labels=labels, **args)
+    ds = _finish(shown, images.x_train, images.y_train, images.x_test, images.y_test,
+                 labels="none" if labels == "none" else "classes")
     return Dataset(ds.name, ds.x_train, ds.y_train, ds.x_test, ds.y_test, ds.fingerprint, label_columns=ds.label_columns,
-                   notes=(note,))
+                   notes=(images.note,), labels=ds.labels)
+
+
+def _unlabeled(ds: Dataset, note: str) -> Dataset:
+    """``ds`` with its labels left out (a fidelity task ranks by the model's own outputs)."""
+    out = _finish_unlabeled(ds.name, ds.x_train, ds.x_test)
+    return Dataset(out.name, out.x_train, out.y_train, out.x_test, out.y_test, out.fingerprint,
+                   notes=(*ds.notes, note), labels="none")
 
 
 BUILTIN = {"digits": _digits, "synthetic": _synthetic}
@@ -489,12 +539,15 @@ def load_dataset(name: str, args: dict[str, Any] | None = None, root: Path | Non
                  input_shape: tuple[int | None, ...] | None = None, labels: str = "classes") -> Dataset:
     """Load a dataset by built-in name, .npz path (relative to ``root``), image folder or ``module:function``.
     ``input_shape`` (the model's, without the batch axis) sizes an image folder's images. ``labels``
-    (the task's): ``classes``, ``values`` (regression targets) or ``outputs`` (a dict per model output: only
-    from a ``module:function``).
+    (the task's): ``classes``, ``values`` (regression targets), ``outputs`` (a dict per model output: only
+    from a ``module:function``) or ``none`` (no labels: a fidelity task; labels given are not used).
 
     Raises DataError (one line) when the data cannot be loaded or fails a check of ``_finish``.
     """
     args = dict(args or {})
+    if name in BUILTIN and labels == "none":
+        return _unlabeled(load_dataset(name, args, root, input_shape), f"dataset {name}: its labels are not used "
+                          "(task kind fidelity)")
     if name in BUILTIN:
         if labels != "classes":
             raise DataError(f"dataset '{name}' has class labels; this task needs labels as {labels}: give an .npz or "
@@ -507,14 +560,14 @@ def load_dataset(name: str, args: dict[str, Any] | None = None, root: Path | Non
     if name.endswith(".npz"):
         return _npz(path, name, labels)
     if path.is_dir():
-        if labels != "classes":
+        if labels not in ("classes", "none"):
             raise DataError(f"dataset '{name}': an image folder has class labels; this task needs labels as {labels}: "
                             "give an .npz or a 'module:function' dataset")
         try:
-            return _image_folder(path, name, input_shape, **args)
+            return _image_folder(path, name, input_shape, labels, **args)
         except TypeError as exc:
             raise DataError(f"dataset '{name}': bad dataset_args ({_one_line(exc)}); an image folder takes "
-                            "image_size, channels, scale, test_fraction, seed") from None
+                            "image_size, channels, scale, test_fraction, seed, max_images, max_mb") from None
     if ":" in name:
         return _callable(name, args, labels, root)
     raise DataError(f"unknown dataset '{name}'; use one of {sorted(BUILTIN)}, a path to an .npz or an image folder, "

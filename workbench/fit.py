@@ -2,9 +2,10 @@
 before anything costly: no TensorFlow, no run, no training. Used at planning (``variant.inputs.read_inputs``:
 ``run``, ``validate --ids``, ``search``, a variant by hand) and by plain ``validate``.
 
-What is checked: one input (a dataset gives one array per sample); the sample shape against the input's
-(``None`` axes match anything); an integer input (a cast, token ids) gets integer values within its dtype, an
-Embedding fed from the input gets ids below its ``input_dim``; with one output whose units the config names,
+What is checked: the inputs (one array for a one-input model; for several, one array per model input, named
+after it: none missing, none unknown); each sample shape against its input's (``None`` axes match anything);
+an integer input (a cast, token ids) gets integer values within its dtype, an Embedding fed from an input gets
+ids below its ``input_dim``; with one output whose units the config names,
 no label at or beyond the units, and one-hot labels with exactly one column per output; a single unit (a
 sigmoid: a binary classifier) takes labels 0 and 1 only. A model whose config
 does not say (a SavedModel, a subclassed model) is checked after loading instead (``models.check_fits``).
@@ -26,23 +27,49 @@ def check_fit(model: str, signature: ModelSignature | None, dataset: Dataset) ->
     if signature is None:
         return
     where = f"model '{model}' and dataset '{dataset.name}'"
-    if len(signature.inputs) != 1:
-        names = ", ".join(i.name for i in signature.inputs)
-        raise DataError(f"{where}: the model has {len(signature.inputs)} inputs ({names}) but the dataset gives "
-                        "one array per sample; give a single-input model")
-    spec = signature.inputs[0]
-    _check_shape(where, spec, dataset)
-    _check_integer_input(where, spec, dataset)
+    arrays = _by_input(where, signature, dataset)
+    specs = {s.name: s for s in signature.inputs}
+    for name, (train, test) in arrays.items():
+        key = f"x_<split>_{name} " if dataset.input_names else ""
+        _check_shape(where, specs[name], tuple(int(d) for d in train.shape[1:]), key)
+        _check_integer_input(where, specs[name], train, test)
     for emb in signature.embeddings:
-        _check_tokens(where, emb.name, emb.input_dim, dataset)
+        if emb.input in arrays:
+            _check_tokens(where, emb.name, emb.input_dim, *arrays[emb.input])
     if dataset.labels == "classes" and len(signature.outputs) == 1 and signature.outputs[0].units is not None:
         _check_labels(where, signature.outputs[0].name, signature.outputs[0].units, dataset)
+
+
+def _by_input(where: str, signature: ModelSignature, dataset: Dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Input name -> (train, test) samples for it: the one array for a one-input model, else the dataset's
+    arrays named after the model's inputs; DataError naming the inputs without data and the arrays that name
+    no input."""
+    model_names = [i.name for i in signature.inputs]
+    given = dataset.input_names
+    if not given:
+        if len(model_names) != 1:
+            raise DataError(f"{where}: the model has {len(model_names)} inputs ({', '.join(model_names)}) but the "
+                            "dataset gives one array per sample; give one array per input, named after it: in an "
+                            f".npz {', '.join(f'x_train_{n}' for n in model_names)} (and x_test_...)")
+        return {model_names[0]: (dataset.x_train, dataset.x_test)}
+    missing = [n for n in model_names if n not in given]
+    unknown = [n for n in given if n not in model_names]
+    if missing or unknown:
+        what = "; ".join([*([f"no data for input(s) {', '.join(missing)}"] if missing else []),
+                          *([f"{', '.join(unknown)} name(s) no input of the model"] if unknown else [])])
+        raise DataError(f"{where}: the dataset's inputs ({', '.join(given)}) are not the model's "
+                        f"({', '.join(model_names)}): {what}; name each array after a model input "
+                        "(x_train_<input>, x_test_<input>)")
+    return {n: (dataset.x_train[n], dataset.x_test[n]) for n in model_names}
 
 
 def check_classes(model: str, dataset: Dataset) -> None:
     """For a zoo model, sized from the data (one output per class up to the largest label): DataError when most
     of those classes never occur in y_train, i.e. a stray label would build a model of mostly empty classes."""
-    if dataset.labels != "classes":  # regression targets, several outputs: no classes to count
+    if dataset.input_names:
+        raise DataError(f"dataset '{dataset.name}': zoo model '{model}' takes one input, but the data gives several "
+                        f"({', '.join(dataset.input_names)}); give your own model file with these inputs")
+    if dataset.labels != "classes":  # regression targets, several outputs, no labels: no classes to count
         return
     n = dataset.num_classes
     present = len(np.unique(dataset.y_train))
@@ -53,19 +80,19 @@ def check_classes(model: str, dataset: Dataset) -> None:
                         f"{n:,} outputs: fix the label (class indices run 0..C-1)")
 
 
-def _check_shape(where: str, spec: TensorSpec, dataset: Dataset) -> None:
-    expected, got = spec.shape, dataset.input_shape
+def _check_shape(where: str, spec: TensorSpec, got: tuple[int, ...], key: str = "") -> None:
+    expected = spec.shape
     if len(expected) != len(got) or any(e is not None and e != g for e, g in zip(expected, got, strict=True)):
         shown = "(" + ", ".join("None" if e is None else str(e) for e in expected) + ("," if len(expected) == 1 else "") + ")"
-        raise DataError(f"{where}: samples have shape {got} but input '{spec.name}' expects {shown}; reshape the "
-                        "data (x.reshape(-1, ...)) or give a model for this shape")
+        raise DataError(f"{where}: {key or ''}samples have shape {got} but input '{spec.name}' expects {shown}; reshape "
+                        "the data (x.reshape(-1, ...)) or give a model for this shape")
 
 
 def _first(mask: np.ndarray) -> int:
     return int(np.argmax(mask.reshape(len(mask), -1).any(axis=1)))
 
 
-def _check_integer_input(where: str, spec: TensorSpec, dataset: Dataset) -> None:
+def _check_integer_input(where: str, spec: TensorSpec, train: np.ndarray, test: np.ndarray) -> None:
     try:
         dtype = np.dtype(spec.dtype)
     except TypeError:
@@ -74,7 +101,7 @@ def _check_integer_input(where: str, spec: TensorSpec, dataset: Dataset) -> None
         return
     info = np.iinfo(dtype) if dtype.kind != "b" else np.iinfo(np.uint8)
     low, high = (0, 1) if dtype.kind == "b" else (info.min, info.max)
-    for key, x in (("x_train", dataset.x_train), ("x_test", dataset.x_test)):
+    for key, x in (("x_train", train), ("x_test", test)):
         frac = np.mod(x, 1) != 0
         if frac.any():
             i = _first(frac)
@@ -87,8 +114,8 @@ def _check_integer_input(where: str, spec: TensorSpec, dataset: Dataset) -> None
                             f"{x[i][out[i]][0].item():g} (sample {i}); give values within the input's range")
 
 
-def _check_tokens(where: str, layer: str, input_dim: int, dataset: Dataset) -> None:
-    for key, x in (("x_train", dataset.x_train), ("x_test", dataset.x_test)):
+def _check_tokens(where: str, layer: str, input_dim: int, train: np.ndarray, test: np.ndarray) -> None:
+    for key, x in (("x_train", train), ("x_test", test)):
         out = (x < 0) | (x >= input_dim)
         if out.any():
             i = _first(out)

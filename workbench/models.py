@@ -14,7 +14,7 @@ import numpy as np
 
 from workbench._keras import keras, tf
 from workbench.catalog.zoo import ZOO_NAMES
-from workbench.data import Dataset
+from workbench.data import Dataset, feed, value_range
 from workbench.errors import DataError, ModelFileError, SpecError
 from workbench.model_files import ModelFile, check_model_file, resolve_model
 from workbench.spec import TrainingSpec
@@ -112,6 +112,13 @@ def build_baseline(model: str, model_args: dict[str, Any], dataset: Dataset, roo
 
 def check_fits(model: Any, dataset: Dataset) -> None:
     """Raise DataError when the dataset's sample shape or class count does not fit the model."""
+    if dataset.input_names or len(model.inputs) != 1:  # several inputs: one array per input, by name
+        names = list(model.input_names)
+        if sorted(names) != sorted(dataset.input_names):
+            raise DataError(f"dataset '{dataset.name}' gives inputs ({', '.join(dataset.input_names) or 'one array'}) "
+                            f"but model '{model.name}' has inputs ({', '.join(names)}); name one array per input "
+                            "after it (x_train_<input>, x_test_<input>)")
+        return
     expected = tuple(model.input_shape[1:])
     got = dataset.input_shape
     if len(expected) != len(got) or any(e is not None and e != g for e, g in zip(expected, got, strict=False)):
@@ -234,8 +241,8 @@ def fit(model: Any, dataset: Dataset, epochs: int, batch_size: int, learning_rat
         return {}
     compile_for_training(model, learning_rate, loss)
     hist = model.fit(
-        dataset.x_train, _labels(model, dataset.y_train), epochs=epochs, batch_size=batch_size,
-        validation_data=(dataset.x_test, _labels(model, dataset.y_test)), verbose=0, callbacks=callbacks or [],
+        feed(dataset.x_train), _labels(model, dataset.y_train), epochs=epochs, batch_size=batch_size,
+        validation_data=(feed(dataset.x_test), _labels(model, dataset.y_test)), verbose=0, callbacks=callbacks or [],
     )
     return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
@@ -258,7 +265,7 @@ def check_finite(model: Any, history: dict[str, list[float]], dataset: Dataset, 
         raise DataError(f"model file {given}: weight {weight} holds NaN or Inf values; nothing measured from it "
                         "would mean anything: re-train or re-export the model")
     what = f"the training loss is {losses[epoch]} at epoch {epoch + 1}" if epoch is not None else f"weight {weight} is not finite"
-    lo, hi = float(np.min(dataset.x_train)), float(np.max(dataset.x_train))
+    lo, hi = value_range(dataset.x_train)
     raise DataError(f"dataset '{dataset.name}': the float baseline diverged in training ({what}); x_train spans "
                     f"{lo:.3g}..{hi:.3g}: scale the inputs (e.g. to 0..1) or lower training.learning_rate")
 

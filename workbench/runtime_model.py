@@ -16,7 +16,7 @@ import numpy as np
 
 from workbench.catalog import display_name, runtime
 from workbench.errors import ModelFileError
-from workbench.tflite_model import TfliteModel, from_output, read_tflite, to_input
+from workbench.tflite_model import TfliteModel, bare_name, from_output, read_tflite, split_inputs, to_input
 
 
 def predict_on(runtime_name: str, path: str | Path, x: np.ndarray, threads: int = 1) -> np.ndarray:
@@ -28,7 +28,7 @@ def predict_on(runtime_name: str, path: str | Path, x: np.ndarray, threads: int 
     """
     info = runtime(runtime_name)  # ValueError naming the known runtimes
     path = Path(path)
-    x = np.asarray(x, dtype=np.float32)
+    x = _floats(x)
     try:
         return PREDICT[info.name](path, x, threads)
     except ModelFileError:
@@ -49,7 +49,7 @@ def predict_outputs_on(runtime_name: str, path: str | Path, x: np.ndarray, threa
     info = runtime(runtime_name)
     path = Path(path)
     try:
-        return PREDICT_ALL[info.name](path, np.asarray(x, dtype=np.float32), threads)
+        return PREDICT_ALL[info.name](path, _floats(x), threads)
     except ModelFileError:
         raise
     except Exception as exc:
@@ -70,6 +70,12 @@ def pair_outputs(found: list[set[str]], tflite: list[str], ordered: bool = True)
         raise ValueError(f"its outputs ({', '.join(sorted(n for names in found for n in names))}) do not carry the "
                          f".tflite's tensor names ({', '.join(tflite)})")
     return list(range(len(found)))
+
+
+def _floats(x: np.ndarray) -> np.ndarray:
+    """Samples as float32; a structured array (several inputs, a float32 field each) as it is."""
+    x = np.asarray(x)
+    return x if x.dtype.names else x.astype(np.float32, copy=False)
 
 
 def one_line(exc: BaseException) -> str:
@@ -99,11 +105,14 @@ def _predict_onnxruntime_all(path: Path, x: np.ndarray, threads: int) -> dict[st
     opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
     session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-    first = session.get_inputs()[0]
-    dtype = _ORT_INTEGERS.get(first.type)
-    if dtype is not None:  # an integer input (a cast, token ids): the values themselves, as integers
-        x = np.rint(x).astype(dtype)
-    runs = [session.run(None, {first.name: x[i : i + 1]}) for i in range(len(x))]
+    inputs = session.get_inputs()
+    arrays = split_inputs(x, [i.name for i in inputs])
+    for k, i in enumerate(inputs):
+        dtype = _ORT_INTEGERS.get(i.type)
+        if dtype is not None:  # an integer input (a cast, token ids): the values themselves, as integers
+            arrays[k] = np.rint(arrays[k]).astype(dtype)
+    runs = [session.run(None, {i.name: a[n : n + 1] for i, a in zip(inputs, arrays, strict=True)})
+            for n in range(len(x))]
     return {o.name: np.concatenate([r[k] for r in runs]).astype(np.float32)
             for k, o in enumerate(session.get_outputs())}
 
@@ -113,11 +122,17 @@ _ORT_INTEGERS = {"tensor(int32)": np.int32, "tensor(int64)": np.int64, "tensor(i
 
 
 def _tflite_io(path: Path) -> tuple[Any, list[Any], list[str]]:
-    """The .tflite's input, outputs (IoInfo) and output names (the signature's), read with LiteRT: OpenVINO keeps
-    an int8 model's integer I/O but not its scales, so the caller quantizes and dequantizes as LiteRT would, and
-    names each output as LiteRT does."""
+    """The .tflite's input, outputs (IoInfo) and output names (the signature's), read with LiteRT: a runtime that
+    reads a file converted from it (MNN) gets its outputs named as LiteRT names them."""
     m = TfliteModel(read_tflite(path), source=str(path))
     return m.inputs[0], m.outputs, m.output_names()
+
+
+def _port_name(port: Any, k: int) -> str:
+    try:
+        return bare_name(port.get_any_name())
+    except RuntimeError:  # an unnamed input: its position
+        return str(k)
 
 
 def _predict_openvino(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
@@ -127,28 +142,36 @@ def _predict_openvino(path: Path, x: np.ndarray, threads: int) -> np.ndarray:
 def _predict_openvino_all(path: Path, x: np.ndarray, threads: int) -> dict[str, np.ndarray]:
     import openvino as ov
 
-    tflite = path.suffix.lower() == ".tflite"
-    if tflite:
-        io_in, io_outs, names = _tflite_io(path)
-        x = to_input(x, io_in)
-
     core = ov.Core()
     model = core.read_model(str(path))
-    model.reshape({0: ov.PartialShape([1, *x.shape[1:]])})
+    ports = list(model.inputs)
+    tflite = path.suffix.lower() == ".tflite"
+    if tflite:  # OpenVINO keeps an int8 model's integer I/O but not its scales: quantized as LiteRT would
+        m = TfliteModel(read_tflite(path), source=str(path))
+        tensors = {io.name: (io, name) for io, name in zip(m.inputs, m.input_names(), strict=True)}
+        # each OpenVINO input is the .tflite's tensor of the same name (or, failing that, the same position)
+        order = [next((tensors[n] for n in p.get_names() if n in tensors), (m.inputs[k], m.input_names()[k]))
+                 for k, p in enumerate(ports)]
+        arrays = [to_input(a, io) for a, (io, _) in
+                  zip(split_inputs(x, [name for _, name in order]), order, strict=True)]
+    else:
+        arrays = split_inputs(x, [_port_name(p, k) for k, p in enumerate(ports)])
+    model.reshape({k: ov.PartialShape([1, *a.shape[1:]]) for k, a in enumerate(arrays)})
     compiled: Any = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads,
                                                       "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
     outs = list(compiled.outputs)
     ys: list[list[np.ndarray]] = [[] for _ in outs]
     for i in range(len(x)):
-        result = request.infer({0: x[i : i + 1]})
+        result = request.infer({k: a[i : i + 1] for k, a in enumerate(arrays)})
         for k, o in enumerate(outs):
             ys[k].append(np.array(result[o]))
     if not tflite:
         return {o.get_any_name(): np.concatenate(y).astype(np.float32) for o, y in zip(outs, ys, strict=True)}
-    order = pair_outputs([set(o.get_names()) for o in outs], [io.name for io in io_outs])
-    got = {j: from_output(np.concatenate(y), io_outs[j]) for j, y in zip(order, ys, strict=True)}
-    return {names[j]: got[j] for j in range(len(io_outs))}
+    pairing = pair_outputs([set(o.get_names()) for o in outs], [io.name for io in m.outputs])
+    got = {j: from_output(np.concatenate(y), m.outputs[j]) for j, y in zip(pairing, ys, strict=True)}
+    names = m.output_names()
+    return {names[j]: got[j] for j in range(len(m.outputs))}
 
 
 def _feedable(tensor: Any) -> bool:
@@ -169,6 +192,9 @@ def _predict_mnn_all(path: Path, x: np.ndarray, threads: int) -> dict[str, np.nd
     when the names do not pair, by MNN's own names."""
     import MNN
 
+    if x.dtype.names and len(x.dtype.names) > 1:
+        raise ValueError(f"the model has {len(x.dtype.names)} inputs; this workbench feeds MNN one input only")
+    x = split_inputs(x, ["input"])[0]
     interpreter = MNN.Interpreter(str(path))
     session = interpreter.createSession({"backend": "CPU", "numThread": threads, "precision": "normal"})
     inp = interpreter.getSessionInput(session)

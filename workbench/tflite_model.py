@@ -51,6 +51,42 @@ def to_input(x: np.ndarray, io: IoInfo) -> np.ndarray:
     return np.clip(np.round(x / io.scale + io.zero_point), info.min, info.max).astype(dtype)
 
 
+def bare_name(name: str) -> str:
+    """An input's name as the Keras model called it: converters add ``serving_default_`` and ``:0``."""
+    return name.split(":")[0].removeprefix("serving_default_")
+
+
+def match_inputs(model_inputs: list[str], given: tuple[str, ...] | list[str]) -> list[str]:
+    """For each of a model file's inputs (by name, in its order), the name of the samples that feed it: the same
+    name, or the Keras name a converter decorated (``serving_default_image:0`` <- ``image``). ValueError naming
+    the inputs without samples."""
+    if len(model_inputs) == 1 and len(given) == 1:
+        return [given[0]]
+    out, missing = [], []
+    for name in model_inputs:
+        hit = name if name in given else next((g for g in given if g == bare_name(name)), None)
+        if hit is None:
+            missing.append(name)
+        else:
+            out.append(hit)
+    if missing:
+        raise ValueError(f"no samples for input(s) {', '.join(missing)} (the samples are named "
+                         f"{', '.join(given)}); name them after the model's inputs")
+    return out
+
+
+def split_inputs(x: np.ndarray, model_inputs: list[str]) -> list[np.ndarray]:
+    """Samples for each of a model file's inputs, in its order: one plain array for a one-input model, or the
+    fields of a structured array (``workbench.data.Dataset``: one per input) matched by name."""
+    names = x.dtype.names
+    if not names:
+        if len(model_inputs) != 1:
+            raise ValueError(f"the model has {len(model_inputs)} inputs ({', '.join(model_inputs)}) but the samples "
+                             "are one array; give one array per input, by name")
+        return [x]
+    return [np.asarray(x[f]) for f in match_inputs(model_inputs, names)]
+
+
 def from_output(y: np.ndarray, io: IoInfo) -> np.ndarray:
     """Outputs as float32: dequantized when the tensor has quantization parameters, else the values themselves."""
     if np.dtype(io.dtype).kind == "f" or io.scale == 0.0:
@@ -97,38 +133,57 @@ class TfliteModel:
     def op_names(self) -> list[str]:
         return [op["op_name"] for op in self.ops()]
 
+    def input_names(self) -> list[str]:
+        """The inputs' names in ``inputs`` order: the signature's (a Keras model's input names) where the file has
+        one, else the tensors' own names."""
+        return self._signature_names("inputs", self._interp.get_input_details())
+
+    def _signature_names(self, which: str, details: list[dict[str, Any]]) -> list[str]:
+        full = getattr(self._interp, "_get_full_signature_list", None)  # LiteRT's, with the tensor indices
+        sigs = (full() if full is not None else None) or {}
+        by_index = {int(i): name for sig in sigs.values() for name, i in sig.get(which, {}).items()}
+        named = [by_index.get(int(d["index"])) for d in details]
+        return [str(n) for n in named] if all(named) and len(set(named)) == len(named) else [d["name"] for d in details]
+
+    def _feeds(self, x: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """(input tensor index, samples as that tensor takes them) for every input; ModelFileError when the
+        samples do not name the model's inputs."""
+        details = self._interp.get_input_details()
+        try:
+            arrays = split_inputs(np.asarray(x), self.input_names())
+        except ValueError as exc:
+            raise ModelFileError(f"{self.source}: {exc}") from None
+        return [(int(d["index"]), to_input(a, io)) for d, io, a in zip(details, self.inputs, arrays, strict=True)]
+
+    def _run(self, feeds: list[tuple[int, np.ndarray]], i: int) -> None:
+        for index, a in feeds:
+            self._interp.set_tensor(index, a[i : i + 1])
+        self._interp.invoke()
+
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Run every sample (batch 1, as deployed) and return float outputs, shape (N, classes)."""
-        inp = self._interp.get_input_details()[0]["index"]
+        """Run every sample (batch 1, as deployed) and return float outputs, shape (N, classes). ``x``: one array,
+        or for a model with several inputs a structured array with a field per input (by name)."""
         out = self._interp.get_output_details()[0]["index"]
-        xq = to_input(np.asarray(x), self.inputs[0])
+        feeds = self._feeds(x)
         results = []
-        for i in range(len(xq)):
-            self._interp.set_tensor(inp, xq[i : i + 1])
-            self._interp.invoke()
+        for i in range(len(x)):
+            self._run(feeds, i)
             results.append(self._interp.get_tensor(out).copy())
         return from_output(np.concatenate(results, axis=0), self.outputs[0])
 
     def output_names(self) -> list[str]:
         """The outputs' names in ``outputs`` order: the signature's (a Keras model's output names) where the file
         has one, else the tensors' own names."""
-        full = getattr(self._interp, "_get_full_signature_list", None)  # LiteRT's, with the tensor indices
-        sigs = (full() if full is not None else None) or {}
-        by_index = {int(i): name for sig in sigs.values() for name, i in sig.get("outputs", {}).items()}
-        details = self._interp.get_output_details()
-        named = [by_index.get(int(d["index"])) for d in details]
-        return [str(n) for n in named] if all(named) and len(set(named)) == len(named) else [d["name"] for d in details]
+        return self._signature_names("outputs", self._interp.get_output_details())
 
     def predict_outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Every output for every sample (batch 1, as deployed), dequantized to float: output name -> (N, ...),
         in ``outputs`` order (the first is what ``predict`` returns)."""
         details = self._interp.get_output_details()
-        inp = self._interp.get_input_details()[0]["index"]
-        xq = to_input(np.asarray(x), self.inputs[0])
+        feeds = self._feeds(x)
         results: list[list[np.ndarray]] = [[] for _ in details]
-        for i in range(len(xq)):
-            self._interp.set_tensor(inp, xq[i : i + 1])
-            self._interp.invoke()
+        for i in range(len(x)):
+            self._run(feeds, i)
             for k, d in enumerate(details):
                 results[k].append(self._interp.get_tensor(d["index"]).copy())
         out = {}

@@ -380,6 +380,24 @@ def _refused_earlier(root: Path) -> list[str]:
     return ["run", "e.yaml", "--no-progress"]
 
 
+def _inputs_case(arrays: dict[str, Any], command: str = "validate") -> Callable[[Path], list[str]]:
+    """A two-input .keras (``image`` 8x8x1, ``numbers`` 3) and an .npz keyed ``x_<split>_<input>``, overridden."""
+    def setup(root: Path) -> list[str]:
+        keras_file(root / "m.keras", functional(
+            [_input("image", [8, 8, 1]), _input("numbers", [3])],
+            [_layer("Flatten", "flat", ["image"]), _layer("Concatenate", "cat", ["flat", "numbers"]),
+             _layer("Dense", "o", ["cat"], units=3)], ["o"]))
+        rng = np.random.default_rng(0)
+        base = {"x_train_image": rng.uniform(size=(40, 8, 8, 1)), "x_train_numbers": rng.normal(size=(40, 3)),
+                "y_train": np.arange(40) % 3, "x_test_image": rng.uniform(size=(10, 8, 8, 1)),
+                "x_test_numbers": rng.normal(size=(10, 3)), "y_test": np.arange(10) % 3}
+        np.savez(root / "d.npz", **{k: v for k, v in {**base, **arrays}.items() if v is not None})
+        (root / "e.yaml").write_text("name: fit\nbaseline: {model: m.keras, dataset: d.npz}\n"
+                                     "variants: [{name: float32, quantization: float32}]\n")
+        return [command, "e.yaml", *(["--no-progress"] if command == "run" else [])]
+    return setup
+
+
 _FLAT = {"x_train": np.zeros((40, 64)), "x_test": np.zeros((10, 64))}
 _TOKENS = {"x_train": np.arange(200).reshape(40, 5) % 21, "y_train": np.arange(40) % 3,
            "x_test": np.arange(50).reshape(10, 5) % 20, "y_test": np.arange(10) % 3}
@@ -403,6 +421,25 @@ CASES += [
     Case("fit-zoo-stray-label", "data does not fit the model", "a label of 1,000,000 sizing a zoo model",
          _npz_case({**_arrays(), "y_train": np.where(np.arange(20) == 5, 1_000_000, np.arange(20) % 3)}),
          needle="only 4 of the 1,000,001 classes"),
+    Case("fit-inputs-misnamed", "data does not fit the model",
+         "a two-input .keras, the .npz naming one input 'numbrs': `validate`",
+         _inputs_case({"x_train_numbers": None, "x_test_numbers": None, "x_train_numbrs": np.zeros((40, 3)),
+                       "x_test_numbrs": np.zeros((10, 3))}),
+         needle="no data for input(s) numbers; numbrs name(s) no input of the model"),
+    Case("fit-inputs-missing", "data does not fit the model", "a two-input .keras, the .npz giving only 'image': `run`",
+         _inputs_case({"x_train_numbers": None, "x_test_numbers": None}, "run"), needle="no data for input(s) numbers"),
+    Case("fit-inputs-wrong-shape", "data does not fit the model",
+         "a two-input .keras, 'numbers' samples of 5 values for an input of 3: `validate`",
+         _inputs_case({"x_train_numbers": np.zeros((40, 5)), "x_test_numbers": np.zeros((10, 5))}),
+         needle="x_<split>_numbers samples have shape (5,) but input 'numbers' expects (3,)"),
+    Case("fit-inputs-one-array", "data does not fit the model",
+         "a two-input .keras, the .npz one x_train/x_test array: `validate`",
+         _inputs_case({"x_train_image": None, "x_train_numbers": None, "x_test_image": None, "x_test_numbers": None,
+                       "x_train": np.zeros((40, 8, 8, 1)), "x_test": np.zeros((10, 8, 8, 1))}),
+         needle="has 2 inputs (image, numbers) but the dataset gives one array per sample"),
+    Case("fit-inputs-split-differs", "data does not fit the model",
+         "x_test_<input> arrays for fewer inputs than x_train_<input>: `validate`",
+         _inputs_case({"x_test_numbers": None}), needle="in x_train_<input> but ['image'] in x_test_<input>"),
     Case("fit-baseline-refused-earlier", "data does not fit the model",
          "a sweep whose float baseline an earlier one found diverged", _refused_earlier,
          needle="the float baseline diverged in training"),

@@ -39,14 +39,25 @@ def pareto_front(rows: Sequence[dict[str, Any]], objectives: Sequence[Objective]
 
 def budget_violations(row: dict[str, Any], budgets: Any, primary: Metric = ACCURACY) -> list[str]:
     """Which budgets (from the experiment's ``budgets``) this row breaks, as readable phrases. ``max_delta``
-    limits how much worse than float each named metric's ``<name>_delta`` may be (``primary``: the task's
-    primary metric, a user's one included; the others are the catalogue's)."""
+    limits how much worse than float each named metric's ``<name>_delta`` may be, ``worst`` the worst value a
+    metric may take (``primary``: the task's primary metric, a user's one included; the others are the
+    catalogue's)."""
     out = []
     for name, limit in getattr(budgets, "max_delta", {}).items():
         d = row.get(delta_name(name))
         worse = worsening(primary if name == primary.name else metric(name), d) if isinstance(d, int | float) else 0.0
         if worse > limit:
             out.append(f"max_delta {name} {limit:g} (worse by {worse:.4g})")
+    for name, limit in getattr(budgets, "worst", {}).items():
+        v = row.get(name)
+        try:
+            better = primary.better if name == primary.name else metric(name).better
+        except KeyError:  # a user metric of another output: its direction is the task's, not the catalogue's
+            continue
+        if not isinstance(v, int | float):
+            out.append(f"worst {name} {limit:g} (not measured)")
+        elif not (v >= limit if better == "max" else v <= limit):  # NaN (undefined) fails too
+            out.append(f"worst {name} {limit:g} ({'below' if better == 'max' else 'above'} it: {v:.4g})")
     if budgets.max_accuracy_drop is not None and row.get("accuracy_delta", 0.0) < -budgets.max_accuracy_drop:
         out.append(f"max_accuracy_drop {budgets.max_accuracy_drop:g} pts (drop {-row['accuracy_delta']:.2f})")
     if budgets.max_latency_ms is not None and row.get("latency_ms_p50", 0.0) > budgets.max_latency_ms:

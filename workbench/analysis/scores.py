@@ -61,7 +61,10 @@ def task_metrics(task: TaskSpec, outputs: Mapping[str, np.ndarray], labels: np.n
     """Every metric of ``task`` on ``outputs`` (output name -> (N, ...), in the model's order) against
     ``labels`` ((N, ...); a multi-output task: a structured array, a field per output), the primary also under
     its plain name. ``functions``: each user metric's ``package.module:function`` -> the function.
-    ValueError naming an output the model does not have."""
+    ValueError naming an output the model does not have. A fidelity task scores no labels: {} (its metrics are
+    ``analysis.fidelity``'s, against the float model's outputs, logged for every task)."""
+    if task.fidelity:
+        return {}
     out: dict[str, float] = {}
     for s in task.scored():
         if s.output is None:

@@ -14,6 +14,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.catalog.metrics import FIDELITY
+
 _STEP = re.compile(r"^variant\.steps\.(\d+)\.technique$")
 
 
@@ -76,13 +78,16 @@ def why_simpler(chosen: dict[str, Any], other: dict[str, Any]) -> str:
 
 def choose(fits: Sequence[dict[str, Any]], primary: Any = None) -> dict[str, Any]:
     """The recommended row among candidates that meet every budget (non-empty): the best ``primary`` metric
-    (a catalogue ``Metric``; accuracy by default) beyond noise, then the fastest beyond noise, then the
-    simplest. A copy of the row; when others tied with it, ``tied_with`` lists them (best, then fastest
+    (a catalogue ``Metric``; accuracy by default) beyond noise (a fidelity metric: any value within the
+    budgets), then the fastest beyond noise, then the simplest. A copy of the row; when others tied with it, ``tied_with`` lists them (best, then fastest
     first) and ``tie_reason`` says why it won."""
     name = primary.name if primary is not None else "accuracy"
     sign = -1.0 if primary is not None and primary.better == "min" else 1.0
     best = max(fits, key=lambda r: (sign * r[name], -r.get("latency_ms_p50", float("inf"))))
-    by_accuracy = [r for r in fits if same_accuracy(r, best, name)]
+    # fidelity to the float model is a floor, not a goal (float32 is the most faithful): every candidate that met
+    # its budget ties on it, and the fastest is taken
+    floor = name in FIDELITY
+    by_accuracy = list(fits) if floor else [r for r in fits if same_accuracy(r, best, name)]
     fastest = min(by_accuracy, key=lambda r: (r.get("latency_ms_p50", float("inf")), -sign * r[name]))
     tied = [r for r in by_accuracy if same_latency(r, fastest)]
     pick = min(tied, key=lambda r: (*simplicity(r), r.get("latency_ms_p50", float("inf"))))

@@ -178,12 +178,18 @@ AXIS_METRICS = ("accuracy", "accuracy_delta", "agreement", "size_bytes", "latenc
                 "cosine_similarity", "max_abs_error")
 
 
+#: the metrics that measure a variant's outputs against the float model's (no labels: ``analysis.fidelity``)
+FIDELITY = ("snr_db", "cosine_similarity", "max_abs_error")
 #: a task's built-in metric (as the experiment's ``task:`` names it) -> the metric it logs
 TASK_METRICS: Mapping[str, str] = MappingProxyType({"top1": "accuracy", "top5": "top5_accuracy", "mae": "mae",
-                                                    "rmse": "rmse"})
-#: the labels each built-in task metric scores against: class indices, or values in the output's unit
+                                                    "rmse": "rmse", **{m: m for m in FIDELITY}})
+#: the labels each built-in task metric scores against: class indices, values in the output's unit, or none
+#: (fidelity: the float model's outputs)
 TASK_LABELS: Mapping[str, str] = MappingProxyType({"top1": "classes", "top5": "classes", "mae": "values",
-                                                   "rmse": "values"})
+                                                   "rmse": "values", **{m: "none" for m in FIDELITY}})
+#: a fidelity primary has no change against float (it is one): tables show another fidelity metric beside it
+FIDELITY_BESIDE = MappingProxyType({"snr_db": "max_abs_error", "cosine_similarity": "snr_db",
+                                    "max_abs_error": "snr_db"})
 
 
 def delta_name(name: str) -> str:
@@ -248,9 +254,10 @@ def record(name: str, primary: Metric | None = None) -> Metric:
 
 
 def task_columns(columns: tuple[str, ...], primary: Metric) -> tuple[str, ...]:
-    """A table's columns with accuracy and its delta replaced by the task's primary metric and its delta."""
-    swap = {"accuracy": primary.name, "accuracy_delta": delta_name(primary.name)}
-    return columns if primary.name == "accuracy" else tuple(swap.get(c, c) for c in columns)
+    """A table's columns with accuracy and its delta replaced by the task's primary metric and its delta (a
+    fidelity primary: another fidelity metric, ``FIDELITY_BESIDE``; a column shown twice is kept once)."""
+    swap = {"accuracy": primary.name, "accuracy_delta": FIDELITY_BESIDE.get(primary.name, delta_name(primary.name))}
+    return columns if primary.name == "accuracy" else tuple(dict.fromkeys(swap.get(c, c) for c in columns))
 
 
 def heading(name: str, readable: bool = False, primary: Metric | None = None) -> str:

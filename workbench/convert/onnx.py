@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from workbench.catalog.quantization import quant_mode
+from workbench.tflite_model import split_inputs
 
 OPSET = 17
 #: what each mode becomes in ONNX, for notes and docs
@@ -35,21 +36,26 @@ ONNX_MODE_DOC = {
 
 
 def keras_to_onnx(model: Any, opset: int = OPSET) -> Any:
-    """The float ONNX ModelProto of a tf_keras model (batch dimension left dynamic)."""
+    """The float ONNX ModelProto of a tf_keras model (batch dimension left dynamic). One input is named
+    ``input``; several keep the model's input names (the samples are matched to them by name)."""
     from workbench._keras import tf, tf2onnx_from_keras
 
-    shape = (None, *(int(d) for d in model.inputs[0].shape[1:]))
-    spec = (tf.TensorSpec(shape, tf.float32, name="input"),)
+    names = ["input"] if len(model.inputs) == 1 else list(model.input_names)
+    spec = tuple(tf.TensorSpec((None, *(int(d) for d in inp.shape[1:])), tf.float32, name=name)
+                 for inp, name in zip(model.inputs, names, strict=True))
     proto, _ = tf2onnx_from_keras()(model, input_signature=spec, opset=opset)
     return proto
 
 
 class _Calibration:
-    """ONNX Runtime's CalibrationDataReader protocol over the calibration samples, one at a time."""
+    """ONNX Runtime's CalibrationDataReader protocol over the calibration samples, one at a time (a model with
+    several inputs: each input's samples from the field of its name)."""
 
-    def __init__(self, input_name: str, x_calib: np.ndarray) -> None:
+    def __init__(self, input_names: list[str], x_calib: np.ndarray) -> None:
+        arrays = split_inputs(x_calib, input_names)
         self._it: Iterator[dict[str, np.ndarray]] = iter(
-            [{input_name: x_calib[i : i + 1].astype(np.float32)} for i in range(len(x_calib))])
+            [{n: a[i : i + 1].astype(np.float32) for n, a in zip(input_names, arrays, strict=True)}
+             for i in range(len(x_calib))])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._it, None)
@@ -104,6 +110,6 @@ def convert_onnx(model: Any, mode: str, x_calib: np.ndarray | None = None, qat: 
             if x_calib is None:
                 raise ValueError(f"mode '{mode}' needs calibration samples")
             act = QuantType.QInt16 if mode == "int16x8" else QuantType.QUInt8  # U8S8: x86's fast int8 kernels
-            quantize_static(src, dst, _Calibration(proto.graph.input[0].name, x_calib), quant_format=QuantFormat.QDQ,
+            quantize_static(src, dst, _Calibration([i.name for i in proto.graph.input], x_calib), quant_format=QuantFormat.QDQ,
                             per_channel=True, activation_type=act, weight_type=QuantType.QInt8)
         return dst.read_bytes()

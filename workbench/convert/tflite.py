@@ -12,23 +12,35 @@ import numpy as np
 
 from workbench._keras import tf, tflite_mlir_quantize
 from workbench.catalog.quantization import QUANT_MODE_INFO, quant_mode
+from workbench.tflite_model import split_inputs
 
+#: the signature a Keras model's .tflite carries (its inputs and outputs by the model's names)
+SIGNATURE = "serving_default"
 #: what each mode stores and computes in, for docs and for checks on the exported file
 MODE_DOC = {m.name: m.what for m in QUANT_MODE_INFO.values()}
 
 
 def _representative(x_calib: np.ndarray, model: Any = None) -> Any:
-    """Calibration samples one by one, in the model's input dtype (an int32 input gets integers)."""
+    """Calibration samples one by one, in the model's input dtype (an int32 input gets integers); a model with
+    several inputs gets a dict per sample, by input name (its signature's), from the fields of ``x_calib``."""
     inputs = getattr(model, "inputs", None) or [None]
-    declared = getattr(inputs[0], "dtype", None)
-    dtype = np.dtype(getattr(declared, "as_numpy_dtype", np.float32))
-    if dtype.kind not in "biuf":
-        dtype = np.dtype(np.float32)
+    names = list(getattr(model, "input_names", None) or [])
+    dtypes = []
+    for inp in inputs:
+        dtype = np.dtype(getattr(getattr(inp, "dtype", None), "as_numpy_dtype", np.float32))
+        dtypes.append(dtype if dtype.kind in "biuf" else np.dtype(np.float32))
 
-    def gen() -> Iterator[list[np.ndarray]]:
+    def cast(sample: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return (np.rint(sample) if dtype.kind != "f" else sample).astype(dtype)
+
+    def gen() -> Iterator[list[np.ndarray] | tuple[str, dict[str, np.ndarray]]]:
         for i in range(len(x_calib)):
             sample = x_calib[i : i + 1]
-            yield [(np.rint(sample) if dtype.kind != "f" else sample).astype(dtype)]
+            if x_calib.dtype.names:  # by signature input name: the converter's input order is its own
+                arrays = split_inputs(sample, names)
+                yield SIGNATURE, {n: cast(a, d) for n, a, d in zip(names, arrays, dtypes, strict=True)}
+            else:
+                yield [cast(sample, dtypes[0])]
 
     return gen
 

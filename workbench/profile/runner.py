@@ -154,14 +154,27 @@ def _load_samples(req, details, np):
         return {names[0]: np.load(path, mmap_mode="r", allow_pickle=False)}  # only the samples used are read
     with np.load(path, allow_pickle=False) as z:
         keys = list(z.files)
-        matched = [k for k in keys if k in names]
+        # a key names an input by its own name, or by the Keras name a converter decorated
+        # ("image" for "serving_default_image:0"), also as a dataset's "x_test_image"
+        which = {k: _input_named(k, names) for k in keys}
+        matched = [k for k in keys if which[k]]
         if not matched and len(names) == 1 and ("x_test" in keys or len(keys) == 1):
             return {names[0]: z["x_test" if "x_test" in keys else keys[0]]}
-        unknown = [k for k in keys if k not in names]
+        unknown = [k for k in keys if not which[k]]
         if unknown or not matched:
             raise InputError(f"the .npz holds {', '.join(repr(k) for k in unknown or keys)}, which name no input "
                              f"of the model; its inputs: {', '.join(repr(n) for n in names)}")
-        return {k: z[k] for k in matched}
+        return {which[k]: z[k] for k in matched}
+
+
+def _input_named(key, names):
+    """The model input ``key`` names ('' when none): the same name, or a converter's decoration of it."""
+    for k in (key, key[len("x_test_"):] if key.startswith("x_test_") else key):
+        for n in names:
+            bare = n.split(":")[0]
+            if n == k or (bare[len("serving_default_"):] if bare.startswith("serving_default_") else bare) == k:
+                return n
+    return ""
 
 
 def _convert(x, d, dtype, np):

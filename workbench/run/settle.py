@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from workbench.analysis.recommend import Recommendation, axis_runtimes, decide
+from workbench.catalog.metrics import Metric
 from workbench.errors import TrackingLost, WorkbenchError
 from workbench.files import storage_refusal
 from workbench.run.status import Outcome, Stop, VariantStatus
@@ -206,7 +207,8 @@ def report(tracker: Tracker, experiment_id: str, sweep_id: str, out_dir: Path, p
         if attempt < DECIDE_ATTEMPTS and experiment_results(tracker, experiment_id, sweep.rows, since_ms)[1] != basis:
             return report(tracker, experiment_id, sweep_id, out_dir, publish, partial, found, attempt + 1)
     if publish and not partial:
-        runs_view(tracker, experiment_id, sweep_id, rows, standing[0] if standing else rec.run_id, bool(found))
+        runs_view(tracker, experiment_id, sweep_id, rows, standing[0] if standing else rec.run_id, bool(found),
+                  rec.primary)
     return Report(path, rec.variant, text)
 
 
@@ -218,14 +220,17 @@ def standing_pick(tracker: Tracker, experiment_id: str) -> tuple[str, str] | Non
 
 
 def runs_view(tracker: Tracker, experiment_id: str, sweep_id: str, rows: Sequence[dict[str, Any]],
-              shipping_run: str | None, held: bool) -> None:
+              shipping_run: str | None, held: bool, primary: Metric | None = None) -> None:
     """The MLflow runs view a manager lands on (``tracking.views``): this sweep's variants and the run that ships
-    (the held one when the recommendation is held), the metric columns, the recommended run on top."""
-    from workbench.catalog.metrics import MLFLOW_RUNS_AXES, MLFLOW_RUNS_TABLE
+    (the held one when the recommendation is held), the metric columns (the task's ``primary`` metric first), the
+    recommended run on top."""
+    from workbench.catalog.metrics import MLFLOW_RUNS_AXES, MLFLOW_RUNS_TABLE, task_columns
+
+    columns = task_columns(MLFLOW_RUNS_TABLE, primary) if primary is not None else MLFLOW_RUNS_TABLE
 
     ids = [r["run_id"] for r in rows if r.get("run_id")] + ([shipping_run] if shipping_run else [])
     name = f"What ships — sweep {sweep_id}" + (" (held: regressions)" if held else "")
-    tracker.save_runs_view(experiment_id, name, ids, MLFLOW_RUNS_TABLE, MLFLOW_RUNS_TABLE[0], MLFLOW_RUNS_AXES)
+    tracker.save_runs_view(experiment_id, name, ids, columns, columns[0], MLFLOW_RUNS_AXES)
 
 
 def hold_recommendation(tracker: Tracker, parent_run_id: str, sweep_id: str, rec: Recommendation, text: str,

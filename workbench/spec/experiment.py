@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from workbench.catalog.metrics import FIDELITY, metric
 from workbench.catalog.quantization import MIXED, QUANT_MODE_INFO, QUANT_MODES, recipe_hash, recipe_problem
 from workbench.catalog.runtimes import RUNTIMES as RUNTIMES_INFO
 from workbench.catalog.runtimes import accelerators, runtime, runtime_names
@@ -68,7 +69,8 @@ class BaselineSpec(Spec):
 
     model: str = Field(description="zoo name (digits_cnn, mobilenet_v2, ...) or a .keras/.h5/SavedModel path")
     model_args: dict[str, Any] = Field(default_factory=dict)
-    dataset: str = Field(description="digits | synthetic | path to an .npz with x_train,y_train,x_test,y_test | "
+    dataset: str = Field(description="digits | synthetic | path to an .npz with x_train,y_train,x_test,y_test "
+                         "(several inputs: x_train_<input>, x_test_<input>) | "
                          "a folder of images, one sub-folder per class | package.module:function")
     dataset_args: dict[str, Any] = Field(default_factory=dict)
     training: TrainingSpec = TrainingSpec()
@@ -194,6 +196,10 @@ class BudgetSpec(Spec):
     # how much worse than float a task metric may get, in its delta's unit (accuracy: points; MAE: the output's
     # unit): {mae: 0.05}, {accuracy: 1.0} (= max_accuracy_drop: 1.0), {"mae/age": 0.5}; keys: the task's metrics
     max_delta: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    # the worst value a metric may take, in its own unit, by its better direction: {snr_db: 30} (at least 30 dB),
+    # {max_abs_error: 0.05} (at most 0.05); any metric with a better direction, e.g. fidelity to float for a
+    # task without labels (kind fidelity needs one)
+    worst: dict[str, float] = Field(default_factory=dict)
 
 
 class RegressionSpec(Spec):
@@ -296,11 +302,15 @@ class ExperimentSpec(Spec):
         for field_name, limits in (("budgets", self.budgets.max_delta), ("regression", self.regression.max_delta)):
             unknown = [k for k in limits if k not in known]
             if unknown:
-                raise ValueError(f"{field_name}.max_delta: {', '.join(unknown)} is not a metric of this task; use "
-                                 f"{', '.join(known)}")
+                use = (f"use {', '.join(known)}" if known else "a fidelity task is measured against float32 "
+                       "already: limit it with budgets.worst")
+                raise ValueError(f"{field_name}.max_delta: {', '.join(unknown)} is not a metric of this task; {use}")
+        self._worst_budgets_known()
         self._loss_fits()
         if self.task.classification:
             return self
+        if self.task.fidelity:
+            return self._fidelity_fits()
         if self.search is not None:
             raise ValueError(f"search: the accuracy-budget search needs task kind classification, not "
                              f"'{self.task.kind}'; list the variants (or a matrix) instead")
@@ -339,6 +349,35 @@ class ExperimentSpec(Spec):
         if isinstance(given, str):
             return training
         return training.model_copy(update={"loss": {**self.task.losses(), **(given or {})}})
+
+    def _worst_budgets_known(self) -> None:
+        for name in self.budgets.worst:
+            try:
+                better = metric(name).better if name not in self.task.budget_names() else "max"
+            except KeyError:
+                better = None
+            if better is None:
+                known = ", ".join(dict.fromkeys([*self.task.budget_names(), *FIDELITY, "accuracy", "size_bytes"]))
+                raise ValueError(f"budgets.worst: {name} is not a metric with a better direction; use e.g. {known}")
+
+    def _fidelity_fits(self) -> ExperimentSpec:
+        """A task without labels: the user's model as given, no training, a floor on a fidelity metric."""
+        if not self.baseline.is_user_model:
+            raise ValueError(f"task fidelity: zoo model '{self.baseline.model}' would be trained, and this task has "
+                             "no labels; give your trained model file (baseline.model: path/to/model.keras)")
+        trained = [v.name for v in (*self.variants, *variants_from_matrix(self.matrix or {}, set())) if v.steps]
+        if trained or self.baseline.training.epochs or self.search is not None:
+            what = (f"variant {trained[0]} has training-time steps" if trained else "baseline.training.epochs > 0"
+                    if self.baseline.training.epochs else "search: needs an accuracy")
+            raise ValueError(f"task fidelity: {what}, but there are no labels to train on; use your model as given "
+                             "with post-training quantization")
+        if not any(k.partition("/")[0] in FIDELITY for k in self.budgets.worst):
+            primary = self.task.primary_metric()
+            example = {"snr_db": 30, "cosine_similarity": 0.999, "max_abs_error": 0.05}[primary.name]
+            raise ValueError(f"task fidelity: give the worst fidelity you accept, e.g. budgets: {{worst: "
+                             f"{{{primary.name}: {example}}}}}; fidelity is a floor (float32 itself is the most "
+                             "faithful), and the fastest variant that meets it is recommended")
+        return self
 
     @field_validator("name")
     @classmethod

@@ -5,10 +5,16 @@ budgets, the Pareto fronts, the recommendation, the nightly gate and the dashboa
 - ``regression``: real-valued labels in the output's unit; ``metric: mae`` (default) or ``rmse``.
 - ``multi_output``: one metric per output, by the model's output name (``outputs: {age: mae, kind: top1}``),
   ``primary`` naming the output that ranks (default: the first). The labels are a dict, output -> array.
+- ``fidelity``: no labels at all (an .npz of inputs only, a folder of images without class sub-folders, or any
+  dataset whose labels are left out): the variants are ranked by how close their outputs stay to the float
+  model's on the same inputs, ``metric: snr_db`` (default), ``cosine_similarity`` or ``max_abs_error``
+  (``workbench.analysis.fidelity``, worst output). Fidelity is a floor, not a goal (float32 itself is the most
+  faithful): ``budgets.worst`` must say the worst value accepted (``{snr_db: 30}``), and the recommendation is
+  the fastest variant that meets it. It needs your trained model file, used as given (no training).
 - training (``baseline.training.epochs``, a technique's fine-tuning) minimises the task's loss (``losses``):
   cross-entropy on class labels, MAE for an ``mae`` metric, MSE for ``rmse`` or a user metric; per output for
-  multi_output. ``baseline.training.loss`` sets it instead.
-- any of them takes a user metric instead of a built-in one: ``{function: "package.module:function", name,
+  multi_output. ``baseline.training.loss`` sets it instead. A fidelity task has no labels and trains nothing.
+- any of them but fidelity takes a user metric instead of a built-in one: ``{function: "package.module:function", name,
   better: max | min, unit}``; the function is imported (never unpickled) at planning, like a
   ``module:function`` dataset, and called as ``function(y_true, y_pred) -> float`` per output.
 
@@ -26,13 +32,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from workbench.catalog.metrics import METRICS, TASK_LABELS, TASK_METRICS, Metric, metric, user_metric
 
-TaskKind = Literal["classification", "regression", "multi_output"]
+TaskKind = Literal["classification", "regression", "multi_output", "fidelity"]
 #: what training minimises on an output: cross-entropy on class labels (sparse, or binary for one sigmoid unit),
 #: mean absolute or mean squared error on values
 LossName = Literal["crossentropy", "mae", "mse"]
 LOSS_NAMES: tuple[str, ...] = ("crossentropy", "mae", "mse")
-_BUILTIN_FOR = {"classification": ("top1", "top5"), "regression": ("mae", "rmse")}
-_DEFAULT_FOR = {"classification": "top1", "regression": "mae"}
+_BUILTIN_FOR = {"classification": ("top1", "top5"), "regression": ("mae", "rmse"),
+                "fidelity": ("snr_db", "cosine_similarity", "max_abs_error")}
+_DEFAULT_FOR = {"classification": "top1", "regression": "mae", "fidelity": "snr_db"}
 
 
 def _builtin(name: str) -> str:
@@ -99,6 +106,9 @@ class TaskSpec(BaseModel):
         if self.outputs or self.primary is not None:
             raise ValueError(f"{self.kind}: outputs and primary are for kind multi_output")
         allowed = _BUILTIN_FOR[self.kind]
+        if self.kind == "fidelity" and isinstance(self.metric, UserMetricSpec):
+            raise ValueError(f"fidelity: a user metric scores labels, and this task has none; use "
+                             f"{' or '.join(allowed)}")
         if isinstance(self.metric, str) and self.metric not in allowed:
             raise ValueError(f"{self.kind}: metric '{self.metric}' does not fit; use {' or '.join(allowed)} or a "
                              "user metric")
@@ -110,9 +120,17 @@ class TaskSpec(BaseModel):
         return self.kind == "classification"
 
     @property
+    def fidelity(self) -> bool:
+        """No labels: the primary metric is fidelity to the float model (a floor: ``budgets.worst``)."""
+        return self.kind == "fidelity"
+
+    @property
     def labels(self) -> str:
-        """What the dataset's labels must be: ``classes``, ``values`` (regression) or ``outputs`` (a dict)."""
-        return "outputs" if self.kind == "multi_output" else "classes" if self.classification else "values"
+        """What the dataset's labels must be: ``classes``, ``values`` (regression), ``outputs`` (a dict) or
+        ``none`` (fidelity: no labels)."""
+        if self.kind in ("multi_output", "fidelity"):
+            return {"multi_output": "outputs", "fidelity": "none"}[self.kind]
+        return "classes" if self.classification else "values"
 
     def scored(self) -> tuple[Scored, ...]:
         """Every metric the task logs, the primary first."""
@@ -136,11 +154,17 @@ class TaskSpec(BaseModel):
     def losses(self) -> dict[str, str]:
         """What training (the baseline's ``training.epochs``, a technique's fine-tuning) minimises, per output:
         output name -> loss name (``LOSS_NAMES``), ``""`` for the one output of a single-output task. Class labels
-        (``top1``, ``top5``): ``crossentropy``; an ``mae`` metric: ``mae``; ``rmse`` or a user metric: ``mse``."""
+        (``top1``, ``top5``): ``crossentropy``; an ``mae`` metric: ``mae``; ``rmse`` or a user metric: ``mse``.
+        A fidelity task has no labels to train on: none."""
+        if self.fidelity:
+            return {}
         return {s.output or "": _loss_for(s.ref) for s in self.scored()}
 
     def budget_names(self) -> tuple[str, ...]:
-        """The metric names ``budgets.max_delta`` may limit: the primary's plain name and every logged one."""
+        """The metric names ``budgets.max_delta`` may limit: the primary's plain name and every logged one (none
+        for fidelity: it is measured against float already, and limited by ``budgets.worst``)."""
+        if self.fidelity:
+            return ()
         return tuple(dict.fromkeys([self.primary_metric().name, *(s.logged for s in self.scored())]))
 
 

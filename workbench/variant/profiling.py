@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.catalog import runtime
+from workbench.data import feed
 from workbench.files import atomic_write, file_lock
 from workbench.profile import ProfileResult, profile_model
 from workbench.profile.paired import Paired, measure_rounds
@@ -17,7 +18,7 @@ from workbench.variant.records import Exported, Profiled
 
 def _measure(ctx: VariantContext, tflite: Path, target: Any) -> ProfileResult:
     """One profile with real test samples as inputs (call with the profiling lock held)."""
-    return profile_model(tflite, target, ctx.dataset.x_test[: max(target.batch * 8, 32)])
+    return profile_model(tflite, target, feed(ctx.dataset.x_test[: max(target.batch * 8, 32)]))
 
 
 def profile_variant(ctx: VariantContext, exported: Exported) -> Profiled:

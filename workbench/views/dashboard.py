@@ -20,6 +20,7 @@ from workbench.analysis.pareto import budget_violations, runtime_payoff
 from workbench.analysis.recommend import Recommendation
 from workbench.catalog.metrics import (
     DASHBOARD_TABLE,
+    FIDELITY,
     FIELDS,
     RUNTIME_TABLE,
     Metric,
@@ -55,6 +56,8 @@ def _quality(r: dict[str, Any], primary: Metric) -> str:
     """``accuracy 0.9500 (-0.28 pts)`` / ``mae 0.412 (+0.003)``: the primary metric and its change against float."""
     if primary.name == "accuracy":
         return f"accuracy {r['accuracy']:.4f} ({r.get('accuracy_delta', 0):+.2f} pts)"
+    if primary.name in FIDELITY:  # measured against float32 already
+        return f"{primary.label} {primary.cell(r[primary.name])} against float32"
     d = delta_record(primary)
     return f"{primary.label} {primary.cell(r[primary.name])} ({d.cell(r.get(d.name))} against float32)"
 
@@ -324,11 +327,13 @@ def _recommended_html(rec: Recommendation, held: bool = False) -> str:
                 + "".join(f"<li>{html.escape(w)}</li>" for w in rec.reasons) + "</ul></div>")
     what = "This sweep alone would recommend" if held else "Recommended"
     best = "accuracy" if rec.primary.name == "accuracy" else rec.primary.label
+    rule = (f"the fastest within every budget: {best} against float32 is a floor" if rec.primary.name in FIDELITY
+            else f"best {best} within every budget, ties broken by latency")
     return (f"<div class='rec' id='recommended'>{what}: <b>{html.escape(r['variant'])}</b> — "
             f"{html.escape(_quality(r, rec.primary))}, "
             f"p50 {html.escape(fmt_ms(r.get('latency_ms_p50', float('nan'))))}, "
             f"{html.escape(fmt_bytes(r.get('size_bytes', float('nan'))))} "
-            f"(best {html.escape(best)} within every budget, ties broken by latency)</div>")
+            f"({html.escape(rule)})</div>")
 
 
 def _regressions_html(regressions: Sequence[dict[str, str]], held: str) -> str:

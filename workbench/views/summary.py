@@ -9,7 +9,7 @@ from typing import Any
 
 from workbench.analysis.pareto import budget_violations
 from workbench.catalog import display_name
-from workbench.catalog.metrics import Metric, delta_name, fmt_bytes, fmt_ms, worsening
+from workbench.catalog.metrics import FIDELITY, Metric, delta_name, fmt_bytes, fmt_ms, metric, worsening
 from workbench.profile.stats import payoff
 from workbench.spec import ExperimentSpec
 
@@ -22,6 +22,9 @@ SHIP_RULE = ("the most accurate variant within every budget, then the fastest; d
 
 def ship_rule(primary: Metric) -> str:
     """``SHIP_RULE`` for the task's primary metric."""
+    if primary.name in FIDELITY:  # a floor, not a goal: float32 itself is the most faithful
+        return (f"the fastest variant within every budget ({primary.label} against float32 is a floor); "
+                "differences inside the noise are ties, broken towards the simpler deployment")
     return SHIP_RULE if primary.name == "accuracy" else SHIP_RULE.replace(
         "the most accurate variant", f"the variant with the best {primary.label}")
 
@@ -39,7 +42,16 @@ def fmt_budgets(spec: ExperimentSpec) -> str:
     if b.max_memory_mb is not None:
         parts.append(f"peak memory ≤ {b.max_memory_mb:g} MB")
     parts += [f"{name} at most {limit:g} worse than float32" for name, limit in b.max_delta.items()]
+    parts += [f"{name} {'≥' if _better(name, spec) == 'max' else '≤'} {limit:g}" for name, limit in b.worst.items()]
     return ", ".join(parts) or "none set"
+
+
+def _better(name: str, spec: ExperimentSpec) -> str | None:
+    primary = spec.task.primary_metric()
+    try:
+        return primary.better if name == primary.name else metric(name).better
+    except KeyError:
+        return None
 
 
 def target_words(spec: ExperimentSpec) -> str:
@@ -91,6 +103,8 @@ def quality_words(row: dict[str, Any], primary: Metric) -> str:
     if value is None:
         return f"{primary.label} -"
     text = f"{primary.label} {primary.cell(value)}"
+    if primary.name in FIDELITY:  # measured against float32 already
+        return f"{text} against float32"
     if d is None:
         return text
     worse = worsening(primary, d)

@@ -98,7 +98,8 @@ class TfliteModel:
     """LiteRT Interpreter over in-memory .tflite bytes, without default delegates (exact reference kernels
     are not needed: XNNPACK is used for speed unless ``xnnpack=False``)."""
 
-    def __init__(self, content: bytes, num_threads: int = 1, xnnpack: bool = True, source: str = "<bytes>") -> None:
+    def __init__(self, content: bytes, num_threads: int = 1, xnnpack: bool = True, source: str = "<bytes>",
+                 preserve_all_tensors: bool = False) -> None:
         from ai_edge_litert import interpreter as litert
 
         check_tflite_bytes(content, source)
@@ -106,7 +107,7 @@ class TfliteModel:
         try:
             self._interp = litert.Interpreter(
                 model_content=content, num_threads=num_threads, experimental_op_resolver_type=resolver,
-                experimental_preserve_all_tensors=False,
+                experimental_preserve_all_tensors=preserve_all_tensors,
             )
             self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
@@ -145,7 +146,12 @@ class TfliteModel:
         named = [by_index.get(int(d["index"])) for d in details]
         return [str(n) for n in named] if all(named) and len(set(named)) == len(named) else [d["name"] for d in details]
 
-    def _feeds(self, x: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    @property
+    def interpreter(self) -> Any:
+        """The LiteRT interpreter itself (per-tensor analysis reads its intermediate tensors)."""
+        return self._interp
+
+    def feeds(self, x: np.ndarray) -> list[tuple[int, np.ndarray]]:
         """(input tensor index, samples as that tensor takes them) for every input; ModelFileError when the
         samples do not name the model's inputs."""
         details = self._interp.get_input_details()
@@ -155,7 +161,8 @@ class TfliteModel:
             raise ModelFileError(f"{self.source}: {exc}") from None
         return [(int(d["index"]), to_input(a, io)) for d, io, a in zip(details, self.inputs, arrays, strict=True)]
 
-    def _run(self, feeds: list[tuple[int, np.ndarray]], i: int) -> None:
+    def run(self, feeds: list[tuple[int, np.ndarray]], i: int) -> None:
+        """Set sample ``i`` of every input (``feeds``) and invoke once."""
         for index, a in feeds:
             self._interp.set_tensor(index, a[i : i + 1])
         self._interp.invoke()
@@ -164,10 +171,10 @@ class TfliteModel:
         """Run every sample (batch 1, as deployed) and return float outputs, shape (N, classes). ``x``: one array,
         or for a model with several inputs a structured array with a field per input (by name)."""
         out = self._interp.get_output_details()[0]["index"]
-        feeds = self._feeds(x)
+        feeds = self.feeds(x)
         results = []
         for i in range(len(x)):
-            self._run(feeds, i)
+            self.run(feeds, i)
             results.append(self._interp.get_tensor(out).copy())
         return from_output(np.concatenate(results, axis=0), self.outputs[0])
 
@@ -180,10 +187,10 @@ class TfliteModel:
         """Every output for every sample (batch 1, as deployed), dequantized to float: output name -> (N, ...),
         in ``outputs`` order (the first is what ``predict`` returns)."""
         details = self._interp.get_output_details()
-        feeds = self._feeds(x)
+        feeds = self.feeds(x)
         results: list[list[np.ndarray]] = [[] for _ in details]
         for i in range(len(x)):
-            self._run(feeds, i)
+            self.run(feeds, i)
             for k, d in enumerate(details):
                 results[k].append(self._interp.get_tensor(d["index"]).copy())
         out = {}

@@ -90,3 +90,13 @@ def test_unlabeled_inputs_rank_by_fidelity(two) -> None:
                                 for s in ("train", "test") for n in ds.input_names})
     metrics = _run_float32(root, "u.npz", "task: {kind: fidelity}\nbudgets: {worst: {snr_db: 30}}\n")
     assert "accuracy" not in metrics and metrics["snr_db"] > 60 and metrics["cosine_similarity"] > 0.9999
+
+
+def test_per_layer_int8_sensitivity_feeds_both_inputs(two) -> None:
+    """The sensitivity behind keep_float (selective int8) runs the two-input model on every input."""
+    from workbench.analysis.sensitivity import quant_sensitivity
+    from workbench.convert import convert
+
+    _, model, ds = two
+    rows = quant_sensitivity(convert(model, "float32"), convert(model, "int8", ds.x_train[:32]), ds.x_test[:16])
+    assert rows and all(np.isfinite(r["rmse"]) for r in rows)  # one row per quantized layer

@@ -23,21 +23,15 @@ WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV",
 
 
 def _run_all_tensors(content: bytes, x: np.ndarray) -> tuple[list[dict[str, Any]], list[dict[int, np.ndarray]]]:
-    from ai_edge_litert import interpreter as litert
-
-    interp = litert.Interpreter(model_content=content, experimental_preserve_all_tensors=True,
-                                experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interp.allocate_tensors()
-    inp = interp.get_input_details()[0]
+    """Every op's output tensor for every sample, on LiteRT's reference kernels (every input fed by name, an
+    int8 input quantized with its scale)."""
+    m = TfliteModel(content, xnnpack=False, source="sensitivity", preserve_all_tensors=True)
+    interp = m.interpreter
     ops = [op for op in interp._get_ops_details() if op["op_name"] not in SKIP]
+    feeds = m.feeds(x)
     outs = []
     for i in range(len(x)):
-        sample = x[i : i + 1].astype(np.float32)
-        if np.dtype(inp["dtype"]).kind != "f":
-            s, zp = inp["quantization"]
-            sample = np.clip(np.round(sample / s + zp), -128, 127).astype(inp["dtype"])
-        interp.set_tensor(inp["index"], sample)
-        interp.invoke()
+        m.run(feeds, i)
         outs.append({int(op["outputs"][0]): interp.get_tensor(int(op["outputs"][0])).copy() for op in ops})
     details = {d["index"]: d for d in interp.get_tensor_details()}
     for op in ops:
@@ -99,7 +93,6 @@ def prune_sensitivity(model: Any, dataset: Any, sparsities: Sequence[float] = (0
                       max_samples: int = 360) -> list[dict[str, Any]]:
     """Accuracy drop (points) when one layer's kernel alone is magnitude-pruned, for each sparsity."""
     from workbench.convert import convert
-    from workbench.tflite_model import TfliteModel
 
     x, y = dataset.x_test[:max_samples], dataset.y_test[:max_samples]
     base_acc = accuracy(TfliteModel(convert(model, "float32")).predict(x), y)

@@ -187,3 +187,16 @@ def test_the_profile_runner_feeds_every_input_by_its_keras_name(tmp_path: Path) 
     np.savez(tmp_path / "bad.npz", image=np.zeros((2, 4)), mask=np.ones((2, 3)))
     with pytest.raises(runner.InputError, match="'mask', which name no input of the model"):
         runner._load_samples({**req, "input_path": str(tmp_path / "bad.npz")}, details, np)
+
+
+def test_distillation_is_refused_for_several_inputs_before_any_cost(tmp_path: Path) -> None:
+    from workbench.errors import SpecError
+    from workbench.spec import ExperimentSpec
+    from workbench.variant.inputs import check_resources
+
+    spec = ExperimentSpec.model_validate({
+        "name": "d", "baseline": {"model": "m.keras", "dataset": "d.npz"},
+        "variants": [{"name": "small", "steps": [{"technique": "distill", "student": "digits_cnn"}]}]})
+    with pytest.raises(SpecError, match=r"variants \(small\).steps: distill trains a zoo student with one input, but "
+                                        r"the data gives several \(image, numbers\)"):
+        check_resources(spec, spec.resolved_variants(), _load(tmp_path, two_inputs()), tmp_path, "e.yaml")

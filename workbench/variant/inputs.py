@@ -76,9 +76,14 @@ def model_input_shape(model_file: ModelFile | None) -> tuple[int | None, ...] | 
 
 def check_resources(spec: ExperimentSpec, variants: tuple[VariantSpec, ...], dataset: Dataset, root: Path,
                     source: str = "<in-memory>", model_file: ModelFile | None = None) -> None:
-    """SpecError (one line) before any training when a pruning schedule falls outside its fine-tuning, or the
-    baseline's estimated memory exceeds ``max_model_mb`` (``workbench.spec.fit``); a user's ``model_file``
-    counts its weights and, from its config, its layers' outputs (``workbench.model_shapes``)."""
+    """SpecError (one line) before any training when a pruning schedule falls outside its fine-tuning, the
+    baseline's estimated memory exceeds ``max_model_mb`` (``workbench.spec.fit``; a user's ``model_file``
+    counts its weights and, from its config, its layers' outputs: ``workbench.model_shapes``), or a
+    distillation's one-input student meets data with several inputs."""
+    distilled = [v.name for v in variants if any(s.technique == "distill" for s in v.steps)]
+    if dataset.input_names and distilled:
+        raise SpecError(f"{source}: variants ({distilled[0]}).steps: distill trains a zoo student with one input, "
+                        f"but the data gives several ({', '.join(dataset.input_names)}); drop the distill step")
     acts = None if model_file is None else activation_values(model_file.config, dataset.input_shape)
     problem = (schedule_problem(variants, len(dataset.x_train), spec.baseline.training.batch_size)
                or size_problem(spec, variants, dataset.input_shape,

@@ -204,3 +204,21 @@ def test_the_longest_file_named_after_an_experiment_fits_255_bytes() -> None:
     from workbench.spec.experiment import MAX_NAME_BYTES
 
     assert len(f"{'x' * MAX_NAME_BYTES}-search-{new_sweep_id()}.html".encode()) <= 255
+
+
+def test_profile_host_is_checked_against_the_recorded_device_and_says_when_it_knows_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+    from workbench.devices import record_device
+
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))  # the project whose .workbench/devices.json is read
+    args = ["profile", "missing.tflite", "--host", "pi@device", "--threads", "8"]
+    r = CliRunner().invoke(main, args)  # nothing known: said, then the run goes on (here: no such model file)
+    assert "note: remote CPUs unknown, not checked: pi@device was never profiled" in r.output
+    assert r.exit_code == 2 and "missing.tflite" in r.output
+    record_device("pi@device", 22, [0, 1], "ARM", tmp_path)
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and "--threads: 8 threads on pi@device (as its profile of" in r.output
+    assert "remote CPUs unknown" not in r.output and "missing.tflite" not in r.output  # refused before the file

@@ -192,6 +192,10 @@ def test_the_optimiser_starts_from_the_seeds_measures_each_recipe_once_and_respe
     best = min((r for r in out.rows if r["within_budgets"]), key=lambda r: r["size_bytes"])
     uniform_ok = [r for r in out.rows if r["origin"].startswith("uniform") and r["within_budgets"]]
     assert best["assignment"]["a"] != "int4_weights" and best["size_bytes"] < min(r["size_bytes"] for r in uniform_ok)
+    few = PrecisionResult(out_dir=None, groups=out.groups)  # fewer trials than seeds: the rest never ran
+    _optimise(_StubMeasurer(layers), few, trials=3, seed=0, max_seconds=600, budgets=BudgetSpec(), progress=False,
+              start=__import__("time").monotonic())
+    assert few.trials == 3 and len(few.rows) == 3
 
 
 def test_the_cli_applies_a_recipe_file_to_a_tflite_you_bring_and_refuses_bad_input_in_one_line(tmp_path):

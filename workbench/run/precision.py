@@ -294,7 +294,8 @@ def _optimise(measurer: Measurer, out: PrecisionResult, trials: int, seed: int, 
 
     study.optimize(objective, n_trials=trials, callbacks=[time_budget])
     bar.close()
-    out.trials = len(study.trials)
+    # enqueued seeds the trial budget did not reach stay WAITING in study.trials: count what ran
+    out.trials = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     out.stopped_by = out.stopped_by or f"trial budget ({trials})"
 
 

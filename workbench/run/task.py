@@ -180,7 +180,7 @@ def papermill_parameters(task: VariantTask, plan_path: Path, run_id: str) -> dic
 
 def papermill_command(task: VariantTask, out_nb: Path, plan_path: Path, run_id: str) -> list[str]:
     params = papermill_parameters(task, plan_path, run_id)
-    cmd = [sys.executable, "-m", "papermill", task.notebook, str(out_nb), "--cwd", task.root, "-k", "python3",
+    cmd = [sys.executable, "-m", "workbench.run.papermill_main", task.notebook, str(out_nb), "--cwd", task.root, "-k", "python3",
            "--no-progress-bar", "--log-level", "WARNING"]
     for k, v in params.items():
         cmd += ["-r", k, v]

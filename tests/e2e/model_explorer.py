@@ -58,18 +58,20 @@ def loopback_only(page: Any, outside: list[str]) -> None:
     page.route("**/*", route)
 
 
-def near(rgb: tuple[int, int, int], hex_colour: str, tol: int = 24) -> bool:
-    want = tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
-    return all(abs(a - b) <= tol for a, b in zip(rgb, want, strict=True))
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
 
 
-def colour_counts(png: Path) -> dict[str, int]:
-    """Pixels of the screenshot: distinct colours, and how many are near each end of the overlays' gradient."""
+def colour_counts(png: Path, tol: int = 24) -> dict[str, int]:
+    """Pixels of the screenshot: distinct colours, and how many are within ``tol`` (per channel) of each end of
+    the overlays' gradient."""
+    import numpy as np
     from PIL import Image
 
-    pixels = list(Image.open(png).convert("RGB").getdata())
-    return {"distinct": len(set(pixels)), "good": sum(1 for p in pixels if near(p, GOOD)),
-            "bad": sum(1 for p in pixels if near(p, BAD))}
+    px = np.asarray(Image.open(png).convert("RGB"), dtype=np.int16).reshape(-1, 3)
+    near = {name: int((np.abs(px - np.array(_rgb(c))) <= tol).all(axis=1).sum()) for name, c in
+            (("good", GOOD), ("bad", BAD))}
+    return {"distinct": len(np.unique(px, axis=0)), **near}
 
 
 def open_graph(url: str, overlays: list[str], shot: Path) -> dict[str, Any]:

@@ -61,6 +61,18 @@ _TRANSIENT = re.compile(
     re.IGNORECASE)
 
 
+#: two writers inserted the same key at once (MLflow's SQL store sets a tag, or records a dataset, by "read, then
+#: insert", so two sweeps that start together can both insert ``mlflow.note.content`` or the same dataset digest):
+#: the call is idempotent, and made once more
+_RACED = re.compile(r"UniqueViolation|duplicate key value|UNIQUE constraint failed", re.IGNORECASE)
+
+
+def is_race(exc: BaseException, what: str) -> bool:
+    """An idempotent call (``set_*``: tags, aliases; ``log_inputs``: a dataset by its digest) that lost an insert
+    race to another writer of the same key."""
+    return (what.startswith("set_") or what == "log_inputs") and bool(_RACED.search(f"{exc}"))
+
+
 def is_transient(exc: BaseException) -> bool:
     """A store error worth retrying: the store was unreachable or overloaded, not a refused request."""
     seen = 0
@@ -118,13 +130,20 @@ class _RetryingClient:
 
 def with_retries(fn: Callable[..., Any], what: str, uri: str, budget_s: float, *args: Any, **kwargs: Any) -> Any:
     """Call ``fn``; on a transient store error wait (0.5 s, doubling, at most 8 s) and retry until
-    ``budget_s`` has passed, then raise ``TrackingLost``. Other errors propagate at once."""
+    ``budget_s`` has passed, then raise ``TrackingLost``. An idempotent call that lost an insert race to another
+    writer of the same key is repeated (at most 3 times: the key exists now, so it updates). Other errors
+    propagate at once."""
     start = time.monotonic()
     delay = 0.5
+    races = 0
     while True:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
+            if races < 3 and is_race(exc, what):
+                races += 1
+                time.sleep(0.05 * races)
+                continue
             if not is_transient(exc):
                 refused = storage_refusal(exc)
                 if refused:  # the store's disk: one line, and nothing to retry

@@ -44,6 +44,17 @@ MODELS = ("face_detection/face_detection_short_range", "face_landmark/face_landm
 SECONDS = 2.0  # timed seconds per measurement, on both sides
 OURS = {"threads": 1, "warmup_runs": 10, "min_runs": 50, "min_seconds": SECONDS, "max_seconds": 30,
         "input_source": "random"}
+#: the timed part of both plain loops: 10 warm-up calls of ``invoke``, then single calls for ``seconds``
+_TIMED = r"""
+for _ in range(10):
+    invoke()
+times, start = [], time.perf_counter()
+while len(times) < 50 or time.perf_counter() - start < seconds:
+    t = time.perf_counter()
+    invoke()
+    times.append((time.perf_counter() - t) * 1000)
+print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times), "runs": len(times)}))
+"""
 OV_LOOP = r"""
 import json, statistics, sys, time
 import numpy as np, openvino as ov
@@ -57,15 +68,8 @@ req = compiled.create_infer_request()
 rng = np.random.default_rng(0)
 for k, p in enumerate(compiled.inputs):
     req.get_input_tensor(k).data[...] = rng.standard_normal(list(p.get_shape())).astype(p.get_element_type().to_dtype())
-for _ in range(10):
-    req.infer()
-times, start = [], time.perf_counter()
-while len(times) < 50 or time.perf_counter() - start < seconds:
-    t = time.perf_counter()
-    req.infer()
-    times.append((time.perf_counter() - t) * 1000)
-print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times), "runs": len(times)}))
-"""
+invoke = req.infer
+""" + _TIMED
 #: a plain LiteRT Interpreter loop (the API ``workbench profile`` uses; litert-benchmark uses CompiledModel)
 LITERT_LOOP = r"""
 import json, statistics, sys, time
@@ -78,15 +82,8 @@ rng = np.random.default_rng(0)
 for d in interp.get_input_details():
     x = rng.standard_normal(list(d["shape"])) if d["dtype"] in (np.float32, np.float16) else rng.integers(-8, 8, list(d["shape"]))
     interp.set_tensor(d["index"], x.astype(d["dtype"]))
-for _ in range(10):
-    interp.invoke()
-times, start = [], time.perf_counter()
-while len(times) < 50 or time.perf_counter() - start < seconds:
-    t = time.perf_counter()
-    interp.invoke()
-    times.append((time.perf_counter() - t) * 1000)
-print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times), "runs": len(times)}))
-"""
+invoke = interp.invoke
+""" + _TIMED
 
 
 def fetch_models() -> dict[str, Path]:

@@ -183,6 +183,11 @@ def ensure_baseline(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root
     A baseline that diverged in training (a NaN/Inf loss or weight) or outputs NaN/Inf raises DataError (one
     line), recorded in ``baselines/.refused-<id>.txt`` so every other variant of it is refused at once.
     """
+    return _with_chance_note(_ensure(spec, dataset, work_dir, root, model_fingerprint), dataset)
+
+
+def _ensure(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root: Path | None,
+            model_fingerprint: str) -> Baseline:
     bid = baseline_id(spec.baseline, dataset.fingerprint, model_fingerprint, task_loss(spec))
     bdir = work_dir / "baselines" / bid[:16]
     raise_if_refused(work_dir, bid)
@@ -214,6 +219,13 @@ def ensure_baseline(spec: ExperimentSpec, dataset: Dataset, work_dir: Path, root
             raise
         except OSError as exc:  # a full disk names itself, and no half-written cache is ever read
             raise StorageError(describe_os_error(exc, bdir)) from exc
+
+
+def _with_chance_note(baseline: Baseline, dataset: Dataset) -> Baseline:
+    from workbench.analysis.significance import chance_note
+
+    note = chance_note(baseline.accuracy, np.asarray(dataset.y_test)) if dataset.labels == "classes" else ""
+    return replace(baseline, notes=(*baseline.notes, note)) if note else baseline
 
 
 def _refused_path(work_dir: Path, bid: str) -> Path:

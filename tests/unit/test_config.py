@@ -214,3 +214,23 @@ def test_a_user_model_kept_as_given_has_its_own_ids():
     zoo = BaselineSpec(model="digits_cnn", dataset="digits")
     assert baseline_id(zoo, "d") == baseline_id(BaselineSpec(model="digits_cnn", dataset="digits",
                                                              training={"epochs": 10}), "d")
+
+
+def test_a_zoo_builder_revision_is_part_of_the_baseline_id():
+    """MobileNetV2's builder changed (BatchNormalization momentum): its old caches are not reused; the digits CNN's
+    ids, whose builder did not change, stay what they were (the payload has no revision key)."""
+    import hashlib
+
+    from workbench.catalog.zoo import ZOO_MODELS
+    from workbench.spec import baseline_id
+    from workbench.spec.ids import canonical_json
+
+    mnv2 = BaselineSpec(model="mobilenet_v2", dataset="synthetic")
+    assert ZOO_MODELS["mobilenet_v2"].revision >= 1
+    before = hashlib.sha256(canonical_json({"baseline": mnv2.model_dump(mode="json", exclude_defaults=True),
+                                            "dataset": "d"}).encode()).hexdigest()
+    assert baseline_id(mnv2, "d") != before
+    digits = BaselineSpec(model="digits_cnn", dataset="digits")
+    assert ZOO_MODELS["digits_cnn"].revision == 0
+    assert baseline_id(digits, "d") == hashlib.sha256(canonical_json(
+        {"baseline": digits.model_dump(mode="json", exclude_defaults=True), "dataset": "d"}).encode()).hexdigest()

@@ -114,3 +114,16 @@ def test_the_paragraph_says_whether_a_user_model_was_retrained(training, words):
                                           "variants": [{"name": "int8", "quantization": "int8"}]})
     assert f"Float reference: {words}." in recommendation(spec, ROWS, ROWS[1], [])
     assert "Float reference" not in recommendation(_spec(), ROWS, ROWS[1], [])  # a zoo model: trained, as always
+
+
+def test_a_baseline_at_chance_is_the_first_thing_the_paragraph_says():
+    import numpy as np
+
+    from workbench.analysis.significance import chance_note
+
+    note = chance_note(0.094, np.repeat(np.arange(10), 36))
+    rows = [{**r, "notes": f"other note\n{note}"} for r in ROWS]
+    text = recommendation(_spec(), rows, rows[1], [])
+    assert text.startswith("**Caution**: The float baseline scores 9.4% on 360 test samples")
+    assert "**Ship `int8`**" in text
+    assert "Caution" not in recommendation(_spec(), ROWS, ROWS[1], [])  # a baseline that learned: no caution

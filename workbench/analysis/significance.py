@@ -70,3 +70,23 @@ def accuracy_metrics(variant_top1: np.ndarray, float_top1: np.ndarray, labels: n
     test = paired_correctness(np.asarray(variant_top1).reshape(-1), np.asarray(float_top1).reshape(-1), labels)
     return {"accuracy_ci_low": lo, "accuracy_ci_high": hi, "test_samples": float(n),
             "accuracy_lost": float(test.lost), "accuracy_gained": float(test.gained), "accuracy_delta_p": test.p_value}
+
+
+#: the words every variant of a float baseline at chance carries in its notes (the recommendation repeats them)
+CHANCE = "it has learned nothing"
+
+
+def chance_note(accuracy: float, labels: np.ndarray) -> str:
+    """A note when a classifier's test accuracy is no better than always answering the test set's most
+    frequent class (the lower end of its 95% Wilson interval does not clear that share): such a baseline has
+    learned nothing, and its variants' accuracy deltas say nothing about compression. '' otherwise."""
+    n = len(labels)
+    if not n or not np.isfinite(accuracy) or labels.ndim != 1 or labels.dtype.kind not in "iu":
+        return ""
+    share = float(np.bincount(labels).max()) / n
+    low, _ = wilson(int(round(accuracy * n)), n)
+    if low > share:
+        return ""
+    return (f"the float baseline scores {100 * accuracy:.1f}% on {n} test samples, no better than always answering "
+            f"the most frequent class ({100 * share:.1f}%): {CHANCE}, so its variants' accuracy "
+            "deltas say nothing about compression; train it longer (baseline.training.epochs) or check the data")

@@ -23,16 +23,19 @@ class ZooModel:
     description: str
     datasets: tuple[str, ...]  # built-in datasets that fit (with their arguments, when they matter)
     args: tuple[str, ...] = ()  # the ``model_args`` it accepts
+    #: bumped when the builder changes what it builds (part of the baseline id, so an old cache is not reused)
+    revision: int = 0
 
 
 _ALL = (
     ZooModel("digits_cnn", "cnn", (8, 8, 1), 10, "two 3x3 convs, max-pool, a dense layer (~72k parameters at width 1)",
              ("digits", "synthetic"), ("width", "dense")),
     ZooModel("mobilenet_v2", "keras.applications", (224, 224, 3), 1000,
-             "MobileNetV2, weights=None (inputs of at least 32x32x3)", ("synthetic shape=[224, 224, 3]",), ("alpha",)),
+             "MobileNetV2, weights=None (inputs of at least 32x32x3), BatchNormalization momentum 0.9",
+             ("synthetic shape=[224, 224, 3]",), ("alpha",), revision=1),
     ZooModel("mobilenet_v3_small", "keras.applications", (224, 224, 3), 1000,
-             "MobileNetV3-Small, weights=None (inputs of at least 32x32x3)", ("synthetic shape=[224, 224, 3]",),
-             ("alpha",)),
+             "MobileNetV3-Small, weights=None (inputs of at least 32x32x3), BatchNormalization momentum 0.9",
+             ("synthetic shape=[224, 224, 3]",), ("alpha",), revision=1),
 )
 ZOO_MODELS: Mapping[str, ZooModel] = MappingProxyType({m.name: m for m in _ALL})
 #: each ``model_args`` key's domain: (type, least value); a float must exceed it, an int reach it. A test

@@ -110,7 +110,8 @@ def _row_of(row: Mapping[str, Any], status: str, reason: str, run: RunRecord | N
     return {"variant": row["variant"], "variant_id": row["variant_id"], "technique": row["technique"],
             "status": status, "reason": reason, "run_id": run.run_id if run is not None else "",
             "params": dict(run.params) if run is not None else {}, **(dict(run.metrics) if run is not None else {}),
-            "runtime": tags.get(TAG_RUNTIME, ""), "axes_status": json.loads(tags.get(TAG_PROFILE_AXES, "{}"))}
+            "runtime": tags.get(TAG_RUNTIME, ""), "axes_status": json.loads(tags.get(TAG_PROFILE_AXES, "{}")),
+            "notes": tags.get(TAG_NOTE, "")}
 
 
 def experiment_results(tracker: Tracker, experiment_id: str, rows: list[dict[str, Any]],

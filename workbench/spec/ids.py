@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+from workbench.catalog.zoo import ZOO_MODELS
 from workbench.spec.experiment import BaselineSpec, ExperimentSpec, TargetSpec, VariantSpec
 
 
@@ -19,6 +20,8 @@ def _baseline_payload(baseline: BaselineSpec, model_fingerprint: str) -> dict[st
     b = baseline.model_dump(mode="json", exclude_defaults=True)
     if model_fingerprint:  # zoo models have none, so their ids never change
         b["model"] = f"sha256:{model_fingerprint}"
+    elif baseline.model in ZOO_MODELS and ZOO_MODELS[baseline.model].revision:  # a zoo builder that changed
+        b["zoo_revision"] = ZOO_MODELS[baseline.model].revision
     return b
 
 

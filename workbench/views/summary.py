@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.analysis.pareto import budget_violations
+from workbench.analysis.significance import CHANCE
 from workbench.catalog import display_name
 from workbench.catalog.metrics import FIDELITY, Metric, delta_name, fmt_bytes, fmt_ms, metric, worsening
 from workbench.profile.stats import payoff
@@ -158,16 +159,19 @@ def recommendation(spec: ExperimentSpec, rows: list[dict[str, Any]], rec: dict[s
     on = f" Measured on {target_words(spec)}" + (f", dataset {dataset}" if dataset else "") + "."
     if spec.baseline.is_user_model:  # which model float32 is: the user's as given, or retrained from it
         on += f" Float reference: {spec.baseline.training_words()}."
+    chance = next((line.strip() for r in rows for line in str(r.get("notes", "")).splitlines() if CHANCE in line), "")
+    # said first: every number after it compares variants of a model that learned nothing
+    caution = f"**Caution**: {chance[0].upper()}{chance[1:].rstrip('.')}. " if chance else ""
     if rec is None:
         closest = "; ".join(why_none) or "no variant was measured"
-        return (f"**No variant meets every budget** ({fmt_budgets(spec)}) among the {len(measured)} measured: "
+        return (f"{caution}**No variant meets every budget** ({fmt_budgets(spec)}) among the {len(measured)} measured: "
                 f"nothing is recommended.{link} Closest: {closest}.{on}")
     size = float(rec.get("size_bytes", float("nan")))
     ratio = _ratio(rec.get("compression_ratio"))
     size_txt = (f"{fmt_bytes(size)} instead of {fmt_bytes(size * ratio)} ({ratio:.1f}× smaller)" if ratio
                 else fmt_bytes(size))
     fits = sum(1 for r in measured if not budget_violations(r, spec.budgets, primary))
-    return (f"**Ship `{rec['variant']}`** ({rec.get('technique', '')}).{link} Measured: {quality_words(rec, primary)}, "
+    return (f"{caution}**Ship `{rec['variant']}`** ({rec.get('technique', '')}).{link} Measured: {quality_words(rec, primary)}, "
             f"{size_txt}, {latency_words(rec)}.{tie_words(rec)} Budgets: {fmt_budgets(spec)}; {fits} of the "
             f"{len(measured)} measured variants meet them, and this is {ship_rule(primary)}.{on}")
 

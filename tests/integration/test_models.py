@@ -84,7 +84,6 @@ def test_mobilenet_v2_builds_without_downloading(tmp_path):
 def test_a_briefly_trained_zoo_mobilenet_learns(tmp_path):
     """With Keras's BatchNormalization momentum (0.999) a MobileNetV2 trained for 64 steps scores at chance in
     inference (its moving statistics still hold their initial values); with the zoo's 0.9 it is far above."""
-    import numpy as np
 
     from workbench.data import BUILTIN
     from workbench.models import build_zoo_model, seed_everything, train_baseline

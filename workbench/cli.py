@@ -227,6 +227,7 @@ def _precision_search(experiment_file: str, work_dir: str, no_progress: bool, tr
     from workbench.catalog.metrics import fmt_bytes, fmt_ms
     from workbench.run.precision import run_precision_search
     from workbench.run.signals import stop_on_signals
+    from workbench.views.summary import plain
 
     with stop_on_signals():
         r = run_precision_search(experiment_file, work_dir=work_dir, trials=trials, individual=individual, seed=seed,
@@ -243,6 +244,12 @@ def _precision_search(experiment_file: str, work_dir: str, no_progress: bool, tr
     click.echo(f"Recipes and the front as an experiment file: {r.front_file}")
     for name, same in r.reproduced.items():
         click.echo(f"{name}: logged as a variant; its file {'is' if same else 'is NOT'} the one the search measured")
+    if r.dashboard:
+        click.echo(f"\nDashboard (the front beside the experiment's variants): {r.dashboard}")
+    if r.recommendation:
+        click.echo(f"\nRecommendation: {plain(r.recommendation)}")
+        click.echo(f"To weigh them with every variant of {experiment_file} in its recommendation, copy them (each with "
+                   f"its recipe .json) from {r.front_file} into it and `workbench run` it: finished variants are reused.")
     sys.exit(0 if r.front_within else 1)
 
 

@@ -16,7 +16,6 @@ pytestmark = pytest.mark.slow
 
 def test_the_front_is_measured_logged_and_reproduced_by_a_sweep(project):
     from workbench.run.precision import run_precision_search
-    from workbench.run.sweep import run_sweep
     from workbench.tracking import TAG_PRECISION_FRONT, Tracker
 
     write_experiment(project, name="prec", epochs=1, extra="budgets: {max_accuracy_drop: 3.0}\nrounds: 1\n",
@@ -24,7 +23,7 @@ def test_the_front_is_measured_logged_and_reproduced_by_a_sweep(project):
                          variants:
                            - {name: float32, quantization: float32}
                          """))
-    r = run_precision_search("experiments/prec.yaml", trials=5, individual=1, log_front=False, progress=False)
+    r = run_precision_search("experiments/prec.yaml", trials=5, individual=1, progress=False)
     assert r.trials == 5 and 2 <= len(r.rows) <= 5
     origins = [row["origin"] for row in r.rows]
     assert origins[:4] == ["uniform int4_weights", "uniform int8_weights", "uniform int8_dynamic", "uniform float16"]
@@ -38,12 +37,18 @@ def test_the_front_is_measured_logged_and_reproduced_by_a_sweep(project):
     report = json.loads((r.out_dir / "precision_search.json").read_text())
     assert [row["variant"] for row in report["rows"]] == [row["variant"] for row in r.rows]
 
-    # a front member, as the written experiment file has it, run as a variant: same file, same numbers
-    name = next(n for n in r.front if r.row(n)["rules"])
-    sweep = run_sweep(r.front_file, only=(name,), progress=False)
-    (row,) = [x for x in sweep.rows if x["variant"] == name]
-    assert row["status"] == "FINISHED", row["reason"]
-    assert row["model_sha256"] == r.row(name)["model_sha256"]
-    assert row["size_bytes"] == r.row(name)["size_bytes"]
-    assert row["accuracy"] == pytest.approx(r.row(name)["accuracy"])
-    assert row["technique"] == f"ptq:mixed-{r.row(name)['recipe_hash']}"
+    # the front's mixed members, as the written experiment file has them, ran as variants through the sweep:
+    # same file, same numbers, weighed by the recommendation like any other variant
+    mixed = [n for n in r.front_within if r.row(n)["rules"] and not r.row(n)["origin"].startswith("uniform")]
+    assert mixed and sorted(r.reproduced) == sorted(mixed) and all(r.reproduced.values())
+    for row in r.front_rows:
+        name = row["variant"]
+        assert row["status"] == "FINISHED", row["reason"]
+        assert row["model_sha256"] == r.row(name)["model_sha256"]
+        assert row["size_bytes"] == r.row(name)["size_bytes"]
+        assert row["accuracy"] == pytest.approx(r.row(name)["accuracy"])
+        assert row["technique"] == f"ptq:mixed-{r.row(name)['recipe_hash']}"
+    assert r.dashboard is not None and r.dashboard.is_file()
+    # a sweep of the front alone (--only its mixed members): its recommendation says it weighed those only
+    assert r.recommendation.startswith(f"Partial sweep (--only {','.join(mixed)}): among the variants it ran only.")
+    assert "**Ship `mixed-" in r.recommendation or "**No variant" in r.recommendation

@@ -66,6 +66,9 @@ class PrecisionResult:
     parent_run_id: str = ""
     front_file: Path | None = None
     reproduced: dict[str, bool] = field(default_factory=dict)  # front variant -> its sweep run's file == ours
+    front_rows: list[dict[str, Any]] = field(default_factory=list)  # the front sweep's rows of its mixed variants
+    dashboard: Path | None = None  # the front sweep's dashboard (its mixed variants beside the experiment's)
+    recommendation: str = ""  # the front sweep's recommendation: the mixed variants weighed like any other
 
     def row(self, name: str) -> dict[str, Any]:
         return next(r for r in self.rows if r["variant"] == name)
@@ -199,6 +202,8 @@ def run_precision_search(experiment_file: str | Path, work_dir: str | Path = ".w
         for r in sweep.rows:
             if r["variant"] in mixed:
                 out.reproduced[r["variant"]] = r.get("model_sha256") == out.row(r["variant"])["model_sha256"]
+        out.dashboard, out.recommendation = sweep.dashboard, sweep.recommendation
+        out.front_rows = [r for r in sweep.rows if r["variant"] in mixed]
     return out
 
 

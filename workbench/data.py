@@ -313,12 +313,32 @@ def _finish(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any, lab
     return Dataset(name, xtr, ytr, xte, yte, fingerprint((xtr, ytr, xte, yte)), label_columns=columns)
 
 
-def _digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+def _digits(test_fraction: float = 0.2, seed: int = 0, size: int = 8, channels: int = 1) -> Dataset:
     """scikit-learn's digits, split as ``train_test_split(test_size=test_fraction, random_state=seed,
     stratify=y)`` does, without importing scikit-learn (2 s of SciPy and pandas in every process that plans or
     runs a digits variant): its CSV is read from the installed package and the stratified split is done here
     (``_stratified_split``; a unit test checks both equal scikit-learn's arrays). scikit-learn's own functions
-    are the fallback when its data file is not where this expects it."""
+    are the fallback when its data file is not where this expects it.
+
+    ``size`` (a multiple of 8) and ``channels`` (1 or 3) make the same images larger (each pixel a square of
+    ``size / 8`` pixels) and in colour (the grey value in every channel): real data for an image model such
+    as MobileNetV2 (``size: 96, channels: 3``)."""
+    if not (isinstance(size, int) and not isinstance(size, bool) and size >= 8 and size % 8 == 0):
+        raise ValueError(f"size: {size!r} is not a multiple of 8 (8, 16, ..., 96, ...): each pixel becomes a square")
+    if channels not in (1, 3) or isinstance(channels, bool):
+        raise ValueError(f"channels: {channels!r}; give 1 (grey) or 3 (colour)")
+    ds = _digits_8x8(test_fraction, seed)
+    if size == 8 and channels == 1:
+        return ds
+
+    def grow(x: np.ndarray) -> np.ndarray:
+        k = size // 8
+        return np.repeat(np.repeat(np.repeat(x, k, axis=1), k, axis=2), channels, axis=3)
+
+    return _finish("digits", grow(ds.x_train), ds.y_train, grow(ds.x_test), ds.y_test)
+
+
+def _digits_8x8(test_fraction: float, seed: int) -> Dataset:
     import gzip
     import math
     from importlib.util import find_spec

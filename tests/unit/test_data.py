@@ -77,3 +77,25 @@ def test_corrupt_npz(tmp_path):
 def test_unknown_dataset_lists_choices():
     with pytest.raises(DataError, match="digits"):
         load_dataset("imagenet")
+
+
+def test_digits_as_larger_colour_images_for_an_image_model():
+    """``size: 96, channels: 3``: the same split, every pixel a 12x12 square, the grey value in each channel."""
+    small = load_dataset("digits")
+    big = load_dataset("digits", {"size": 96, "channels": 3})
+    assert big.x_train.shape == (len(small.x_train), 96, 96, 3) and big.x_test.shape[1:] == (96, 96, 3)
+    np.testing.assert_array_equal(big.y_test, small.y_test)
+    np.testing.assert_array_equal(big.x_test[:, ::12, ::12, 0], small.x_test[..., 0])
+    np.testing.assert_array_equal(big.x_test[:, 5:17, 13, 2], np.repeat(small.x_test[:, 0:2, 1, 0], 12, axis=1)[:, 5:17])
+    assert big.fingerprint != small.fingerprint
+
+
+@pytest.mark.parametrize("args,words", [({"size": 90}, "size: 90 is not a multiple of 8"),
+                                        ({"size": 4}, "size: 4 is not a multiple of 8"),
+                                        ({"channels": 2}, "channels: 2; give 1 (grey) or 3"),
+                                        ({"colour": 3}, "bad dataset_args")])
+def test_digits_size_and_channels_are_checked(args, words):
+    import re
+
+    with pytest.raises(DataError, match=re.escape(words)):
+        load_dataset("digits", args)

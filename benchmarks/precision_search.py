@@ -7,8 +7,8 @@ per-layer evidence, NSGA-II's draws), the converter's uniform modes measured by 
 front (accuracy delta, size, p50), the candidate count and wall time, and the acceptance question: does the
 front hold a mixed variant meeting a budget no uniform mode meets? A mixed front member m answers yes when
 no uniform mode is at least as accurate *and* at least as small as m (the budget "drop <= m's, size <=
-m's"); latency is reported but left out of that test, its noise (load 5-12 on 2 shared cores) is larger
-than most differences here.
+m's"); then the same with latency added, where a uniform mode counts as slower only when its speed-up over
+float (5 interleaved rounds, 95% interval) lies wholly below m's: a difference inside the noise is a tie.
 
 Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/precision_search.py [--trials 24] [--models digits,mobilenet]``
 (a temporary project: its own MLflow store and work dir; TensorFlow only for the baselines and the converter's
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).with_name("results")
-TARGET = "target: {threads: 1, warmup_runs: 3, min_runs: 20, min_seconds: 0.3, max_seconds: 3}\nrounds: 2\n"
+TARGET = "target: {threads: 1, warmup_runs: 3, min_runs: 20, min_seconds: 0.3, max_seconds: 3}\nrounds: 5\n"
 EXPERIMENTS = {
     "digits": textwrap.dedent("""\
         name: precision-digits
@@ -125,15 +125,26 @@ def _one(root: Path, key: str, trials: int, layers: int) -> dict[str, Any]:
 def unreached(m: dict[str, Any], keys: tuple[str, ...]) -> list[dict[str, Any]]:
     """The mixed front members no uniform mode (the search's uniform assignments, the converter's modes,
     float32) reaches on ``keys``: none is at least as good on every one of them. Each with the budget it
-    meets alone: drop <= its drop, and <= its value on the other keys."""
-    better = {"accuracy_delta": lambda u, r: u >= r, "size_bytes": lambda u, r: u <= r,
-              "latency_ms_p50": lambda u, r: u <= r}
+    meets alone: drop <= its drop, and <= its value on the other keys.
+
+    Latency counts the noise: a uniform mode reaches a member on latency unless it is measurably slower, i.e.
+    its speed-up over float (5 interleaved rounds, 95% interval) lies wholly below the member's; float32 itself
+    has speed-up 1 with the member's float rounds."""
+    def speed(r: dict[str, Any]) -> tuple[float, float]:
+        if r["variant"] == "float32" and "speedup_vs_float" not in r:
+            return 1.0, 1.0
+        v = r.get("speedup_vs_float", float("nan"))
+        return r.get("speedup_vs_float_ci_low", v), r.get("speedup_vs_float_ci_high", v)
+
+    better = {"accuracy_delta": lambda u, r: u["accuracy_delta"] >= r["accuracy_delta"],
+              "size_bytes": lambda u, r: u["size_bytes"] <= r["size_bytes"],
+              "latency_ms_p50": lambda u, r: not speed(u)[1] < speed(r)[0]}
     uniform = [x for x in m["rows"] if x["origin"].startswith("uniform")] + m["converter"] + [m["float"]]
     out = []
     for row in m["rows"]:
         if row["variant"] not in m["front"] or row["origin"].startswith("uniform"):
             continue
-        if not any(all(better[k](u[k], row[k]) for k in keys) for u in uniform):
+        if not any(all(better[k](u, row) for k in keys) for u in uniform):
             out.append({"variant": row["variant"], "budget": {"max_accuracy_drop": max(0.0, -row["accuracy_delta"]),
                         "max_size_kb": row["size_bytes"] / 1024, **({"max_latency_ms": row["latency_ms_p50"]}
                                                                     if "latency_ms_p50" in keys else {})}})
@@ -148,8 +159,11 @@ def _machine() -> dict[str, Any]:
 def _fmt(r: dict[str, Any], front: list[str]) -> str:
     mark = "**" if r["variant"] in front else ""
     prec = ", ".join(f"{k} {v}" for k, v in sorted(r.get("precisions", {}).items()))
+    sp = r.get("speedup_vs_float")
+    speed = (f"{sp:.2f} [{r.get('speedup_vs_float_ci_low', sp):.2f}–{r.get('speedup_vs_float_ci_high', sp):.2f}]"
+             if sp is not None else "1")
     return (f"| {mark}{r['variant']}{mark} | {r['origin']} | {prec} | {100 * r['accuracy']:.2f} | "
-            f"{r['accuracy_delta']:+.2f} | {r['size_bytes'] / 1024:.1f} | {r['latency_ms_p50']:.3f} | "
+            f"{r['accuracy_delta']:+.2f} | {r['size_bytes'] / 1024:.1f} | {r['latency_ms_p50']:.3f} | {speed} | "
             f"{'yes' if r.get('within_budgets') else 'no'} |")
 
 
@@ -168,8 +182,9 @@ def _write(results: dict[str, Any]) -> None:
     (OUT / "precision_search.json").write_text(json.dumps(results, indent=1, default=str))
     lines = ["# Per-layer precision search on LiteRT", "",
              "`benchmarks/precision_search.py`: `workbench search --precision` (Optuna 5.0.0 NSGA-II, litert-quantizer "
-             "0.11.0), LiteRT 1 thread, XNNPACK, 2 interleaved rounds per candidate side by side with float. "
-             "Latencies are noisy (load average below, 2 shared CPUs).", ""]
+             "0.11.0), LiteRT 1 thread, XNNPACK, 5 interleaved rounds per candidate side by side with float: "
+             "× float is the speed-up over float32 (median of the rounds, 95% interval), and a latency difference "
+             "counts only where those intervals do not overlap (load average below, 2 shared CPUs).", ""]
     for key, m in results["models"].items():
         lines += [f"## {key}", "",
                   f"Load average {m['machine']['loadavg'][0]:.1f} at the start, {m['machine_after']['loadavg'][0]:.1f} "
@@ -186,8 +201,8 @@ def _write(results: dict[str, Any]) -> None:
                   "- ... on (accuracy, size, p50 beside float): "
                   + (", ".join(_said(x) for x in unreached(m, ("accuracy_delta", "size_bytes", "latency_ms_p50")))
                      or "none"), "",
-                  "| variant | origin | precisions (layers) | accuracy % | Δ pts | KB | p50 ms | within budget |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| variant | origin | precisions (layers) | accuracy % | Δ pts | KB | p50 ms | × float [95%] | "
+                  "within budget |", "|---|---|---|---|---|---|---|---|---|"]
         lines += [_fmt(r, m["front"]) for r in [m["float"], *m["converter"], *m["rows"]]]
         lines += ["", "**bold**: on the search's front (accuracy delta, size, p50).", ""]
     (OUT / "precision_search.md").write_text("\n".join(lines) + "\n")

@@ -707,16 +707,25 @@ def verify(experiment: str | None, work_dir: str | None) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Where to write the quantized .tflite (default: MODEL's name with .MODE.tflite, beside it).")
 @click.option("--overlay", type=click.Path(dir_okay=False), default=None,
-              help="Also compare every tensor with the float file (the quantizer's SNR, on one random-normal "
-                   "sample) and write the SNR in dB as a Model Explorer node-data overlay here.")
+              help="Also compare every tensor with the float file (the quantizer's SNR, on --data's samples, "
+                   "else one random-normal sample) and write the SNR in dB as a Model Explorer node-data overlay "
+                   "here.")
 @click.option("--recipe", type=click.Path(dir_okay=False), default=None,
               help="Apply this LiteRT Quantizer recipe (.json, e.g. one `workbench search --precision` wrote) "
                    "instead of --mode.")
-def quantize(model: str, mode: str, output: str | None, overlay: str | None, recipe: str | None) -> None:
+@click.option("--data", type=click.Path(dir_okay=False), default=None,
+              help="An .npz of the model's inputs (x_train, or x_train_<input> per input; y_* not needed): its "
+                   "first --samples x_train samples calibrate a recipe with static int8 / int16 layers (required "
+                   "then) and feed --overlay's comparison.")
+@click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True,
+              help="How many x_train samples of --data to use.")
+def quantize(model: str, mode: str, output: str | None, overlay: str | None, recipe: str | None,
+             data: str | None, samples: int) -> None:
     """Quantize MODEL, a float .tflite you bring (no Keras model needed), with a LiteRT Quantizer recipe; then
     `workbench profile` the result. Runs without TensorFlow."""
     import hashlib
 
+    from workbench.catalog.quantization import recipe_hash, recipe_needs_calibration
     from workbench.convert.quantizer import quantize_recipe, quantize_tflite
     from workbench.files import atomic_write
     from workbench.tflite_model import read_tflite
@@ -724,14 +733,17 @@ def quantize(model: str, mode: str, output: str | None, overlay: str | None, rec
     src = Path(model)
     rules = _read_recipe(recipe) if recipe else None
     if rules is not None:
-        from workbench.catalog.quantization import recipe_hash
-
         mode = f"mixed-{recipe_hash(rules)}"
+        if recipe_needs_calibration(rules) and data is None:
+            raise WorkbenchError(f"--recipe {recipe}: the recipe has static int8/int16 activations and needs "
+                                 "calibration samples: give --data X.npz (its x_train, first --samples samples)")
     dst = Path(output) if output else src.with_name(f"{src.stem}.{mode}.tflite")
     if dst.resolve() == src.resolve():
         raise WorkbenchError(f"--output {dst} is the input file; give another path")
-    content = quantize_recipe(read_tflite(src), rules, mode) if rules is not None else quantize_tflite(
-        read_tflite(src), mode)
+    float_bytes = read_tflite(src)
+    x = _input_samples(data, samples) if data else None
+    content = quantize_recipe(float_bytes, rules, mode, x) if rules is not None else quantize_tflite(
+        float_bytes, mode)
     atomic_write(dst, content)
     before, after = src.stat().st_size, len(content)
     click.echo(f"{dst}: {mode}, {after:,} bytes ({after / before:.3f} of {before:,}), "
@@ -740,11 +752,22 @@ def quantize(model: str, mode: str, output: str | None, overlay: str | None, rec
         from workbench.convert.quantizer import tensor_errors
         from workbench.views.overlay import write_overlay
 
-        snr = {k: v["snr_db"] for k, v in tensor_errors(src.read_bytes(), content).items() if "snr_db" in v}
+        snr = {k: v["snr_db"] for k, v in tensor_errors(float_bytes, content, x).items() if "snr_db" in v}
         write_overlay(Path(overlay), snr, higher_is_worse=False)
         worst = sorted(snr.items(), key=lambda kv: kv[1])[:5]
-        click.echo(f"{overlay}: SNR in dB of {len(snr)} changed tensors (one random-normal sample); lowest: "
+        on = f"{len(x)} samples of {data}" if x is not None else "one random-normal sample"
+        click.echo(f"{overlay}: SNR in dB of {len(snr)} changed tensors ({on}); lowest: "
                    + ", ".join(f"{k} {v:.1f}" for k, v in worst))
+
+
+def _input_samples(path: str, samples: int) -> Any:
+    """The first ``samples`` x_train samples of an .npz (the project's reader: checked, never unpickled; a
+    structured array for several inputs)."""
+    from workbench.data import load_dataset
+
+    if not path.endswith(".npz"):
+        raise WorkbenchError(f"--data {path}: give an .npz (x_train, or x_train_<input> per model input)")
+    return load_dataset(str(Path(path).resolve()), labels="none").x_train[:samples]
 
 
 def _read_recipe(path: str) -> list[Any]:

@@ -445,6 +445,37 @@ CASES += [
          needle="the float baseline diverged in training"),
 ]
 
+
+
+def _static_recipe(data: dict[str, Any] | None) -> Callable[[Path], list[str]]:
+    """`quantize m.tflite --recipe r.json` with a per-layer recipe that has static int8 layers (it needs
+    calibration samples), and ``--data d.npz`` holding ``data`` when given."""
+    def setup(root: Path) -> list[str]:
+        from workbench.convert.quantizer import layer_recipe, weighted_layers
+
+        layers = weighted_layers(_model(root).read_bytes())
+        (root / "r.json").write_text(json.dumps(layer_recipe(dict.fromkeys(layers, "int8"), layers)))
+        if data is None:
+            return ["quantize", "m.tflite", "--recipe", "r.json"]
+        np.savez(root / "d.npz", **data)
+        return ["quantize", "m.tflite", "--recipe", "r.json", "--data", "d.npz"]
+    return setup
+
+
+def _nothing_written(root: Path, res: Result) -> tuple[bool, str]:
+    ok, note = refused(res, "give --data")
+    made = sorted(p.name for p in root.glob("m.mixed-*.tflite"))
+    return ok and not made, note or (f"wrote {made}" if made else "")
+
+
+CASES += [
+    Case("quantize-static-recipe-no-data", "bad data", "`quantize --recipe` of a recipe with static int8 layers, "
+         "no --data", _static_recipe(None), check=_nothing_written),
+    Case("quantize-static-recipe-wrong-shape", "data does not fit the model", "`quantize --recipe --data`: (64,) "
+         "calibration samples for an (8, 8, 1) .tflite", _static_recipe(_FLAT),
+         needle="takes samples of shape (8, 8, 1), got (64,)"),
+]
+
 # ----------------------------------------------------------------------------------- cases: profile --inputs
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
 import pytest
 
 from tests.unit.tiny_tflite import dense_tflite
@@ -20,11 +21,19 @@ from workbench.analysis.precision import (
     fit_precision,
     make_groups,
     objective_values,
+    seed_label,
     seeds,
+    uniform,
 )
-from workbench.catalog.quantization import LAYER_PRECISIONS, QUANTIZER_MODES, layer_choices, recipe_hash
+from workbench.catalog.quantization import (
+    LAYER_PRECISIONS,
+    QUANTIZER_MODES,
+    layer_choices,
+    recipe_hash,
+    recipe_needs_calibration,
+)
 from workbench.convert.quantizer import layer_recipe, quantize_recipe, quantize_tflite, weighted_layers
-from workbench.errors import SpecError
+from workbench.errors import ModelFileError, SpecError
 from workbench.spec import BudgetSpec, VariantSpec, load_experiment, parse_experiment
 
 BASE = {"name": "x", "baseline": {"model": "digits_cnn", "dataset": "digits"}}
@@ -45,6 +54,75 @@ def test_a_layer_assignment_is_one_rule_per_precision_and_operator_scoped_to_its
     assert f16["algorithm_key"] == "float_casting" and f16["op_config"]["weight_tensor_config"]["dtype"] == "FLOAT"
     dyn = layer_recipe({"fc": "int8_dynamic"}, LAYERS)[0]["op_config"]
     assert dyn["compute_precision"] == "INTEGER" and not dyn["explicit_dequantize"]
+
+
+def test_an_assignment_without_static_layers_is_the_recipe_it_was_before_static_precisions():
+    # recipe hashes main made before int8 / int16x8 existed: a front.yaml written then still names its file
+    for assign, was in (({"conv1": "int4_weights", "conv2": "int4_weights", "dw": "int8_weights", "fc": "float32"},
+                         "5064a5bbbdbc"),
+                        ({"conv1": "float16", "conv2": "int8_dynamic", "dw": "int8_weights", "fc": "int4_weights"},
+                         "3891f5b73304")):
+        rules = layer_recipe(assign, LAYERS)
+        assert recipe_hash(rules) == was and not recipe_needs_calibration(rules)
+        assert all(r["regex"] != ".*" and r["algorithm_key"] != "no_quantize" for r in rules)
+    assert layer_recipe(dict.fromkeys(LAYERS, "float32"), LAYERS) == []
+
+
+def test_a_static_layer_puts_every_operator_on_a_static_background_that_each_weighted_layer_overrides():
+    rules = layer_recipe({"conv1": "int8", "dw": "int16x8", "conv2": "float32", "fc": "int4_weights"}, LAYERS)
+    head = [(r["regex"], r["operation"], r["algorithm_key"]) for r in rules[:3]]
+    assert head == [(".*", "*", "min_max_uniform_quantize"), (".*", "INPUT", "no_quantize"),
+                    (".*", "OUTPUT", "no_quantize")]  # every op static; the model's input and output float32
+    assert rules[0]["op_config"]["activation_tensor_config"] == {"num_bits": 8, "symmetric": False,
+                                                                 "granularity": "TENSORWISE", "dtype": "INT"}
+    by_layer = {r["regex"]: r for r in rules[3:]}
+    assert set(by_layer) == {"^(conv1);$", "^(dw);$", "^(conv2);$", "^(fc);$"}  # every weighted layer explicit
+    assert by_layer["^(conv2);$"]["algorithm_key"] == "no_quantize"  # float32 overrides the background
+    a16 = by_layer["^(dw);$"]["op_config"]["activation_tensor_config"]
+    assert a16["num_bits"] == 16 and a16["symmetric"] and by_layer["^(dw);$"]["operation"] == "DEPTHWISE_CONV_2D"
+    assert by_layer["^(fc);$"]["op_config"]["explicit_dequantize"]  # int4 weights stay weight-only
+    assert recipe_needs_calibration(rules)
+    # only int16x8 static layers: an int16 background (int8 neighbours would cut their activations to 8 bits)
+    only16 = layer_recipe({"conv1": "int16x8", "fc": "int8_weights"}, LAYERS)
+    assert only16[0]["op_config"]["activation_tensor_config"]["num_bits"] == 16
+    assert not {"int8", "int16x8"} & set(layer_choices("EMBEDDING_LOOKUP"))
+    assert fit_precision("int8", "EMBEDDING_LOOKUP") == "float16"  # the policy has no static embedding lookup
+
+
+def test_a_static_recipe_is_calibrated_runs_on_litert_with_float_io_and_makes_the_same_bytes_each_time():
+    from litert_quantizer import quantizer
+
+    from tests.unit.test_quantizer import _run
+    from tests.unit.tiny_tflite import mlp_tflite
+
+    f = mlp_tflite((64, 48, 32, 16), seed=1)
+    layers = weighted_layers(f)
+    x = np.random.default_rng(0).normal(size=(8, 64)).astype(np.float32)
+    # calibrated on one sample (repeated): its ranges are exact, whatever the quantizer's running average of
+    # min / max does over samples that differ (its default), so the error below is the quantization's own
+    calib = np.repeat(x[:1], 4, axis=0)
+    ref = _run(f, x[:1])
+    for assign, tolerance in (({"h0": "int8", "h1": "int8", "y": "int8"}, 0.03),  # every layer static int8
+                              ({"h0": "int8", "h1": "float32", "y": "int16x8"}, 0.03),  # a float layer between
+                              ({"h0": "int8_dynamic", "h1": "int8", "y": "float16"}, 0.03),  # other kinds beside
+                              ({"h0": "int4_weights", "h1": "int16x8", "y": "int8_weights"}, 0.15)):
+        rules = layer_recipe(assign, layers)
+        out = quantize_recipe(f, rules, "r", calib)
+        assert hashlib.sha256(out).digest() == hashlib.sha256(quantize_recipe(f, rules, "r", calib)).digest()
+        # the same samples as one dict per sample: the same file
+        assert quantize_recipe(f, rules, "r", [{"x": calib[i:i + 1]} for i in range(len(calib))]) == out
+        got = _run(out, x[:1])  # float32 in, float32 out: the background leaves the model's input and output
+        assert float(np.linalg.norm(got - ref) / np.linalg.norm(ref)) < tolerance, assign
+    all8 = layer_recipe(dict.fromkeys(layers, "int8"), layers)
+    assert len(quantize_recipe(f, all8, "r", x)) < 0.5 * len(f)  # int8 weights: a quarter of the float ones
+    assert quantize_recipe(f, all8, "r", 3 * x) != quantize_recipe(f, all8, "r", x)  # other ranges, other file
+    with pytest.raises(ModelFileError, match="the recipe of v has static int8 / int16 activations: it needs "
+                                             "calibration samples"):
+        quantize_recipe(f, all8, "the recipe of v")
+    assert quantizer.Quantizer(bytearray(f), all8).need_calibration  # the catalogue agrees with the quantizer
+    plain = layer_recipe({"h0": "int4_weights"}, layers)
+    assert not quantizer.Quantizer(bytearray(f), plain).need_calibration
+    assert quantize_recipe(f, plain, "r", x) == quantize_recipe(f, plain, "r")  # samples unused without static
 
 
 @pytest.mark.parametrize("assign, words", [
@@ -80,7 +158,17 @@ def test_the_most_sensitive_layers_are_decided_alone_and_the_rest_together():
     # the evidence's guesses: int4 except the most sensitive one (then two) kept at int8 weights
     assert {"L0": "int8_weights", "L1": "int4_weights", REST: "int4_weights"} in starts
     assert {"L0": "int8_weights", "L1": "int8_weights", REST: "int4_weights"} in starts
-    assert len({json.dumps(s, sort_keys=True) for s in starts}) == len(starts)
+    # and static int8 (the fast one on XNNPACK) except the most sensitive ones at float32 or int16x8
+    assert {"L0": "int8", "L1": "int8", REST: "int8"} in starts and uniform(groups, "int16x8") in starts
+    assert {"L0": "float32", "L1": "int8", REST: "int8"} in starts
+    assert {"L0": "float32", "L1": "float32", REST: "int8"} in starts
+    assert {"L0": "int16x8", "L1": "int8", REST: "int8"} in starts
+    assert len({json.dumps(s, sort_keys=True) for s in starts}) == len(starts) == 6 + 6  # k = 4 > 2 layers alone
+    assert seed_label({"L0": "float32", "L1": "float32", REST: "int8"}, groups) == (
+        "seed: int8 except 2 most sensitive at float32")
+    # every group decided alone: "except all of them" would be another uniform assignment, so not a seed
+    alone = make_groups(LAYERS, snr, 4)
+    assert {"L0": "float32", "L1": "float32", "L2": "float32", "L3": "float32"} not in seeds(alone)
 
 
 def test_budgets_become_constraints_that_agree_with_the_recommendation():
@@ -156,7 +244,8 @@ def test_a_recipe_file_in_an_experiment_is_read_in_and_enters_the_variant_id(tmp
 class _StubMeasurer:
     """Stands in for the runtime: size from the precisions, accuracy lost only when layer a is int4."""
 
-    BYTES = {"float32": 4.0, "float16": 2.0, "int8_dynamic": 1.0, "int8_weights": 1.0, "int4_weights": 0.5}
+    BYTES = {"float32": 4.0, "float16": 2.0, "int16x8": 1.0, "int8": 1.0, "int8_dynamic": 1.0, "int8_weights": 1.0,
+             "int4_weights": 0.5}
 
     def __init__(self, layers):
         self.layers, self.seen, self.calls = layers, {}, []
@@ -184,9 +273,12 @@ def test_the_optimiser_starts_from_the_seeds_measures_each_recipe_once_and_respe
     _optimise(stub, out, trials=12, seed=0, max_seconds=600, budgets=BudgetSpec(max_accuracy_drop=1.0),
               progress=False, start=__import__("time").monotonic())
     assert out.trials == 12 and len(out.rows) == len(stub.calls) <= 12
-    assert stub.calls[:4] == ["uniform int4_weights", "uniform int8_weights", "uniform int8_dynamic",
-                              "uniform float16"]
-    assert stub.calls[4] == "seed: int4 except 1 most sensitive at int8_weights"
+    assert stub.calls[:6] == ["uniform int4_weights", "uniform int8_weights", "uniform int8_dynamic",
+                              "uniform float16", "uniform int8", "uniform int16x8"]
+    assert stub.calls[6:10] == ["seed: int4 except 1 most sensitive at int8_weights",
+                                "seed: int8 except 1 most sensitive at float32",
+                                "seed: int4 except 1 most sensitive at float16",
+                                "seed: int8 except 1 most sensitive at int16x8"]
     # the seed that keeps the sensitive layer off int4 is within the budget and smaller than every uniform
     # assignment that is: the front the search exists to find
     best = min((r for r in out.rows if r["within_budgets"]), key=lambda r: r["size_bytes"])
@@ -217,3 +309,33 @@ def test_the_cli_applies_a_recipe_file_to_a_tflite_you_bring_and_refuses_bad_inp
                         (["search", "e.yaml", "--precision", "--trials", "0"], "--trials")):
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 2 and words in r.output and r.output.count("\n") == 1, r.output
+
+
+def test_the_cli_calibrates_a_static_recipe_on_data_you_give_and_refuses_it_without(tmp_path):
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+
+    f = tmp_path / "m.tflite"
+    f.write_bytes(dense_tflite(64, 16))
+    rules = layer_recipe({"y": "int8"}, weighted_layers(f.read_bytes()))
+    (tmp_path / "r.json").write_text(json.dumps(rules))
+    out = tmp_path / f"m.mixed-{recipe_hash(rules)}.tflite"
+    r = CliRunner().invoke(main, ["quantize", str(f), "--recipe", str(tmp_path / "r.json")])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert "static int8/int16 activations and needs calibration samples: give --data" in r.output
+    assert not out.exists()  # refused before any quantization
+    x = np.random.default_rng(0).normal(size=(30, 64)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x_train=x, x_test=x[:5])  # inputs only: no labels needed
+    r = CliRunner().invoke(main, ["quantize", str(f), "--recipe", str(tmp_path / "r.json"), "--data",
+                                  str(tmp_path / "d.npz"), "--samples", "12"])
+    assert r.exit_code == 0, r.output
+    # its first 12 x_train samples, as the search's Measurer would pass them
+    assert out.read_bytes() == quantize_recipe(f.read_bytes(), rules, "r", x[:12])
+    for data, words in ((tmp_path / "d.npy", "give an .npz"), (tmp_path / "none.npz", "does not exist")):
+        r = CliRunner().invoke(main, ["quantize", str(f), "--recipe", str(tmp_path / "r.json"), "--data", str(data)])
+        assert r.exit_code == 2 and words in r.output and r.output.count("\n") == 1, r.output
+    np.savez(tmp_path / "wrong.npz", x_train=x[:, :10], x_test=x[:5, :10])  # 10 features for a 64-input model
+    r = CliRunner().invoke(main, ["quantize", str(f), "--recipe", str(tmp_path / "r.json"), "--data",
+                                  str(tmp_path / "wrong.npz")])
+    assert r.exit_code == 2 and "cannot make" in r.output and r.output.count("\n") == 1, r.output

@@ -5,6 +5,8 @@ it starts from, and the budgets as constraints. No optimiser, runtime or file he
 A *group* is a set of layers that get one precision: each of the ``individual`` most sensitive layers alone,
 the rest together, so a MobileNetV2 (53 weighted layers) is searched in 9 dimensions, not 53. A precision a
 layer's operator cannot take (int4 in a depthwise convolution) falls back to the next larger one it can.
+Static precisions (``int8``, ``int16x8``: integer activations, calibrated) are chosen per group like the
+others; the recipe builder (``convert.quantizer.layer_recipe``) makes the operators between them integer too.
 """
 
 from __future__ import annotations
@@ -73,23 +75,44 @@ def uniform(groups: Sequence[Group], precision: str) -> dict[str, str]:
 
 
 #: the uniform assignments measured first (the search's references): every layer in one precision
-UNIFORM = ("int4_weights", "int8_weights", "int8_dynamic", "float16")
+UNIFORM = ("int4_weights", "int8_weights", "int8_dynamic", "float16", "int8", "int16x8")
+#: the evidence's guesses, "``base`` everywhere except the k most sensitive layers at ``keep``": (base, keep, k),
+#: measured in this order after the uniform ones. int4 weights make the smallest files; static int8 the fastest
+#: on LiteRT's XNNPACK (weight-only int8 / int4 dequantize every weight on every invoke there)
+EXCEPT_SEEDS = (("int4_weights", "int8_weights", 1), ("int8", "float32", 1), ("int4_weights", "int8_weights", 2),
+                ("int8", "float32", 2), ("int4_weights", "int8_weights", 4), ("int8", "float32", 4),
+                ("int4_weights", "float16", 1), ("int8", "int16x8", 1))
 
 
 def seeds(groups: Sequence[Group]) -> list[dict[str, str]]:
-    """Choices the search measures before the optimiser draws: the uniform references, then "int4 everywhere
-    except the k most sensitive layers" (kept at int8 weights, k = 1, 2, 4, and at float16 for k = 1), the
-    per-layer evidence's guesses. Duplicates dropped, order kept."""
+    """Choices the search measures before the optimiser draws: the uniform references (``UNIFORM``), then the
+    per-layer evidence's guesses (``EXCEPT_SEEDS``: int4 everywhere except the k most sensitive layers kept at
+    int8 weights, k = 1, 2, 4, or at float16 for k = 1; static int8 everywhere except the k most sensitive kept
+    at float32, k = 1, 2, 4, or at int16x8 for k = 1), each while some group stays at its base. Duplicates
+    dropped, order kept."""
     out = [uniform(groups, p) for p in UNIFORM]
     alone = [g for g in groups if g.key != REST]
-    for keep, k in (("int8_weights", 1), ("int8_weights", 2), ("int8_weights", 4), ("float16", 1)):
-        if k <= len(alone):
-            out.append({g.key: keep if g in alone[:k] else "int4_weights" for g in groups})
+    for base, keep, k in EXCEPT_SEEDS:
+        if k <= len(alone) and k < len(groups):
+            out.append({g.key: keep if g in alone[:k] else base for g in groups})
     unique: list[dict[str, str]] = []
     for s in out:
         if s not in unique:
             unique.append(s)
     return unique
+
+
+def seed_label(choice: Mapping[str, str], groups: Sequence[Group]) -> str:
+    """How a seed reads in the search's rows (``origin``): ``uniform int8``, ``seed: int8 except 2 most
+    sensitive at float32``; ``seed`` for another choice."""
+    values = set(choice.values())
+    if len(values) == 1:
+        (only,) = values
+        return f"uniform {only}" if only in UNIFORM else "seed"
+    base = choice[groups[-1].key]  # the least sensitive group keeps the base precision
+    kept = [g.key for g in groups if choice[g.key] != base]
+    short = {"int4_weights": "int4"}.get(base, base)
+    return f"seed: {short} except {len(kept)} most sensitive at {choice[kept[0]]}"
 
 
 def budget_excess(row: Mapping[str, Any], budgets: Any) -> dict[str, float]:

@@ -68,9 +68,11 @@ QUANT_MODE_INFO: dict[str, QuantModeInfo] = {m.name: m for m in (
     QuantModeInfo("int4_dynamic", "LiteRT Quantizer: int4 channelwise weights (int8 in depthwise conv), activations "
               "quantized to int8 on the fly by the kernels (dynamic range)", tool="quantizer",
               recipe=(RecipeRule("dynamic", 8), RecipeRule("dynamic", 4, INT4_DYNAMIC))),
+    # calibrated stays False: only a recipe with static layers needs samples (recipe_needs_calibration), and
+    # the variant's build passes the experiment's calibration draw to every recipe (ignored when none needs it)
     QuantModeInfo("mixed", "LiteRT Quantizer: a per-layer precision recipe (the variant's `recipe`, e.g. one "
-              "`workbench search --precision` found): each layer float32, float16, int8 or int4 weights",
-              tool="quantizer"),
+              "`workbench search --precision` found): each layer float32, float16, int16x8 or int8 (static, "
+              "calibrated), int8 or int4 weights", tool="quantizer"),
 )}
 QUANT_MODES: tuple[str, ...] = tuple(QUANT_MODE_INFO)
 #: the modes the LiteRT Quantizer makes from a float32 .tflite by a fixed recipe (``mixed`` takes the variant's)
@@ -83,24 +85,41 @@ MIXED = "mixed"
 class LayerPrecision:
     """One precision a single layer (an operator with weights) can get in a per-layer recipe: the rule the
     quantizer applies to that operator, or none (float32). ``operators``: the operators it applies to (the
-    quantizer's policy, litert-quantizer 0.11); ``bits``: of each weight."""
+    quantizer's policy, litert-quantizer 0.11); ``bits``: of each weight; ``activation_bits``: of the
+    activations a static precision quantizes with calibrated ranges (0: float activations)."""
 
     name: str
     what: str
-    kind: RuleKind | Literal["float16", "float32"]
+    kind: RuleKind | Literal["float16", "float32", "static"]
     bits: int
     operators: tuple[str, ...]
+    activation_bits: int = 0
+
+    @property
+    def static(self) -> bool:
+        """Integer activations with calibrated ranges: the recipe needs calibration samples."""
+        return self.kind == "static"
 
 
 #: every operator whose weights the per-layer search assigns a precision to
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "EMBEDDING_LOOKUP",
                 "CONV_2D_TRANSPOSE")
+#: the weighted operators the quantizer's policy lets run static (``static_wi8_ai8`` / ``static_wi8_ai16``;
+#: not EMBEDDING_LOOKUP)
+STATIC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D_TRANSPOSE")
 #: the per-layer precisions, declared once: the search's choices, the recipe builder's rules, the docs' table.
-#: Ordered from the largest file to the smallest.
+#: Ordered from the largest file to the smallest, by weight width; among the int8-weight ones (files within a
+#: few percent of one another) the static ones first, so that a precision an operator cannot take falls back
+#: (``analysis.precision.fit_precision``: to the previous one it can) along its own kind: int4 weights in a
+#: depthwise conv to int8 weights (float compute, as int4's), a static one in an embedding lookup to float16.
 LAYER_PRECISIONS: dict[str, LayerPrecision] = {p.name: p for p in (
     LayerPrecision("float32", "float32 weights and compute (the layer untouched)", "float32", 32, WEIGHTED_OPS),
     LayerPrecision("float16", "float16 weights cast to float32 in the graph; float32 compute", "float16", 16,
                    ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "EMBEDDING_LOOKUP", "CONV_2D_TRANSPOSE")),
+    LayerPrecision("int16x8", "static: int16 activations (symmetric, ranges calibrated), int8 channelwise "
+                   "weights; integer compute", "static", 8, STATIC_OPS, activation_bits=16),
+    LayerPrecision("int8", "static: int8 activations (asymmetric, ranges calibrated), int8 channelwise weights; "
+                   "integer compute (the fast one on XNNPACK)", "static", 8, STATIC_OPS, activation_bits=8),
     LayerPrecision("int8_dynamic", "int8 weights, activations quantized to int8 on the fly (dynamic range)",
                    "dynamic", 8, ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL",
                                   "EMBEDDING_LOOKUP", "CONV_2D_TRANSPOSE")),
@@ -142,6 +161,25 @@ def recipe_problem(rules: Sequence[Any]) -> str | None:
         if not isinstance(r["op_config"], Mapping) or not all(isinstance(r[k], str) for k in RECIPE_KEYS[:3]):
             return f"rule {i}: regex, operation and algorithm_key are strings, op_config a mapping"
     return None
+
+
+#: the quantizer's algorithm key that leaves an operator float (a recipe rule overriding an earlier one)
+NO_QUANTIZE = "no_quantize"
+
+
+def recipe_needs_calibration(rules: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a recipe (its JSON form) quantizes activations with calibrated ranges: a rule with integer compute
+    and an ``activation_tensor_config``, or the GPTQ algorithm (the quantizer's own ``need_calibration``,
+    without loading the model). Such a recipe is applied with calibration samples."""
+    for r in rules:
+        if r.get("algorithm_key") == "GPTQ":
+            return True
+        config = r.get("op_config")
+        if r.get("algorithm_key") == NO_QUANTIZE or not isinstance(config, Mapping):
+            continue
+        if config.get("compute_precision") == "INTEGER" and config.get("activation_tensor_config"):
+            return True
+    return False
 
 
 def recipe_hash(rules: Sequence[Mapping[str, Any]]) -> str:

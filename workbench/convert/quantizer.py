@@ -13,6 +13,7 @@ import io
 import logging
 import math
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from workbench.catalog.quantization import (
     LAYER_PRECISIONS,
+    NO_QUANTIZE,
     QUANTIZER_MODES,
     WEIGHTED_OPS,
     RecipeRule,
@@ -54,11 +56,20 @@ def _scope(layers: Sequence[str]) -> str:
 def layer_recipe(assignment: Mapping[str, str], operators: Mapping[str, str]) -> list[dict[str, Any]]:
     """A per-layer precision assignment as a LiteRT Quantizer recipe (its JSON form).
 
+    Without a static layer (``int8``, ``int16x8``): one rule per (precision, operator) other than float32,
+    scoped by a regex naming its layers; float32 layers get no rule (the quantizer leaves them alone).
+
+    With one: the recipe starts with a background rule, every operator (``.*``, ``*``) static at ``int8``
+    (``int16x8`` when every static layer is int16x8), so the operators without weights between static layers
+    (add, mean, pad, reshape, softmax...) run integer too, the model's input and output staying float32
+    (``no_quantize`` rules on INPUT and OUTPUT); then every weighted layer gets an explicit rule that overrides
+    it (the quantizer's later rules win), float32 layers a ``no_quantize`` one. The quantizer inserts a
+    quantize / dequantize pair wherever a float operator meets an integer one.
+
     Args:
-        assignment: layer (an op's output tensor name in the float file) -> a ``LAYER_PRECISIONS`` name;
-            ``float32`` layers get no rule (the quantizer leaves them alone).
-        operators: layer -> its operator (``CONV_2D``, ...): one rule per (precision, operator), scoped by a
-            regex naming its layers, in a fixed order (sorted), so the same assignment is the same recipe.
+        assignment: layer (an op's output tensor name in the float file) -> a ``LAYER_PRECISIONS`` name.
+        operators: layer -> its operator (``CONV_2D``, ...): the rules in a fixed order (sorted), so the same
+            assignment is the same recipe.
     Raises:
         ValueError: an unknown precision, a layer without an operator, or a precision the operator cannot take.
     """
@@ -71,20 +82,39 @@ def layer_recipe(assignment: Mapping[str, str], operators: Mapping[str, str]) ->
             raise ValueError(f"layer {layer}: not an operator with weights in this .tflite")
         if op not in LAYER_PRECISIONS[name].operators:
             raise ValueError(f"layer {layer}: {op} cannot take {name}")
-        if name != "float32":
-            groups.setdefault((name, op), []).append(layer)
+        groups.setdefault((name, op), []).append(layer)
+    static = {name for name, _ in groups if LAYER_PRECISIONS[name].static}
     order = list(LAYER_PRECISIONS)
-    return [_precision_rule(name, op, _scope(sorted(layers)))
-            for (name, op), layers in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1]))]
+    rules = [_precision_rule(name, op, _scope(sorted(layers)))
+             for (name, op), layers in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1]))
+             if static or name != "float32"]
+    if not static:
+        return rules
+    background = "int16x8" if static == {"int16x8"} else "int8"
+    return [_precision_rule(background, "*", ".*"), *(_no_quantize(io, ".*") for io in ("INPUT", "OUTPUT")),
+            *rules]
+
+
+def _no_quantize(operator: str, scope: str) -> dict[str, Any]:
+    return {"regex": scope, "operation": operator, "algorithm_key": NO_QUANTIZE, "op_config": {}}
 
 
 def _precision_rule(name: str, operator: str, scope: str) -> dict[str, Any]:
     p = LAYER_PRECISIONS[name]
+    if p.kind == "float32":  # only in a recipe with static layers: overrides the background
+        return _no_quantize(operator, scope)
     if p.kind == "float16":  # the quantizer's float casting: float16 weights, float compute
         return {"regex": scope, "operation": operator, "algorithm_key": "float_casting",
                 "op_config": {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT"},
                               "compute_precision": "FLOAT", "explicit_dequantize": True, "skip_checks": False,
                               "min_weight_elements": 0}}
+    if p.static:  # the quantizer's static_wi8_ai8 / static_wi8_ai16: int16 symmetric, int8 asymmetric
+        rule = _rule(RecipeRule("dynamic", p.bits), operator, scope)
+        rule["op_config"] = {"activation_tensor_config": {"num_bits": p.activation_bits,
+                                                          "symmetric": p.activation_bits == 16,
+                                                          "granularity": "TENSORWISE", "dtype": "INT"},
+                             **rule["op_config"]}
+        return rule
     return _rule(RecipeRule(p.kind, p.bits), operator, scope)  # type: ignore[arg-type]
 
 
@@ -125,12 +155,24 @@ def quantize_tflite(float_tflite: bytes, mode: str, layers: tuple[str, ...] = ()
     return quantize_recipe(float_tflite, recipe(mode, layers), mode)
 
 
-def quantize_recipe(float_tflite: bytes, rules: Sequence[Mapping[str, Any]], what: str = "this recipe") -> bytes:
-    """Rewrite a float32 ``.tflite`` with a LiteRT Quantizer recipe (its JSON form: a mode's, ``layer_recipe``'s,
-    or one written in an experiment file). The same bytes and recipe give the same bytes (SHA-256).
+#: samples of a model's default signature: one array (N, ...) for a one-input model (or a structured array,
+#: a field per input: ``workbench.data.Dataset``), or one ``{input name: array}`` per sample
+Samples = list[dict[str, Any]] | np.ndarray
 
+
+def quantize_recipe(float_tflite: bytes, rules: Sequence[Mapping[str, Any]], what: str = "this recipe",
+                    calibration: Samples | None = None) -> bytes:
+    """Rewrite a float32 ``.tflite`` with a LiteRT Quantizer recipe (its JSON form: a mode's, ``layer_recipe``'s,
+    or one written in an experiment file). The same bytes, recipe and calibration samples give the same bytes
+    (SHA-256).
+
+    Args:
+        calibration: samples of the default signature (``Samples``); used only when the recipe quantizes
+            activations with calibrated ranges (static int8 / int16 layers): the quantizer runs the float model
+            on them (one thread) and takes each tensor's min / max.
     Raises:
-        ModelFileError: the quantizer cannot read the file or apply the recipe, or it quantized nothing.
+        ModelFileError: the quantizer cannot read the file or apply the recipe, it quantized nothing, or the
+            recipe needs calibration samples and none were given.
     """
     rules = [dict(r) for r in rules]
     from litert_quantizer import quantizer  # ~0.7 s: LiteRT's interpreter and flatbuffer tools
@@ -139,9 +181,18 @@ def quantize_recipe(float_tflite: bytes, rules: Sequence[Mapping[str, Any]], wha
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         q = quantizer.Quantizer(bytearray(float_tflite), rules)
-        # 0.11 draws a progress bar while rewriting whatever enable_progress_bar says: kept off stderr
-        with contextlib.redirect_stderr(io.StringIO()):
-            out = q.quantize(enable_progress_bar=False, enable_progress_report=False).quantized_model
+        if q.need_calibration and (calibration is None or not len(calibration)):
+            raise ModelFileError(f"{what} has static int8 / int16 activations: it needs calibration samples "
+                                 "(inputs of the model, e.g. the experiment's calibration draw)")
+        # 0.11 draws progress bars while calibrating and rewriting whatever enable_progress_bar says, and warns
+        # that its interpreters preserve every tensor: kept off stderr
+        with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            calibrated = (q.calibrate(_signature_data(float_tflite, calibration), num_threads=1)
+                          if q.need_calibration and calibration is not None else None)
+            out = q.quantize(calibrated, enable_progress_bar=False, enable_progress_report=False).quantized_model
+    except ModelFileError:
+        raise
     except Exception as exc:  # the quantizer raises many types for a file it cannot read
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         raise ModelFileError(f"the LiteRT Quantizer cannot make {what} from this .tflite "
@@ -150,6 +201,32 @@ def quantize_recipe(float_tflite: bytes, rules: Sequence[Mapping[str, Any]], wha
         raise ModelFileError(f"the LiteRT Quantizer quantized nothing in this .tflite for {what} (no operator "
                              "with float weights it supports: is the file already quantized?)")
     return bytes(out)
+
+
+def _signature_data(float_tflite: bytes, samples: Samples) -> dict[str, list[dict[str, Any]]]:
+    """``samples`` as the quantizer's calibrate / validate take them: {signature key: one dict per sample}."""
+    from litert_quantizer.utils import tfl_interpreter_utils
+
+    from workbench.tflite_model import split_inputs
+
+    interp = tfl_interpreter_utils.create_tfl_interpreter(bytes(float_tflite), use_xnnpack=False, num_threads=1,
+                                                          preserve_all_tensors=False)
+    key, signature = next(iter(interp.get_signature_list().items()))
+    if isinstance(samples, np.ndarray):  # one sample per row; inputs named by the signature
+        names = list(signature["inputs"])
+        columns = split_inputs(samples, names)
+        samples = [{n: c[i:i + 1].astype(np.float32) for n, c in zip(names, columns, strict=True)}
+                   for i in range(len(samples))]
+    samples = list(samples)
+    inputs = interp.get_signature_runner(key).get_input_details()
+    first = samples[0] if samples else {}
+    for name, d in inputs.items():  # a sample of another shape would stop the interpreter mid-way
+        want = tuple(int(v) for v in d["shape_signature"][1:])
+        got = tuple(np.shape(first[name]))[1:] if name in first else None
+        if got is None or len(got) != len(want) or any(w not in (-1, g) for w, g in zip(want, got, strict=True)):
+            raise ValueError(f"the calibration samples do not fit: input {name} takes samples of shape {want}, got "
+                             f"{'none' if got is None else got}")
+    return {key: samples}
 
 
 def _narrow_tensors(content: bytes) -> int:
@@ -168,8 +245,7 @@ ERROR_METRICS = ("snr", "cosine_similarity", "mse")
 _SNR_EPSILON = 1e-9  # litert_quantizer.utils.validation_utils.signal_to_noise_ratio's default
 
 
-def tensor_errors(float_tflite: bytes, quantized_tflite: bytes,
-                  samples: list[dict[str, Any]] | np.ndarray | None = None) -> dict[str, dict[str, float]]:
+def tensor_errors(float_tflite: bytes, quantized_tflite: bytes, samples: Samples | None = None) -> dict[str, dict[str, float]]:
     """The LiteRT Quantizer's numerical comparison of every tensor of ``quantized_tflite`` against the same
     tensor of ``float_tflite`` (its ``validate``: both run on LiteRT, XNNPACK, side by side).
 
@@ -186,20 +262,14 @@ def tensor_errors(float_tflite: bytes, quantized_tflite: bytes,
         ModelFileError: the quantizer cannot run or compare the two files.
     """
     from litert_quantizer import quantizer
-    from litert_quantizer.utils import tfl_interpreter_utils, validation_utils
+    from litert_quantizer.utils import validation_utils
 
     metrics = [validation_utils.ValidationErrorMetric(m) for m in ERROR_METRICS]
     try:
         q = quantizer.Quantizer(bytearray(float_tflite), previous_quantized_model=bytearray(quantized_tflite))
-        data: Any = None
-        if samples is not None:
-            interp = tfl_interpreter_utils.create_tfl_interpreter(bytearray(float_tflite))
-            key, signature = next(iter(interp.get_signature_list().items()))
-            if isinstance(samples, np.ndarray):  # one input: its name from the signature, one sample per row
-                (name,) = signature["inputs"]
-                samples = [{name: samples[i:i + 1].astype(np.float32)} for i in range(len(samples))]
-            data = {key: samples}
-        with contextlib.redirect_stderr(io.StringIO()):
+        data = None if samples is None else _signature_data(float_tflite, samples)
+        with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its interpreters preserve every tensor, and say so
             result = q.validate(test_data=data, error_metrics=metrics, num_threads=1)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0][:300]

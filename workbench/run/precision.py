@@ -8,8 +8,10 @@
    everywhere ranks the layers; the ``individual`` most sensitive are decided one by one, the rest together
    (``analysis.precision``).
 3. Optuna's NSGA-II (constraints: how far a candidate is over each budget) over one precision per group,
-   started from the uniform assignments and "int4 except the k most sensitive layers". Each candidate is a
-   LiteRT Quantizer recipe applied to the float file, then measured by the variants' protocol: accuracy by
+   started from the uniform assignments (static int8 and int16x8 among them), "int4 except the k most
+   sensitive layers" and "static int8 except the k most sensitive layers". Each candidate is a LiteRT
+   Quantizer recipe applied to the float file (a recipe with static layers calibrated on the experiment's
+   calibration draw, as the variant's build draws it), then measured by the variants' protocol: accuracy by
    running the file on LiteRT over the test split, size = the file's bytes, latency and peak memory in fresh
    profiler processes, interleaved with the float file (``profile.paired``). Never estimated; a recipe seen
    before is not measured twice.
@@ -38,12 +40,12 @@ from workbench.analysis.pareto import budget_violations, pareto_front
 from workbench.analysis.precision import (
     CHOICES,
     OBJECTIVES,
-    UNIFORM,
     Group,
     assignment,
     budget_excess,
     make_groups,
     objective_values,
+    seed_label,
     seeds,
 )
 from workbench.catalog.quantization import MIXED, recipe_hash
@@ -86,9 +88,13 @@ class Measurer:
     """Quantizes and measures one candidate: the variants' protocol on the float file's recipe rewrites."""
 
     def __init__(self, float_tflite: Path, layers: dict[str, str], x_test: np.ndarray, y_test: np.ndarray,
-                 target: Any, rounds: int, out_dir: Path, budgets: Any, lock_dir: Path) -> None:
+                 target: Any, rounds: int, out_dir: Path, budgets: Any, lock_dir: Path,
+                 calibration: np.ndarray | None = None) -> None:
+        """``calibration``: the samples a recipe with static layers is calibrated on (the experiment's draw,
+        as a ``quantization: mixed`` variant's build draws them: the same file again)."""
         from workbench.tflite_model import TfliteModel, accuracy
 
+        self.calibration = calibration
         self.float_path, self.float_bytes = float_tflite, float_tflite.read_bytes()
         self.layers, self.x, self.y = layers, x_test, y_test
         self.target, self.rounds, self.out_dir, self.budgets, self.lock_dir = target, rounds, out_dir, budgets, lock_dir
@@ -106,7 +112,7 @@ class Measurer:
         if h in self.seen:
             return self.seen[h], False
         name = f"{MIXED}-{h}"
-        content = quantize_recipe(self.float_bytes, rules, name) if rules else self.float_bytes
+        content = quantize_recipe(self.float_bytes, rules, name, self.calibration) if rules else self.float_bytes
         atomic_write(self.out_dir / "recipes" / f"{h}.json", json.dumps(rules, indent=1))
         row = self.measure_file(content, name, origin, h)
         row.update({"recipe_hash": h, "rules": len(rules), "precisions": dict(Counter(assign.values())),
@@ -257,8 +263,11 @@ def _prepare(float_tflite: Path, dataset: Any, spec: Any, out_dir: Path, wdir: P
     groups = make_groups(layers, snr, individual)
     atomic_write(out_dir / "layers.json", json.dumps(
         {"layers": layers, "int4_snr_db": snr, "groups": {g.key: list(g.layers) for g in groups}}, indent=1))
+    from workbench.variant.inputs import draw_calibration
+
+    calibration = draw_calibration(dataset, spec.calibration_samples, spec.baseline.training.seed)
     measurer = Measurer(float_tflite, layers, dataset.x_test, dataset.y_test, spec.target, spec.rounds, out_dir,
-                        spec.budgets, wdir / "locks")
+                        spec.budgets, wdir / "locks", calibration)
     return measurer, groups
 
 
@@ -274,7 +283,7 @@ def _optimise(measurer: Measurer, out: PrecisionResult, trials: int, seed: int, 
     starts = seeds(out.groups)
     for s in starts:
         study.enqueue_trial(s)
-    labels = {json.dumps(s, sort_keys=True): _seed_label(s, out.groups) for s in starts}
+    labels = {json.dumps(s, sort_keys=True): seed_label(s, out.groups) for s in starts}
     from tqdm import tqdm
 
     bar = tqdm(total=trials, desc="precision trials", disable=not progress)
@@ -302,15 +311,6 @@ def _optimise(measurer: Measurer, out: PrecisionResult, trials: int, seed: int, 
     # enqueued seeds the trial budget did not reach stay WAITING in study.trials: count what ran
     out.trials = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     out.stopped_by = out.stopped_by or f"trial budget ({trials})"
-
-
-def _seed_label(choice: dict[str, str], groups: list[Group]) -> str:
-    values = set(choice.values())
-    if len(values) == 1:
-        (only,) = values
-        return f"uniform {only}" if only in UNIFORM else "seed"
-    kept = [g.key for g in groups if choice[g.key] != "int4_weights"]
-    return f"seed: int4 except {len(kept)} most sensitive at {choice[kept[0]]}"
 
 
 def _write_front(out: PrecisionResult, experiment: Path) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.catalog import runtime
-from workbench.catalog.quantization import quant_mode
+from workbench.catalog.quantization import quant_mode, recipe_needs_calibration
 from workbench.errors import ModelFileError
 from workbench.files import atomic_write
 from workbench.runtimes import Sources, formats_needed, make_files, runtimes_of
@@ -43,10 +43,13 @@ def convert_variant(ctx: VariantContext, compressed: ChainResult) -> Exported:
     elif ctx.variant.recipe is not None:  # quantization mixed: the variant's own per-layer recipe
         from workbench.convert.quantizer import quantize_recipe
 
-        # the float file is the baseline's own, byte for byte: the one a precision search quantized
+        # the float file is the baseline's own, byte for byte, and a recipe with static layers is calibrated on
+        # the experiment's draw: the file a precision search quantized and measured
+        calib = calibration_samples(ctx) if recipe_needs_calibration(ctx.variant.recipe) else None
         content = quantize_recipe(ctx.baseline.tflite_path.read_bytes(), ctx.variant.recipe,
-                                  f"the recipe of {ctx.variant.name}")
-        facts = {"quantizer": "litert-quantizer", "quantizer_recipe": list(ctx.variant.recipe)}
+                                  f"the recipe of {ctx.variant.name}", calib)
+        facts = {"quantizer": "litert-quantizer", "quantizer_recipe": list(ctx.variant.recipe),
+                 **({"calibration_samples": len(calib)} if calib is not None else {})}
         notes = (f"{ctx.variant.technique}: {len(ctx.variant.recipe)} per-layer rule(s) of the LiteRT Quantizer "
                  "applied to the float baseline's .tflite",)
     else:

@@ -52,3 +52,33 @@ def test_a_candidate_is_measured_on_litert_and_its_recipe_reproduces_its_file(tm
     again = quantize_recipe(float_file.read_bytes(), variant.recipe)  # what the variant's conversion does
     assert hashlib.sha256(again).hexdigest() == row["model_sha256"]
     assert json.loads((tmp_path / "s" / "recipes" / f"{row['recipe_hash']}.json").read_text()) == list(variant.recipe)
+
+
+def test_a_static_candidate_is_calibrated_on_the_experiments_draw_and_its_recipe_reproduces_its_file(tmp_path):
+    from workbench.catalog.quantization import recipe_needs_calibration
+    from workbench.convert.quantizer import quantize_recipe, weighted_layers
+    from workbench.data import Dataset
+    from workbench.run.precision import Measurer
+    from workbench.variant.inputs import draw_calibration
+
+    float_file = tmp_path / "float32.tflite"
+    float_file.write_bytes(dense_tflite(128, 32, seed=3))
+    rng = np.random.default_rng(0)
+    data = Dataset("d", rng.normal(size=(50, 128)).astype(np.float32), np.arange(50) % 32,
+                   rng.normal(size=(30, 128)).astype(np.float32), np.arange(30) % 32)
+    calibration = draw_calibration(data, 20, seed=0)  # what the search and a mixed variant's build both draw
+    m = Measurer(float_file, weighted_layers(float_file.read_bytes()), data.x_test, data.y_test, FAST, 1,
+                 tmp_path / "s", BudgetSpec(), tmp_path / "locks", calibration)
+    row, _ = m.measure({"y": "int8"}, "uniform int8")
+    made = (tmp_path / "s" / "candidates" / f"{row['recipe_hash']}.tflite").read_bytes()
+    assert row["size_bytes"] == len(made) < float_file.stat().st_size / 2 and row["latency_ms_p50"] > 0
+    (tmp_path / "e.yaml").write_text(
+        "name: e\nbaseline: {model: digits_cnn, dataset: digits}\nvariants:\n"
+        f"  - {{name: {row['variant']}, quantization: mixed, recipe: s/recipes/{row['recipe_hash']}.json}}\n")
+    variant = load_experiment(tmp_path / "e.yaml", machine=False).variant(row["variant"])
+    assert recipe_needs_calibration(variant.recipe)
+    # the variant's build: the same float bytes, the recipe, the same draw: the same file
+    again = quantize_recipe(float_file.read_bytes(), variant.recipe, "v", draw_calibration(data, 20, seed=0))
+    assert hashlib.sha256(again).hexdigest() == row["model_sha256"]
+    other = quantize_recipe(float_file.read_bytes(), variant.recipe, "v", draw_calibration(data, 20, seed=1))
+    assert hashlib.sha256(other).hexdigest() != row["model_sha256"]  # the draw is part of what makes the file

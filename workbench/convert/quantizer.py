@@ -169,7 +169,7 @@ def quantize_recipe(float_tflite: bytes, rules: Sequence[Mapping[str, Any]], wha
     Args:
         calibration: samples of the default signature (``Samples``); used only when the recipe quantizes
             activations with calibrated ranges (static int8 / int16 layers): the quantizer runs the float model
-            on them (one thread) and takes each tensor's min / max.
+            on them in order (one thread) and keeps a running average of each tensor's min / max (its default).
     Raises:
         ModelFileError: the quantizer cannot read the file or apply the recipe, it quantized nothing, or the
             recipe needs calibration samples and none were given.

@@ -81,6 +81,8 @@ def test_a_static_layer_puts_every_operator_on_a_static_background_that_each_wei
     a16 = by_layer["^(dw);$"]["op_config"]["activation_tensor_config"]
     assert a16["num_bits"] == 16 and a16["symmetric"] and by_layer["^(dw);$"]["operation"] == "DEPTHWISE_CONV_2D"
     assert by_layer["^(fc);$"]["op_config"]["explicit_dequantize"]  # int4 weights stay weight-only
+    w4a8 = layer_recipe({"conv1": "int8x4"}, LAYERS)[-1]["op_config"]
+    assert (w4a8["weight_tensor_config"]["num_bits"], w4a8["activation_tensor_config"]["num_bits"]) == (4, 8)
     assert recipe_needs_calibration(rules)
     # only int16x8 static layers: an int16 background (int8 neighbours would cut their activations to 8 bits)
     only16 = layer_recipe({"conv1": "int16x8", "fc": "int8_weights"}, LAYERS)
@@ -105,7 +107,8 @@ def test_a_static_recipe_is_calibrated_runs_on_litert_with_float_io_and_makes_th
     for assign, tolerance in (({"h0": "int8", "h1": "int8", "y": "int8"}, 0.03),  # every layer static int8
                               ({"h0": "int8", "h1": "float32", "y": "int16x8"}, 0.03),  # a float layer between
                               ({"h0": "int8_dynamic", "h1": "int8", "y": "float16"}, 0.03),  # other kinds beside
-                              ({"h0": "int4_weights", "h1": "int16x8", "y": "int8_weights"}, 0.15)):
+                              ({"h0": "int4_weights", "h1": "int16x8", "y": "int8_weights"}, 0.15),
+                              ({"h0": "int8x4", "h1": "int8", "y": "int8x4"}, 0.25)):  # two int4-weight layers
         rules = layer_recipe(assign, layers)
         out = quantize_recipe(f, rules, "r", calib)
         assert hashlib.sha256(out).digest() == hashlib.sha256(quantize_recipe(f, rules, "r", calib)).digest()
@@ -139,6 +142,10 @@ def test_a_precision_an_operator_cannot_take_falls_back_to_the_next_larger_one()
     assert fit_precision("int4_weights", "DEPTHWISE_CONV_2D") == "int8_weights"
     assert fit_precision("int4_weights", "CONV_2D") == "int4_weights"
     assert fit_precision("float16", "BATCH_MATMUL") == "float32"
+    # a static one falls back along its kind first: int4 weights with int8 activations in a depthwise conv
+    # (the quantizer's static_wi4_ai8 takes conv and fully connected only) to static int8, not to float compute
+    assert fit_precision("int8x4", "DEPTHWISE_CONV_2D") == fit_precision("int8x4", "BATCH_MATMUL") == "int8"
+    assert fit_precision("int8x4", "EMBEDDING_LOOKUP") == "int4_weights"  # no static embedding lookup at all
     for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL"):
         assert "float32" in layer_choices(op)
         for p in LAYER_PRECISIONS:
@@ -163,7 +170,7 @@ def test_the_most_sensitive_layers_are_decided_alone_and_the_rest_together():
     assert {"L0": "float32", "L1": "int8", REST: "int8"} in starts
     assert {"L0": "float32", "L1": "float32", REST: "int8"} in starts
     assert {"L0": "int16x8", "L1": "int8", REST: "int8"} in starts
-    assert len({json.dumps(s, sort_keys=True) for s in starts}) == len(starts) == 6 + 6  # k = 4 > 2 layers alone
+    assert len({json.dumps(s, sort_keys=True) for s in starts}) == len(starts) == 7 + 6  # k = 4 > 2 layers alone
     assert seed_label({"L0": "float32", "L1": "float32", REST: "int8"}, groups) == (
         "seed: int8 except 2 most sensitive at float32")
     # every group decided alone: "except all of them" would be another uniform assignment, so not a seed
@@ -242,10 +249,10 @@ def test_a_recipe_file_in_an_experiment_is_read_in_and_enters_the_variant_id(tmp
 
 
 class _StubMeasurer:
-    """Stands in for the runtime: size from the precisions, accuracy lost only when layer a is int4."""
+    """Stands in for the runtime: size from the precisions, accuracy lost only when layer a has int4 weights."""
 
     BYTES = {"float32": 4.0, "float16": 2.0, "int16x8": 1.0, "int8": 1.0, "int8_dynamic": 1.0, "int8_weights": 1.0,
-             "int4_weights": 0.5}
+             "int4_weights": 0.5, "int8x4": 0.5}
 
     def __init__(self, layers):
         self.layers, self.seen, self.calls = layers, {}, []
@@ -256,7 +263,7 @@ class _StubMeasurer:
             return self.seen[key], False
         self.calls.append(origin)
         row = {"variant": f"v{len(self.seen)}", "origin": origin, "assignment": assign, "rules": 1,
-               "accuracy_delta": -3.0 if assign["a"] == "int4_weights" else 0.0,
+               "accuracy_delta": -3.0 if assign["a"] in ("int4_weights", "int8x4") else 0.0,
                "size_bytes": 1000 * sum(self.BYTES[p] for p in assign.values()), "latency_ms_p50": 1.0,
                "memory_mb_peak": 1.0}
         row["within_budgets"] = row["accuracy_delta"] >= -1.0
@@ -273,9 +280,9 @@ def test_the_optimiser_starts_from_the_seeds_measures_each_recipe_once_and_respe
     _optimise(stub, out, trials=12, seed=0, max_seconds=600, budgets=BudgetSpec(max_accuracy_drop=1.0),
               progress=False, start=__import__("time").monotonic())
     assert out.trials == 12 and len(out.rows) == len(stub.calls) <= 12
-    assert stub.calls[:6] == ["uniform int4_weights", "uniform int8_weights", "uniform int8_dynamic",
-                              "uniform float16", "uniform int8", "uniform int16x8"]
-    assert stub.calls[6:10] == ["seed: int4 except 1 most sensitive at int8_weights",
+    assert stub.calls[:7] == ["uniform int4_weights", "uniform int8_weights", "uniform int8_dynamic",
+                              "uniform float16", "uniform int8", "uniform int16x8", "uniform int8x4"]
+    assert stub.calls[7:11] == ["seed: int4 except 1 most sensitive at int8_weights",
                                 "seed: int8 except 1 most sensitive at float32",
                                 "seed: int4 except 1 most sensitive at float16",
                                 "seed: int8 except 1 most sensitive at int16x8"]
@@ -283,7 +290,8 @@ def test_the_optimiser_starts_from_the_seeds_measures_each_recipe_once_and_respe
     # assignment that is: the front the search exists to find
     best = min((r for r in out.rows if r["within_budgets"]), key=lambda r: r["size_bytes"])
     uniform_ok = [r for r in out.rows if r["origin"].startswith("uniform") and r["within_budgets"]]
-    assert best["assignment"]["a"] != "int4_weights" and best["size_bytes"] < min(r["size_bytes"] for r in uniform_ok)
+    assert best["assignment"]["a"] not in ("int4_weights", "int8x4")
+    assert best["size_bytes"] < min(r["size_bytes"] for r in uniform_ok)
     few = PrecisionResult(out_dir=None, groups=out.groups)  # fewer trials than seeds: the rest never ran
     _optimise(_StubMeasurer(layers), few, trials=3, seed=0, max_seconds=600, budgets=BudgetSpec(), progress=False,
               start=__import__("time").monotonic())

@@ -5,7 +5,7 @@ it starts from, and the budgets as constraints. No optimiser, runtime or file he
 A *group* is a set of layers that get one precision: each of the ``individual`` most sensitive layers alone,
 the rest together, so a MobileNetV2 (53 weighted layers) is searched in 9 dimensions, not 53. A precision a
 layer's operator cannot take (int4 in a depthwise convolution) falls back to the next larger one it can.
-Static precisions (``int8``, ``int16x8``: integer activations, calibrated) are chosen per group like the
+Static precisions (``int16x8``, ``int8``, ``int8x4``: integer activations, calibrated) are chosen per group like the
 others; the recipe builder (``convert.quantizer.layer_recipe``) makes the operators between them integer too.
 """
 
@@ -34,9 +34,13 @@ class Group:
 
 
 def fit_precision(precision: str, operator: str) -> str:
-    """``precision`` if ``operator`` can take it, else the next larger one it can (float32 always can)."""
+    """``precision`` if ``operator`` can take it, else the next larger one it can of the same kind (static or
+    not: int8x4 in a depthwise conv -> static int8, int4 weights -> int8 weights), else the next larger one it
+    can (float32 always can)."""
     order = list(LAYER_PRECISIONS)
-    for name in reversed(order[: order.index(precision) + 1]):
+    larger = list(reversed(order[: order.index(precision) + 1]))
+    static = LAYER_PRECISIONS[precision].static
+    for name in [n for n in larger if LAYER_PRECISIONS[n].static == static] + larger:
         if operator in LAYER_PRECISIONS[name].operators:
             return name
     return "float32"
@@ -75,7 +79,7 @@ def uniform(groups: Sequence[Group], precision: str) -> dict[str, str]:
 
 
 #: the uniform assignments measured first (the search's references): every layer in one precision
-UNIFORM = ("int4_weights", "int8_weights", "int8_dynamic", "float16", "int8", "int16x8")
+UNIFORM = ("int4_weights", "int8_weights", "int8_dynamic", "float16", "int8", "int16x8", "int8x4")
 #: the evidence's guesses, "``base`` everywhere except the k most sensitive layers at ``keep``": (base, keep, k),
 #: measured in this order after the uniform ones. int4 weights make the smallest files; static int8 the fastest
 #: on LiteRT's XNNPACK (weight-only int8 / int4 dequantize every weight on every invoke there)

@@ -71,8 +71,8 @@ QUANT_MODE_INFO: dict[str, QuantModeInfo] = {m.name: m for m in (
     # calibrated stays False: only a recipe with static layers needs samples (recipe_needs_calibration), and
     # the variant's build passes the experiment's calibration draw to every recipe (ignored when none needs it)
     QuantModeInfo("mixed", "LiteRT Quantizer: a per-layer precision recipe (the variant's `recipe`, e.g. one "
-              "`workbench search --precision` found): each layer float32, float16, int16x8 or int8 (static, "
-              "calibrated), int8 or int4 weights", tool="quantizer"),
+              "`workbench search --precision` found): each layer float32, float16, int16x8, int8 or int8x4 "
+              "(static, calibrated), int8 or int4 weights", tool="quantizer"),
 )}
 QUANT_MODES: tuple[str, ...] = tuple(QUANT_MODE_INFO)
 #: the modes the LiteRT Quantizer makes from a float32 .tflite by a fixed recipe (``mixed`` takes the variant's)
@@ -104,14 +104,15 @@ class LayerPrecision:
 #: every operator whose weights the per-layer search assigns a precision to
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "EMBEDDING_LOOKUP",
                 "CONV_2D_TRANSPOSE")
-#: the weighted operators the quantizer's policy lets run static (``static_wi8_ai8`` / ``static_wi8_ai16``;
-#: not EMBEDDING_LOOKUP)
+#: the weighted operators the quantizer's policy lets run static with int8 weights (``static_wi8_ai8`` /
+#: ``static_wi8_ai16``; not EMBEDDING_LOOKUP); with int4 weights (``static_wi4_ai8``) only conv and fully connected
 STATIC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D_TRANSPOSE")
 #: the per-layer precisions, declared once: the search's choices, the recipe builder's rules, the docs' table.
 #: Ordered from the largest file to the smallest, by weight width; among the int8-weight ones (files within a
-#: few percent of one another) the static ones first, so that a precision an operator cannot take falls back
-#: (``analysis.precision.fit_precision``: to the previous one it can) along its own kind: int4 weights in a
-#: depthwise conv to int8 weights (float compute, as int4's), a static one in an embedding lookup to float16.
+#: few percent of one another) the static ones first. A precision an operator cannot take falls back
+#: (``analysis.precision.fit_precision``) to the previous one of its own kind it can, else the previous one:
+#: int4 weights in a depthwise conv to int8 weights (float compute, as int4's), int8x4 to static int8, a
+#: static one in an embedding lookup to float16 (int8x4's to int4 weights).
 LAYER_PRECISIONS: dict[str, LayerPrecision] = {p.name: p for p in (
     LayerPrecision("float32", "float32 weights and compute (the layer untouched)", "float32", 32, WEIGHTED_OPS),
     LayerPrecision("float16", "float16 weights cast to float32 in the graph; float32 compute", "float16", 16,
@@ -127,6 +128,8 @@ LAYER_PRECISIONS: dict[str, LayerPrecision] = {p.name: p for p in (
                    "weight_only", 8, WEIGHTED_OPS),
     LayerPrecision("int4_weights", "int4 weights dequantized to float32 in the graph; float32 compute",
                    "weight_only", 4, INT4_WEIGHT_ONLY),
+    LayerPrecision("int8x4", "static: int8 activations (asymmetric, ranges calibrated), int4 channelwise weights; "
+                   "integer compute", "static", 4, ("CONV_2D", "FULLY_CONNECTED"), activation_bits=8),
 )}
 
 

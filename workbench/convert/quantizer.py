@@ -56,7 +56,7 @@ def _scope(layers: Sequence[str]) -> str:
 def layer_recipe(assignment: Mapping[str, str], operators: Mapping[str, str]) -> list[dict[str, Any]]:
     """A per-layer precision assignment as a LiteRT Quantizer recipe (its JSON form).
 
-    Without a static layer (``int8``, ``int16x8``): one rule per (precision, operator) other than float32,
+    Without a static layer (``int16x8``, ``int8``, ``int8x4``): one rule per (precision, operator) other than float32,
     scoped by a regex naming its layers; float32 layers get no rule (the quantizer leaves them alone).
 
     With one: the recipe starts with a background rule, every operator (``.*``, ``*``) static at ``int8``
@@ -108,7 +108,7 @@ def _precision_rule(name: str, operator: str, scope: str) -> dict[str, Any]:
                 "op_config": {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT"},
                               "compute_precision": "FLOAT", "explicit_dequantize": True, "skip_checks": False,
                               "min_weight_elements": 0}}
-    if p.static:  # the quantizer's static_wi8_ai8 / static_wi8_ai16: int16 symmetric, int8 asymmetric
+    if p.static:  # the quantizer's static_wi8_ai8 / _wi8_ai16 / _wi4_ai8: int16 symmetric, int8 asymmetric
         rule = _rule(RecipeRule("dynamic", p.bits), operator, scope)
         rule["op_config"] = {"activation_tensor_config": {"num_bits": p.activation_bits,
                                                           "symmetric": p.activation_bits == 16,

@@ -59,6 +59,7 @@ def test_a_static_candidate_is_calibrated_on_the_experiments_draw_and_its_recipe
     from workbench.convert.quantizer import quantize_recipe, weighted_layers
     from workbench.data import Dataset
     from workbench.run.precision import Measurer
+    from workbench.variant.build import convert_variant
     from workbench.variant.inputs import draw_calibration
 
     float_file = tmp_path / "float32.tflite"
@@ -66,19 +67,36 @@ def test_a_static_candidate_is_calibrated_on_the_experiments_draw_and_its_recipe
     rng = np.random.default_rng(0)
     data = Dataset("d", rng.normal(size=(50, 128)).astype(np.float32), np.arange(50) % 32,
                    rng.normal(size=(30, 128)).astype(np.float32), np.arange(30) % 32)
-    calibration = draw_calibration(data, 20, seed=0)  # what the search and a mixed variant's build both draw
+    calibration = draw_calibration(data, 20, seed=0)  # the experiment's draw: calibration_samples 20, seed 0
     m = Measurer(float_file, weighted_layers(float_file.read_bytes()), data.x_test, data.y_test, FAST, 1,
                  tmp_path / "s", BudgetSpec(), tmp_path / "locks", calibration)
     row, _ = m.measure({"y": "int8"}, "uniform int8")
     made = (tmp_path / "s" / "candidates" / f"{row['recipe_hash']}.tflite").read_bytes()
     assert row["size_bytes"] == len(made) < float_file.stat().st_size / 2 and row["latency_ms_p50"] > 0
     (tmp_path / "e.yaml").write_text(
-        "name: e\nbaseline: {model: digits_cnn, dataset: digits}\nvariants:\n"
-        f"  - {{name: {row['variant']}, quantization: mixed, recipe: s/recipes/{row['recipe_hash']}.json}}\n")
-    variant = load_experiment(tmp_path / "e.yaml", machine=False).variant(row["variant"])
-    assert recipe_needs_calibration(variant.recipe)
-    # the variant's build: the same float bytes, the recipe, the same draw: the same file
-    again = quantize_recipe(float_file.read_bytes(), variant.recipe, "v", draw_calibration(data, 20, seed=0))
-    assert hashlib.sha256(again).hexdigest() == row["model_sha256"]
-    other = quantize_recipe(float_file.read_bytes(), variant.recipe, "v", draw_calibration(data, 20, seed=1))
+        "name: e\nbaseline: {model: digits_cnn, dataset: digits, training: {seed: 0}}\ncalibration_samples: 20\n"
+        f"variants:\n  - {{name: {row['variant']}, quantization: mixed, recipe: s/recipes/{row['recipe_hash']}.json}}\n")
+    spec = load_experiment(tmp_path / "e.yaml", machine=False)
+    assert recipe_needs_calibration(spec.variant(row["variant"]).recipe)
+    # the variant's own build (variant/build.py) on the same float file: its calibration draw is the search's,
+    # so it makes the same file
+    exported = convert_variant(_context(spec, row["variant"], data, float_file, tmp_path / "v"), None)
+    assert exported.sha256 == row["model_sha256"] == hashlib.sha256(exported.path.read_bytes()).hexdigest()
+    assert exported.facts["calibration_samples"] == 20
+    other = quantize_recipe(float_file.read_bytes(), spec.variant(row["variant"]).recipe, "v",
+                            draw_calibration(data, 20, seed=1))
     assert hashlib.sha256(other).hexdigest() != row["model_sha256"]  # the draw is part of what makes the file
+
+
+def _context(spec, name, data, float_file, out_dir):
+    """The context a variant's cells read, without a run: its plan entry, the data, the float file."""
+    from types import SimpleNamespace
+
+    from workbench.spec.plan import make_plan
+    from workbench.variant.context import VariantContext
+
+    plan = make_plan(spec, data.fingerprint or "data")
+    planned = next(p for p in plan.variants if p.name == name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    baseline = SimpleNamespace(tflite_path=float_file, tflite_sha256="")
+    return VariantContext(plan, planned, data, baseline, out_dir.parent, out_dir, out_dir.parent)

@@ -178,6 +178,37 @@ def test_the_most_sensitive_layers_are_decided_alone_and_the_rest_together():
     assert {"L0": "float32", "L1": "float32", "L2": "float32", "L3": "float32"} not in seeds(alone)
 
 
+def test_the_largest_layers_of_the_rest_get_their_own_group_and_seeds():
+    """Half the rest's weights in its largest layers: one group, so int4 can shrink most of the file alone."""
+    from workbench.analysis.precision import LARGE
+
+    layers = {f"c{i}": "CONV_2D" for i in range(6)}
+    weights = {"c0": 10, "c1": 500, "c2": 40, "c3": 300, "c4": 100, "c5": 50}  # 1000 in all
+    snr = {"c0": 1.0}  # c0 the most sensitive
+    groups = make_groups(layers, snr, 1, weights)
+    # the rest holds 990: c1 (500) alone is already half of it
+    assert groups == [Group("L0", ("c0",)), Group(LARGE, ("c1",)), Group(REST, ("c2", "c3", "c4", "c5"))]
+    weights["c1"] = 200  # the rest holds 690: c1 + c3 (500) reach half, taken largest first
+    assert make_groups(layers, snr, 1, weights)[1] == Group(LARGE, ("c1", "c3"))
+    assert make_groups(layers, snr, 1) == [Group("L0", ("c0",)), Group(REST, tuple(f"c{i}" for i in range(1, 6)))]
+    assert make_groups(dict(list(layers.items())[:4]), snr, 1, weights)[-1] == Group(REST, ("c1", "c2", "c3"))
+    starts = seeds(groups)
+    large = {"L0": "int8", LARGE: "int8x4", REST: "int8"}
+    assert starts.index(large) == 7  # right after the 7 uniform references
+    assert {"L0": "int8", LARGE: "int4_weights", REST: "int8"} in starts
+    assert seed_label(large, groups) == "seed: int8 except the largest layers (half the weights) at int8x4"
+    assert seed_label({"L0": "float32", LARGE: "int8", REST: "int8"}, groups) == (
+        "seed: int8 except 1 most sensitive at float32")
+
+
+def test_layer_weights_are_each_weight_inputs_elements():
+    from workbench.convert.quantizer import layer_weights
+
+    content = dense_tflite(inputs=64, outputs=32)
+    layers, weights = weighted_layers(content), layer_weights(content)
+    assert list(weights) == list(layers) and list(weights.values()) == [64 * 32]
+
+
 def test_budgets_become_constraints_that_agree_with_the_recommendation():
     budgets = BudgetSpec(max_accuracy_drop=1.0, max_size_kb=10.0, max_latency_ms=2.0, max_memory_mb=5.0)
     row = {"variant": "v", "accuracy_delta": -0.5, "size_bytes": 12 * 1024, "latency_ms_p50": 1.0,

@@ -23,6 +23,9 @@ OBJECTIVES: tuple[tuple[str, str], ...] = objectives("accuracy_delta", "size_byt
 #: the precisions the search chooses from, smallest file last (``LAYER_PRECISIONS``' order)
 CHOICES: tuple[str, ...] = tuple(LAYER_PRECISIONS)
 REST = "rest"
+#: the largest layers of the rest (together half of its weights): most of the file, and in a convolutional
+#: network mostly the late 1x1 convolutions, which run at the lowest resolution (little compute per weight)
+LARGE = "rest_large"
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,31 @@ def rank_layers(layers: Mapping[str, str], snr_db: Mapping[str, float]) -> list[
     return sorted(order, key=lambda n: (snr_db.get(n, float("inf")), order.index(n)))
 
 
-def make_groups(layers: Mapping[str, str], snr_db: Mapping[str, float], individual: int) -> list[Group]:
+def make_groups(layers: Mapping[str, str], snr_db: Mapping[str, float], individual: int,
+                weights: Mapping[str, int] | None = None) -> list[Group]:
     """The ``individual`` most sensitive layers each alone (``L0``, ``L1``, ... by rank), the others as one
-    group (``rest``); no ``rest`` when every layer is decided alone."""
+    group (``rest``); no ``rest`` when every layer is decided alone. With ``weights`` (layer -> weight count)
+    and at least 4 layers in the rest, its largest layers, together at least half of its weights, form their
+    own group (``rest_large``, before ``rest``): the file's size is mostly theirs, so a precision can shrink
+    them alone."""
     if individual < 0:
         raise ValueError(f"individual must be >= 0, got {individual}")
     ranked = rank_layers(layers, snr_db)
     groups = [Group(f"L{i}", (name,)) for i, name in enumerate(ranked[:individual])]
     rest = tuple(n for n in layers if n not in set(ranked[:individual]))
+    large: set[str] = set()
+    if weights and len(rest) >= 4:
+        total, held = sum(weights.get(n, 0) for n in rest), 0
+        for name in sorted(rest, key=lambda n: (-weights.get(n, 0), rest.index(n))):
+            if held * 2 >= total:
+                break
+            large.add(name)
+            held += weights.get(name, 0)
+        if len(large) == len(rest):
+            large = set()
+    if large:
+        groups.append(Group(LARGE, tuple(n for n in rest if n in large)))
+        rest = tuple(n for n in rest if n not in large)
     return groups + ([Group(REST, rest)] if rest else [])
 
 
@@ -88,6 +108,12 @@ EXCEPT_SEEDS = (("int4_weights", "int8_weights", 1), ("int8", "float32", 1), ("i
                 ("int4_weights", "float16", 1), ("int8", "int16x8", 1))
 
 
+#: "``base`` everywhere except the largest layers (``LARGE``) at ``large``": (base, large), measured right after
+#: the uniform ones. Static int8 is the fast precision on XNNPACK; int4 weights in the largest layers, which
+#: hold half the weights and run at low resolution, halve most of the file at little compute
+SIZE_SEEDS = (("int8", "int8x4"), ("int8", "int4_weights"))
+
+
 def seeds(groups: Sequence[Group]) -> list[dict[str, str]]:
     """Choices the search measures before the optimiser draws: the uniform references (``UNIFORM``), then the
     per-layer evidence's guesses (``EXCEPT_SEEDS``: int4 everywhere except the k most sensitive layers kept at
@@ -95,7 +121,9 @@ def seeds(groups: Sequence[Group]) -> list[dict[str, str]]:
     at float32, k = 1, 2, 4, or at int16x8 for k = 1), each while some group stays at its base. Duplicates
     dropped, order kept."""
     out = [uniform(groups, p) for p in UNIFORM]
-    alone = [g for g in groups if g.key != REST]
+    if any(g.key == LARGE for g in groups):
+        out += [{g.key: large if g.key == LARGE else base for g in groups} for base, large in SIZE_SEEDS]
+    alone = [g for g in groups if g.key not in (REST, LARGE)]
     for base, keep, k in EXCEPT_SEEDS:
         if k <= len(alone) and k < len(groups):
             out.append({g.key: keep if g in alone[:k] else base for g in groups})
@@ -116,6 +144,8 @@ def seed_label(choice: Mapping[str, str], groups: Sequence[Group]) -> str:
     base = choice[groups[-1].key]  # the least sensitive group keeps the base precision
     kept = [g.key for g in groups if choice[g.key] != base]
     short = {"int4_weights": "int4"}.get(base, base)
+    if kept == [LARGE]:
+        return f"seed: {short} except the largest layers (half the weights) at {choice[LARGE]}"
     return f"seed: {short} except {len(kept)} most sensitive at {choice[kept[0]]}"
 
 

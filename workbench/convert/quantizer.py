@@ -130,6 +130,19 @@ def weighted_layers(float_tflite: bytes) -> dict[str, str]:
             if op["op_name"] in WEIGHTED_OPS and len(op["outputs"])}
 
 
+def layer_weights(float_tflite: bytes) -> dict[str, int]:
+    """How many weights each layer of ``weighted_layers`` holds (the elements of its weight input, input 1 of
+    every ``WEIGHTED_OPS`` operator: a conv's filter, a matmul's or an embedding's table), in graph order."""
+    from ai_edge_litert import interpreter as litert
+
+    interp = litert.Interpreter(model_content=float_tflite,
+                                experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    details = {d["index"]: d for d in interp.get_tensor_details()}
+    return {details[int(op["outputs"][0])]["name"]: int(np.prod(details[int(op["inputs"][1])]["shape"]))
+            for op in interp._get_ops_details()
+            if op["op_name"] in WEIGHTED_OPS and len(op["outputs"]) and len(op["inputs"]) > 1}
+
+
 def _rule(rule: RecipeRule, operator: str, scope: str) -> dict[str, Any]:
     weight_only = rule.kind == "weight_only"
     return {"regex": scope, "operation": operator, "algorithm_key": _ALGORITHM,

@@ -252,7 +252,7 @@ def _float_baseline(experiment_file: str | Path, plan: Any, wdir: Path, root: Pa
 def _prepare(float_tflite: Path, dataset: Any, spec: Any, out_dir: Path, wdir: Path,
              individual: int) -> tuple[Measurer, list[Group]]:
     """The layers, their int4 sensitivity (the quantizer's SNR per output, on test samples) and the groups."""
-    from workbench.convert.quantizer import quantize_tflite, tensor_errors, weighted_layers
+    from workbench.convert.quantizer import layer_weights, quantize_tflite, tensor_errors, weighted_layers
 
     content = float_tflite.read_bytes()
     layers = weighted_layers(content)
@@ -260,9 +260,11 @@ def _prepare(float_tflite: Path, dataset: Any, spec: Any, out_dir: Path, wdir: P
         raise WorkbenchError("the float .tflite has no operator with weights: nothing to assign a precision to")
     errors = tensor_errors(content, quantize_tflite(content, "int4_weights"), dataset.x_test[:16])
     snr = {n: errors[n]["snr_db"] for n in layers if "snr_db" in errors.get(n, {})}
-    groups = make_groups(layers, snr, individual)
+    weights = layer_weights(content)
+    groups = make_groups(layers, snr, individual, weights)
     atomic_write(out_dir / "layers.json", json.dumps(
-        {"layers": layers, "int4_snr_db": snr, "groups": {g.key: list(g.layers) for g in groups}}, indent=1))
+        {"layers": layers, "int4_snr_db": snr, "weights": weights, "groups": {g.key: list(g.layers) for g in groups}},
+        indent=1))
     from workbench.variant.inputs import draw_calibration
 
     calibration = draw_calibration(dataset, spec.calibration_samples, spec.baseline.training.seed)

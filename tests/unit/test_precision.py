@@ -192,13 +192,20 @@ def test_the_largest_layers_of_the_rest_get_their_own_group_and_seeds():
     assert make_groups(layers, snr, 1, weights)[1] == Group(LARGE, ("c1", "c3"))
     assert make_groups(layers, snr, 1) == [Group("L0", ("c0",)), Group(REST, tuple(f"c{i}" for i in range(1, 6)))]
     assert make_groups(dict(list(layers.items())[:4]), snr, 1, weights)[-1] == Group(REST, ("c1", "c2", "c3"))
-    starts = seeds(groups)
+    weights["c1"] = 500
+    starts = seeds(groups, weights)
     large = {"L0": "int8", LARGE: "int8x4", REST: "int8"}
     assert starts.index(large) == 7  # right after the 7 uniform references
     assert {"L0": "int8", LARGE: "int4_weights", REST: "int8"} in starts
-    assert seed_label(large, groups) == "seed: int8 except the largest layers (half the weights) at int8x4"
-    assert seed_label({"L0": "float32", LARGE: "int8", REST: "int8"}, groups) == (
+    assert seed_label(large, groups, weights) == "seed: int8 except the largest layers (half the weights) at int8x4"
+    assert seed_label({"L0": "float32", LARGE: "int8", REST: "int8"}, groups, weights) == (
         "seed: int8 except 1 most sensitive at float32")
+    assert large not in seeds(groups)  # no weights known: no size seeds
+    # every layer decided alone (the digits CNN): the largest layers are still a seed's own choice
+    alone = make_groups(layers, snr, 6, weights)
+    assert [g.key for g in alone] == [f"L{i}" for i in range(6)]
+    big = {g.key for g in alone if set(g.layers) & {"c1"}}  # c1 alone holds half of the 1000
+    assert {g.key: "int8x4" if g.key in big else "int8" for g in alone} in seeds(alone, weights)
 
 
 def test_layer_weights_are_each_weight_inputs_elements():
@@ -287,6 +294,7 @@ class _StubMeasurer:
 
     def __init__(self, layers):
         self.layers, self.seen, self.calls = layers, {}, []
+        self.weights = {}  # no size seeds: the seed order below is the sensitivity seeds'
 
     def measure(self, assign, origin):
         key = json.dumps(assign, sort_keys=True)

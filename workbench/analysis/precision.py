@@ -108,21 +108,34 @@ EXCEPT_SEEDS = (("int4_weights", "int8_weights", 1), ("int8", "float32", 1), ("i
                 ("int4_weights", "float16", 1), ("int8", "int16x8", 1))
 
 
-#: "``base`` everywhere except the largest layers (``LARGE``) at ``large``": (base, large), measured right after
-#: the uniform ones. Static int8 is the fast precision on XNNPACK; int4 weights in the largest layers, which
+#: "``base`` everywhere except the largest layers (``largest_groups``: half the weights) at ``large``": (base,
+#: large), measured right after the uniform ones. Static int8 is the fast precision on XNNPACK; int4 weights in the largest layers, which
 #: hold half the weights and run at low resolution, halve most of the file at little compute
 SIZE_SEEDS = (("int8", "int8x4"), ("int8", "int4_weights"))
 
 
-def seeds(groups: Sequence[Group]) -> list[dict[str, str]]:
+def largest_groups(groups: Sequence[Group], weights: Mapping[str, int]) -> list[str]:
+    """The keys of the largest groups (by weights), taken largest first until they hold at least half of all
+    the weights; empty when that would be every group (then it is a uniform assignment, not a seed)."""
+    held = {g.key: sum(weights.get(n, 0) for n in g.layers) for g in groups}
+    total, taken, out = sum(held.values()), 0, []
+    for key in sorted(held, key=lambda k: -held[k]):
+        if taken * 2 >= total:
+            break
+        out.append(key)
+        taken += held[key]
+    return out if 0 < len(out) < len(groups) else []
+
+
+def seeds(groups: Sequence[Group], weights: Mapping[str, int] | None = None) -> list[dict[str, str]]:
     """Choices the search measures before the optimiser draws: the uniform references (``UNIFORM``), then the
     per-layer evidence's guesses (``EXCEPT_SEEDS``: int4 everywhere except the k most sensitive layers kept at
     int8 weights, k = 1, 2, 4, or at float16 for k = 1; static int8 everywhere except the k most sensitive kept
     at float32, k = 1, 2, 4, or at int16x8 for k = 1), each while some group stays at its base. Duplicates
     dropped, order kept."""
     out = [uniform(groups, p) for p in UNIFORM]
-    if any(g.key == LARGE for g in groups):
-        out += [{g.key: large if g.key == LARGE else base for g in groups} for base, large in SIZE_SEEDS]
+    big = largest_groups(groups, weights or {})
+    out += [{g.key: large if g.key in big else base for g in groups} for base, large in SIZE_SEEDS if big]
     alone = [g for g in groups if g.key not in (REST, LARGE)]
     for base, keep, k in EXCEPT_SEEDS:
         if k <= len(alone) and k < len(groups):
@@ -134,7 +147,7 @@ def seeds(groups: Sequence[Group]) -> list[dict[str, str]]:
     return unique
 
 
-def seed_label(choice: Mapping[str, str], groups: Sequence[Group]) -> str:
+def seed_label(choice: Mapping[str, str], groups: Sequence[Group], weights: Mapping[str, int] | None = None) -> str:
     """How a seed reads in the search's rows (``origin``): ``uniform int8``, ``seed: int8 except 2 most
     sensitive at float32``; ``seed`` for another choice."""
     values = set(choice.values())
@@ -144,8 +157,8 @@ def seed_label(choice: Mapping[str, str], groups: Sequence[Group]) -> str:
     base = choice[groups[-1].key]  # the least sensitive group keeps the base precision
     kept = [g.key for g in groups if choice[g.key] != base]
     short = {"int4_weights": "int4"}.get(base, base)
-    if kept == [LARGE]:
-        return f"seed: {short} except the largest layers (half the weights) at {choice[LARGE]}"
+    if kept and sorted(kept) == sorted(largest_groups(groups, weights or {})):
+        return f"seed: {short} except the largest layers (half the weights) at {choice[kept[0]]}"
     return f"seed: {short} except {len(kept)} most sensitive at {choice[kept[0]]}"
 
 

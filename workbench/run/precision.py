@@ -102,6 +102,7 @@ class Measurer:
         self.float_accuracy = accuracy(logits, y_test)
         self.float_top1 = np.argmax(logits, axis=1)
         self.seen: dict[str, dict[str, Any]] = {}
+        self.weights: dict[str, int] = {}  # layer -> weight count (the size seeds; set by the search)
 
     def measure(self, assign: dict[str, str], origin: str) -> tuple[dict[str, Any], bool]:
         """The candidate's row (and whether it was measured now: False when its recipe was measured before)."""
@@ -270,6 +271,7 @@ def _prepare(float_tflite: Path, dataset: Any, spec: Any, out_dir: Path, wdir: P
     calibration = draw_calibration(dataset, spec.calibration_samples, spec.baseline.training.seed)
     measurer = Measurer(float_tflite, layers, dataset.x_test, dataset.y_test, spec.target, spec.rounds, out_dir,
                         spec.budgets, wdir / "locks", calibration)
+    measurer.weights = weights
     return measurer, groups
 
 
@@ -282,10 +284,10 @@ def _optimise(measurer: Measurer, out: PrecisionResult, trials: int, seed: int, 
     sampler = optuna.samplers.NSGAIISampler(population_size=max(4, min(10, trials // 3)), seed=seed)
     study = optuna.create_study(directions=["maximize" if d == "max" else "minimize" for _, d in OBJECTIVES],
                                 sampler=sampler)
-    starts = seeds(out.groups)
+    starts = seeds(out.groups, measurer.weights)
     for s in starts:
         study.enqueue_trial(s)
-    labels = {json.dumps(s, sort_keys=True): seed_label(s, out.groups) for s in starts}
+    labels = {json.dumps(s, sort_keys=True): seed_label(s, out.groups, measurer.weights) for s in starts}
     from tqdm import tqdm
 
     bar = tqdm(total=trials, desc="precision trials", disable=not progress)

@@ -115,8 +115,12 @@ SIZE_SEEDS = (("int8", "int8x4"), ("int8", "int4_weights"))
 
 
 def largest_groups(groups: Sequence[Group], weights: Mapping[str, int]) -> list[str]:
-    """The keys of the largest groups (by weights), taken largest first until they hold at least half of all
-    the weights; empty when that would be every group (then it is a uniform assignment, not a seed)."""
+    """The largest layers as groups: ``rest_large`` when there is one (the rest's largest layers, half its
+    weights; the most sensitive layers stay out of it), else the keys of the largest groups (by weights),
+    taken largest first until they hold at least half of all the weights; empty when that would be every
+    group (then it is a uniform assignment, not a seed)."""
+    if any(g.key == LARGE for g in groups):
+        return [LARGE]
     held = {g.key: sum(weights.get(n, 0) for n in g.layers) for g in groups}
     total, taken, out = sum(held.values()), 0, []
     for key in sorted(held, key=lambda k: -held[k]):

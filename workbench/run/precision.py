@@ -69,8 +69,8 @@ class PrecisionResult:
     front_file: Path | None = None
     reproduced: dict[str, bool] = field(default_factory=dict)  # front variant -> its sweep run's file == ours
     front_rows: list[dict[str, Any]] = field(default_factory=list)  # the front sweep's rows of its mixed variants
-    dashboard: Path | None = None  # the front sweep's dashboard (its mixed variants beside the experiment's)
-    recommendation: str = ""  # the front sweep's recommendation: the mixed variants weighed like any other
+    dashboard: Path | None = None  # the front sweep's dashboard
+    recommendation: str = ""  # the front sweep's (partial: among its mixed variants only)
 
     def row(self, name: str) -> dict[str, Any]:
         return next(r for r in self.rows if r["variant"] == name)
@@ -89,9 +89,10 @@ class Measurer:
 
     def __init__(self, float_tflite: Path, layers: dict[str, str], x_test: np.ndarray, y_test: np.ndarray,
                  target: Any, rounds: int, out_dir: Path, budgets: Any, lock_dir: Path,
-                 calibration: np.ndarray | None = None) -> None:
+                 calibration: np.ndarray | None = None, weights: dict[str, int] | None = None) -> None:
         """``calibration``: the samples a recipe with static layers is calibrated on (the experiment's draw,
-        as a ``quantization: mixed`` variant's build draws them: the same file again)."""
+        as a ``quantization: mixed`` variant's build draws them: the same file again). ``weights``: layer ->
+        weight count (``convert.quantizer.layer_weights``), for the size seeds."""
         from workbench.tflite_model import TfliteModel, accuracy
 
         self.calibration = calibration
@@ -102,7 +103,7 @@ class Measurer:
         self.float_accuracy = accuracy(logits, y_test)
         self.float_top1 = np.argmax(logits, axis=1)
         self.seen: dict[str, dict[str, Any]] = {}
-        self.weights: dict[str, int] = {}  # layer -> weight count (the size seeds; set by the search)
+        self.weights: dict[str, int] = dict(weights or {})
 
     def measure(self, assign: dict[str, str], origin: str) -> tuple[dict[str, Any], bool]:
         """The candidate's row (and whether it was measured now: False when its recipe was measured before)."""
@@ -270,8 +271,7 @@ def _prepare(float_tflite: Path, dataset: Any, spec: Any, out_dir: Path, wdir: P
 
     calibration = draw_calibration(dataset, spec.calibration_samples, spec.baseline.training.seed)
     measurer = Measurer(float_tflite, layers, dataset.x_test, dataset.y_test, spec.target, spec.rounds, out_dir,
-                        spec.budgets, wdir / "locks", calibration)
-    measurer.weights = weights
+                        spec.budgets, wdir / "locks", calibration, weights)
     return measurer, groups
 
 

@@ -245,7 +245,7 @@ def _precision_search(experiment_file: str, work_dir: str, no_progress: bool, tr
     for name, same in r.reproduced.items():
         click.echo(f"{name}: logged as a variant; its file {'is' if same else 'is NOT'} the one the search measured")
     if r.dashboard:
-        click.echo(f"\nDashboard (the front beside the experiment's variants): {r.dashboard}")
+        click.echo(f"\nDashboard of the front's sweep: {r.dashboard}")
     if r.recommendation:
         click.echo(f"\nRecommendation: {plain(r.recommendation)}")
         click.echo(f"To weigh them with every variant of {experiment_file} in its recommendation, copy them (each with "

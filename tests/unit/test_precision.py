@@ -374,13 +374,18 @@ def test_the_cli_calibrates_a_static_recipe_on_data_you_give_and_refuses_it_with
     assert "static int8/int16 activations and needs calibration samples: give --data" in r.output
     assert not out.exists()  # refused before any quantization
     x = np.random.default_rng(0).normal(size=(30, 64)).astype(np.float32)
-    np.savez(tmp_path / "d.npz", x_train=x, x_test=x[:5])  # inputs only: no labels needed
+    np.savez(tmp_path / "d.npz", x_train=x)  # inputs only: no labels, no x_test needed
     r = CliRunner().invoke(main, ["quantize", str(f), "--recipe", str(tmp_path / "r.json"), "--data",
                                   str(tmp_path / "d.npz"), "--samples", "12"])
     assert r.exit_code == 0, r.output
     # its first 12 x_train samples, as the search's Measurer would pass them
     assert out.read_bytes() == quantize_recipe(f.read_bytes(), rules, "r", x[:12])
-    for data, words in ((tmp_path / "d.npy", "give an .npz"), (tmp_path / "none.npz", "does not exist")):
+    np.savez(tmp_path / "nox.npz", y_train=np.zeros(3))
+    np.savez(tmp_path / "nan.npz", x_train=np.full((3, 64), np.nan, np.float32))
+    np.savez(tmp_path / "obj.npz", x_train=np.array([{"a": 1}], dtype=object))
+    for data, words in ((tmp_path / "d.npy", "give an .npz"), (tmp_path / "none.npz", "no such file"),
+                        (tmp_path / "nox.npz", "has no x_train array"), (tmp_path / "nan.npz", "NaN or Inf"),
+                        (tmp_path / "obj.npz", "not a readable .npz of numeric arrays")):
         r = CliRunner().invoke(main, ["quantize", str(f), "--recipe", str(tmp_path / "r.json"), "--data", str(data)])
         assert r.exit_code == 2 and words in r.output and r.output.count("\n") == 1, r.output
     np.savez(tmp_path / "wrong.npz", x_train=x[:, :10], x_test=x[:5, :10])  # 10 features for a 64-input model

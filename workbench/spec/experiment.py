@@ -237,6 +237,14 @@ class VariantSpec(Spec):
     #: file, the path of a .json file beside it (``workbench search --precision`` writes them); in the id
     recipe: tuple[dict[str, Any], ...] | None = None
 
+    @field_validator("recipe", mode="before")
+    @classmethod
+    def _recipe_is_a_list(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, list | tuple):
+            raise ValueError(f"is not a list of rules (got {type(value).__name__}): give the LiteRT Quantizer's JSON "
+                             "recipe inline, or the path of a .json file that holds one")
+        return value
+
     @model_validator(mode="after")
     def _recipe_with_mixed(self) -> VariantSpec:
         if self.quantization == MIXED and self.recipe is None:

@@ -762,41 +762,20 @@ def quantize(model: str, mode: str, output: str | None, overlay: str | None, rec
 
 
 def _input_samples(path: str, samples: int) -> Any:
-    """The first ``samples`` x_train samples of an .npz, never unpickled: an array for one input, one ``{input
-    name: array}`` per sample for ``x_train_<input>`` arrays; nothing else of the file is needed or read."""
+    """The first ``samples`` x_train samples of an .npz (``data.npz_inputs``: checked as a dataset's, never
+    unpickled; no labels or x_test needed): an array for one input, one ``{input name: array}`` per sample for
+    ``x_train_<input>`` arrays."""
     import numpy as np
 
-    from workbench.files import refuse_special
+    from workbench.data import npz_inputs
 
-    where = f"--data {path}"
     if not path.endswith(".npz"):
-        raise WorkbenchError(f"{where}: give an .npz (x_train, or x_train_<input> per model input)")
-    refuse_special(Path(path), where, WorkbenchError)
-    if not Path(path).is_file():
-        raise WorkbenchError(f"{where}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            named = {k.removeprefix("x_train_"): f[k][:samples] for k in f.files if k.startswith("x_train_")}
-            if "x_train" in f.files and named:
-                raise WorkbenchError(f"{where}: holds both x_train and x_train_<input> arrays; give one or the other")
-            if not named and "x_train" not in f.files:
-                raise WorkbenchError(f"{where}: has no x_train array (or x_train_<input> per model input); it has "
-                                     f"{', '.join(f.files) or 'none'}")
-            arrays = named or {"": f["x_train"][:samples]}
-    except WorkbenchError:
-        raise
-    except (OSError, ValueError) as exc:  # not a zip, a pickled object array, a damaged member
-        raise WorkbenchError(f"{where}: not a readable .npz of numeric arrays ({type(exc).__name__})") from None
-    for name, a in arrays.items():
-        shown = f"x_train_{name}" if name else "x_train"
-        if a.dtype.kind not in "fiub" or not len(a):
-            raise WorkbenchError(f"{where}: {shown} holds {len(a)} samples of {a.dtype}; give numeric samples")
-        if a.dtype.kind == "f" and not np.isfinite(a).all():
-            raise WorkbenchError(f"{where}: {shown} holds NaN or Inf values")
-    if not named:
-        return arrays[""].astype(np.float32)
-    n = min(len(a) for a in named.values())
-    return [{k: a[i:i + 1].astype(np.float32) for k, a in named.items()} for i in range(n)]
+        raise WorkbenchError(f"--data {path}: give an .npz (x_train, or x_train_<input> per model input)")
+    x = npz_inputs(Path(path).resolve(), f"--data {path}")
+    if not isinstance(x, dict):
+        return x[:samples].astype(np.float32)
+    n = min(samples, *(len(a) for a in x.values()))
+    return [{k: a[i:i + 1].astype(np.float32) for k, a in x.items()} for i in range(n)]
 
 
 def _read_recipe(path: str) -> list[Any]:

@@ -425,6 +425,25 @@ def _synthetic(
 
 def _npz(path: Path, shown: str, labels: str = "classes") -> Dataset:
     """The four arrays of an .npz, never unpickled; DataError for a missing, foreign or corrupt file."""
+    x_train, y_train, x_test, y_test = _read_npz(path, shown, lambda f: _npz_arrays(f, path, shown, labels))
+    return _finish(path.name, x_train, y_train, x_test, y_test, labels)
+
+
+def npz_inputs(path: Path, shown: str) -> Any:
+    """The ``x_train`` of an .npz (an array, or a dict input name -> array for ``x_train_<input>`` arrays): a
+    model's inputs, e.g. calibration samples (``workbench quantize --data``). No labels or test split needed;
+    the file is checked as a dataset's (never unpickled, numeric, finite); DataError naming ``shown``."""
+    x = _read_npz(path, shown, lambda f: _npz_arrays(f, path, shown, "none", splits=("train",))[0])
+    for name, a in (x.items() if isinstance(x, dict) else [("", x)]):
+        key = f"x_train_{name}" if name else "x_train"
+        if a.dtype.kind not in "fiub" or not len(a):
+            raise DataError(f"dataset '{shown}': {key} holds {len(a)} samples of {a.dtype}; give numeric samples")
+        _check_finite(shown, key, a)
+    return x
+
+
+def _read_npz(path: Path, shown: str, read: Any) -> Any:
+    """``read(f)`` of the open .npz at ``path``, never unpickled; DataError for a missing, foreign or corrupt file."""
     refuse_special(path, f"dataset '{shown}'", DataError)
     if not path.is_file():
         raise DataError(f"dataset '{shown}': file {path} does not exist; give an .npz path relative to the project "
@@ -442,7 +461,7 @@ def _npz(path: Path, shown: str, labels: str = "classes") -> Dataset:
         raise DataError(f"{unreadable}: it is not a zip archive (empty, truncated or another format); {redo}")
     try:
         with np.load(path, allow_pickle=False) as f:
-            x_train, y_train, x_test, y_test = _npz_arrays(f, path, shown, labels)
+            return read(f)
     except DataError:
         raise
     except ValueError as exc:
@@ -452,25 +471,25 @@ def _npz(path: Path, shown: str, labels: str = "classes") -> Dataset:
         raise DataError(f"{unreadable} ({_one_line(exc, 120)}); {redo}") from None
     except Exception as exc:  # zipfile.BadZipFile, EOFError, zlib.error, OSError: a truncated or corrupt archive
         raise DataError(f"{unreadable} ({type(exc).__name__}: {_one_line(exc, 120)}); {redo}") from None
-    return _finish(path.name, x_train, y_train, x_test, y_test, labels)
 
 
-def _npz_arrays(f: Any, path: Path, shown: str, labels: str) -> tuple[Any, Any, Any, Any]:
+def _npz_arrays(f: Any, path: Path, shown: str, labels: str,
+                splits: tuple[str, ...] = ("train", "test")) -> tuple[Any, Any, Any, Any]:
     """(x_train, y_train, x_test, y_test) from an open .npz: ``x_<split>`` arrays, or ``x_<split>_<input>`` per
     model input (dicts input name -> array); no ``y_*`` for unlabeled data (``labels="none"``: None)."""
     keys = list(f.files)
     named = {split: {k.removeprefix(f"x_{split}_"): k for k in keys if k.startswith(f"x_{split}_")}
-             for split in ("train", "test")}
-    several = bool(named["train"] or named["test"])
-    plain = [k for k in ("x_train", "x_test") if k in keys]
+             for split in splits}
+    several = any(named.values())
+    plain = [f"x_{split}" for split in splits if f"x_{split}" in keys]
     if several and plain:
         raise DataError(f"dataset '{shown}': {path} holds both {plain[0]} and x_<split>_<input> arrays; give one "
                         "array per split (x_train, x_test) or one per model input (x_train_<input>, "
                         "x_test_<input>), not both")
-    if several and set(named["train"]) != set(named["test"]):
+    if several and len(splits) == 2 and set(named["train"]) != set(named["test"]):
         raise DataError(f"dataset '{shown}': {path} has inputs {sorted(named['train'])} in x_train_<input> but "
                         f"{sorted(named['test'])} in x_test_<input>; give every input in both splits")
-    needed = [k for k in NPZ_KEYS if labels != "none" or k.startswith("x_")]
+    needed = [k for k in NPZ_KEYS if (labels != "none" or k.startswith("x_")) and k.split("_")[1] in splits]
     missing = [k for k in needed if k not in keys and not (several and k.startswith("x_"))]
     if missing:
         hint = (" (several inputs: x_train_<input>, x_test_<input>; unlabeled data: task kind fidelity, no y_*)"
@@ -478,9 +497,9 @@ def _npz_arrays(f: Any, path: Path, shown: str, labels: str) -> tuple[Any, Any, 
         raise DataError(f"dataset '{shown}': {path} is missing array(s) {missing}; an .npz dataset needs "
                         f"{needed}{hint}")
     x = {split: ({inp: f[k] for inp, k in named[split].items()} if several else f[f"x_{split}"])
-         for split in ("train", "test")}
-    y = {split: (f[f"y_{split}"] if labels != "none" else None) for split in ("train", "test")}
-    return x["train"], y["train"], x["test"], y["test"]
+         for split in splits}
+    y = {split: (f[f"y_{split}"] if labels != "none" else None) for split in splits}
+    return x["train"], y["train"], x.get("test"), y.get("test")
 
 
 def import_function(ref: str, what: str, root: Path | None = None, only_root: bool = False) -> Any:

@@ -99,3 +99,21 @@ def test_digits_size_and_channels_are_checked(args, words):
 
     with pytest.raises(DataError, match=re.escape(words)):
         load_dataset("digits", args)
+
+
+def test_npz_inputs_need_only_x_train_one_array_or_one_per_input(tmp_path):
+    """``quantize --data``: a model's inputs, no labels, no test split; checked as a dataset's .npz."""
+    from workbench.data import npz_inputs
+
+    x = np.zeros((5, 8, 8, 1), np.float32)
+    np.savez(tmp_path / "one.npz", x_train=x)
+    assert npz_inputs(tmp_path / "one.npz", "d").shape == (5, 8, 8, 1)
+    np.savez(tmp_path / "two.npz", x_train_image=x, x_train_numbers=np.ones((5, 4), np.float32))
+    two = npz_inputs(tmp_path / "two.npz", "d")
+    assert sorted(two) == ["image", "numbers"] and two["numbers"].shape == (5, 4)
+    np.savez(tmp_path / "both.npz", x_train=x, x_train_image=x)
+    with pytest.raises(DataError, match="holds both x_train and x_<split>_<input>"):
+        npz_inputs(tmp_path / "both.npz", "d")
+    np.savez(tmp_path / "text.npz", x_train=np.array(["a", "b"]))
+    with pytest.raises(DataError, match="give numeric samples"):
+        npz_inputs(tmp_path / "text.npz", "d")
